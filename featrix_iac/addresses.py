@@ -1,0 +1,33 @@
+"""Resource addresses (`kind.key`, e.g. `predictor.species`): parse, format, and the kinds' names."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# manifest section -> address kind, in dependency order
+SECTIONS: dict[str, str] = {
+    "foundational_models": "foundational_model",
+    "predictors": "predictor",
+    "endpoints": "endpoint",
+    "vector_databases": "vector_database",
+}
+KINDS: tuple[str, ...] = tuple(SECTIONS.values())
+SECTION_OF_KIND: dict[str, str] = {v: k for k, v in SECTIONS.items()}
+KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True, order=True)
+class Address:
+    kind: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.key}"
+
+    @classmethod
+    def parse(cls, text: str) -> Address:
+        kind, sep, key = text.partition(".")
+        if not sep or kind not in KINDS or not KEY_RE.match(key):
+            raise ValueError(f"invalid address {text!r}: expected KIND.KEY with KIND one of {', '.join(KINDS)}")
+        return cls(kind, key)

@@ -1,0 +1,20 @@
+"""The shared pydantic base: frozen, strict about unknown fields, and the `sensitive()` field marker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SENSITIVE_KEY = "x-featrix-sensitive"
+
+
+class Strict(BaseModel):
+    """Frozen model that rejects unknown fields (they are typos more often than not)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+
+def sensitive(default: Any = None, *, description: str) -> Any:
+    """A field whose value is a secret: redacted wherever it is shown, compared by hash."""
+    return Field(default=default, description=description, json_schema_extra={SENSITIVE_KEY: True})

@@ -1,0 +1,65 @@
+"""The whole desired project: server block, variables, environments and resources by kind."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from featrix_iac.addresses import KEY_RE
+from featrix_iac.model.base import Strict
+from featrix_iac.model.resources import Endpoint, FoundationalModel, Predictor, VectorDatabase
+
+
+class ServerConfig(Strict):
+    """Where the Featrix API is and how to reach it."""
+
+    url: str = Field("local", description="'local' for the bundled local server, or the API base URL.")
+    api_key_env: str = Field("FEATRIX_API_KEY", description="Environment variable holding the account API key.")
+    compute_cluster: str | None = Field(None, description="Compute cluster sent as X-Featrix-Node.")
+    timeout: float = Field(30.0, gt=0, le=3600, description="Per-request timeout in seconds.")
+    training_timeout: float = Field(3600.0, gt=0, description="Maximum wait for one training, in seconds.")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if v != "local" and not v.startswith(("https://", "http://")):
+            raise ValueError("must be 'local' or an http(s) URL")
+        return v.rstrip("/")
+
+
+class Environment(Strict):
+    """An overlay selected with `-e NAME`: variables, server block and any resource field."""
+
+    variables: dict[str, Any] = Field(default_factory=dict, description="Variables overriding the root ones.")
+    server: dict[str, Any] = Field(default_factory=dict, description="Server fields overriding the root block.")
+    foundational_models: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
+    predictors: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
+    endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
+    vector_databases: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
+
+
+def _keys_ok(v: dict[str, Any]) -> dict[str, Any]:
+    for key in v:
+        if not KEY_RE.match(key):
+            raise ValueError(f"invalid key {key!r}: use letters, digits, '_' and '-', starting with a letter or '_'")
+    return v
+
+
+class Project(Strict):
+    """A featrix project after includes, templating and the environment overlay."""
+
+    version: int = Field(1, ge=1, le=1, description="Manifest format version (1).")
+    project: str = Field(description="Project name; tags every object this project creates.", min_length=1)
+    server: ServerConfig = Field(default_factory=ServerConfig, description="The Featrix API to manage.")
+    variables: dict[str, Any] = Field(default_factory=dict, description="Values for var('name') in templates.")
+    environments: dict[str, Environment] = Field(default_factory=dict, description="Named overlays, selected with -e.")
+    include: list[str] = Field(default_factory=list, description="Globs of more manifest files, relative to this one.")
+    foundational_models: dict[str, FoundationalModel] = Field(
+        default_factory=dict, description="Foundational models by key."
+    )
+    predictors: dict[str, Predictor] = Field(default_factory=dict, description="Predictors by key.")
+    endpoints: dict[str, Endpoint] = Field(default_factory=dict, description="API endpoints by key.")
+    vector_databases: dict[str, VectorDatabase] = Field(default_factory=dict, description="Vector databases by key.")
+
+    _keys = field_validator("foundational_models", "predictors", "endpoints", "vector_databases")(_keys_ok)

@@ -1,0 +1,240 @@
+"""Desired-state models of each resource kind, with the Featrix API's own field names."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from featrix_iac.model.base import Strict, sensitive
+
+Priority = Literal["urgent", "regular", "low", "qa"]
+
+
+class Lifecycle(Strict):
+    """How the planner may treat this resource (as Terraform's lifecycle block)."""
+
+    prevent_destroy: bool = Field(False, description="Refuse, at plan time, any plan that would delete or replace it.")
+    ignore_changes: list[str] | Literal["all"] = Field(
+        default_factory=list,
+        description="Fields whose changes never cause an update or replacement ('all' for every field).",
+    )
+    create_before_destroy: bool = Field(
+        False, description="On replacement, create the new object before deleting the old one."
+    )
+
+
+class Deprecation(Strict):
+    """A deprecation notice on a foundational model (set in place; the API cannot clear it)."""
+
+    warning_message: str = Field(description="Message shown to callers of the deprecated model.", min_length=1)
+    expiration_date: dt.date = Field(description="ISO date after which the model is expected to go away.")
+
+
+class Published(Strict):
+    """Publish state with an explicit published name."""
+
+    name: str | None = Field(None, description="Published name (defaults to the foundational model's name).")
+
+
+class Webhooks(Strict):
+    """Webhook URLs per event for a predictor; the secret signs deliveries (X-Featrix-Signature)."""
+
+    training_started: str | None = Field(None, description="URL called when training begins.")
+    training_finished: str | None = Field(None, description="URL called when training completes.")
+    alert_drift: str | None = Field(None, description="URL called when input drift is detected.")
+    alert_performance_degradation: str | None = Field(None, description="URL called when model quality drops.")
+    alert_error_rate: str | None = Field(None, description="URL called when the prediction error rate rises.")
+    alert_quota_threshold: str | None = Field(None, description="URL called when usage nears the quota.")
+    prediction_error: str | None = Field(None, description="URL called when a prediction fails.")
+    usage: str | None = Field(None, description="URL called with usage statistics (noisy).")
+    batch_job_completed: str | None = Field(None, description="URL called when a batch job finishes.")
+    webhook_secret: str | None = sensitive(
+        description="HMAC-SHA256 secret for X-Featrix-Signature; write-only, compared by hash."
+    )
+
+    @field_validator("*")
+    @classmethod
+    def _url(cls, v: Any, info: Any) -> Any:
+        if info.field_name != "webhook_secret" and v is not None:
+            if not isinstance(v, str) or not v.startswith(("https://", "http://")):
+                raise ValueError("must be an http(s) URL")
+        return v
+
+    def events(self) -> dict[str, str]:
+        """The configured event → URL pairs (without the secret)."""
+        data = self.model_dump(exclude={"webhook_secret"}, exclude_none=True)
+        return {k: str(v) for k, v in data.items()}
+
+
+class Resource(Strict):
+    """Fields every resource kind has."""
+
+    depends_on: list[str] = Field(
+        default_factory=list, description="Extra ordering: addresses (kind.key) that must be applied first."
+    )
+    lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="Planner behaviour for this resource.")
+
+
+class FoundationalModel(Resource):
+    """A foundational model (embedding space, a Featrix session) trained on a table."""
+
+    data: str = Field(
+        description="Training table: a path relative to the manifest (CSV, CSV.gz, Parquet, JSON) or a URL."
+    )
+    name: str | None = Field(None, description="Display name (defaults to the key).")
+    session_name_prefix: str | None = Field(None, description="Prefix of the session id (defaults to the name).")
+    ignore_columns: list[str] = Field(default_factory=list, description="Columns left out of training.")
+    column_overrides: dict[str, str] = Field(
+        default_factory=dict, description="Column → Featrix type, e.g. sparse_multihot."
+    )
+    epochs: int | None = Field(None, ge=0, le=10000, description="Training epochs (omit for automatic).")
+    d_model: int | None = Field(None, ge=2, le=1024, description="Embedding dimensions (omit for the server default).")
+    foundation_mode: bool | None = Field(None, description="Force foundation mode on or off (default: automatic).")
+    time_column: str | None = Field(None, description="Column for a chronological train/validation split.")
+    sequential_timestamp_col: str | None = Field(None, description="Timestamp column for time-series features.")
+    sequential_entity_id_col: str | None = Field(None, description="Entity column for time-series features.")
+    sequential_window_units: Literal["days", "hours"] | None = Field(None, description="Window units.")
+    sequential_window_interval: int | None = Field(None, ge=1, le=10, description="Window interval (1–10).")
+    sequential_rolling_windows: list[int] = Field(default_factory=list, description="Rolling window sizes.")
+    user_metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form metadata (create-only).")
+    webhooks: dict[str, str] = Field(default_factory=dict, description="Creation-time webhooks: event → URL.")
+    priority: Priority | None = Field(None, description="Queue priority hint; never diffed.")
+    compute_cluster: str | None = Field(None, description="Compute cluster (X-Featrix-Node); a change clones.")
+    published: bool | Published = Field(False, description="Publish state (true, or {name: ...}).")
+    deprecation: Deprecation | None = Field(None, description="Deprecation notice (cannot be cleared once set).")
+    deletion_protection: bool = Field(False, description="Refuse deletion on the server.")
+
+    @model_validator(mode="after")
+    def _checks(self) -> FoundationalModel:
+        if self.sequential_entity_id_col and not self.sequential_timestamp_col:
+            raise ValueError("sequential_entity_id_col needs sequential_timestamp_col")
+        return self
+
+    def publish_name(self, key: str) -> str | None:
+        if self.published is False:
+            return None
+        if isinstance(self.published, Published) and self.published.name:
+            return self.published.name
+        return self.name or key
+
+
+class PredictorType(str, Enum):
+    binary_classifier = "binary_classifier"
+    multi_classifier = "multi_classifier"
+    regressor = "regressor"
+
+    @property
+    def wire_type(self) -> str:
+        return "scalar" if self is PredictorType.regressor else "set"
+
+
+BINARY_INTENTS = {
+    "balanced",
+    "only_alert_when_confident",
+    "catch_everything",
+    "catch_everything_aggressive",
+    "minimize_cost",
+    "rank",
+    "predict_probabilities",
+}
+MULTI_INTENTS = {"balanced", "accuracy", "rank_classes", "top_k_hit"}
+REGRESSOR_INTENTS = {"balanced", "minimize_typical_error", "minimize_worst_case", "minimize_relative_error"}
+INTENTS = {
+    PredictorType.binary_classifier: BINARY_INTENTS,
+    PredictorType.multi_classifier: MULTI_INTENTS,
+    PredictorType.regressor: REGRESSOR_INTENTS,
+}
+# fields that only make sense for some predictor types
+TYPE_ONLY_FIELDS: dict[str, set[PredictorType]] = {
+    "rare_label_value": {PredictorType.binary_classifier},
+    "cost_false_positive": {PredictorType.binary_classifier},
+    "cost_false_negative": {PredictorType.binary_classifier},
+    "k": {PredictorType.multi_classifier},
+    "allow_null": {PredictorType.regressor},
+    "class_imbalance": {PredictorType.binary_classifier, PredictorType.multi_classifier},
+    "label_mapping": {PredictorType.binary_classifier, PredictorType.multi_classifier},
+    "auto_collapse_synonyms": {PredictorType.binary_classifier, PredictorType.multi_classifier},
+    "synonym_collapse_threshold": {PredictorType.binary_classifier, PredictorType.multi_classifier},
+}
+
+
+class Predictor(Resource):
+    """A predictor (single predictor) trained on a foundational model's table."""
+
+    foundational_model: str = Field(description="Key of the foundational model it is trained on.")
+    type: PredictorType = Field(description="binary_classifier, multi_classifier or regressor.")
+    target_column: str = Field(description="Column to predict.", min_length=1)
+    name: str | None = Field(None, description="Display name (defaults to the key).")
+    epochs: int = Field(0, ge=0, le=10000, description="Training epochs (0 = automatic).")
+    rare_label_value: str | None = Field(None, description="Positive / minority class (binary).")
+    class_imbalance: dict[str, float] | None = Field(
+        None, description="Expected production distribution: label → fraction."
+    )
+    cost_false_positive: float | None = Field(None, ge=0, description="Cost of a false positive (binary).")
+    cost_false_negative: float | None = Field(None, ge=0, description="Cost of a false negative (binary).")
+    intent: str | None = Field(None, description="Training intent (depends on the type).")
+    k: int | None = Field(None, gt=0, description="k for the top_k_hit intent (multi classifier).")
+    auto_collapse_synonyms: bool | None = Field(None, description="Collapse synonymous labels.")
+    synonym_collapse_threshold: float | None = Field(None, ge=0, le=1, description="Similarity threshold for synonyms.")
+    label_mapping: dict[str, str] | None = Field(None, description="Label → canonical label.")
+    group_column: str | None = Field(None, description="Group column (kept together across splits).")
+    allow_null: bool | None = Field(None, description="Allow null targets (regressor).")
+    keep_duplicates: bool | None = Field(None, description="Keep duplicate rows (server default: on).")
+    fine_tune: Literal["frozen", "progressive", "wild_style"] | None = Field(None, description="Fine-tuning mode.")
+    priority: Priority | None = Field(None, description="Queue priority hint; never diffed.")
+    value_meaning: dict[str, str] = Field(default_factory=dict, description="Label → customer-facing text (in place).")
+    deletion_protection: bool = Field(False, description="Block deletion of the parent foundational model.")
+    webhooks: Webhooks | None = Field(None, description="Webhooks for this predictor (in place).")
+
+    @model_validator(mode="after")
+    def _checks(self) -> Predictor:
+        for name, types in TYPE_ONLY_FIELDS.items():
+            if getattr(self, name) is not None and self.type not in types:
+                allowed = " or ".join(sorted(t.value for t in types))
+                raise ValueError(f"{name} applies only to {allowed}, not {self.type.value}")
+        if self.intent is not None and self.intent not in INTENTS[self.type]:
+            raise ValueError(
+                f"intent {self.intent!r} is not valid for {self.type.value}; "
+                f"expected one of {', '.join(sorted(INTENTS[self.type]))}"
+            )
+        costs = self.cost_false_positive is not None or self.cost_false_negative is not None
+        if self.intent == "minimize_cost" and (self.cost_false_positive is None or self.cost_false_negative is None):
+            raise ValueError("intent minimize_cost needs both cost_false_positive and cost_false_negative")
+        if costs and self.intent not in (None, "minimize_cost"):
+            raise ValueError("costs are only allowed with intent minimize_cost")
+        if (self.intent == "top_k_hit") != (self.k is not None):
+            raise ValueError("k is required with intent top_k_hit and allowed only with it")
+        return self
+
+
+class ApiKey(Strict):
+    """The endpoint's API key: rotated by bumping `rotation`, disabled with `revoked`."""
+
+    rotation: int = Field(0, ge=0, description="Bump to regenerate the key (the new key goes only to the lockfile).")
+    revoked: bool = Field(False, description="Revoke the key: every prediction is refused until it is regenerated.")
+
+
+class Endpoint(Resource):
+    """A named API endpoint serving one predictor, called with its own API key."""
+
+    predictor: str = Field(description="Key of the predictor it serves (a change moves it by shadow → promote).")
+    name: str | None = Field(
+        None, description="Endpoint name (defaults to the key); a change replaces it (new URL and key)."
+    )
+    description: str | None = Field(None, description="Description; a change replaces the endpoint (new URL and key).")
+    api_key: ApiKey = Field(default_factory=ApiKey, description="Key rotation and revocation.")
+
+
+class VectorDatabase(Resource):
+    """A named vector database of record embeddings on a foundational model."""
+
+    foundational_model: str = Field(description="Key of the foundational model whose embeddings it holds.")
+    name: str | None = Field(None, description="Name on the server (defaults to the key).")
+    auto_populate: bool = Field(True, description="Load the foundational model's training data at creation.")
+    records: list[dict[str, Any]] = Field(
+        default_factory=list, description="Records added after creation (additions are in place)."
+    )
+    records_file: str | None = Field(None, description="A data file of records to add (path relative to the manifest).")

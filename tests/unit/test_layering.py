@@ -1,0 +1,99 @@
+"""The import direction of DESIGN.md §4, checked on the source: lower layers never import upper ones."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PKG = Path(__file__).resolve().parents[2] / "featrix_iac"
+
+# layer -> packages it must never import
+FORBIDDEN: dict[str, set[str]] = {
+    "diagnostics": {
+        "model",
+        "config",
+        "client",
+        "graph",
+        "state",
+        "resources",
+        "plan",
+        "apply",
+        "operations",
+        "cli",
+        "server",
+    },
+    "addresses": {
+        "model",
+        "config",
+        "client",
+        "graph",
+        "state",
+        "resources",
+        "plan",
+        "apply",
+        "operations",
+        "cli",
+        "server",
+    },
+    "model": {"config", "client", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
+    "config": {"client", "state", "resources", "plan", "apply", "operations", "cli", "server"},
+    "client": {"config", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
+    "graph": {"client", "state", "resources", "plan", "apply", "operations", "cli", "server"},
+    "state": {"resources", "plan", "apply", "operations", "cli", "server"},
+    "resources": {"plan", "apply", "operations", "cli", "server"},
+    "plan": {"apply", "operations", "cli", "server"},
+    "apply": {"operations", "cli", "server"},
+    "operations": {"cli"},
+    "server": {"config", "client", "graph", "state", "resources", "plan", "apply", "operations", "cli"},
+}
+
+
+def _layer(path: Path) -> str:
+    rel = path.relative_to(PKG)
+    return rel.parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "featrix_iac" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+def test_import_direction() -> None:
+    problems = []
+    for path in sorted(PKG.rglob("*.py")):
+        layer = _layer(path)
+        bad = _imports(path) & FORBIDDEN.get(layer, set())
+        if bad:
+            problems.append(f"{path.relative_to(PKG)} imports {sorted(bad)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_only_cli_imports_click() -> None:
+    offenders = [
+        str(p.relative_to(PKG))
+        for p in PKG.rglob("*.py")
+        if _layer(p) not in ("cli", "server") and "click" in {n.split(".")[0] for n in _raw_imports(p)}
+    ]
+    assert not offenders
+
+
+def _raw_imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+    return out
