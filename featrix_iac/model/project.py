@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from featrix_iac.addresses import KEY_RE
+from featrix_iac.addresses import KEY_RE, SECTION_OF_KIND, SECTIONS, Address
 from featrix_iac.model.base import Strict
-from featrix_iac.model.resources import Endpoint, FoundationalModel, Predictor, VectorDatabase
+from featrix_iac.model.resources import Endpoint, FoundationalModel, Predictor, Resource, VectorDatabase
 
 
 class ServerConfig(Strict):
@@ -63,3 +63,14 @@ class Project(Strict):
     vector_databases: dict[str, VectorDatabase] = Field(default_factory=dict, description="Vector databases by key.")
 
     _keys = field_validator("foundational_models", "predictors", "endpoints", "vector_databases")(_keys_ok)
+
+    def resources(self) -> list[tuple[Address, Resource]]:
+        """Every declared resource with its address, in section order then key order."""
+        out: list[tuple[Address, Resource]] = []
+        for section, kind in SECTIONS.items():
+            items: dict[str, Resource] = getattr(self, section)
+            out.extend((Address(kind, key), items[key]) for key in sorted(items))
+        return out
+
+    def get(self, address: Address) -> Resource | None:
+        return getattr(self, SECTION_OF_KIND[address.kind]).get(address.key)
