@@ -1,0 +1,101 @@
+"""The Plan: pure, versioned, serialisable data; apply executes exactly it and never re-decides."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLAN_FORMAT_VERSION = 1
+
+
+class ActionType(str, Enum):
+    NOOP = "no-op"
+    CREATE = "create"
+    UPDATE = "update"  # in place
+    REPLACE = "replace"  # new id; create-before-destroy or destroy-before-create
+    DELETE = "delete"
+    RETIRE = "retire"  # the API cannot delete it (predictors): forget it, leave it on the server
+    ADOPT = "adopt"  # found on the server tagged as ours but missing from the lockfile
+
+
+SYMBOLS: dict[ActionType, str] = {
+    ActionType.NOOP: " ",
+    ActionType.CREATE: "+",
+    ActionType.UPDATE: "~",
+    ActionType.REPLACE: "-/+",
+    ActionType.DELETE: "-",
+    ActionType.RETIRE: "x",
+    ActionType.ADOPT: "<=",
+}
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FieldChange(_Data):
+    """One field's old → new. Sensitive values are never stored: old/new hold a redaction marker."""
+
+    field: str
+    old: Any = None
+    new: Any = None
+    sensitive: bool = False
+    forces_replacement: bool = False
+
+
+class Action(_Data):
+    address: str
+    kind: str
+    action: ActionType
+    reasons: list[str] = Field(default_factory=list)
+    changes: list[FieldChange] = Field(default_factory=list)
+    # normalised desired fields (secrets as hashes), what the applier records as `applied`
+    desired: dict[str, Any] = Field(default_factory=dict)
+    prior_ids: dict[str, str] = Field(default_factory=dict)  # ids in the lockfile (or found, for adopt)
+    depends_on: list[str] = Field(default_factory=list)  # addresses this action waits for
+    create_before_destroy: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Drift(_Data):
+    """A live object that moved although the manifest did not (changed or deleted outside the tool)."""
+
+    address: str
+    deleted: bool = False
+    changes: list[FieldChange] = Field(default_factory=list)
+
+
+class Plan(_Data):
+    format_version: int = PLAN_FORMAT_VERSION
+    tool_version: str
+    project: str
+    environment: str
+    server_url: str
+    lineage: str
+    serial: int
+    actions: list[Action] = Field(default_factory=list)
+    drift: list[Drift] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    refresh_only: bool = False
+
+    def changes(self) -> list[Action]:
+        return [a for a in self.actions if a.action is not ActionType.NOOP]
+
+    def has_changes(self) -> bool:
+        return bool(self.changes()) or (self.refresh_only and bool(self.drift))
+
+    def counts(self) -> dict[str, int]:
+        c = {t.value: 0 for t in ActionType}
+        for a in self.actions:
+            c[a.action.value] += 1
+        return c
+
+    def summary_line(self) -> str:
+        c = self.counts()
+        add = c["create"] + c["adopt"]
+        line = f"Plan: {add} to add, {c['update']} to change, {c['replace']} to replace, {c['delete']} to destroy."
+        if c["retire"]:
+            line = line[:-1] + f", {c['retire']} to retire."
+        return line
