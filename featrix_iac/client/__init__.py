@@ -1,0 +1,31 @@
+"""client: the httpx client of the Featrix REST API — key resolution, retry policy, typed errors."""
+
+from __future__ import annotations
+
+from featrix_iac.client.errors import (
+    AmbiguousResult,
+    AuthError,
+    ConfigError,
+    ConflictError,
+    ConnectionFailed,
+    FeatrixError,
+    NotFoundError,
+    RequestError,
+    ServerError,
+)
+from featrix_iac.client.http import FeatrixClient
+from featrix_iac.client.retry import TRAINING_IN_PROGRESS_STATUSES
+
+__all__ = [
+    "TRAINING_IN_PROGRESS_STATUSES",
+    "AmbiguousResult",
+    "AuthError",
+    "ConfigError",
+    "ConflictError",
+    "ConnectionFailed",
+    "FeatrixClient",
+    "FeatrixError",
+    "NotFoundError",
+    "RequestError",
+    "ServerError",
+]

@@ -1,0 +1,316 @@
+"""FeatrixClient: the sync, thread-safe httpx client of the Featrix REST API (auth, node, retries, errors)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from featrix_iac import __version__
+from featrix_iac.client import config as cfg
+from featrix_iac.client.errors import (
+    AmbiguousResult,
+    ConfigError,
+    ConnectionFailed,
+    FeatrixError,
+    detail_of,
+    error_for_status,
+)
+from featrix_iac.client.retry import Action, Budget, Decision, Outcome, Transport, decide, retry_after_seconds
+from featrix_iac.client.retry import training_status as soft_training_status
+
+if TYPE_CHECKING:
+    import httpx
+
+log = logging.getLogger("featrix_iac.client")
+
+NODE_HEADER = "X-Featrix-Node"
+IDEMPOTENCY_HEADER = "X-Featrix-Idempotency-Key"
+KEY_HEADER = "X-Api-Key"
+
+
+class FeatrixClient:
+    """One connection pool to one Featrix server; safe to share between threads.
+
+    Responses are unwrapped like the official client ({"_meta", "data"} etc.); failures raise the typed
+    errors of `featrix_iac.client.errors` after the retry policy of `featrix_iac.client.retry`.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        compute_cluster: str | None = None,
+        timeout: float = 30.0,
+        max_retry_time: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        user_agent: str = f"featrix-iac/{__version__}",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        import httpx
+
+        self.base_url = cfg.check_base_url(base_url)
+        self._api_key = cfg.check_key(api_key)
+        self.compute_cluster = compute_cluster
+        self.timeout = timeout
+        self.max_retry_time = max_retry_time
+        self._sleep = sleep
+        self.request_count = 0
+        self.last_server_metadata: dict[str, Any] | None = None
+        self._lock = threading.Lock()
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={KEY_HEADER: self._api_key, "User-Agent": user_agent, "Accept": "application/json"},
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_environment(
+        cls,
+        base_url: str | None = None,
+        *,
+        api_key_env: str = "FEATRIX_API_KEY",
+        compute_cluster: str | None = None,
+        timeout: float = 30.0,
+    ) -> FeatrixClient:
+        """A client with key and base URL resolved like the official client (see client/config.py)."""
+        resolved = cfg.resolve(base_url, api_key_env)
+        key = cfg.check_key(resolved.api_key, resolved.key_source)
+        return cls(resolved.base_url, key, compute_cluster=compute_cluster, timeout=timeout)
+
+    def __repr__(self) -> str:
+        return f"FeatrixClient(base_url={self.base_url!r}, compute_cluster={self.compute_cluster!r})"
+
+    def __enter__(self) -> FeatrixClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- verbs ---------------------------------------------------------------------------------
+
+    def get(self, path: str, *, params: dict[str, Any] | None = None, node: str | None = None) -> dict[str, Any]:
+        return self._request("GET", path, params=params, node=node)
+
+    def post(
+        self,
+        path: str,
+        json: Any = None,
+        *,
+        once: bool = False,
+        files: Any = None,
+        data: dict[str, Any] | None = None,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        node: str | None = None,
+    ) -> dict[str, Any]:
+        """POST. `once=True`: a single attempt, never re-sent (creates, key rotation, shadow, promote).
+
+        With `idempotency_key` (uploads) the call gets the upload timeout and budget and every retry
+        carries the same X-Featrix-Idempotency-Key.
+        """
+        return self._request(
+            "POST",
+            path,
+            json=json,
+            once=once,
+            files=files,
+            data=data,
+            idempotency_key=idempotency_key,
+            timeout=timeout,
+            headers=headers,
+            node=node,
+        )
+
+    def put(self, path: str, json: Any = None, *, node: str | None = None) -> dict[str, Any]:
+        return self._request("PUT", path, json=json, node=node)
+
+    def delete(self, path: str, *, once: bool = False, node: str | None = None) -> dict[str, Any]:
+        return self._request("DELETE", path, once=once, node=node)
+
+    # -- the request loop ----------------------------------------------------------------------
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        once: bool = False,
+        idempotency_key: str | None = None,
+        timeout: float | None = None,
+        headers: dict[str, str] | None = None,
+        node: str | None = None,
+        **body: Any,
+    ) -> dict[str, Any]:
+        path = wire_path(path)
+        budget = Budget.for_request(
+            path,
+            upload=idempotency_key is not None,
+            timeout=timeout or self.timeout,
+            max_retry_time=self.max_retry_time,
+            once=once,
+        )
+        hdrs = self._headers(node, idempotency_key, headers)
+        start, slept, counted, upgrading = time.monotonic(), 0.0, 0, False
+        while True:
+            response, transport, exc = self._send(method, path, hdrs, budget.timeout, body)
+            if response is not None and response.is_success:
+                return self._parse(method, path, response)
+            outcome = _outcome(method, path, once, response, transport, upgrading)
+            retry_after = retry_after_seconds(response.headers) if response is not None else None
+            elapsed = max(time.monotonic() - start, slept)
+            decision = decide(outcome, attempt=counted + 1, elapsed=elapsed, budget=budget, retry_after=retry_after)
+            if decision.action is Action.RETURN:
+                return soft_training_status(outcome.body) or {}
+            if decision.action not in (Action.RETRY, Action.WAIT):
+                raise self._error(decision, outcome, exc)
+            counted += decision.action is Action.RETRY
+            upgrading = upgrading or decision.rule.name == "node_upgrading"
+            self._log_retry(decision, outcome, counted)
+            self._sleep(decision.delay)
+            slept += decision.delay
+            _rewind(body.get("files"))
+
+    def _headers(self, node: str | None, idempotency_key: str | None, extra: dict[str, str] | None) -> dict[str, str]:
+        hdrs = dict(extra or {})
+        node = node or self.compute_cluster
+        if node:
+            hdrs[NODE_HEADER] = node
+        if idempotency_key:
+            hdrs[IDEMPOTENCY_HEADER] = idempotency_key
+        return hdrs
+
+    def _send(
+        self, method: str, path: str, headers: dict[str, str], timeout: float, body: dict[str, Any]
+    ) -> tuple[httpx.Response | None, Transport | None, Exception | None]:
+        import httpx
+
+        with self._lock:
+            self.request_count += 1
+        kwargs = {k: v for k, v in body.items() if v is not None}
+        try:
+            response = self._http.request(method, path, headers=headers, timeout=timeout, **kwargs)
+        except httpx.UnsupportedProtocol as exc:
+            raise ConfigError(f"invalid Featrix base URL {self.base_url!r}: {exc}") from None
+        except httpx.TransportError as exc:
+            return None, _transport_kind(exc), exc
+        return response, None, None
+
+    def _parse(self, method: str, path: str, response: httpx.Response) -> dict[str, Any]:
+        if not response.content:
+            return {}
+        try:
+            payload = response.json()
+        except ValueError:
+            raise FeatrixError(
+                status=response.status_code,
+                detail="the server answered with something that is not JSON",
+                method=method,
+                path=path,
+            ) from None
+        return self._unwrap(payload)
+
+    def _unwrap(self, payload: Any) -> Any:
+        if isinstance(payload, dict):
+            if "_meta" in payload:
+                meta = payload["_meta"]
+                self.last_server_metadata = meta if isinstance(meta, dict) else None
+                for key in ("data", "response"):
+                    if key in payload:
+                        return payload[key]
+            if "response" in payload and len(payload) == 1:
+                return payload["response"]
+        return payload
+
+    def _error(self, decision: Decision, outcome: Outcome, exc: Exception | None) -> FeatrixError:
+        where = f"{outcome.method} {outcome.path}"
+        if outcome.status is not None:
+            cls = error_for_status(outcome.status)
+            detail = self._redact(detail_of(outcome.body, outcome.body if isinstance(outcome.body, str) else ""))
+            msg = f"{where}: HTTP {outcome.status}" + (f": {detail}" if detail else "")
+            if outcome.status in (401, 403):
+                msg += " (check the Featrix API key: FEATRIX_API_KEY or ~/.featrix)"
+            return cls(
+                msg, status=outcome.status, detail=detail, method=outcome.method, path=outcome.path, body=outcome.body
+            )
+        reason = self._redact(f"{type(exc).__name__}: {exc}" if exc else "transport error")
+        if decision.action is Action.AMBIGUOUS:
+            msg = (
+                f"{where}: outcome unknown ({reason}); the request reached the server and was not re-sent, "
+                "so it may or may not have been applied"
+            )
+            return AmbiguousResult(msg, detail=reason, method=outcome.method, path=outcome.path)
+        msg = f"{where}: cannot reach the Featrix server at {self.base_url} ({reason})"
+        return ConnectionFailed(msg, detail=reason, method=outcome.method, path=outcome.path)
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "fx_***") if self._api_key and text else text
+
+    def _log_retry(self, decision: Decision, outcome: Outcome, attempt: int) -> None:
+        what = (
+            f"HTTP {outcome.status}"
+            if outcome.status is not None
+            else str(outcome.transport.value if outcome.transport else "")
+        )
+        level = logging.WARNING if decision.action is Action.WAIT or outcome.status == 429 else logging.DEBUG
+        log.log(
+            level,
+            "%s %s: %s (%s), retrying in %.1fs (attempt %d)",
+            outcome.method,
+            outcome.path,
+            what,
+            decision.rule.name,
+            decision.delay,
+            attempt,
+        )
+
+
+def wire_path(path: str) -> str:
+    """The path as sent: leading slash, and `/session/...` gets the `/compute` prefix (contract §1.3)."""
+    if not path.startswith("/"):
+        path = "/" + path
+    if path.startswith("/session/"):
+        path = "/compute" + path
+    return path
+
+
+def _outcome(
+    method: str, path: str, once: bool, response: httpx.Response | None, transport: Transport | None, upgrading: bool
+) -> Outcome:
+    if response is None:
+        return Outcome(method, path, once, transport=transport, upgrading=upgrading)
+    try:
+        body: Any = response.json()
+    except ValueError:
+        body = response.text[:2000]
+    return Outcome(method, path, once, status=response.status_code, body=body, upgrading=upgrading)
+
+
+def _transport_kind(exc: Exception) -> Transport:
+    import httpx
+
+    if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)):
+        return Transport.CONNECT
+    if isinstance(exc, httpx.ReadTimeout):
+        return Transport.READ_TIMEOUT
+    return Transport.DROPPED
+
+
+def _rewind(files: Any) -> None:
+    """Seek file objects in a multipart `files` argument back to 0 before a re-send."""
+    values = files.values() if isinstance(files, dict) else files if isinstance(files, (list, tuple)) else []
+    for item in values:
+        parts = item[1] if isinstance(item, tuple) and len(item) == 2 and isinstance(item[1], tuple) else item
+        candidates = parts if isinstance(parts, tuple) else (parts,)
+        for obj in candidates:
+            if hasattr(obj, "seek"):
+                obj.seek(0)
