@@ -1,0 +1,136 @@
+"""Project commands: `featrix init`, `featrix validate`, `featrix render`."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+
+from featrix_iac.cli.errors import EXIT_ERROR, CommandExit
+from featrix_iac.cli.output import out
+from featrix_iac.diagnostics import DiagnosticsError, fail
+
+ENV_OPTION = click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay to apply (default: none).")
+
+
+def _load(env: str | None) -> Any:
+    from featrix_iac.config import find_project_root, load_project
+
+    return load_project(find_project_root(), env)
+
+
+@click.command("validate")
+@ENV_OPTION
+@click.option("--json", "as_json", is_flag=True, help='Print {"valid": bool, "diagnostics": [...]} as JSON.')
+def validate_cmd(env: str | None, as_json: bool) -> None:
+    """Check the manifests: syntax, types, references, templates and data files."""
+    if not as_json:
+        _load(env)
+        out("Success! The configuration is valid.")
+        return
+    try:
+        _load(env)
+        diagnostics: list[dict[str, object]] = []
+    except DiagnosticsError as exc:
+        diagnostics = [d.to_json() for d in exc.diagnostics.sorted()]
+    valid = not any(d["severity"] == "error" for d in diagnostics)
+    out(json.dumps({"valid": valid, "diagnostics": diagnostics}, indent=2))
+    if not valid:
+        raise CommandExit(EXIT_ERROR)
+
+
+def resolved_manifest(project: Any) -> dict[str, Any]:
+    """The project as plain data with secrets redacted; environments and include are already applied."""
+    from featrix_iac.model import redact
+
+    data = redact(project)
+    data.pop("environments", None)
+    data.pop("include", None)
+    return _prune(data)
+
+
+def _prune(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _prune(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+@click.command("render")
+@ENV_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of YAML.")
+def render_cmd(env: str | None, as_json: bool) -> None:
+    """Print the resolved manifest (includes, overlay and templates applied; secrets redacted)."""
+    loaded = _load(env)
+    data = resolved_manifest(loaded.project)
+    if as_json:
+        out(json.dumps(data, indent=2, default=str))
+        return
+    import yaml
+
+    out(f"# featrix render: environment {loaded.environment}")
+    out(yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False).rstrip("\n"))
+
+
+INIT_MANIFEST = """\
+# yaml-language-server: $schema=.featrix/featrix.schema.json
+version: 1
+project: {name}
+server:
+  url: local  # the bundled local server; or https://sphere-api.featrix.com
+
+variables:
+  epochs: 10
+
+# Put your table in data/ and uncomment:
+# foundational_models:
+#   main:
+#     data: data/table.csv
+#     epochs: "{{{{ var('epochs') }}}}"
+#
+# predictors:
+#   target:
+#     foundational_model: main
+#     type: binary_classifier  # or multi_classifier, regressor
+#     target_column: label
+"""
+
+
+def _project_name(folder: Path) -> str:
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", folder.name).strip("-")
+    return name or "my-project"
+
+
+@click.command("init")
+def init_cmd() -> None:
+    """Create featrix.yaml, data/ and a .gitignore entry for .featrix/ in the current folder."""
+    from featrix_iac.config import ROOT_FILE
+
+    folder = Path.cwd()
+    manifest = folder / ROOT_FILE
+    if manifest.exists():
+        raise fail(f"{ROOT_FILE} already exists in {folder}", "featrix init never overwrites a project.")
+    manifest.write_text(INIT_MANIFEST.format(name=_project_name(folder)), encoding="utf-8")
+    (folder / "data").mkdir(exist_ok=True)
+    _write_schema(folder / ".featrix" / "featrix.schema.json")
+    gitignore = folder / ".gitignore"
+    lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
+    if ".featrix/" not in lines and ".featrix" not in lines:
+        with gitignore.open("a", encoding="utf-8") as f:
+            f.write(("\n" if lines and lines[-1] else "") + ".featrix/\n")
+    out(f"Created {ROOT_FILE}, data/ and .gitignore in {folder}.")
+    out("Next: put a table in data/, declare it in featrix.yaml, then run `featrix validate`.")
+
+
+def _write_schema(path: Path) -> None:
+    from featrix_iac.config.schema import schema_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(schema_text(), encoding="utf-8")
+
+
+__all__ = ["init_cmd", "render_cmd", "validate_cmd"]

@@ -1,0 +1,120 @@
+"""The root manifest plus its `include:` globs, merged into one document with positions kept."""
+
+from __future__ import annotations
+
+import glob
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from featrix_iac.addresses import SECTIONS
+from featrix_iac.config.yaml_source import ParsedFile, SourceMap, parse_file
+from featrix_iac.diagnostics import Diagnostics
+
+ROOT_FILE = "featrix.yaml"
+
+
+@dataclass
+class Document:
+    """The merged manifest before overlays and templating."""
+
+    data: dict[str, Any]
+    sources: SourceMap
+    files: list[Path] = field(default_factory=list)
+
+
+def display_name(path: Path, root: Path) -> str:
+    """A file's name as shown in diagnostics: POSIX, relative to the project root."""
+    return Path(os.path.relpath(path, root)).as_posix()
+
+
+def _include_patterns(root: ParsedFile, diags: Diagnostics) -> list[tuple[int, str]]:
+    value = root.data.get("include", [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list):
+        diags.error(
+            'Invalid value for "include"', "Expected a list of glob patterns.", source=root.sources.value(("include",))
+        )
+        return []
+    out = []
+    for i, pattern in enumerate(value):
+        if not isinstance(pattern, str) or not pattern.strip():
+            diags.error(
+                "Invalid include pattern",
+                "Expected a glob pattern (a string).",
+                source=root.sources.value(("include", i)),
+            )
+        else:
+            out.append((i, pattern))
+    return out
+
+
+def _expand(root_dir: Path, pattern: str) -> list[Path]:
+    matches = glob.glob(os.path.join(glob.escape(str(root_dir)), pattern), recursive=True)
+    return sorted(Path(m).resolve() for m in matches if os.path.isfile(m))
+
+
+def _merge_included(doc: Document, inc: ParsedFile, diags: Diagnostics) -> None:
+    for section, items in inc.data.items():
+        if section not in SECTIONS:
+            allowed = ", ".join(SECTIONS)
+            diags.error(
+                f'Section "{section}" is not allowed in an included file',
+                f"Included files declare resources only ({allowed}); put the rest in {ROOT_FILE}.",
+                source=inc.sources.key((section,)),
+            )
+            continue
+        if items is None:
+            continue
+        if not isinstance(items, dict):
+            diags.error(
+                f'Invalid value for "{section}"',
+                "Expected a mapping of resources by key.",
+                source=inc.sources.value((section,)),
+            )
+            continue
+        target = doc.data.setdefault(section, {})
+        if not isinstance(target, dict):
+            continue
+        for key, body in items.items():
+            if key in target:
+                first = doc.sources.key((section, key))
+                diags.error(
+                    f'Duplicate resource "{SECTIONS[section]}.{key}"',
+                    f"It is declared at {first} and again at {inc.sources.key((section, key))}.",
+                    address=f"{SECTIONS[section]}.{key}",
+                    source=inc.sources.key((section, key)),
+                )
+                continue
+            target[key] = body
+            doc.sources.graft(inc.sources, (section, key), (section, key))
+        doc.sources.values.setdefault((section,), inc.sources.value((section,)))  # type: ignore[arg-type]
+
+
+def load_document(root_dir: Path, diags: Diagnostics) -> Document | None:
+    """Parse featrix.yaml and every included file; problems go to `diags`."""
+    root_path = root_dir / ROOT_FILE
+    root = parse_file(root_path, ROOT_FILE, diags)
+    if root is None:
+        return None
+    doc = Document(dict(root.data), root.sources, [root_path])
+    seen = {root_path.resolve()}
+    for i, pattern in _include_patterns(root, diags):
+        matches = _expand(root_dir, pattern)
+        if not matches:
+            diags.error(
+                "Include pattern matches no files",
+                f'No file matches "{pattern}" (relative to {ROOT_FILE}).',
+                source=root.sources.value(("include", i)),
+            )
+        for path in matches:
+            if path in seen:
+                continue
+            seen.add(path)
+            inc = parse_file(path, display_name(path, root_dir), diags)
+            doc.files.append(path)
+            if inc is not None:
+                _merge_included(doc, inc, diags)
+    return doc

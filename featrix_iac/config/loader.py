@@ -1,0 +1,105 @@
+"""load_project: YAML → includes → environment overlay → templates → pydantic → references, all diagnosed."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from featrix_iac.addresses import SECTIONS
+from featrix_iac.config.includes import ROOT_FILE, load_document
+from featrix_iac.config.overlay import apply_overlay
+from featrix_iac.config.templating import address_of, render_tree
+from featrix_iac.config.validation import validate_project
+from featrix_iac.config.yaml_source import Path_, SourceMap
+from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
+from featrix_iac.model import Project
+
+# manifest fields holding local data paths, written relative to the file that declares them
+DATA_FIELDS: tuple[tuple[str, str], ...] = (("foundational_models", "data"), ("vector_databases", "records_file"))
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(value: str) -> bool:
+    return bool(_URL.match(value))
+
+
+@dataclass(frozen=True)
+class LoadedProject:
+    """A validated project with where it came from: root folder, environment, files and value positions."""
+
+    project: Project
+    root: Path
+    environment: str
+    files: tuple[Path, ...]
+    sources: SourceMap
+
+    def source(self, *path: str | int) -> Source | None:
+        """file:line:col of the value at `path` (or of its nearest written ancestor), e.g. ("predictors", "x")."""
+        return self.sources.value(tuple(path))
+
+
+def _data_paths(data: dict[str, Any]) -> list[tuple[Path_, str]]:
+    out: list[tuple[Path_, str]] = []
+    for section, field in DATA_FIELDS:
+        items = data.get(section)
+        if not isinstance(items, dict):
+            continue
+        for key, body in items.items():
+            if isinstance(body, dict) and isinstance(body.get(field), str) and body[field]:
+                out.append(((section, key, field), body[field]))
+    return out
+
+
+def _rebase_data_paths(data: dict[str, Any], root: Path, sources: SourceMap, diags: Diagnostics) -> None:
+    """Rewrite local data paths to POSIX paths relative to the root; report the ones that do not exist."""
+    for path, value in _data_paths(data):
+        if is_url(value):
+            continue
+        src = sources.value(path)
+        declaring_dir = (root / (src.file if src else ROOT_FILE)).parent
+        full = Path(os.path.normpath(declaring_dir / value))
+        rebased = value if Path(value).is_absolute() else Path(os.path.relpath(full, root)).as_posix()
+        data[path[0]][path[1]][path[2]] = rebased
+        if not full.is_file():
+            what = "is a folder, not a file" if full.is_dir() else "does not exist"
+            shown = f'"{value}"' + (f" ({rebased} from the project root)" if rebased != value else "")
+            diags.error("Data file not found", f"{shown} {what}.", address=address_of(path), source=src)
+
+
+def _check_references(project: Project, sources: SourceMap, diags: Diagnostics) -> None:
+    from featrix_iac.graph import check_graph
+
+    for p in check_graph(project):
+        diags.error(p.summary, p.detail, address=p.address, source=sources.value(p.path))
+
+
+def find_root_file(root: Path) -> Path:
+    if not (root / ROOT_FILE).is_file():
+        raise fail(f"no {ROOT_FILE} found in {root}")
+    return root / ROOT_FILE
+
+
+def load_project(root: Path | str, env: str | None = None) -> LoadedProject:
+    """Load, template, overlay and validate the project in `root`; raise DiagnosticsError with every problem."""
+    root = Path(root).resolve()
+    find_root_file(root)
+    diags = Diagnostics()
+    doc = load_document(root, diags)
+    if doc is None:
+        raise DiagnosticsError(diags)
+    environment = apply_overlay(doc, env, diags)
+    variables = doc.data.get("variables")
+    failed = render_tree(doc.data, doc.sources, variables if isinstance(variables, dict) else {}, environment, diags)
+    _rebase_data_paths(doc.data, root, doc.sources, diags)
+    project = validate_project(doc.data, doc.sources, failed, diags)
+    if project is not None:
+        _check_references(project, doc.sources, diags)
+    if diags.has_errors or project is None:
+        raise DiagnosticsError(diags)
+    return LoadedProject(project, root, environment, tuple(doc.files), doc.sources)
+
+
+__all__ = ["DATA_FIELDS", "SECTIONS", "LoadedProject", "load_project"]

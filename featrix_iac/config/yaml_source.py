@@ -1,0 +1,132 @@
+"""YAML parsing that keeps a file:line:col for every key and value (PyYAML's composer, libyaml when present)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from featrix_iac.diagnostics import Diagnostics, Source
+
+Path_ = tuple[str | int, ...]
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass
+class SourceMap:
+    """Positions of values and of mapping keys, by path (e.g. ("predictors", "species", "epochs"))."""
+
+    values: dict[Path_, Source] = field(default_factory=dict)
+    keys: dict[Path_, Source] = field(default_factory=dict)
+
+    def value(self, path: Path_) -> Source | None:
+        """The position of the value at `path`, or of its nearest ancestor that has one."""
+        for n in range(len(path), -1, -1):
+            src = self.values.get(path[:n])
+            if src is not None:
+                return src
+        return None
+
+    def key(self, path: Path_) -> Source | None:
+        """The position of the key that names `path` (falls back to the value's position)."""
+        return self.keys.get(path) or self.value(path)
+
+    def graft(self, other: SourceMap, src_prefix: Path_, dst_prefix: Path_) -> None:
+        """Copy the positions under `src_prefix` of `other` to `dst_prefix` here (overriding)."""
+        n = len(src_prefix)
+        for mine, theirs in ((self.values, other.values), (self.keys, other.keys)):
+            for p, s in list(theirs.items()):
+                if p[:n] == src_prefix:
+                    mine[dst_prefix + p[n:]] = s
+
+
+@dataclass
+class ParsedFile:
+    path: Path
+    display: str
+    data: Any
+    sources: SourceMap
+
+
+def _src(display: str, mark: Any) -> Source:
+    return Source(display, mark.line + 1, mark.column + 1)
+
+
+class _Builder:
+    def __init__(self, display: str, diags: Diagnostics):
+        self.display = display
+        self.diags = diags
+        self.sources = SourceMap()
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.sources.values[path] = _src(self.display, node.start_mark)
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        return _constructor.construct_object(node, deep=True)
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            ksrc = _src(self.display, key_node.start_mark)
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                self.diags.error("Unsupported mapping key", "Keys must be plain strings.", source=ksrc)
+                continue
+            key = str(_constructor.construct_object(key_node))
+            if key in out:
+                first = self.sources.keys[(*path, key)]
+                self.diags.error(f'Duplicate key "{key}"', f"It was already defined at {first}.", source=ksrc)
+                continue
+            self.sources.keys[(*path, key)] = ksrc
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+
+def parse_file(path: Path, display: str, diags: Diagnostics) -> ParsedFile | None:
+    """Parse one YAML file; problems go to `diags` and None is returned when nothing usable was read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        diags.error("Cannot read manifest file", str(exc), source=Source(display))
+        return None
+    return parse_text(text, path, display, diags)
+
+
+def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> ParsedFile | None:
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        detail = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        diags.error("Invalid YAML syntax", detail, source=_src(display, mark) if mark else Source(display))
+        return None
+    except yaml.YAMLError as exc:
+        diags.error("Invalid YAML syntax", str(exc), source=Source(display))
+        return None
+    if node is None:
+        diags.error(
+            "Empty manifest file", "A manifest must be a mapping of top-level sections.", source=Source(display)
+        )
+        return None
+    if not isinstance(node, yaml.MappingNode):
+        kind = "a list" if isinstance(node, yaml.SequenceNode) else "a single value"
+        diags.error(
+            "Manifest file is not a mapping",
+            f"The file holds {kind}; it must be a mapping of top-level sections (project, server, ...).",
+            source=_src(display, node.start_mark),
+        )
+        return None
+    builder = _Builder(display, diags)
+    try:
+        data = builder.build(node, ())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        diags.error(
+            "Invalid YAML value", str(getattr(exc, "problem", exc)), source=_src(display, mark) if mark else None
+        )
+        return None
+    return ParsedFile(path, display, data, builder.sources)

@@ -1,0 +1,197 @@
+"""The dependency graph of a project: references and depends_on as edges, topological order, cycle finding."""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass, field
+
+from featrix_iac.addresses import SECTION_OF_KIND, Address
+from featrix_iac.diagnostics import fail
+from featrix_iac.model import Endpoint, Predictor, Project, VectorDatabase
+from featrix_iac.model.resources import Resource
+
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """`source` needs `target`; `path` is the manifest path of the value that says so."""
+
+    source: str
+    target: str
+    path: FieldPath
+
+
+@dataclass(frozen=True)
+class GraphProblem:
+    """An unknown reference, a malformed address or a cycle; the loader positions it at `path`."""
+
+    kind: str  # "unknown_reference" | "bad_address" | "cycle"
+    address: str
+    path: FieldPath
+    summary: str
+    detail: str
+
+
+def _ref_edges(address: Address, res: Resource) -> list[tuple[str, FieldPath]]:
+    section = SECTION_OF_KIND[address.kind]
+    base: FieldPath = (section, address.key)
+    out: list[tuple[str, FieldPath]] = []
+    if isinstance(res, (Predictor, VectorDatabase)):
+        out.append((f"foundational_model.{res.foundational_model}", (*base, "foundational_model")))
+    if isinstance(res, Endpoint):
+        out.append((f"predictor.{res.predictor}", (*base, "predictor")))
+    for i, dep in enumerate(res.depends_on):
+        out.append((dep, (*base, "depends_on", i)))
+    return out
+
+
+def edges_of(project: Project) -> tuple[list[Edge], list[GraphProblem]]:
+    """All edges between declared resources, and the references that name nothing."""
+    declared = {str(a) for a, _ in project.resources()}
+    edges: list[Edge] = []
+    problems: list[GraphProblem] = []
+    for address, res in project.resources():
+        src = str(address)
+        for target, path in _ref_edges(address, res):
+            problem = _check_target(src, target, path, declared)
+            if problem:
+                problems.append(problem)
+            else:
+                edges.append(Edge(src, target, path))
+    return edges, problems
+
+
+def _check_target(src: str, target: str, path: FieldPath, declared: set[str]) -> GraphProblem | None:
+    if target in declared:
+        return None
+    import difflib
+
+    try:
+        addr = Address.parse(target)
+    except ValueError as exc:
+        return GraphProblem("bad_address", src, path, "Invalid address in depends_on", str(exc))
+    field_name = path[2]
+    if field_name == "depends_on":
+        what, shown = "depends_on", target
+        choices = sorted(declared)
+    else:
+        what, shown = str(field_name), addr.key
+        choices = sorted(a.split(".", 1)[1] for a in declared if a.startswith(addr.kind + "."))
+    close = difflib.get_close_matches(shown, choices, n=1, cutoff=0.6)
+    hint = f' Did you mean "{close[0]}"?' if close else ""
+    kind_name = addr.kind.replace("_", " ")
+    return GraphProblem(
+        "unknown_reference",
+        src,
+        path,
+        f'Reference to undeclared {kind_name} "{addr.key}"',
+        f"{what} names {target}, which is not declared.{hint}",
+    )
+
+
+def find_cycles(nodes: list[str], edges: list[Edge]) -> list[list[Edge]]:
+    """Each elementary cycle found by depth-first search, as the edges that form it (once per cycle)."""
+    out_edges: dict[str, list[Edge]] = {n: [] for n in nodes}
+    for e in sorted(edges, key=lambda e: (e.source, e.target)):
+        out_edges.setdefault(e.source, []).append(e)
+    color: dict[str, int] = {}
+    stack: list[Edge] = []
+    cycles: list[list[Edge]] = []
+    seen: set[frozenset[str]] = set()
+
+    def visit(n: str) -> None:
+        color[n] = 1
+        for e in out_edges.get(n, []):
+            if color.get(e.target) == 1:
+                start = next((i for i, s in enumerate(stack) if s.source == e.target), len(stack))
+                cyc = [*stack[start:], e]
+                members = frozenset(x.source for x in cyc)
+                if members not in seen:
+                    seen.add(members)
+                    cycles.append(cyc)
+            elif color.get(e.target) is None:
+                stack.append(e)
+                visit(e.target)
+                stack.pop()
+        color[n] = 2
+
+    for n in sorted(nodes):
+        if n not in color:
+            visit(n)
+    return cycles
+
+
+def cycle_problem(cycle: list[Edge]) -> GraphProblem:
+    chain = " -> ".join([cycle[0].source, *(e.target for e in cycle)])
+    first = min(cycle, key=lambda e: (e.path[2] != "depends_on", e.source))
+    return GraphProblem(
+        "cycle",
+        first.source,
+        first.path,
+        "Dependency cycle",
+        f"{chain}\nResources cannot depend on each other in a loop; remove one of these references.",
+    )
+
+
+def check_graph(project: Project) -> list[GraphProblem]:
+    """Unknown references, malformed addresses and cycles, for the loader to report with positions."""
+    edges, problems = edges_of(project)
+    nodes = [str(a) for a, _ in project.resources()]
+    problems.extend(cycle_problem(c) for c in find_cycles(nodes, edges))
+    return problems
+
+
+@dataclass
+class ResourceGraph:
+    """Resources (by address) and their dependencies; `order` lists dependencies first, ties by address."""
+
+    order: list[str]
+    _deps: dict[str, set[str]] = field(repr=False)
+    _rdeps: dict[str, set[str]] = field(repr=False)
+
+    def dependencies(self, address: str) -> set[str]:
+        return set(self._deps.get(str(address), set()))
+
+    def dependents(self, address: str) -> set[str]:
+        return set(self._rdeps.get(str(address), set()))
+
+    def transitive_dependents(self, address: str) -> set[str]:
+        out: set[str] = set()
+        todo = [str(address)]
+        while todo:
+            for d in self._rdeps.get(todo.pop(), set()):
+                if d not in out:
+                    out.add(d)
+                    todo.append(d)
+        return out
+
+
+def build_graph(project: Project) -> ResourceGraph:
+    """The graph of a valid project (unknown references are ignored; a cycle is a DiagnosticsError)."""
+    nodes = [str(a) for a, _ in project.resources()]
+    edges, _ = edges_of(project)
+    deps: dict[str, set[str]] = {n: set() for n in nodes}
+    rdeps: dict[str, set[str]] = {n: set() for n in nodes}
+    for e in edges:
+        deps[e.source].add(e.target)
+        rdeps[e.target].add(e.source)
+    missing = {n: len(deps[n]) for n in nodes}
+    ready = [n for n in nodes if not missing[n]]
+    heapq.heapify(ready)
+    order: list[str] = []
+    while ready:
+        n = heapq.heappop(ready)
+        order.append(n)
+        for d in rdeps[n]:
+            missing[d] -= 1
+            if not missing[d]:
+                heapq.heappush(ready, d)
+    if len(order) != len(nodes):
+        cycles = find_cycles(nodes, edges)
+        p = cycle_problem(cycles[0]) if cycles else None
+        raise fail("Dependency cycle", p.detail if p else "", address=p.address if p else "")
+    return ResourceGraph(order, deps, rdeps)
+
+
+__all__ = ["Edge", "GraphProblem", "ResourceGraph", "build_graph", "check_graph", "edges_of", "find_cycles"]
