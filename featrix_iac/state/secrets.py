@@ -1,0 +1,173 @@
+"""Secrets in the lockfile: AES-256-GCM with the address as associated data, and where the key comes from.
+
+The lock key, first match wins:
+  1. an explicit 32-byte key (StateStore(lock_key=...));
+  2. env FEATRIX_LOCK_KEY: base64 (standard or urlsafe) of exactly 32 bytes is used as the key itself;
+     any other value is a passphrase, stretched with PBKDF2-HMAC-SHA256 (600,000 iterations, fixed salt
+     "featrix-iac/lock-key/v1", so the same passphrase opens the lockfile on every machine);
+  3. `<root>/.featrix/lock.key` (base64 of 32 random bytes), generated on the first encryption with
+     mode 0600; the `.featrix` folder holds a `.gitignore` of `*` so it is never committed.
+
+Blob: "enc:v1:" + base64(key id (4 bytes) | nonce (12) | ciphertext and tag). The key id (an HMAC of
+the key, not the key) tells "wrong lock key" apart from "modified ciphertext".
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import hmac
+import os
+import threading
+from pathlib import Path
+
+from featrix_iac.diagnostics import DiagnosticsError, fail
+
+PREFIX = "enc:v1:"
+ENV_VAR = "FEATRIX_LOCK_KEY"
+KEY_FILE = "lock.key"
+PBKDF2_ITERATIONS = 600_000
+PBKDF2_SALT = b"featrix-iac/lock-key/v1"
+_KID_LEN, _NONCE_LEN = 4, 12
+
+
+def is_encrypted(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(PREFIX)
+
+
+@functools.lru_cache(maxsize=8)
+def derive_key(passphrase: str) -> bytes:
+    """32 bytes from a passphrase (PBKDF2-HMAC-SHA256); cached because it is slow on purpose."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+    return PBKDF2HMAC(hashes.SHA256(), 32, PBKDF2_SALT, PBKDF2_ITERATIONS).derive(passphrase.encode("utf-8"))
+
+
+def key_from_text(text: str) -> bytes:
+    """FEATRIX_LOCK_KEY's value as a key: base64 of 32 bytes as is, anything else through PBKDF2."""
+    raw = text.strip()
+    standard = raw.replace("-", "+").replace("_", "/")
+    try:
+        key = base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        key = b""
+    return key if len(key) == 32 else derive_key(raw)
+
+
+def key_id(key: bytes) -> bytes:
+    return hmac.new(key, b"featrix-iac lock key id", hashlib.sha256).digest()[:_KID_LEN]
+
+
+def ensure_private_folder(folder: Path) -> None:
+    """Create `.featrix/` with a `.gitignore` of `*` (nothing in it is ever committed)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("*\n", encoding="utf-8")
+
+
+class KeyRing:
+    """The lock key of one project folder, loaded (or generated) lazily and once."""
+
+    def __init__(self, private_dir: Path, explicit: bytes | None = None) -> None:
+        if explicit is not None and len(explicit) != 32:
+            raise ValueError("lock_key must be exactly 32 bytes")
+        self.private_dir = private_dir
+        self._key = explicit
+        self._source = "the lock_key argument" if explicit is not None else ""
+        self._lock = threading.Lock()
+
+    @property
+    def key_file(self) -> Path:
+        return self.private_dir / KEY_FILE
+
+    def key(self, *, create: bool) -> bytes:
+        with self._lock:
+            if self._key is None:
+                self._key, self._source = self._load(create)
+            return self._key
+
+    def source(self) -> str:
+        return self._source or f"${ENV_VAR} or {self.key_file}"
+
+    def _load(self, create: bool) -> tuple[bytes, str]:
+        env = os.environ.get(ENV_VAR, "")
+        if env.strip():
+            return key_from_text(env), f"${ENV_VAR}"
+        if self.key_file.is_file():
+            return self._read_key_file(), str(self.key_file)
+        if not create:
+            raise fail(
+                "no lock key to decrypt the lockfile's secrets",
+                f"set {ENV_VAR} to the key they were encrypted with, or restore {self.key_file}",
+            )
+        return self._generate(), str(self.key_file)
+
+    def _read_key_file(self) -> bytes:
+        text = self.key_file.read_text(encoding="utf-8").strip()
+        try:
+            key = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            key = b""
+        if len(key) != 32:
+            raise fail(f"invalid lock key file {self.key_file}", "it must hold the base64 of 32 bytes")
+        return key
+
+    def _generate(self) -> bytes:
+        ensure_private_folder(self.private_dir)
+        key = os.urandom(32)
+        try:
+            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made one first: use it
+            return self._read_key_file()
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(base64.b64encode(key).decode("ascii") + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        return key
+
+
+def encrypt(key: bytes, address: str, plaintext: str) -> str:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    nonce = os.urandom(_NONCE_LEN)
+    sealed = AESGCM(key).encrypt(nonce, plaintext.encode("utf-8"), address.encode("utf-8"))
+    return PREFIX + base64.b64encode(key_id(key) + nonce + sealed).decode("ascii")
+
+
+def decrypt(key: bytes, address: str, blob: str, key_source: str = "") -> str:
+    """The plaintext; a DiagnosticsError naming the address for a wrong key or a modified blob."""
+    from cryptography.exceptions import InvalidTag
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    if not is_encrypted(blob):
+        raise fail("lockfile secret is not encrypted", "the lockfile never holds plaintext secrets", address)
+    try:
+        raw = base64.b64decode(blob[len(PREFIX) :], validate=True)
+    except (binascii.Error, ValueError):
+        raise fail("cannot decrypt a lockfile secret: it is not valid base64", address=address) from None
+    kid, nonce, sealed = raw[:_KID_LEN], raw[_KID_LEN : _KID_LEN + _NONCE_LEN], raw[_KID_LEN + _NONCE_LEN :]
+    if len(sealed) < 16:
+        raise fail("cannot decrypt a lockfile secret: it is truncated", address=address)
+    if not hmac.compare_digest(kid, key_id(key)):
+        raise wrong_key(address, key_source)
+    try:
+        return AESGCM(key).decrypt(nonce, sealed, address.encode("utf-8")).decode("utf-8")
+    except InvalidTag:
+        raise fail(
+            "cannot decrypt a lockfile secret: authentication failed",
+            "the encrypted value was modified (or copied from another address); restore the lockfile from git",
+            address,
+        ) from None
+
+
+def wrong_key(address: str, key_source: str) -> DiagnosticsError:
+    where = f" (the key from {key_source})" if key_source else ""
+    return fail(
+        "cannot decrypt a lockfile secret: wrong lock key",
+        f"it was encrypted with a different key than the current one{where}; set {ENV_VAR} to the right key",
+        address,
+    )

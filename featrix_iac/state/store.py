@@ -1,0 +1,210 @@
+"""StateStore: one environment's lockfile on disk — load with refusals, atomic save, secrets, lock."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from featrix_iac import __version__
+from featrix_iac.diagnostics import DiagnosticsError, Source, fail
+from featrix_iac.state import secrets as sec
+from featrix_iac.state.atomic import atomic_write
+from featrix_iac.state.fingerprint import fingerprint_file
+from featrix_iac.state.lockfile import FORMAT_VERSION, LockEntry, Lockfile, dumps, version_tuple
+from featrix_iac.state.locking import EnvLock, LockInfo
+
+PRIVATE_DIR = ".featrix"
+ENV_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+RESTORE_HINT = "it was left untouched; restore it from git, or move it away to start from an empty lockfile"
+
+
+def lockfile_path(root: Path, environment: str) -> Path:
+    return root / ("featrix.lock" if environment == "default" else f"featrix.{environment}.lock")
+
+
+class StateStore:
+    """The lockfile of one environment of the project at `root`, and that environment's lock.
+
+    `save` and `update` are thread-safe: apply's worker threads share one Lockfile and change it
+    only through `update`, which mutates and writes under one mutex.
+    """
+
+    def __init__(self, root: Path, environment: str, *, lock_key: bytes | None = None, project: str = "") -> None:
+        if not ENV_RE.match(environment):
+            raise fail(f"invalid environment name {environment!r}", "use letters, digits, '-' and '_'")
+        self.root = Path(root)
+        self.environment = environment
+        self.project = project
+        self.private_dir = self.root / PRIVATE_DIR
+        self.path = lockfile_path(self.root, environment)
+        self.fingerprint_cache = self.private_dir / "fingerprints.json"
+        self._keys = sec.KeyRing(self.private_dir, lock_key)
+        self._env_lock = EnvLock(self.private_dir, environment)
+        self._mutex = threading.RLock()
+        self._disk: tuple[int, int, int] | None = None  # (size, mtime_ns, inode) as last read or written
+
+    def __repr__(self) -> str:
+        return f"StateStore(path={str(self.path)!r}, environment={self.environment!r})"
+
+    # -- load / save ---------------------------------------------------------------------------
+
+    def load(self) -> Lockfile:
+        """The lockfile, or a new empty one (fresh lineage) when there is none; refusals are diagnostics."""
+        with self._mutex:
+            if not self.path.exists():
+                self._disk = None
+                return Lockfile(project=self.project, environment=self.environment)
+            data, stat = self._read_raw()
+            lock = self._validate(data)
+            if lock.environment != self.environment:
+                raise fail(
+                    f"lockfile {self.path.name} belongs to environment {lock.environment!r}, not {self.environment!r}",
+                    f"{self.path}: {RESTORE_HINT}",
+                    source=Source(str(self.path)),
+                )
+            self._disk = stat
+            return lock
+
+    def save(self, lock: Lockfile) -> None:
+        """serial += 1 and write atomically (temp file, fsync, os.replace, fsync folder), mode 0600."""
+        with self._mutex:
+            self._check_before_write(lock)
+            previous = (lock.serial, lock.tool_version)
+            lock.serial += 1
+            lock.tool_version = __version__
+            try:
+                atomic_write(self.path, dumps(lock).encode("utf-8"), mode=0o600)
+            except BaseException:
+                lock.serial, lock.tool_version = previous
+                raise
+            st = self.path.stat()
+            self._disk = (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def update(self, lock: Lockfile, address: str, entry: LockEntry | None) -> None:
+        """Set (or, with None, remove) one address and save, as one thread-safe step."""
+        with self._mutex:
+            old = lock.resources.get(address)
+            if entry is None:
+                lock.resources.pop(address, None)
+            else:
+                lock.resources[address] = entry
+            try:
+                self.save(lock)
+            except BaseException:
+                if old is None:
+                    lock.resources.pop(address, None)
+                else:
+                    lock.resources[address] = old
+                raise
+
+    def _read_raw(self) -> tuple[dict[str, Any], tuple[int, int, int]]:
+        try:
+            st = self.path.stat()
+            text = self.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"cannot read lockfile {self.path.name}", f"{self.path}: {exc}") from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise fail(
+                f"lockfile {self.path.name} is corrupt: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                f"{self.path}: {RESTORE_HINT}",
+                source=Source(str(self.path), exc.lineno, exc.colno),
+            ) from None
+        if not isinstance(data, dict):
+            raise self._corrupt("the top level is not a JSON object")
+        return data, (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def _validate(self, data: dict[str, Any]) -> Lockfile:
+        fmt = data.get("format_version")
+        if not isinstance(fmt, int) or isinstance(fmt, bool) or fmt < 1:
+            raise self._corrupt("format_version is missing or not a positive integer")
+        tool = str(data.get("tool_version", ""))
+        if fmt > FORMAT_VERSION or version_tuple(tool) > version_tuple(__version__):
+            raise fail(
+                f"lockfile {self.path.name} was written by a newer featrix-iac ({tool or '?'}, format {fmt})",
+                f"this is featrix-iac {__version__} (format {FORMAT_VERSION}); upgrade featrix-iac to use it. "
+                f"{self.path} was left untouched.",
+                source=Source(str(self.path)),
+            )
+        try:
+            return Lockfile.model_validate(data)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors(include_input=False)
+            )
+            raise self._corrupt(problems) from None
+
+    def _corrupt(self, reason: str) -> DiagnosticsError:
+        return fail(
+            f"lockfile {self.path.name} is corrupt: {reason}",
+            f"{self.path}: {RESTORE_HINT}",
+            source=Source(str(self.path)),
+        )
+
+    def _check_before_write(self, lock: Lockfile) -> None:
+        """Refuse to write plaintext secrets, another environment, or over a file we did not read."""
+        if lock.environment != self.environment:
+            raise fail(f"refusing to write a lockfile of environment {lock.environment!r} to {self.path.name}")
+        for address, entry in lock.resources.items():
+            plain = sorted(k for k, v in entry.secrets.items() if not sec.is_encrypted(v))
+            if plain:
+                raise fail(
+                    "refusing to write a plaintext secret to the lockfile", f"fields: {', '.join(plain)}", address
+                )
+        try:
+            st = self.path.stat()
+        except FileNotFoundError:
+            return
+        if self._disk == (st.st_size, st.st_mtime_ns, st.st_ino):
+            return
+        data, _ = self._read_raw()  # raises (and so never overwrites) when the file cannot be read
+        if (
+            data.get("lineage") != lock.lineage
+            or not isinstance(data.get("serial"), int)
+            or data["serial"] > lock.serial
+        ):
+            raise fail(
+                f"lockfile {self.path.name} changed on disk since it was read",
+                f"on disk: lineage {data.get('lineage')}, serial {data.get('serial')}; in memory: lineage "
+                f"{lock.lineage}, serial {lock.serial}. Not overwriting it; run the command again.",
+            )
+
+    # -- secrets, lock, fingerprints -----------------------------------------------------------
+
+    def encrypt(self, address: str, plaintext: str) -> str:
+        """ "enc:v1:<base64>" of AES-256-GCM with `address` as associated data (see state/secrets.py)."""
+        return sec.encrypt(self._keys.key(create=True), address, plaintext)
+
+    def decrypt(self, address: str, blob: str) -> str:
+        """The plaintext of a blob; DiagnosticsError for a wrong key, a modified blob or another address."""
+        return sec.decrypt(self._keys.key(create=False), address, blob, self._keys.source())
+
+    def lock(self, operation: str) -> AbstractContextManager[LockInfo]:
+        """Hold this environment's exclusive lock; a refusal is a DiagnosticsError naming the holder."""
+        return self._env_lock.hold(operation)
+
+    def lock_holder(self) -> LockInfo | None:
+        """Who holds the lock now, as recorded in its info file (None when unlocked)."""
+        return self._env_lock.read_info()
+
+    def force_unlock(self, lock_id: str) -> LockInfo:
+        """Release the lock with this id (refused for any other id); returns the holder it removed."""
+        return self._env_lock.force_unlock(lock_id)
+
+    def fingerprint(self, path: Path) -> str:
+        """fingerprint_file with this project's cache (.featrix/fingerprints.json)."""
+        return fingerprint_file(path, self.fingerprint_cache)
+
+    def iter_secrets(self, lock: Lockfile) -> Iterator[tuple[str, str, str]]:
+        """(address, field, blob) for every encrypted value, e.g. for a canary test or a key rotation."""
+        for address in sorted(lock.resources):
+            for name, blob in sorted(lock.resources[address].secrets.items()):
+                yield address, name, blob

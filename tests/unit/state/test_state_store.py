@@ -1,0 +1,231 @@
+"""StateStore load/save: round trip, determinism, atomic writes, refusals, thread-safe updates."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from featrix_iac import __version__
+from featrix_iac.diagnostics import DiagnosticsError
+from featrix_iac.state import LockEntry, Lockfile, StateStore, dumps, lockfile_path
+from featrix_iac.state import atomic as atomic_mod
+
+KEY = bytes(range(32))
+
+
+def store(root: Path, env: str = "default") -> StateStore:
+    return StateStore(root, env, lock_key=KEY, project="penguins")
+
+
+def sample(s: StateStore) -> Lockfile:
+    lock = s.load()
+    lock.server_url = "http://127.0.0.1:8765"
+    lock.resources["foundational_model.penguins"] = LockEntry(
+        kind="foundational_model",
+        status="ready",
+        ids={"session_id": "s-1"},
+        creation_token="tok-1",
+        applied={"epochs": 5, "ignore_columns": ["year"]},
+        hashes={"data": "sha256:abc"},
+        outputs={"d_model": 64},
+        protected=True,
+    )
+    lock.resources["endpoint.api"] = LockEntry(
+        kind="endpoint",
+        status="ready",
+        ids={"endpoint_id": "e-1"},
+        secrets={"api_key": s.encrypt("endpoint.api", "fx_ep_secret")},
+        depends_on=["predictor.species"],
+    )
+    return lock
+
+
+def test_paths_per_environment(tmp_path: Path) -> None:
+    assert store(tmp_path).path == tmp_path / "featrix.lock"
+    assert store(tmp_path, "prod").path == tmp_path / "featrix.prod.lock" == lockfile_path(tmp_path, "prod")
+    with pytest.raises(DiagnosticsError):
+        StateStore(tmp_path, "../etc")
+
+
+def test_missing_lockfile_loads_empty_with_a_fresh_lineage(tmp_path: Path) -> None:
+    a, b = store(tmp_path).load(), store(tmp_path).load()
+    assert a.resources == {} and a.serial == 0 and a.project == "penguins" and a.environment == "default"
+    assert a.lineage != b.lineage and len(a.lineage) == 36
+    assert not (tmp_path / "featrix.lock").exists()
+
+
+def test_round_trip_serial_and_mode(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    lock = sample(s)
+    s.save(lock)
+    assert lock.serial == 1
+    again = store(tmp_path).load()
+    assert again == lock
+    assert stat.S_IMODE(os.stat(s.path).st_mode) == 0o600
+    s.save(again)
+    assert store(tmp_path).load().serial == 2
+
+
+def test_deterministic_bytes(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    lock = sample(s)
+    s.save(lock)
+    first = s.path.read_bytes()
+    # same content built in another order: same bytes
+    shuffled = Lockfile.model_validate(json.loads(first))
+    shuffled.resources = dict(reversed(list(shuffled.resources.items())))
+    assert dumps(shuffled).encode() == first
+    assert first.endswith(b"}\n") and b'\n  "environment": "default",\n' in first
+    assert first == dumps(store(tmp_path).load()).encode()
+
+
+def test_crash_before_replace_keeps_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = store(tmp_path)
+    lock = sample(s)
+    s.save(lock)
+    before = s.path.read_bytes()
+
+    def crash(src: str, dst: Path) -> None:
+        raise OSError("simulated crash before rename")
+
+    monkeypatch.setattr(atomic_mod, "replace", crash)
+    lock.resources.pop("endpoint.api")
+    with pytest.raises(OSError):
+        s.save(lock)
+    assert s.path.read_bytes() == before
+    assert lock.serial == 1  # not advanced by the failed write
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_killed_writer_leaves_a_temp_that_is_ignored_then_cleaned(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    s.save(sample(s))
+    before = s.path.read_bytes()
+    script = (
+        "import os, sys\n"
+        "from pathlib import Path\n"
+        "from featrix_iac.state import StateStore, atomic\n"
+        "atomic.replace = lambda src, dst: os._exit(9)  # die between temp write and rename\n"
+        f"s = StateStore(Path(sys.argv[1]), 'default', lock_key={KEY!r})\n"
+        "lock = s.load(); lock.resources.clear(); s.save(lock)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True)
+    assert proc.returncode == 9, proc.stderr
+    temps = [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert len(temps) == 1 and temps[0].stat().st_size > 0
+    assert s.path.read_bytes() == before
+    lock = store(tmp_path).load()
+    assert len(lock.resources) == 2
+    store(tmp_path).save(lock)
+    assert not temps[0].exists()
+
+
+def test_corrupt_json_is_refused_with_position_and_never_overwritten(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    s.path.write_text('{"format_version": 1,\n  "serial": oops}\n')
+    with pytest.raises(DiagnosticsError) as info:
+        s.load()
+    d = next(iter(info.value.diagnostics))
+    assert "featrix.lock is corrupt" in d.summary and "line 2" in d.summary
+    assert d.source is not None and d.source.line == 2
+    with pytest.raises(DiagnosticsError):
+        s.save(Lockfile(environment="default"))
+    assert "oops" in s.path.read_text()
+
+
+@pytest.mark.parametrize(
+    "mutate, words",
+    [
+        (lambda d: d.update(format_version="one"), "format_version"),
+        (lambda d: d["resources"]["endpoint.api"].update(status="exploded"), "resources.endpoint.api.status"),
+        (lambda d: d["resources"]["endpoint.api"].update(colour="red"), "colour"),
+        (lambda d: d["resources"]["endpoint.api"]["secrets"].update(api_key="fx_plain"), "plaintext"),
+        (lambda d: d.pop("lineage") and d.update(lineage=None), "lineage"),
+    ],
+)
+def test_invalid_content_is_refused(tmp_path: Path, mutate, words: str) -> None:  # type: ignore[no-untyped-def]
+    s = store(tmp_path)
+    s.save(sample(s))
+    data = json.loads(s.path.read_text())
+    mutate(data)
+    s.path.write_text(json.dumps(data))
+    with pytest.raises(DiagnosticsError) as info:
+        store(tmp_path).load()
+    assert "corrupt" in str(info.value) and words in str(info.value.diagnostics.items[0])
+    assert "fx_plain" not in str(info.value.diagnostics.items[0])
+
+
+@pytest.mark.parametrize("field, value", [("format_version", 2), ("tool_version", "99.0.0")])
+def test_newer_lockfiles_are_refused(tmp_path: Path, field: str, value: object) -> None:
+    s = store(tmp_path)
+    s.save(sample(s))
+    data = json.loads(s.path.read_text())
+    data[field] = value
+    s.path.write_text(json.dumps(data))
+    with pytest.raises(DiagnosticsError) as info:
+        store(tmp_path).load()
+    assert "newer featrix-iac" in str(info.value) and __version__ in info.value.diagnostics.items[0].detail
+
+
+def test_another_environments_lockfile_is_refused(tmp_path: Path) -> None:
+    prod = store(tmp_path, "prod")
+    prod.save(prod.load())
+    os.replace(prod.path, tmp_path / "featrix.dev.lock")
+    with pytest.raises(DiagnosticsError) as info:
+        store(tmp_path, "dev").load()
+    assert "belongs to environment 'prod', not 'dev'" in str(info.value)
+    with pytest.raises(DiagnosticsError):
+        store(tmp_path, "dev").save(Lockfile(environment="prod"))
+
+
+def test_a_lockfile_changed_on_disk_is_not_overwritten(tmp_path: Path) -> None:
+    a, b = store(tmp_path), store(tmp_path)
+    lock_a = sample(a)
+    a.save(lock_a)
+    lock_b = b.load()
+    b.save(lock_b)  # someone else wrote serial 2
+    with pytest.raises(DiagnosticsError) as info:
+        a.save(lock_a)
+    assert "changed on disk" in str(info.value)
+    with pytest.raises(DiagnosticsError):
+        store(tmp_path).save(Lockfile(environment="default"))  # a new lineage over an existing file
+
+
+def test_plaintext_secrets_are_never_written(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    lock = sample(s)
+    lock.resources["endpoint.api"].secrets["api_key"] = "fx_ep_plain_text"
+    with pytest.raises(DiagnosticsError) as info:
+        s.save(lock)
+    assert "plaintext" in str(info.value) and not s.path.exists()
+    with pytest.raises(ValueError):
+        LockEntry(kind="endpoint", status="ready", secrets={"api_key": "fx_ep_plain"})
+
+
+def test_update_sets_and_removes_under_concurrency(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    lock = s.load()
+    s.save(lock)
+
+    def work(i: int) -> None:
+        s.update(lock, f"predictor.p{i}", LockEntry(kind="predictor", status="creating", creation_token=f"t{i}"))
+        s.update(lock, f"predictor.p{i}", LockEntry(kind="predictor", status="ready", ids={"predictor_id": f"id{i}"}))
+        if i % 2:
+            s.update(lock, f"predictor.p{i}", None)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    on_disk = store(tmp_path).load()
+    assert on_disk.serial == 1 + 16 * 2 + 8 == lock.serial
+    assert sorted(on_disk.resources) == sorted(f"predictor.p{i}" for i in range(0, 16, 2))
+    assert all(e.status == "ready" for e in on_disk.resources.values())
