@@ -13,7 +13,7 @@ from featrix_iac.client.errors import (
     RequestError,
     ServerError,
 )
-from featrix_iac.client.http import FeatrixClient
+from featrix_iac.client.http import FeatrixClient, RetryEvent
 from featrix_iac.client.retry import TRAINING_IN_PROGRESS_STATUSES
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "FeatrixError",
     "NotFoundError",
     "RequestError",
+    "RetryEvent",
     "ServerError",
 ]

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac import __version__
@@ -25,6 +26,20 @@ if TYPE_CHECKING:
     import httpx
 
 log = logging.getLogger("featrix_iac.client")
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """One wait before a re-send: which rule (e.g. quota_exceeded, node_upgrading), how long, why."""
+
+    method: str
+    path: str
+    rule: str
+    delay: float
+    attempt: int
+    status: int | None
+    body: dict[str, Any]  # the server's answer (e.g. pending_count / queue_limit of a full queue)
+
 
 NODE_HEADER = "X-Featrix-Node"
 IDEMPOTENCY_HEADER = "X-Featrix-Idempotency-Key"
@@ -49,7 +64,9 @@ class FeatrixClient:
         sleep: Callable[[float], None] = time.sleep,
         user_agent: str = f"featrix-iac/{__version__}",
         transport: httpx.BaseTransport | None = None,
+        on_retry: Callable[[RetryEvent], None] | None = None,
     ) -> None:
+        """`on_retry` (optional) is told about every wait before a re-send, e.g. to show "queue full"."""
         import httpx
 
         self.base_url = cfg.check_base_url(base_url)
@@ -58,6 +75,7 @@ class FeatrixClient:
         self.timeout = timeout
         self.max_retry_time = max_retry_time
         self._sleep = sleep
+        self._on_retry = on_retry
         self.request_count = 0
         self.last_server_metadata: dict[str, Any] | None = None
         self._lock = threading.Lock()
@@ -77,11 +95,15 @@ class FeatrixClient:
         api_key_env: str = "FEATRIX_API_KEY",
         compute_cluster: str | None = None,
         timeout: float = 30.0,
+        **options: Any,
     ) -> FeatrixClient:
-        """A client with key and base URL resolved like the official client (see client/config.py)."""
+        """A client with key and base URL resolved like the official client (see client/config.py).
+
+        `options` go to the constructor (max_retry_time, sleep, user_agent, transport, on_retry).
+        """
         resolved = cfg.resolve(base_url, api_key_env)
         key = cfg.check_key(resolved.api_key, resolved.key_source)
-        return cls(resolved.base_url, key, compute_cluster=compute_cluster, timeout=timeout)
+        return cls(resolved.base_url, key, compute_cluster=compute_cluster, timeout=timeout, **options)
 
     def __repr__(self) -> str:
         return f"FeatrixClient(base_url={self.base_url!r}, compute_cluster={self.compute_cluster!r})"
@@ -114,6 +136,10 @@ class FeatrixClient:
         node: str | None = None,
     ) -> dict[str, Any]:
         """POST. `once=True`: a single attempt, never re-sent (creates, key rotation, shadow, promote).
+
+        As in the official client, a `once` request still waits out the two announced refusals that
+        prove the server did not act (429 quota_exceeded, node upgrading); any other failure is
+        raised at once, and a request lost after sending raises AmbiguousResult.
 
         With `idempotency_key` (uploads) the call gets the upload timeout and budget and every retry
         carries the same X-Featrix-Idempotency-Key.
@@ -161,6 +187,7 @@ class FeatrixClient:
         )
         hdrs = self._headers(node, idempotency_key, headers)
         start, slept, counted, upgrading = time.monotonic(), 0.0, 0, False
+        announced: set[str] = set()
         while True:
             response, transport, exc = self._send(method, path, hdrs, budget.timeout, body)
             if response is not None and response.is_success:
@@ -175,7 +202,8 @@ class FeatrixClient:
                 raise self._error(decision, outcome, exc)
             counted += decision.action is Action.RETRY
             upgrading = upgrading or decision.rule.name == "node_upgrading"
-            self._log_retry(decision, outcome, counted)
+            self._announce(decision, outcome, counted, first=decision.rule.name not in announced)
+            announced.add(decision.rule.name)
             self._sleep(decision.delay)
             slept += decision.delay
             _rewind(body.get("files"))
@@ -255,15 +283,16 @@ class FeatrixClient:
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "fx_***") if self._api_key and text else text
 
-    def _log_retry(self, decision: Decision, outcome: Outcome, attempt: int) -> None:
+    def _announce(self, decision: Decision, outcome: Outcome, attempt: int, *, first: bool) -> None:
+        """Log the wait (a warning the first time per condition, debug after) and tell `on_retry`."""
         what = (
             f"HTTP {outcome.status}"
             if outcome.status is not None
-            else str(outcome.transport.value if outcome.transport else "")
+            else f"{outcome.transport.value if outcome.transport else 'error'}"
         )
-        level = logging.WARNING if decision.action is Action.WAIT or outcome.status == 429 else logging.DEBUG
+        loud = first and (decision.action is Action.WAIT or outcome.status == 429)
         log.log(
-            level,
+            logging.WARNING if loud else logging.DEBUG,
             "%s %s: %s (%s), retrying in %.1fs (attempt %d)",
             outcome.method,
             outcome.path,
@@ -272,6 +301,13 @@ class FeatrixClient:
             decision.delay,
             attempt,
         )
+        if self._on_retry is not None:
+            body = outcome.body if isinstance(outcome.body, dict) else {}
+            self._on_retry(
+                RetryEvent(
+                    outcome.method, outcome.path, decision.rule.name, decision.delay, attempt, outcome.status, body
+                )
+            )
 
 
 def wire_path(path: str) -> str:

@@ -405,3 +405,30 @@ def test_context_manager_closes_the_pool() -> None:
         client.get("/x")
     with pytest.raises(RuntimeError):
         client.get("/x")
+
+
+def test_on_retry_reports_each_wait_and_logs_warn_once(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG, logger="featrix_iac.client")
+    quota = {"quota_exceeded": True, "pending_count": 8, "queue_limit": 8}
+    events: list[Any] = []
+    server = Server(status(429, quota), status(429, quota), status(502), ok())
+    client = FeatrixClient(
+        "http://fx.test", KEY, transport=httpx.MockTransport(server), sleep=lambda s: None, on_retry=events.append
+    )
+    client.post("/compute/session/s/train_predictor", {})
+    assert [(e.rule, e.delay, e.status) for e in events] == [
+        ("quota_exceeded", 15.0, 429),
+        ("quota_exceeded", 15.0, 429),
+        ("transient_status", 2.0, 502),
+    ]
+    assert events[0].body["pending_count"] == 8
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "quota_exceeded" in warnings[0].getMessage()
+
+
+def test_from_environment_passes_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEATRIX_API_KEY", KEY)
+    server = Server(ok({"status": "healthy"}))
+    client = FeatrixClient.from_environment("http://fx.test", transport=httpx.MockTransport(server))
+    assert client.get("/health") == {"status": "healthy"}
+    assert server.requests[0].headers["x-api-key"] == KEY
