@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
+from typing import Any
 
-from featrix_iac.addresses import SECTION_OF_KIND, Address
+from featrix_iac.addresses import KEY_RE, SECTION_OF_KIND, SECTIONS, Address
 from featrix_iac.diagnostics import fail
-from featrix_iac.model import Endpoint, Predictor, Project, VectorDatabase
-from featrix_iac.model.resources import Resource
+from featrix_iac.model import Project
 
 FieldPath = tuple[str | int, ...]
+# kind -> (field, kind it names by key)
+REFERENCE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
+    "foundational_model": (),
+    "predictor": (("foundational_model", "foundational_model"),),
+    "endpoint": (("predictor", "predictor"),),
+    "vector_database": (("foundational_model", "foundational_model"),),
+}
 
 
 @dataclass(frozen=True)
@@ -33,25 +40,48 @@ class GraphProblem:
     detail: str
 
 
-def _ref_edges(address: Address, res: Resource) -> list[tuple[str, FieldPath]]:
+def _get(res: Any, name: str) -> Any:
+    return res.get(name) if isinstance(res, dict) else getattr(res, name, None)
+
+
+def _ref_edges(address: Address, res: Any) -> list[tuple[str, FieldPath]]:
     section = SECTION_OF_KIND[address.kind]
     base: FieldPath = (section, address.key)
     out: list[tuple[str, FieldPath]] = []
-    if isinstance(res, (Predictor, VectorDatabase)):
-        out.append((f"foundational_model.{res.foundational_model}", (*base, "foundational_model")))
-    if isinstance(res, Endpoint):
-        out.append((f"predictor.{res.predictor}", (*base, "predictor")))
-    for i, dep in enumerate(res.depends_on):
-        out.append((dep, (*base, "depends_on", i)))
+    for name, kind in REFERENCE_FIELDS[address.kind]:
+        target = _get(res, name)
+        if isinstance(target, str):
+            out.append((f"{kind}.{target}", (*base, name)))
+    deps = _get(res, "depends_on")
+    for i, dep in enumerate(deps if isinstance(deps, list) else []):
+        if isinstance(dep, str):
+            out.append((dep, (*base, "depends_on", i)))
     return out
 
 
-def edges_of(project: Project) -> tuple[list[Edge], list[GraphProblem]]:
+def _resources(project: Project | dict[str, Any]) -> list[tuple[Address, Any]]:
+    """Resources of a validated Project, or of raw manifest data (to report references even when invalid)."""
+    if isinstance(project, Project):
+        return project.resources()
+    out: list[tuple[Address, Any]] = []
+    for section, kind in SECTIONS.items():
+        items = project.get(section)
+        if isinstance(items, dict):
+            out.extend(
+                (Address(kind, key), items[key])
+                for key in sorted(items)
+                if isinstance(key, str) and KEY_RE.match(key) and isinstance(items[key], dict)
+            )
+    return out
+
+
+def edges_of(project: Project | dict[str, Any]) -> tuple[list[Edge], list[GraphProblem]]:
     """All edges between declared resources, and the references that name nothing."""
-    declared = {str(a) for a, _ in project.resources()}
+    resources = _resources(project)
+    declared = {str(a) for a, _ in resources}
     edges: list[Edge] = []
     problems: list[GraphProblem] = []
-    for address, res in project.resources():
+    for address, res in resources:
         src = str(address)
         for target, path in _ref_edges(address, res):
             problem = _check_target(src, target, path, declared)
@@ -134,10 +164,14 @@ def cycle_problem(cycle: list[Edge]) -> GraphProblem:
     )
 
 
-def check_graph(project: Project) -> list[GraphProblem]:
-    """Unknown references, malformed addresses and cycles, for the loader to report with positions."""
+def check_graph(project: Project | dict[str, Any]) -> list[GraphProblem]:
+    """Unknown references, malformed addresses and cycles, for the loader to report with positions.
+
+    Accepts a validated Project, or the raw manifest data when validation failed (so every problem
+    is still reported in one run).
+    """
     edges, problems = edges_of(project)
-    nodes = [str(a) for a, _ in project.resources()]
+    nodes = [str(a) for a, _ in _resources(project)]
     problems.extend(cycle_problem(c) for c in find_cycles(nodes, edges))
     return problems
 

@@ -69,7 +69,7 @@ def _rebase_data_paths(data: dict[str, Any], root: Path, sources: SourceMap, dia
             diags.error("Data file not found", f"{shown} {what}.", address=address_of(path), source=src)
 
 
-def _check_references(project: Project, sources: SourceMap, diags: Diagnostics) -> None:
+def _check_references(project: Project | dict[str, Any], sources: SourceMap, diags: Diagnostics) -> None:
     from featrix_iac.graph import check_graph
 
     for p in check_graph(project):
@@ -95,8 +95,7 @@ def load_project(root: Path | str, env: str | None = None) -> LoadedProject:
     failed = render_tree(doc.data, doc.sources, variables if isinstance(variables, dict) else {}, environment, diags)
     _rebase_data_paths(doc.data, root, doc.sources, diags)
     project = validate_project(doc.data, doc.sources, failed, diags)
-    if project is not None:
-        _check_references(project, doc.sources, diags)
+    _check_references(project if project is not None else doc.data, doc.sources, diags)
     if diags.has_errors or project is None:
         raise DiagnosticsError(diags)
     return LoadedProject(project, root, environment, tuple(doc.files), doc.sources)

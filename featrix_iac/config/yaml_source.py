@@ -101,7 +101,11 @@ def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> Parse
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        detail = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        detail = str(exc.problem or exc.context or "")
+        if exc.context and exc.context_mark and exc.problem:
+            cm = exc.context_mark
+            detail += f" ({exc.context} started at line {cm.line + 1}, column {cm.column + 1})"
+        detail = detail[:1].upper() + detail[1:]
         diags.error("Invalid YAML syntax", detail, source=_src(display, mark) if mark else Source(display))
         return None
     except yaml.YAMLError as exc:
