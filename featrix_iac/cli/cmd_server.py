@@ -1,0 +1,78 @@
+"""`featrix server`: run the bundled local Featrix-compatible server in the foreground."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from featrix_iac.cli.output import err, out
+from featrix_iac.diagnostics import fail
+
+
+@click.command("server")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (loopback by default).")
+@click.option("--port", default=8787, show_default=True, type=int, help="Port (0 picks a free one).")
+@click.option(
+    "--data-dir",
+    default=".featrix/local",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the database and trained artifacts.",
+)
+@click.option("--enable-test-hooks", is_flag=True, help="Enable fault-injection routes (tests only).")
+@click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
+@click.option("--parent-pid", type=int, hidden=True)
+@click.option(
+    "--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
+)
+def server_cmd(
+    host: str,
+    port: int,
+    data_dir: Path,
+    enable_test_hooks: bool,
+    ready_file: Path | None,
+    parent_pid: int | None,
+    log_level: str,
+) -> None:
+    """Run the bundled local Featrix-compatible server (really trains small models).
+
+    The account API key is FEATRIX_API_KEY when set (must start with fx_); otherwise one is
+    generated at first start, stored in DATA_DIR (mode 0600) and printed once.
+    """
+    try:
+        from featrix_iac.server.app import hooks_enabled_by_env
+        from featrix_iac.server.keys import KeyError_, resolve_account_key
+        from featrix_iac.server.serve import serve
+    except ImportError as exc:
+        raise fail(
+            "the local server needs the 'local' extra", detail=f"pip install 'featrix-iac[local]' ({exc})"
+        ) from exc
+    hooks = enable_test_hooks or hooks_enabled_by_env()
+    try:
+        key, generated = resolve_account_key(data_dir, None)
+    except (KeyError_, OSError) as exc:
+        raise fail("cannot set up the account API key", detail=str(exc)) from exc
+    if generated:
+        out(f"Generated the account API key (stored in {data_dir / 'account.key'}, shown once):")
+        out(f"  {key}")
+    quiet = parent_pid is not None
+
+    def listening(url: str) -> None:
+        if not quiet:
+            err(f"featrix local server listening on {url} (data: {data_dir}){' [test hooks ON]' if hooks else ''}")
+
+    try:
+        serve(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            api_key=key,
+            test_hooks=hooks,
+            ready_file=ready_file,
+            parent_pid=parent_pid,
+            log_level=log_level,
+            on_listening=listening,
+        )
+    except OSError as exc:
+        raise fail(f"cannot start the server on {host}:{port}", detail=str(exc)) from exc

@@ -1,0 +1,175 @@
+"""JSON views the routes return: the session document (§2.3), list items (§2.6) and job records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from featrix_iac.server.service import Service
+from featrix_iac.server.store import Doc
+from featrix_iac.server.webhooks import SECRET_KEY
+
+JOB_FIELDS = (
+    "job_id",
+    "job_type",
+    "status",
+    "created_at",
+    "started_at",
+    "finished_at",
+    "current_epoch",
+    "epoch",
+    "total_epochs",
+    "epochs",
+    "progress",
+    "error",
+    "message",
+    "loss",
+    "validation_loss",
+    "predictor_id",
+    "target_column",
+    "target_column_type",
+    "name",
+    "accuracy",
+    "auc",
+    "roc_auc",
+    "f1",
+    "restarts",
+)
+
+
+def job_view(job: Doc) -> Doc:
+    out = {k: job.get(k) for k in JOB_FIELDS if k in job}
+    out["epochs"] = job.get("total_epochs")
+    if job.get("error"):
+        out["error_message"] = job["error"]
+    if job.get("target_column"):
+        out["job_spec"] = {"target_column": job["target_column"], "predictor_id": job.get("predictor_id")}
+    return out
+
+
+def pooled_status(session: Doc, jobs: list[Doc]) -> tuple[str, str | None, str | None]:
+    """(session status, es_status, sp_status) from the jobs, newest job of each kind."""
+    es = [j for j in jobs if j["job_type"] == "train_es"]
+    sp = [j for j in jobs if j["job_type"] == "train_single_predictor"]
+    es_status = es[-1]["status"] if es else ("done" if session.get("session_type") != "predictor" else None)
+    sp_status = sp[-1]["status"] if sp else None
+    latest = {j["job_id"]: j["status"] for j in jobs}
+    if es_status in ("failed", "cancelled"):
+        return es_status, es_status, sp_status
+    if "running" in latest.values():
+        status = "running"
+    elif "ready" in latest.values():
+        status = "ready"
+    else:
+        status = "done"
+    return status, es_status, sp_status
+
+
+def job_plan(session: Doc, jobs: list[Doc], predictors: list[Doc]) -> list[Doc]:
+    by_pid = {p["predictor_id"]: p for p in predictors}
+    plan: list[Doc] = []
+    seen_pred: set[str] = set()
+    for job in jobs:
+        status = "completed" if job["status"] == "done" else job["status"]
+        entry: Doc = {
+            "job_type": job["job_type"],
+            "job_id": job["job_id"],
+            "status": status,
+            "created_at": job["created_at"],
+            "name": job.get("name") or session.get("name"),
+        }
+        pid = job.get("predictor_id")
+        if pid:
+            if pid in seen_pred:  # train_predictor_more: one plan entry per predictor, the newest job
+                plan = [e for e in plan if e.get("predictor_id") != pid]
+            seen_pred.add(pid)
+            pred = by_pid.get(pid, {})
+            entry.update(
+                predictor_id=pid,
+                predictor_index=pred.get("predictor_index", 0),
+                spec={"target_column": job["target_column"], "target_column_type": job["target_column_type"]},
+                target_column=job["target_column"],
+                target_column_type=job["target_column_type"],
+                name=pred.get("name") or job.get("name"),
+            )
+        plan.append(entry)
+    return plan
+
+
+def session_fields(svc: Service, session: Doc) -> Doc:
+    sid = session["session_id"]
+    jobs = svc.jobs(sid)
+    preds = svc.predictors(sid)
+    status, es_status, sp_status = pooled_status(session, jobs)
+    if session.get("cancelled") and status in ("ready", "done") and es_status == "cancelled":
+        status = "cancelled"
+    single = [None] * len(preds)
+    for p in preds:
+        idx = int(p.get("predictor_index", 0))
+        if idx < len(single):
+            single[idx] = p.get("model_path") if p.get("status") == "done" else None
+    fields: Doc = {
+        "session_id": sid,
+        "name": session.get("name"),
+        "status": status,
+        "es_status": es_status,
+        "sp_status": sp_status,
+        "session_type": session.get("session_type", "embedding_space"),
+        "compute_cluster": session.get("compute_cluster"),
+        "user_metadata": session.get("user_metadata") or {},
+        "deletion_protection": bool(session.get("deletion_protection")),
+        "predictor_deletion_protection": {p["predictor_id"]: bool(p.get("deletion_protection")) for p in preds},
+        "created_at": session.get("created_at"),
+        "started_at": session.get("started_at"),
+        "finished_at": session.get("finished_at") if status in ("done", "failed", "cancelled") else None,
+        "es_architecture": {"d_model": session.get("d_model")},
+        "d_model": session.get("d_model"),
+        "job_plan": job_plan(session, jobs, preds),
+        "single_predictors": single,
+        "published": bool(session.get("published")),
+        "published_name": session.get("published_name"),
+        "deprecation": session.get("deprecation"),
+        "priority_tier": session.get("priority") or "regular",
+        "column_names": session.get("column_names"),
+        "n_rows": session.get("n_rows"),
+    }
+    if session.get("parent_session_id"):
+        fields["parent_session_id"] = session["parent_session_id"]
+    for key, value in (session.get("extra") or {}).items():
+        fields.setdefault(key, value)
+    return fields
+
+
+def session_document(svc: Service, session: Doc) -> Doc:
+    fields = session_fields(svc, session)
+    jobs = {j["job_id"]: job_view(j) for j in svc.jobs(session["session_id"])}
+    return {"session": fields, "jobs": jobs, "job_plan": fields["job_plan"]}
+
+
+def list_item(svc: Service, session: Doc) -> Doc:
+    fields = session_fields(svc, session)
+    es_jobs = [j for j in svc.jobs(session["session_id"]) if j["job_type"] == "train_es"]
+    es = es_jobs[-1] if es_jobs else {}
+    keep = (
+        "session_id",
+        "name",
+        "status",
+        "es_status",
+        "sp_status",
+        "session_type",
+        "compute_cluster",
+        "user_metadata",
+        "deletion_protection",
+        "created_at",
+        "published",
+        "published_name",
+        "deprecation",
+    )
+    item = {k: fields[k] for k in keep}
+    item.update(d_model=fields["d_model"], dimensions=fields["d_model"], epochs=es.get("current_epoch"))
+    item["final_loss"] = es.get("final_loss")
+    return item
+
+
+def public_webhooks(config: dict[str, Any] | None) -> dict[str, Any]:
+    """A webhook configuration without its secret (GET never returns it)."""
+    return {k: v for k, v in (config or {}).items() if k != SECRET_KEY}

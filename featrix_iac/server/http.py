@@ -1,0 +1,78 @@
+"""Small request helpers shared by the route modules: JSON bodies, typed fields, errors, the service handle."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+from featrix_iac.server.service import DEFAULT_CLUSTER, Service
+
+MAX_METADATA_BYTES = 32 * 1024
+
+
+def svc(request: Request) -> Service:
+    return request.app.state.svc
+
+
+def bad(detail: str, status: int = 400) -> HTTPException:
+    return HTTPException(status_code=status, detail=detail)
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise bad(f"request body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise bad("request body must be a JSON object")
+    return body
+
+
+def cluster(request: Request) -> str:
+    return request.headers.get("x-featrix-node") or DEFAULT_CLUSTER
+
+
+def json_field(value: Any, name: str, kind: type, default: Any = None) -> Any:
+    """A field that may arrive as a JSON-encoded string (multipart, or the user_metadata quirk)."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str) and kind is not str:
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise bad(f"{name} must be a JSON {kind.__name__}: {exc}") from exc
+    if not isinstance(value, kind):
+        raise bad(f"{name} must be a JSON {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def metadata_field(value: Any) -> dict[str, Any]:
+    meta = json_field(value, "user_metadata", dict, {})
+    if len(json.dumps(meta)) > MAX_METADATA_BYTES:
+        raise bad("user_metadata is larger than 32 KB")
+    return meta
+
+
+def int_field(value: Any, name: str, default: int | None = None, minimum: int = 0) -> int | None:
+    if value is None or value == "":
+        return default
+    try:
+        out = int(value)
+    except (TypeError, ValueError) as exc:
+        raise bad(f"{name} must be an integer, got {value!r}") from exc
+    if out < minimum:
+        raise bad(f"{name} must be >= {minimum}, got {out}")
+    return out
+
+
+def bool_field(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise bad(f"{name} must be a boolean, got {value!r}")

@@ -1,0 +1,224 @@
+"""Foundational-model lifecycle: publish (+ publish_job), unpublish, deprecate, protection, delete, cancel, clone."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from featrix_iac.server import documents
+from featrix_iac.server.http import bad, bool_field, cluster, json_body, svc
+from featrix_iac.server.service import NotFound, Service, new_id, now_iso
+from featrix_iac.server.sessions import session_id_for
+from featrix_iac.server.store import Doc
+
+router = APIRouter()
+ORG = "local"
+
+
+@router.post("/compute/session/{sid}/publish")
+async def publish(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    session = s.session(sid)
+    body = await json_body(request)
+    if session.get("published"):
+        return {"status": "already_published", "published_name": session.get("published_name")}
+    name = str(body.get("name") or session.get("name") or sid)
+    job_id = new_id("pub_")
+    s.store.put(
+        "publish_job", job_id, {"job_id": job_id, "session_id": sid, "name": name, "created_at": now_iso()}, parent=sid
+    )
+    s.store.update(
+        "session",
+        sid,
+        lambda d: d.update(published=True, published_name=name, deletion_protection=True, published_at=now_iso()),
+    )
+    return {"job_id": job_id, "status": "queued", "publish_name": name, "published_name": name}
+
+
+@router.get("/compute/session/{sid}/publish_job/{job_id}")
+async def publish_job(sid: str, job_id: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    session = s.session(sid)
+    job = s.store.get("publish_job", job_id)
+    if job is None or job["session_id"] != sid:
+        raise NotFound(f"publish job {job_id} not found")
+    es = documents.pooled_status(session, s.jobs(sid))[1]
+    status = {"done": "completed", "failed": "failed", "cancelled": "failed"}.get(es or "done", "waiting_for_training")
+    out: Doc = {"job_id": job_id, "status": status, "step": status, "message": f"publish {job['name']}: {status}"}
+    out.update(bytes_copied=0, files_copied=0, progress_pct=100 if status == "completed" else 0)
+    if status == "completed":
+        out["published_path"] = f"{ORG}/{job['name']}"
+    if status == "failed":
+        out["error"] = f"the foundational model's training {es}"
+    return out
+
+
+@router.post("/compute/session/{sid}/unpublish")
+async def unpublish(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    s.session(sid)
+    s.store.update("session", sid, lambda d: d.update(published=False, published_name=None))
+    return {"session_id": sid, "published": False}
+
+
+@router.post("/compute/session/{sid}/deprecate")
+async def deprecate(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    s.session(sid)
+    body = await json_body(request)
+    message, expires = body.get("warning_message"), body.get("expiration_date")
+    if not message or not isinstance(message, str):
+        raise bad("warning_message is required")
+    try:
+        datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise bad(f"expiration_date must be an ISO date, got {expires!r}") from exc
+    dep = {"warning_message": message, "expiration_date": str(expires), "deprecated_at": now_iso()}
+    s.store.update("session", sid, lambda d: d.update(deprecation=dep))
+    return {"session_id": sid, "deprecation": dep}
+
+
+@router.post("/compute/session/{sid}/deletion_protection")
+async def deletion_protection(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    s.session(sid)
+    body = await json_body(request)
+    protected = bool_field(body.get("protected"), "protected")
+    s.store.update("session", sid, lambda d: d.update(deletion_protection=protected))
+    return {"session_id": sid, "deletion_protection": protected}
+
+
+@router.post("/compute/session/{sid}/mark_for_deletion")
+async def mark_for_deletion(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    session = s.session(sid)
+    if session.get("deletion_protection"):
+        raise HTTPException(
+            status_code=409, detail=f"deletion protected: foundational model {sid} is protected; unprotect it first"
+        )
+    protected = [p["predictor_id"] for p in s.predictors(sid) if p.get("deletion_protection")]
+    if protected:
+        raise HTTPException(
+            status_code=409,
+            detail=f"deletion protected: predictor(s) {', '.join(protected)} are protected; unprotect them first",
+        )
+    _cancel_active(s, sid)
+    s.store.update("session", sid, lambda d: d.update(marked_for_deletion=True, deleted_at=now_iso()))
+    _purge(s, sid)
+    return {"session_id": sid, "marked_for_deletion": True}
+
+
+def _purge(s: Service, sid: str) -> None:
+    """The local 'GC': drop the session's children and artifacts at once (the session row stays as a tombstone)."""
+    for kind in ("predictor", "job", "publish_job", "vdb"):
+        s.store.delete_children(kind, sid)
+    s.forget_objects(f"{sid}/")
+    shutil.rmtree(s.artifacts / sid, ignore_errors=True)
+
+
+def _cancel_active(s: Service, sid: str) -> Doc | None:
+    """Cancel the newest non-terminal job: queued ones at once, a running one cooperatively."""
+    active = [j for j in s.jobs(sid) if j["status"] in ("ready", "running")]
+    if not active:
+        return None
+    job = active[-1]
+    if s.worker:
+        s.worker.cancel(job["job_id"])
+    if job["status"] == "ready":
+        from featrix_iac.server.training import after_job
+
+        done = s.store.update("job", job["job_id"], lambda d: d.update(status="cancelled", finished_at=now_iso()))
+        if done:
+            after_job(s, done)
+    return s.store.get("job", job["job_id"])
+
+
+@router.post("/compute/session/{sid}/cancel")
+async def cancel(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    s.session(sid)
+    await json_body(request)
+    job = _cancel_active(s, sid)
+    if job is None:
+        jobs = s.jobs(sid)
+        return {"cancelled": False, "status": jobs[-1]["status"] if jobs else "done"}
+    return {
+        "cancelled": True,
+        "status": job["status"] if job["status"] == "cancelled" else "cancelling",
+        "job_id": job["job_id"],
+    }
+
+
+def _copy_session(s: Service, session: Doc, new_name: str | None, new_cluster: str, prefix: str | None = None) -> Doc:
+    from featrix_iac.server.training import fm_path
+
+    sid = session["session_id"]
+    es = [j for j in s.jobs(sid) if j["job_type"] == "train_es"]
+    if not es or es[-1]["status"] != "done":
+        raise HTTPException(
+            status_code=409, detail="the foundational model has not finished training; it cannot be copied yet"
+        )
+    new_sid = session_id_for(prefix or new_name or session.get("name"))
+    shutil.copytree(s.artifacts / sid, s.artifacts / new_sid, ignore=shutil.ignore_patterns("predictors", "vdb"))
+    doc = {k: v for k, v in session.items() if k not in ("published", "published_name", "deprecation", "published_at")}
+    doc.update(
+        session_id=new_sid,
+        name=new_name or session.get("name"),
+        compute_cluster=new_cluster,
+        created_at=now_iso(),
+        parent_session_id=sid,
+        deletion_protection=False,
+        next_predictor_index=0,
+    )
+    job = dict(es[-1], job_id=new_id("job_"), session_id=new_sid)
+    s.store.put("job", job["job_id"], job, parent=new_sid)
+    s.store.put("session", new_sid, doc)
+    s.load_object(fm_path(new_sid))
+    if s.hooks:
+        s.hooks.note_created(new_sid)
+    return doc
+
+
+@router.post("/compute/session/{sid}/clone_embedding_space")
+async def clone_embedding_space(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    session = s.session(sid)
+    body = await json_body(request)
+    target = body.get("to_compute") or cluster(request)
+    doc = _copy_session(s, session, body.get("new_session_name"), str(target))
+    return {
+        "new_session_id": doc["session_id"],
+        "session_id": doc["session_id"],
+        "compute_cluster": target,
+        "status": "done",
+    }
+
+
+@router.post("/compute/session/{sid}/publish_partial_foundation")
+async def publish_partial_foundation(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    session = s.session(sid)
+    body = await json_body(request)
+    name = body.get("name")
+    if not name:
+        raise bad("name is required")
+    es = [j for j in s.jobs(sid) if j["job_type"] == "train_es"]
+    trained = int(es[-1].get("current_epoch") or 0) if es else 0
+    wanted = body.get("checkpoint_epoch")
+    if wanted is not None and int(wanted) != trained:
+        raise bad(
+            f"the local server keeps only the final checkpoint (epoch {trained}); checkpoint_epoch {wanted} is not available"
+        )
+    doc = _copy_session(
+        s, session, str(name), session.get("compute_cluster") or cluster(request), body.get("session_name_prefix")
+    )
+    if body.get("publish"):
+        s.store.update(
+            "session",
+            doc["session_id"],
+            lambda d: d.update(published=True, published_name=name, deletion_protection=True),
+        )
+    return {"foundation_session_id": doc["session_id"], "checkpoint_epoch": trained, "session_id": doc["session_id"]}

@@ -1,0 +1,141 @@
+"""Foundational-model routes: create (upload / URL), the session document, listings, columns, metrics, model card."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from featrix_iac.server import documents
+from featrix_iac.server.http import bad, cluster, json_body, svc
+from featrix_iac.server.service import NotFound
+from featrix_iac.server.sessions import create_session, parse_options
+from featrix_iac.server.tables import BadTable, read_location, read_table
+
+router = APIRouter()
+
+
+@router.post("/compute/upload_with_new_session/")
+@router.post("/compute/upload_with_new_session")
+async def upload_with_new_session(request: Request) -> dict[str, Any]:
+    ctype = request.headers.get("content-type", "")
+    if "multipart/form-data" not in ctype:
+        raise bad("upload_with_new_session expects multipart/form-data with a 'file' part")
+    try:
+        form = await request.form()
+    except Exception as exc:  # noqa: BLE001 - a malformed multipart body is a bad request
+        raise bad(f"malformed multipart body: {exc}") from exc
+    upload = form.get("file")
+    if upload is None or isinstance(upload, str):
+        raise bad("the upload has no 'file' part")
+    raw = await upload.read()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    opts = parse_options(fields)
+    s = svc(request)
+    try:
+        df = await run_in_threadpool(read_table, upload.filename or "data.csv", raw)
+    except BadTable as exc:
+        raise bad(str(exc)) from exc
+    idem = request.headers.get("x-featrix-idempotency-key")
+    return await run_in_threadpool(create_session, s, df, opts, cluster(request), idem, upload.filename or "upload")
+
+
+@router.post("/compute/create-embedding-space")
+async def create_embedding_space(request: Request) -> dict[str, Any]:
+    body = await json_body(request)
+    location = body.get("s3_file_data_set_training") or body.get("data_file") or body.get("url")
+    if not location or not isinstance(location, str):
+        raise bad("s3_file_data_set_training (a file:// URL or a local path) is required")
+    opts = parse_options(body)
+    try:
+        df = await run_in_threadpool(read_location, location)
+    except BadTable as exc:
+        raise bad(str(exc)) from exc
+    idem = request.headers.get("x-featrix-idempotency-key")
+    return await run_in_threadpool(create_session, svc(request), df, opts, cluster(request), idem, location)
+
+
+@router.get("/compute/session/{sid}")
+async def get_session(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    return documents.session_document(s, s.session(sid))
+
+
+def _listed(request: Request) -> list[dict[str, Any]]:
+    s = svc(request)
+    node = request.headers.get("x-featrix-node")
+    out = []
+    for doc in s.store.list("session"):
+        if doc.get("marked_for_deletion") or (node and doc.get("compute_cluster") != node):
+            continue
+        if s.hooks and s.hooks.hidden_from_lists(doc["session_id"]):
+            continue
+        out.append(doc)
+    return out
+
+
+@router.get("/compute/sessions-for-org")
+async def sessions_for_org(request: Request, name_prefix: str | None = None) -> dict[str, Any]:
+    s = svc(request)
+    items = []
+    for doc in _listed(request):
+        if name_prefix and not (
+            str(doc.get("name", "")).startswith(name_prefix) or doc["session_id"].startswith(name_prefix)
+        ):
+            continue
+        items.append(documents.list_item(s, doc))
+    return {"sessions": items}
+
+
+@router.get("/compute/foundational-models")
+async def foundational_models(request: Request, name_prefix: str | None = None) -> dict[str, Any]:
+    s = svc(request)
+    items = []
+    for doc in _listed(request):
+        if doc.get("session_type") != "embedding_space":
+            continue
+        if name_prefix and name_prefix not in str(doc.get("name", "")) and name_prefix not in doc["session_id"]:
+            continue
+        item = documents.list_item(s, doc)
+        if item["es_status"] == "done":
+            items.append(item)
+    return {"models": items}
+
+
+@router.get("/compute/session/{sid}/columns")
+async def session_columns(sid: str, request: Request) -> dict[str, Any]:
+    session = svc(request).session(sid)
+    names = session.get("column_names") or []
+    types = session.get("column_types") or {}
+    return {"column_names": names, "columns": names, "column_types": types, "num_columns": len(names)}
+
+
+@router.get("/compute/predictor/{pid}/columns")
+async def predictor_columns(pid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    pred = s.store.get("predictor", pid)
+    if pred is None:
+        raise NotFound(f"predictor {pid} not found")
+    session = s.session(pred["session_id"])
+    types = session.get("column_types") or {}
+    cols = [c for c in session.get("column_names") or [] if c != pred["target_column"]]
+    return {"columns": [{"name": c, "type": types.get(c)} for c in cols], "target_column": pred["target_column"]}
+
+
+@router.get("/compute/session/{sid}/training_metrics")
+async def training_metrics(
+    sid: str, request: Request, predictor_id: str | None = None, target_column: str | None = None
+) -> dict[str, Any]:
+    from featrix_iac.server.metrics import training_metrics_document
+
+    s = svc(request)
+    return training_metrics_document(s, s.session(sid), predictor_id, target_column)
+
+
+@router.get("/compute/session/{sid}/model_card")
+async def model_card(sid: str, request: Request) -> dict[str, Any]:
+    from featrix_iac.server.metrics import model_card_document
+
+    s = svc(request)
+    return model_card_document(s, s.session(sid))

@@ -1,0 +1,197 @@
+"""Vector databases: named, per foundational model, cosine similarity over the model's embeddings."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+
+from featrix_iac.server import documents
+from featrix_iac.server.http import bad, bool_field, int_field, json_body, svc
+from featrix_iac.server.service import NotFound, Service, now_iso
+from featrix_iac.server.store import Doc
+from featrix_iac.server.training import load_fm
+
+router = APIRouter()
+MAX_BATCH = 10_000
+WHERE = re.compile(r"^\s*(\w+)\s*(=|==|!=|>=|<=|>|<)\s*('(?:[^']*)'|\"(?:[^\"]*)\"|[-\w.]+)\s*$")
+
+
+def _key(sid: str, name: str) -> str:
+    return f"{sid}/{name}"
+
+
+def _vdb(s: Service, sid: str, name: str) -> Doc:
+    s.session(sid)
+    doc = s.store.get("vdb", _key(sid, name))
+    if doc is None:
+        raise NotFound(f"vector database {name!r} not found in session {sid}")
+    return doc
+
+
+def _require_trained(s: Service, session: Doc) -> None:
+    if documents.pooled_status(session, s.jobs(session["session_id"]))[1] != "done":
+        raise HTTPException(status_code=409, detail="the foundational model has not finished training")
+
+
+def _embed(s: Service, sid: str, records: list[dict[str, Any]]) -> Any:
+    import numpy as np
+
+    z = load_fm(s, sid).embed_records(records)
+    norms = np.linalg.norm(z, axis=1, keepdims=True)
+    return z / np.where(norms == 0, 1.0, norms)
+
+
+def _add(s: Service, sid: str, name: str, records: list[dict[str, Any]]) -> int:
+    import numpy as np
+
+    rel = f"{sid}/vdb/{name}.pkl"
+    try:
+        store = s.load_object(rel)
+    except FileNotFoundError:
+        store = {"records": [], "vectors": np.zeros((0, 0))}
+    if records:
+        vecs = _embed(s, sid, records)
+        old = store["vectors"]
+        store = {"records": store["records"] + records, "vectors": vecs if old.size == 0 else np.vstack([old, vecs])}
+    s.save_object(rel, store)
+    count = len(store["records"])
+    s.store.update("vdb", _key(sid, name), lambda d: d.update(record_count=count))
+    return count
+
+
+@router.post("/compute/session/{sid}/vector_databases")
+async def create_vdb(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    session = s.session(sid)
+    body = await json_body(request)
+    name = str(body.get("name") or "default")
+    auto = bool_field(body.get("auto_populate", True), "auto_populate")
+    _require_trained(s, session)
+    if s.store.get("vdb", _key(sid, name)):
+        raise HTTPException(status_code=409, detail=f"resource-already-exists: vector database {name!r}")
+    doc = {"name": name, "session_id": sid, "record_count": 0, "auto_populated": auto, "created_at": now_iso()}
+    s.store.put("vdb", _key(sid, name), doc, parent=sid)
+    records = (
+        s.load_frame(sid).astype(object).where(lambda d: d.notna(), None).to_dict(orient="records") if auto else []
+    )
+    doc["record_count"] = _add(s, sid, name, records)
+    if s.hooks:
+        s.hooks.note_created(name)
+    return doc
+
+
+@router.get("/compute/session/{sid}/vector_databases")
+async def list_vdbs(sid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    s.session(sid)
+    docs = [d for d in s.store.list("vdb", parent=sid) if not (s.hooks and s.hooks.hidden_from_lists(d["name"]))]
+    return {"vector_databases": docs}
+
+
+@router.get("/compute/session/{sid}/vector_databases/{name}")
+async def get_vdb(sid: str, name: str, request: Request) -> dict[str, Any]:
+    return _vdb(svc(request), sid, name)
+
+
+@router.delete("/compute/session/{sid}/vector_databases/{name}")
+async def delete_vdb(sid: str, name: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    _vdb(s, sid, name)
+    s.store.delete("vdb", _key(sid, name))
+    s.forget_objects(f"{sid}/vdb/{name}.pkl")
+    (s.artifacts / sid / "vdb" / f"{name}.pkl").unlink(missing_ok=True)
+    return {"deleted": True, "name": name}
+
+
+@router.post("/compute/session/{sid}/vector_databases/{name}/records")
+async def add_records(sid: str, name: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    _vdb(s, sid, name)
+    body = await json_body(request)
+    records = body.get("records")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise bad("records must be a list of objects")
+    if len(records) > MAX_BATCH:
+        raise bad(f"at most {MAX_BATCH} records per call")
+    count = _add(s, sid, name, records)
+    return {"records_added": len(records), "record_count": count}
+
+
+@router.get("/compute/session/{sid}/vector_databases/{name}/size")
+async def vdb_size(sid: str, name: str, request: Request) -> dict[str, Any]:
+    doc = _vdb(svc(request), sid, name)
+    return {"size": doc.get("record_count", 0), "name": name}
+
+
+@router.post("/compute/session/{sid}/vector_databases/{name}/search")
+async def search(sid: str, name: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    _vdb(s, sid, name)
+    body = await json_body(request)
+    query = body.get("query_record")
+    if not isinstance(query, dict):
+        raise bad("query_record must be a JSON object")
+    k = int_field(body.get("k"), "k", 10, minimum=1) or 10
+    store = s.load_object(f"{sid}/vdb/{name}.pkl")
+    if not store["records"]:
+        return {"results": []}
+    sims = store["vectors"] @ _embed(s, sid, [query])[0]
+    keep = _where(body.get("where"), store["records"])
+    order = [int(i) for i in sims.argsort()[::-1] if keep is None or int(i) in keep][:k]
+    return {"results": [_result(store["records"][i], float(sims[i]), i, query, body) for i in order]}
+
+
+def _result(record: Doc, sim: float, index: int, query: Doc, body: Doc) -> Doc:
+    out = {
+        "id": index,
+        "similarity": round(sim, 6),
+        "distance": round(1.0 - sim, 6),
+        "record": record,
+        "original_data": record,
+    }
+    if body.get("include_field_similarity", True):
+        out["field_similarity"] = {c: (1.0 if record.get(c) == v else 0.0) for c, v in query.items() if c in record}
+    return out
+
+
+def _where(expr: Any, records: list[Doc]) -> set[int] | None:
+    """A small SQL-like filter: `col op value` joined by AND."""
+    if not expr:
+        return None
+    keep = set(range(len(records)))
+    for part in re.split(r"\s+(?i:and)\s+", str(expr)):
+        m = WHERE.match(part)
+        if not m:
+            raise bad(f"where: cannot parse {part!r}; use `column = value` joined by AND")
+        col, op, raw = m.groups()
+        value: Any = raw[1:-1] if raw[:1] in "'\"" else _num(raw)
+        keep &= {i for i, r in enumerate(records) if _cmp(r.get(col), op, value)}
+    return keep
+
+
+def _num(raw: str) -> Any:
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
+
+
+def _cmp(left: Any, op: str, right: Any) -> bool:
+    if left is None:
+        return False
+    try:
+        if isinstance(right, float):
+            left = float(left)
+        return {
+            "=": left == right,
+            "==": left == right,
+            "!=": left != right,
+            ">": left > right,
+            "<": left < right,
+            ">=": left >= right,
+            "<=": left <= right,
+        }[op]
+    except (TypeError, ValueError):
+        return False

@@ -1,0 +1,73 @@
+"""Running the server process: uvicorn on a pre-bound socket (port 0 = ephemeral), ready file, parent watch."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_for(host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def write_ready(path: Path, url: str, port: int) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps({"url": url, "port": port, "pid": os.getpid()}), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _watch(server: Any, ready_file: Path | None, url: str, port: int, parent_pid: int | None) -> None:
+    while not server.started and not server.should_exit:
+        time.sleep(0.02)
+    if ready_file is not None and server.started:
+        write_ready(ready_file, url, port)
+    while not server.should_exit:
+        if parent_pid is not None and os.getppid() != parent_pid:
+            server.should_exit = True  # our parent died: never outlive it
+            return
+        time.sleep(0.5)
+
+
+def serve(
+    *,
+    host: str,
+    port: int,
+    data_dir: Path,
+    api_key: str | None,
+    test_hooks: bool = False,
+    ready_file: Path | None = None,
+    parent_pid: int | None = None,
+    log_level: str = "warning",
+    on_listening: Any = None,
+) -> None:
+    """Serve until SIGINT/SIGTERM (or the parent's death when `parent_pid` is given)."""
+    import uvicorn
+
+    from featrix_iac.server.app import create_app
+
+    app = create_app(data_dir, api_key, test_hooks=test_hooks)
+    sock = bind(host, port)
+    actual = sock.getsockname()[1]
+    url = url_for(host, actual)
+    if on_listening:
+        on_listening(url)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    threading.Thread(target=_watch, args=(server, ready_file, url, actual, parent_pid), daemon=True).start()
+    server.run(sockets=[sock])

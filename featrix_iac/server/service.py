@@ -1,0 +1,129 @@
+"""The server's shared state: store, artifact folder, model cache, worker, webhooks and test hooks."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from featrix_iac.server.store import Doc, Store
+from featrix_iac.server.webhooks import WebhookSender
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from featrix_iac.server.testhooks import TestHooks
+    from featrix_iac.server.worker import Worker
+
+VERSION = "featrix-iac-local/0.1"
+DEFAULT_CLUSTER = "local"
+
+
+class NotFound(LookupError):
+    """An unknown session, predictor, endpoint or vector database (HTTP 404)."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat()
+
+
+def new_id(prefix: str = "") -> str:
+    return prefix + uuid.uuid4().hex
+
+
+class Service:
+    """Everything a route handler needs; one per app."""
+
+    def __init__(self, data_dir: Path, api_key: str, hooks: TestHooks | None = None) -> None:
+        self.data_dir = data_dir
+        self.api_key = api_key
+        self.hooks = hooks
+        self.store = Store(data_dir / "featrix.sqlite3")
+        self.artifacts = data_dir / "artifacts"
+        self.artifacts.mkdir(parents=True, exist_ok=True)
+        self.webhooks = WebhookSender()
+        self._cache: dict[str, Any] = {}
+        self._cache_lock = threading.Lock()
+        self.worker: Worker | None = None
+
+    def start(self, workers: int = 2) -> None:
+        from featrix_iac.server.worker import Worker
+
+        self.worker = Worker(self, workers)
+        self.worker.recover()
+        self.worker.start()
+
+    def stop(self) -> None:
+        if self.worker:
+            self.worker.stop()
+        self.webhooks.stop()
+
+    # -- sessions ---------------------------------------------------------------------------
+
+    def session(self, sid: str) -> Doc:
+        doc = self.store.get("session", sid)
+        if doc is None or doc.get("marked_for_deletion"):
+            raise NotFound(f"session {sid} not found")
+        return doc
+
+    def predictors(self, sid: str) -> list[Doc]:
+        return self.store.list("predictor", parent=sid)
+
+    def predictor(self, sid: str, pid: str | None) -> Doc:
+        preds = self.predictors(sid)
+        if pid:
+            for p in preds:
+                if p["predictor_id"] == pid:
+                    return p
+            raise NotFound(f"predictor {pid} not found in session {sid}")
+        if len(preds) == 1:
+            return preds[0]
+        if not preds:
+            raise NotFound(f"session {sid} has no predictor")
+        raise NotFound(f"session {sid} has {len(preds)} predictors: predictor_id is required")
+
+    def jobs(self, sid: str) -> list[Doc]:
+        return self.store.list("job", parent=sid)
+
+    # -- artifacts ----------------------------------------------------------------------------
+
+    def session_dir(self, sid: str) -> Path:
+        path = self.artifacts / sid
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def save_frame(self, sid: str, df: pd.DataFrame) -> None:
+        df.to_pickle(self.session_dir(sid) / "data.pkl")
+
+    def load_frame(self, sid: str) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.read_pickle(self.artifacts / sid / "data.pkl")
+
+    def save_object(self, rel: str, obj: Any) -> None:
+        path = self.artifacts / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+        with self._cache_lock:
+            self._cache[rel] = obj
+
+    def load_object(self, rel: str) -> Any:
+        with self._cache_lock:
+            if rel in self._cache:
+                return self._cache[rel]
+        with (self.artifacts / rel).open("rb") as fh:
+            obj = pickle.load(fh)  # noqa: S301 - our own artifacts
+        with self._cache_lock:
+            self._cache[rel] = obj
+        return obj
+
+    def forget_objects(self, prefix: str) -> None:
+        with self._cache_lock:
+            for rel in [k for k in self._cache if k.startswith(prefix)]:
+                del self._cache[rel]

@@ -1,0 +1,122 @@
+"""Job bodies: train a foundational model or a predictor from a session's data, and record the results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from featrix_iac.server.fm_model import EpochCallback, FoundationalModel, train_fm
+from featrix_iac.server.predictor_model import Predictor, train_predictor
+from featrix_iac.server.service import Service, now_iso
+from featrix_iac.server.store import Doc
+
+FM_PATH = "{sid}/fm.pkl"
+PRED_PATH = "{sid}/predictors/{pid}.pkl"
+
+
+def fm_path(sid: str) -> str:
+    return FM_PATH.format(sid=sid)
+
+
+def predictor_path(sid: str, pid: str) -> str:
+    return PRED_PATH.format(sid=sid, pid=pid)
+
+
+def load_fm(svc: Service, sid: str) -> FoundationalModel:
+    return svc.load_object(fm_path(sid))
+
+
+def load_predictor(svc: Service, sid: str, pid: str) -> Predictor:
+    return svc.load_object(predictor_path(sid, pid))
+
+
+def run_fm_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[str, Any]:
+    sid = job["session_id"]
+    session = svc.store.get("session", sid) or {}
+    svc.store.update("session", sid, lambda d: d.update(started_at=d.get("started_at") or now_iso()))
+    df = svc.load_frame(sid)
+    fm = train_fm(
+        df,
+        epochs=int(job["total_epochs"]),
+        d_model=int(session.get("d_model") or 16),
+        seed=int(session.get("seed") or 0),
+        overrides=session.get("column_overrides") or None,
+        on_epoch=on_epoch,
+    )
+    svc.save_object(fm_path(sid), fm)
+    val = fm.history["val_loss"]
+    best = min(range(len(val)), key=lambda i: val[i]) if val else None
+    svc.store.update("session", sid, lambda d: d.update(column_types=fm.encoder.column_types()))
+    return {
+        "history": fm.history,
+        "best_epoch": best,
+        "best_val_loss": val[best] if best is not None else None,
+        "n_parameters": fm.n_parameters(),
+        "final_loss": val[-1] if val else None,
+    }
+
+
+def run_predictor_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[str, Any]:
+    sid, pid = job["session_id"], job["predictor_id"]
+    pred_doc = svc.store.get("predictor", pid) or {}
+    fm_sid = pred_doc.get("fm_session_id") or sid
+    fm = load_fm(svc, fm_sid)
+    df = svc.load_frame(sid)
+    pred = train_predictor(
+        fm,
+        df,
+        target_column=job["target_column"],
+        target_type=job["target_column_type"],
+        epochs=int(job["total_epochs"]),
+        seed=int(pred_doc.get("seed") or 0),
+        rare_label_value=pred_doc.get("rare_label_value"),
+        on_epoch=on_epoch,
+    )
+    svc.save_object(predictor_path(sid, pid), pred)
+    m = pred.metrics
+    return {
+        "metrics": {k: v for k, v in m.items() if k != "confusion_matrix"},
+        "confusion_matrix": m.get("confusion_matrix"),
+        "training_info": pred.history,
+        "accuracy": m.get("accuracy"),
+        "auc": m.get("auc"),
+        "roc_auc": m.get("auc"),
+        "f1": m.get("f1"),
+        "model_path": predictor_path(sid, pid),
+    }
+
+
+def after_job(svc: Service, job: Doc) -> None:
+    """Mirror a finished job onto its session / predictor documents."""
+    sid = job["session_id"]
+    if job["job_type"] == "train_single_predictor" and job.get("predictor_id"):
+        pid = job["predictor_id"]
+
+        def apply(doc: Doc) -> None:
+            doc["status"] = job["status"]
+            if job["status"] == "done":
+                doc.update(model_path=job.get("model_path"), metrics=job.get("metrics"), trained_at=now_iso())
+                doc["epochs_trained"] = job.get("current_epoch")
+            if job.get("error"):
+                doc["error"] = job["error"]
+
+        svc.store.update("predictor", pid, apply)
+    svc.store.update(
+        "session",
+        sid,
+        lambda d: d.update(finished_at=now_iso()) if job["status"] in ("done", "failed", "cancelled") else None,
+    )
+
+
+def webhook_config(svc: Service, sid: str, pid: str | None) -> dict[str, Any]:
+    """Predictor webhooks when the job is a predictor's, falling back to the session's creation-time ones."""
+    config: dict[str, Any] = dict((svc.store.get("session", sid) or {}).get("webhooks") or {})
+    if pid:
+        config.update((svc.store.get("predictor", pid) or {}).get("webhooks") or {})
+    return config
+
+
+def started_data(job: Doc) -> dict[str, Any]:
+    data: dict[str, Any] = {"epochs": job.get("total_epochs")}
+    if job.get("target_column"):
+        data.update(target_column=job["target_column"], target_type=job.get("target_column_type"))
+    return data

@@ -1,0 +1,182 @@
+"""Background training: worker threads run queued jobs (foundational models, predictors) through the status vocabulary."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from typing import Any
+
+from featrix_iac.server.service import Service, now_iso
+from featrix_iac.server.store import Doc
+
+log = logging.getLogger("featrix.server.worker")
+
+ES_JOB = "train_es"
+SP_JOB = "train_single_predictor"
+TERMINAL = {"done", "failed", "cancelled"}
+DEFAULT_SP_EPOCHS = 40
+
+
+class Cancelled(Exception):
+    """Raised inside a training loop when its job was cancelled."""
+
+
+def auto_fm_epochs(n_rows: int) -> int:
+    return max(10, min(50, 20000 // max(1, n_rows)))
+
+
+class Worker:
+    """A pool of daemon threads claiming runnable jobs; a predictor job waits for its foundational model."""
+
+    def __init__(self, svc: Service, n_threads: int = 2) -> None:
+        self.svc = svc
+        self.n_threads = n_threads
+        self._cond = threading.Condition()
+        self._pending: list[str] = []  # job ids in submission order
+        self._cancelled: set[str] = set()
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+
+    def recover(self) -> None:
+        """After a restart: jobs left running are re-queued from scratch (and say so); queued ones stay queued."""
+        for job in self.svc.store.list("job"):
+            if job["status"] == "running":
+                self.svc.store.update("job", job["job_id"], _requeue_after_restart)
+            if job["status"] in ("ready", "running"):
+                self._pending.append(job["job_id"])
+
+    def start(self) -> None:
+        for i in range(self.n_threads):
+            t = threading.Thread(target=self._loop, name=f"featrix-worker-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def submit(self, job_id: str) -> None:
+        with self._cond:
+            self._pending.append(job_id)
+            self._cond.notify_all()
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+    def cancel(self, job_id: str) -> None:
+        with self._cond:
+            self._cancelled.add(job_id)
+            if job_id in self._pending:
+                self._pending.remove(job_id)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                job = self._claim()
+                while job is None and not self._stopping:
+                    self._cond.wait(timeout=1.0)
+                    job = self._claim()
+                if self._stopping:
+                    return
+            self._run(job)
+            self.wake()
+
+    def _claim(self) -> Doc | None:
+        for job_id in list(self._pending):
+            job = self.svc.store.get("job", job_id)
+            if job is None or job["status"] not in ("ready",):
+                self._pending.remove(job_id)
+                continue
+            if job["job_type"] == SP_JOB:
+                blocker = self._fm_blocker(job)
+                if blocker == "wait":
+                    continue
+                if blocker:
+                    self._pending.remove(job_id)
+                    self._finish(job, "failed", error=blocker)
+                    continue
+            self._pending.remove(job_id)
+            return self.svc.store.update("job", job_id, _mark_running)
+        return None
+
+    def _fm_blocker(self, job: Doc) -> str | None:
+        es = [j for j in self.svc.jobs(job["session_id"]) if j["job_type"] == ES_JOB]
+        if not es:
+            return None
+        status = es[-1]["status"]
+        if status == "done":
+            return None
+        if status in TERMINAL:
+            return f"the foundational model's training {status}; the predictor cannot be trained"
+        return "wait"
+
+    def _run(self, job: Doc) -> None:
+        from featrix_iac.server import training
+
+        sid, pid = job["session_id"], job.get("predictor_id")
+        config = training.webhook_config(self.svc, sid, pid)
+        self.svc.webhooks.send(config, "training_started", sid, pid, training.started_data(job))
+        try:
+            if job["job_type"] == ES_JOB:
+                result = training.run_fm_job(self.svc, job, self._epoch_callback(job))
+            else:
+                result = training.run_predictor_job(self.svc, job, self._epoch_callback(job))
+        except Cancelled:
+            self._finish(job, "cancelled")
+            return
+        except Exception as exc:  # noqa: BLE001 - a failed job records its error text
+            log.info("job %s failed: %s", job["job_id"], traceback.format_exc())
+            self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        self._finish(job, "done", result=result)
+
+    def _epoch_callback(self, job: Doc) -> Any:
+        job_id, total = job["job_id"], int(job.get("total_epochs") or 1)
+
+        def on_epoch(epoch: int, loss: float, val_loss: float) -> None:
+            if job_id in self._cancelled:
+                raise Cancelled()
+
+            def apply(doc: Doc) -> None:
+                doc.update(current_epoch=epoch, epoch=epoch, progress=round(epoch / max(1, total), 4))
+                doc.update(loss=loss, validation_loss=val_loss)
+
+            self.svc.store.update("job", job_id, apply)
+
+        return on_epoch
+
+    def _finish(self, job: Doc, status: str, error: str | None = None, result: dict | None = None) -> None:
+        from featrix_iac.server import training
+
+        def apply(doc: Doc) -> None:
+            doc.update(status=status, finished_at=now_iso())
+            if status == "done":
+                doc["progress"] = 1.0
+            if error:
+                doc["error"] = error
+            doc.update(result or {})
+
+        done = self.svc.store.update("job", job["job_id"], apply) or job
+        training.after_job(self.svc, done)
+        sid, pid = job["session_id"], job.get("predictor_id")
+        data: dict[str, Any] = {"status": "succeeded" if status == "done" else status}
+        if result and result.get("metrics"):
+            data["metrics"] = result["metrics"]
+            data.update({k: result["metrics"].get(k) for k in ("accuracy", "auc") if k in result["metrics"]})
+        data["epochs_trained"] = done.get("current_epoch") or 0
+        if error:
+            data["error"] = error
+        self.svc.webhooks.send(training.webhook_config(self.svc, sid, pid), "training_finished", sid, pid, data)
+
+
+def _mark_running(doc: Doc) -> None:
+    doc.update(status="running", started_at=now_iso(), current_epoch=0, epoch=0, progress=0.0)
+
+
+def _requeue_after_restart(doc: Doc) -> None:
+    doc.update(status="ready", started_at=None, current_epoch=0, epoch=0, progress=0.0)
+    doc["restarts"] = int(doc.get("restarts") or 0) + 1
+    doc["message"] = "the server restarted during training; the job was re-queued from the start"
