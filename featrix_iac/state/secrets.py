@@ -171,3 +171,17 @@ def wrong_key(address: str, key_source: str) -> DiagnosticsError:
         f"it was encrypted with a different key than the current one{where}; set {ENV_VAR} to the right key",
         address,
     )
+
+
+def hash_write_only(address: str, name: str, value: str) -> str:
+    """ "sha256:<hex>" of a write-only value (a webhook secret) for LockEntry.hashes.
+
+    Salted with the address and field name (equal secrets at two addresses do not look equal), and
+    not keyed, so the hash is the same on every machine whatever its lock key: plans agree between
+    a laptop and CI. A hash of a weak secret can be guessed offline; use long random secrets.
+    """
+    h = hashlib.sha256()
+    for part in ("featrix-iac/write-only/v1", address, name, value):
+        data = part.encode("utf-8")
+        h.update(len(data).to_bytes(8, "big") + data)
+    return "sha256:" + h.hexdigest()

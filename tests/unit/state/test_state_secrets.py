@@ -117,3 +117,13 @@ def test_bad_key_file_and_bad_explicit_key(tmp_path: Path) -> None:
         StateStore(tmp_path, "default").encrypt("a.b", SECRET)
     with pytest.raises(ValueError):
         StateStore(tmp_path, "default", lock_key=b"123")
+
+
+def test_write_only_hashes_are_stable_salted_and_hide_the_value() -> None:
+    from featrix_iac.state import hash_write_only
+
+    h = hash_write_only("predictor.species", "webhook_secret", "s3cret-value")
+    assert h == hash_write_only("predictor.species", "webhook_secret", "s3cret-value")
+    assert h.startswith("sha256:") and "s3cret" not in h
+    assert h != hash_write_only("predictor.other", "webhook_secret", "s3cret-value")
+    assert h != hash_write_only("predictor.species", "webhook_secret", "s3cret-valuf")
