@@ -104,6 +104,29 @@ class StateStore:
                     lock.resources[address] = old
                 raise
 
+    def rename(self, lock: Lockfile, old: str, new: str) -> None:
+        """Move an entry to a new address (`featrix state mv`) and save.
+
+        Secrets are bound to their address (it is the AES-GCM associated data), so they are decrypted
+        and encrypted again under the new one; `depends_on` references to the old address follow.
+        """
+        with self._mutex:
+            entry = lock.resources.get(old)
+            if entry is None:
+                raise fail(f"no {old} in the lockfile", address=old)
+            if new in lock.resources:
+                raise fail(f"{new} is already in the lockfile", address=new)
+            moved = entry.model_copy(
+                deep=True,
+                update={"secrets": {k: self.encrypt(new, self.decrypt(old, v)) for k, v in entry.secrets.items()}},
+            )
+            resources = {a: e for a, e in lock.resources.items() if a != old}
+            resources[new] = moved
+            for e in resources.values():
+                e.depends_on = [new if d == old else d for d in e.depends_on]
+            lock.resources = resources
+            self.save(lock)
+
     def _read_raw(self) -> tuple[dict[str, Any], tuple[int, int, int]]:
         try:
             st = self.path.stat()

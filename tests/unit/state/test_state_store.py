@@ -229,3 +229,20 @@ def test_update_sets_and_removes_under_concurrency(tmp_path: Path) -> None:
     assert on_disk.serial == 1 + 16 * 2 + 8 == lock.serial
     assert sorted(on_disk.resources) == sorted(f"predictor.p{i}" for i in range(0, 16, 2))
     assert all(e.status == "ready" for e in on_disk.resources.values())
+
+
+def test_rename_re_encrypts_secrets_and_follows_references(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    lock = sample(s)
+    lock.resources["vector_database.v"] = LockEntry(kind="vector_database", status="ready", depends_on=["endpoint.api"])
+    s.save(lock)
+    s.rename(lock, "endpoint.api", "endpoint.public")
+    again = store(tmp_path).load()
+    assert "endpoint.api" not in again.resources
+    blob = again.resources["endpoint.public"].secrets["api_key"]
+    assert s.decrypt("endpoint.public", blob) == "fx_ep_secret"
+    assert again.resources["vector_database.v"].depends_on == ["endpoint.public"]
+    with pytest.raises(DiagnosticsError):
+        s.rename(again, "endpoint.api", "endpoint.x")
+    with pytest.raises(DiagnosticsError):
+        s.rename(again, "endpoint.public", "vector_database.v")
