@@ -8,6 +8,10 @@ The lock key, first match wins:
   3. `<root>/.featrix/lock.key` (base64 of 32 random bytes), generated on the first encryption with
      mode 0600; the `.featrix` folder holds a `.gitignore` of `*` so it is never committed.
 
+Key rotation: put the old key in FEATRIX_LOCK_KEY_FALLBACK (same formats) and the new one in
+FEATRIX_LOCK_KEY; secrets encrypted with the old key still decrypt, and the next save re-encrypts
+them with the new key.
+
 Blob: "enc:v1:" + base64(key id (4 bytes) | nonce (12) | ciphertext and tag). The key id (an HMAC of
 the key, not the key) tells "wrong lock key" apart from "modified ciphertext".
 """
@@ -27,6 +31,7 @@ from featrix_iac.diagnostics import DiagnosticsError, fail
 
 PREFIX = "enc:v1:"
 ENV_VAR = "FEATRIX_LOCK_KEY"
+FALLBACK_ENV_VAR = "FEATRIX_LOCK_KEY_FALLBACK"
 KEY_FILE = "lock.key"
 PBKDF2_ITERATIONS = 600_000
 PBKDF2_SALT = b"featrix-iac/lock-key/v1"
@@ -90,6 +95,22 @@ class KeyRing:
                 self._key, self._source = self._load(create)
             return self._key
 
+    def fallback(self) -> bytes | None:
+        """The previous key during a rotation ($FEATRIX_LOCK_KEY_FALLBACK), if any."""
+        text = os.environ.get(FALLBACK_ENV_VAR, "")
+        return key_from_text(text) if text.strip() else None
+
+    def decryption_keys(self) -> list[bytes]:
+        """The current key (when there is one) and the fallback key, to pick from by key id."""
+        fallback = self.fallback()
+        try:
+            keys = [self.key(create=False)]
+        except DiagnosticsError:
+            if fallback is None:
+                raise
+            keys = []
+        return keys + ([fallback] if fallback is not None else [])
+
     def source(self) -> str:
         return self._source or f"${ENV_VAR} or {self.key_file}"
 
@@ -138,8 +159,20 @@ def encrypt(key: bytes, address: str, plaintext: str) -> str:
     return PREFIX + base64.b64encode(key_id(key) + nonce + sealed).decode("ascii")
 
 
-def decrypt(key: bytes, address: str, blob: str, key_source: str = "") -> str:
-    """The plaintext; a DiagnosticsError naming the address for a wrong key or a modified blob."""
+def blob_key_id(blob: str) -> bytes | None:
+    """The key id a blob was encrypted under (None when the blob is malformed)."""
+    try:
+        raw = base64.b64decode(blob[len(PREFIX) :], validate=True) if is_encrypted(blob) else b""
+    except (binascii.Error, ValueError):
+        return None
+    return raw[:_KID_LEN] if len(raw) > _KID_LEN + _NONCE_LEN else None
+
+
+def decrypt(keys: list[bytes], address: str, blob: str, key_source: str = "") -> str:
+    """The plaintext, with whichever of `keys` the blob was encrypted under.
+
+    A DiagnosticsError naming the address for a wrong key, a modified blob, or another address's blob.
+    """
     from cryptography.exceptions import InvalidTag
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -152,7 +185,8 @@ def decrypt(key: bytes, address: str, blob: str, key_source: str = "") -> str:
     kid, nonce, sealed = raw[:_KID_LEN], raw[_KID_LEN : _KID_LEN + _NONCE_LEN], raw[_KID_LEN + _NONCE_LEN :]
     if len(sealed) < 16:
         raise fail("cannot decrypt a lockfile secret: it is truncated", address=address)
-    if not hmac.compare_digest(kid, key_id(key)):
+    key = next((k for k in keys if hmac.compare_digest(kid, key_id(k))), None)
+    if key is None:
         raise wrong_key(address, key_source)
     try:
         return AESGCM(key).decrypt(nonce, sealed, address.encode("utf-8")).decode("utf-8")
@@ -168,7 +202,8 @@ def wrong_key(address: str, key_source: str) -> DiagnosticsError:
     where = f" (the key from {key_source})" if key_source else ""
     return fail(
         "cannot decrypt a lockfile secret: wrong lock key",
-        f"it was encrypted with a different key than the current one{where}; set {ENV_VAR} to the right key",
+        f"it was encrypted with a different key than the current one{where}; set {ENV_VAR} to the right key "
+        f"(during a key rotation, the old one in {FALLBACK_ENV_VAR})",
         address,
     )
 

@@ -76,6 +76,7 @@ class StateStore:
         """serial += 1 and write atomically (temp file, fsync, os.replace, fsync folder), mode 0600."""
         with self._mutex:
             self._check_before_write(lock)
+            self._rekey(lock)
             previous = (lock.serial, lock.tool_version)
             lock.serial += 1
             lock.tool_version = __version__
@@ -200,6 +201,19 @@ class StateStore:
                 f"{lock.lineage}, serial {lock.serial}. Not overwriting it; run the command again.",
             )
 
+    def _rekey(self, lock: Lockfile) -> None:
+        """During a key rotation (a fallback key is set), re-encrypt old-key secrets with the current key."""
+        fallback = self._keys.fallback()
+        if fallback is None or not any(e.secrets for e in lock.resources.values()):
+            return
+        old, current = sec.key_id(fallback), self._keys.key(create=True)
+        if old == sec.key_id(current):
+            return
+        for address, entry in lock.resources.items():
+            for name, blob in list(entry.secrets.items()):
+                if sec.blob_key_id(blob) == old:
+                    entry.secrets[name] = self.encrypt(address, self.decrypt(address, blob))
+
     # -- secrets, lock, fingerprints -----------------------------------------------------------
 
     def encrypt(self, address: str, plaintext: str) -> str:
@@ -208,7 +222,7 @@ class StateStore:
 
     def decrypt(self, address: str, blob: str) -> str:
         """The plaintext of a blob; DiagnosticsError for a wrong key, a modified blob or another address."""
-        return sec.decrypt(self._keys.key(create=False), address, blob, self._keys.source())
+        return sec.decrypt(self._keys.decryption_keys(), address, blob, self._keys.source())
 
     def lock(self, operation: str) -> AbstractContextManager[LockInfo]:
         """Hold this environment's exclusive lock; a refusal is a DiagnosticsError naming the holder."""

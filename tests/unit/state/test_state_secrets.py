@@ -127,3 +127,29 @@ def test_write_only_hashes_are_stable_salted_and_hide_the_value() -> None:
     assert h.startswith("sha256:") and "s3cret" not in h
     assert h != hash_write_only("predictor.other", "webhook_secret", "s3cret-value")
     assert h != hash_write_only("predictor.species", "webhook_secret", "s3cret-valuf")
+
+
+def test_key_rotation_with_a_fallback_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEATRIX_LOCK_KEY", "old passphrase")
+    s = StateStore(tmp_path, "default")
+    lock = s.load()
+    s.update(
+        lock,
+        "endpoint.api",
+        LockEntry(kind="endpoint", status="ready", secrets={"api_key": s.encrypt("endpoint.api", SECRET)}),
+    )
+    old_blob = lock.resources["endpoint.api"].secrets["api_key"]
+
+    monkeypatch.setenv("FEATRIX_LOCK_KEY", "new passphrase")
+    with pytest.raises(DiagnosticsError, match="wrong lock key"):
+        StateStore(tmp_path, "default").decrypt("endpoint.api", old_blob)
+    monkeypatch.setenv("FEATRIX_LOCK_KEY_FALLBACK", "old passphrase")
+    s = StateStore(tmp_path, "default")
+    assert s.decrypt("endpoint.api", old_blob) == SECRET
+    lock = s.load()
+    s.save(lock)  # re-encrypts with the new key
+    new_blob = StateStore(tmp_path, "default").load().resources["endpoint.api"].secrets["api_key"]
+    assert new_blob != old_blob
+
+    monkeypatch.delenv("FEATRIX_LOCK_KEY_FALLBACK")
+    assert StateStore(tmp_path, "default").decrypt("endpoint.api", new_blob) == SECRET
