@@ -245,7 +245,8 @@ class FeatrixClient:
                 method=method,
                 path=path,
             ) from None
-        return self._unwrap(payload)
+        result: dict[str, Any] = self._unwrap(payload)  # an object per the contract (a list is passed through)
+        return result
 
     def _unwrap(self, payload: Any) -> Any:
         if isinstance(payload, dict):

@@ -157,7 +157,7 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
 
 def backoff(attempt: int) -> float:
     """Delay after failed attempt number `attempt` (1-based)."""
-    return min(BACKOFF_BASE * 2 ** (attempt - 1), BACKOFF_MAX)
+    return float(min(BACKOFF_BASE * 2 ** (attempt - 1), BACKOFF_MAX))
 
 
 @dataclass(frozen=True)
