@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +45,7 @@ class RetryEvent:
 NODE_HEADER = "X-Featrix-Node"
 IDEMPOTENCY_HEADER = "X-Featrix-Idempotency-Key"
 KEY_HEADER = "X-Api-Key"
+KEY_SHAPE = re.compile(r"\bfx_[A-Za-z0-9_\-]{6,}")
 
 
 class FeatrixClient:
@@ -282,7 +284,10 @@ class FeatrixClient:
         return ConnectionFailed(msg, detail=reason, method=outcome.method, path=outcome.path)
 
     def _redact(self, text: str) -> str:
-        return text.replace(self._api_key, "fx_***") if self._api_key and text else text
+        """Hide the account key and anything shaped like a Featrix key (e.g. an endpoint key echoed back)."""
+        if not text:
+            return text
+        return KEY_SHAPE.sub("fx_***", text.replace(self._api_key, "fx_***"))
 
     def _announce(self, decision: Decision, outcome: Outcome, attempt: int, *, first: bool) -> None:
         """Log the wait (a warning the first time per condition, debug after) and tell `on_retry`."""

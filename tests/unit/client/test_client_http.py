@@ -432,3 +432,13 @@ def test_from_environment_passes_options(monkeypatch: pytest.MonkeyPatch) -> Non
     client = FeatrixClient.from_environment("http://fx.test", transport=httpx.MockTransport(server))
     assert client.get("/health") == {"status": "healthy"}
     assert server.requests[0].headers["x-api-key"] == KEY
+
+
+def test_endpoint_key_header_replaces_the_account_key_and_is_redacted() -> None:
+    ep_key = "fx_ep_abcdef123456"
+    server = Server(status(400, {"detail": f"bad record for key {ep_key}"}))
+    client, _ = make(server)
+    with pytest.raises(RequestError) as info:
+        client.post("/endpoint/e1/predict", {"query_record": {}}, headers={"X-API-Key": ep_key})
+    assert server.requests[0].headers.get_list("x-api-key") == [ep_key]
+    assert ep_key not in str(info.value) and ep_key not in info.value.detail
