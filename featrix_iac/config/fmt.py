@@ -42,9 +42,18 @@ def format_text(text: str, display: str = ROOT_FILE) -> str:
     return buf.getvalue()
 
 
+def _reads_as_non_string(value: str) -> bool:
+    """True when YAML 1.1 (what the loader speaks) would read the plain text as a bool, number, null, date."""
+    import yaml
+
+    tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False))
+    return tag != "tag:yaml.org,2002:str"
+
+
 def _quote_templates(node: Any) -> None:
-    """Template strings are always quoted: double quotes, or single ones when the text holds a double quote."""
-    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, SingleQuotedScalarString
+    """Template strings are always quoted (double quotes, or single ones when the text holds a double quote);
+    strings that would read back as another type (yes, on, 1e3, ~) are single-quoted."""
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString, ScalarString, SingleQuotedScalarString
 
     items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
     for key, value in list(items):
@@ -53,6 +62,8 @@ def _quote_templates(node: Any) -> None:
         elif isinstance(value, str) and ("{{" in value or "{%" in value):
             quoted = '"' in value and "'" not in value
             node[key] = SingleQuotedScalarString(value) if quoted else DoubleQuotedScalarString(value)
+        elif isinstance(value, str) and not isinstance(value, ScalarString) and _reads_as_non_string(value):
+            node[key] = SingleQuotedScalarString(value)
 
 
 def _error(summary: str, detail: str, source: Source) -> DiagnosticsError:

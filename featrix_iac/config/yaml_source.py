@@ -111,7 +111,7 @@ def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> Parse
     except yaml.YAMLError as exc:
         diags.error("Invalid YAML syntax", str(exc), source=Source(display))
         return None
-    if node is None:
+    if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
         diags.error(
             "Empty manifest file", "A manifest must be a mapping of top-level sections.", source=Source(display)
         )
