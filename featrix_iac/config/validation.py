@@ -136,7 +136,7 @@ def validate_project(data: dict[str, Any], sources: SourceMap, skip: set[Path_],
         summary, detail = _describe(where, err)
         if err["type"] == "missing":
             source = sources.key(path[:-1])
-        elif err["type"] == "extra_forbidden":
+        elif err["type"] == "extra_forbidden" or where.field is None:
             source = sources.key(path)
         else:
             source = sources.value(path)

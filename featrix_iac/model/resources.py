@@ -77,6 +77,19 @@ class Resource(Strict):
     )
     lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="Planner behaviour for this resource.")
 
+    @model_validator(mode="after")
+    def _ignore_changes_known(self) -> Resource:
+        ignored = self.lifecycle.ignore_changes
+        fields = set(type(self).model_fields) - {"depends_on", "lifecycle"}
+        for name in ignored if isinstance(ignored, list) else []:
+            if name.split(".")[0] not in fields:
+                import difflib
+
+                close = difflib.get_close_matches(name, sorted(fields), n=1)
+                hint = f'; did you mean "{close[0]}"?' if close else ""
+                raise ValueError(f'lifecycle.ignore_changes names unknown field "{name}"{hint}')
+        return self
+
 
 class FoundationalModel(Resource):
     """A foundational model (embedding space, a Featrix session) trained on a table."""
