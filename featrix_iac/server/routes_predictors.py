@@ -122,8 +122,13 @@ async def train_predictor_more(sid: str, request: Request) -> dict[str, Any]:
     if not preds:
         raise HTTPException(status_code=404, detail=f"no predictor for target_column {body.get('target_column')!r}")
     pred = preds[-1]
-    if pred.get("status") != "done":
+    if pred.get("status") in ("ready", "running"):
         raise HTTPException(status_code=409, detail="the predictor is still training; wait before training more")
+    if pred.get("status") != "done":
+        raise HTTPException(
+            status_code=409,
+            detail=f"the predictor's training {pred.get('status')}: {pred.get('error') or ''}; train a new one",
+        )
     total = int(pred.get("epochs") or 0) + extra
     job = new_job(
         sid,

@@ -159,8 +159,10 @@ class Worker:
                 doc["error"] = error
             doc.update(result or {})
 
-        done = self.svc.store.update("job", job["job_id"], apply) or job
-        training.after_job(self.svc, done)
+        done = dict(self.svc.store.get("job", job["job_id"]) or job)
+        apply(done)
+        training.after_job(self.svc, done)  # predictor/session first: the job's status is what clients poll
+        self.svc.store.update("job", job["job_id"], apply)
         sid, pid = job["session_id"], job.get("predictor_id")
         data: dict[str, Any] = {"status": "succeeded" if status == "done" else status}
         if result and result.get("metrics"):
