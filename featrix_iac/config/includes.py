@@ -29,21 +29,20 @@ def display_name(path: Path, root: Path) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
-def _include_patterns(root: ParsedFile, diags: Diagnostics) -> list[tuple[int, str]]:
-    value = root.data.get("include", [])
-    if isinstance(value, str):
-        value = [value]
+def _include_patterns(root: ParsedFile, data: dict[str, Any], diags: Diagnostics) -> list[tuple[int, str]]:
+    value = data.get("include", [])
+    if isinstance(value, str):  # one pattern may be written without the list
+        value = data["include"] = [value]
     if not isinstance(value, list):
-        diags.error(
-            'Invalid value for "include"', "Expected a list of glob patterns.", source=root.sources.value(("include",))
-        )
-        return []
+        return []  # validation reports the wrong type
     out = []
     for i, pattern in enumerate(value):
-        if not isinstance(pattern, str) or not pattern.strip():
+        if not isinstance(pattern, str):
+            continue  # validation reports the wrong type
+        if not pattern.strip():
             diags.error(
                 "Invalid include pattern",
-                "Expected a glob pattern (a string).",
+                "An include pattern must not be empty.",
                 source=root.sources.value(("include", i)),
             )
         else:
@@ -101,7 +100,7 @@ def load_document(root_dir: Path, diags: Diagnostics) -> Document | None:
         return None
     doc = Document(dict(root.data), root.sources, [root_path])
     seen = {root_path.resolve()}
-    for i, pattern in _include_patterns(root, diags):
+    for i, pattern in _include_patterns(root, doc.data, diags):
         matches = _expand(root_dir, pattern)
         if not matches:
             diags.error(

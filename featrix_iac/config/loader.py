@@ -53,10 +53,12 @@ def _data_paths(data: dict[str, Any]) -> list[tuple[Path_, str]]:
     return out
 
 
-def _rebase_data_paths(data: dict[str, Any], root: Path, sources: SourceMap, diags: Diagnostics) -> None:
+def _rebase_data_paths(
+    data: dict[str, Any], root: Path, sources: SourceMap, failed: set[Path_], diags: Diagnostics
+) -> None:
     """Rewrite local data paths to POSIX paths relative to the root; report the ones that do not exist."""
     for path, value in _data_paths(data):
-        if is_url(value):
+        if is_url(value) or path in failed:
             continue
         src = sources.value(path)
         declaring_dir = (root / (src.file if src else ROOT_FILE)).parent
@@ -93,7 +95,7 @@ def load_project(root: Path | str, env: str | None = None) -> LoadedProject:
     environment = apply_overlay(doc, env, diags)
     variables = doc.data.get("variables")
     failed = render_tree(doc.data, doc.sources, variables if isinstance(variables, dict) else {}, environment, diags)
-    _rebase_data_paths(doc.data, root, doc.sources, diags)
+    _rebase_data_paths(doc.data, root, doc.sources, failed, diags)
     project = validate_project(doc.data, doc.sources, failed, diags)
     _check_references(project if project is not None else doc.data, doc.sources, diags)
     if diags.has_errors or project is None:

@@ -88,6 +88,8 @@ def _lookup(data: Any, path: Path_) -> Any:
 
 
 def _message(err: dict[str, Any]) -> str:
+    if err["type"] in ("model_type", "model_attributes_type", "dict_type"):
+        return "Expected a mapping"
     msg = str(err.get("msg", ""))
     return msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
@@ -103,7 +105,7 @@ def _describe(where: _Where, err: dict[str, Any]) -> tuple[str, str]:
         return f'Unknown field "{field}"', f'{name} has no field "{field}".{did_you_mean(str(field), known)}'
     if kind in RANGE_ERRORS:
         return f'Value out of range for "{label}"', _message(err)
-    if (kind == "value_error" or kind == "assertion_error") and field is None:
+    if (kind in ("value_error", "assertion_error") and field is None) or not label:
         addr = address_of(tuple(where.path))
         what = addr.split(".")[0].replace("_", " ") if addr and len(where.path) == 2 else "value"
         return f"Invalid {what}", _message(err)

@@ -129,8 +129,8 @@ def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> Parse
         data = builder.build(node, ())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        diags.error(
-            "Invalid YAML value", str(getattr(exc, "problem", exc)), source=_src(display, mark) if mark else None
-        )
+        problem = str(getattr(exc, "problem", None) or exc)
+        source = _src(display, mark) if mark else None
+        diags.error("Invalid YAML value", problem[:1].upper() + problem[1:], source=source)
         return None
     return ParsedFile(path, display, data, builder.sources)

@@ -198,3 +198,29 @@ def test_duplicate_resource_names_both_places(write: Write) -> None:
     dup = next(d for d in exc.value.diagnostics if d.summary.startswith("Duplicate resource"))
     assert "featrix.yaml:6:3" in dup.detail and "m/a.yaml:2:3" in dup.detail
     assert dup.source == Source("m/a.yaml", 2, 3)
+
+
+def test_a_single_include_pattern_may_be_a_string(write: Write) -> None:
+    root = write(
+        {
+            "featrix.yaml": "version: 1\nproject: demo\ninclude: 'm/*.yaml'\n",
+            "m/a.yaml": "foundational_models:\n  x: {data: ../data.csv}\n",
+        }
+    )
+    loaded = load_project(root)
+    assert loaded.project.include == ["m/*.yaml"] and len(loaded.files) == 2
+
+
+def test_a_failed_data_template_is_not_also_a_missing_file(write: Write) -> None:
+    root = write({"featrix.yaml": "version: 1\nproject: demo\nfoundational_models:\n  x: {data: '{{ 1/0 }}'}\n"})
+    with pytest.raises(DiagnosticsError) as exc:
+        load_project(root)
+    assert summaries(exc) == ["Template error"]
+
+
+def test_data_path_that_is_a_folder(write: Write) -> None:
+    root = write({"featrix.yaml": "version: 1\nproject: demo\nfoundational_models:\n  x: {data: sub}\n"})
+    (root / "sub").mkdir()
+    with pytest.raises(DiagnosticsError) as exc:
+        load_project(root)
+    assert exc.value.diagnostics.items[0].detail == '"sub" is a folder, not a file.'

@@ -99,3 +99,15 @@ def test_top_level_problems_have_no_address(write: Write) -> None:
         ('Value out of range for "server.timeout"', ""),
         ('Invalid value for "variables"', ""),
     ]
+
+
+def test_a_resource_that_is_not_a_mapping(write: Write) -> None:
+    (d,) = problems(write, "predictors:\n  p:\n")
+    assert (d.summary, d.detail, d.address) == ("Invalid predictor", "Expected a mapping", "predictor.p")
+
+
+def test_non_string_include_items_are_reported_once(write: Write) -> None:
+    root = write({"featrix.yaml": "version: 1\nproject: x\ninclude: [3]\n"})
+    with pytest.raises(DiagnosticsError) as exc:
+        load_project(root)
+    assert [d.summary for d in exc.value.diagnostics] == ['Invalid value for "include[0]"']
