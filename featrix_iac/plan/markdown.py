@@ -1,0 +1,253 @@
+"""A Plan as a pull-request comment (GitHub Markdown), always under the comment size limit, never a secret."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChange, Plan
+
+GITHUB_COMMENT_LIMIT = 65535
+MARKER = "<!-- featrix-plan -->"  # lets a CI step find (and update) its own comment
+REDACTED = "(sensitive value)"
+VALUE_CHARS = 300  # one value in a details table
+REASON_CHARS = 200  # the reasons cell of the changes table
+CALLOUT_ITEMS = 10  # addresses listed per ⚠️ call-out
+WARNING_ITEMS = 20
+
+# how risky each action is: the changes table lists the risky ones first
+_ORDER = {
+    ActionType.DELETE: 0,
+    ActionType.REPLACE: 1,
+    ActionType.RETIRE: 2,
+    ActionType.UPDATE: 3,
+    ActionType.CREATE: 4,
+    ActionType.ADOPT: 5,
+    ActionType.NOOP: 6,
+}
+
+
+@dataclass
+class _Doc:
+    """The comment in parts: required ones always shown, optional blocks while they fit."""
+
+    head: list[str]
+    rows: list[str]
+    optional: list[str] = field(default_factory=list)
+    tail: list[str] = field(default_factory=list)
+
+
+def render_markdown(plan: Plan, *, json_artifact_hint: str = "plan.json", limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """The plan as one Markdown comment of at most `limit` characters.
+
+    Over the limit, the per-resource details are dropped first (the ones that fit are kept), then
+    the changes table is cut with a pointer to the JSON artifact that holds the whole plan.
+    """
+    doc = _build(plan)
+    text = _join(doc, doc.rows, doc.optional, "")
+    if len(text) <= limit:
+        return text
+    return _fit(doc, json_artifact_hint, limit)
+
+
+# -- fitting under the limit ----------------------------------------------------------------------
+
+
+def _join(doc: _Doc, rows: list[str], optional: list[str], note: str) -> str:
+    parts = ["\n".join(doc.head)]
+    if rows:
+        parts.append("\n".join([_TABLE_HEAD, *rows]))
+    parts.extend(optional)
+    parts.extend(doc.tail)
+    if note:
+        parts.append(note)
+    return "\n\n".join(parts) + "\n"
+
+
+def _omitted_note(hint: str, details: int, rows: int) -> str:
+    what = []
+    if rows:
+        what.append(f"{rows} more change{'s' if rows != 1 else ''}")
+    if details:
+        what.append(f"{details} detail section{'s' if details != 1 else ''}")
+    return (
+        f"> ✂️ **Shortened to fit GitHub's comment limit**: {' and '.join(what)} not shown. "
+        f"The whole plan is in the JSON artifact `{_inline(hint)}`."
+    )
+
+
+def _fit(doc: _Doc, hint: str, limit: int) -> str:
+    worst_note = _omitted_note(hint, len(doc.optional) + 1, len(doc.rows) + 1)
+    base = len(_join(doc, doc.rows, [], worst_note))
+    if base <= limit:
+        kept: list[str] = []
+        used = base
+        for block in doc.optional:
+            if used + len(block) + 2 > limit:
+                break
+            kept.append(block)
+            used += len(block) + 2
+        note = _omitted_note(hint, len(doc.optional) - len(kept), 0)
+        return _join(doc, doc.rows, kept, note)
+    # even without details the table is too long: keep the first rows that fit
+    used = len(_join(doc, [], [], worst_note)) + len(_TABLE_HEAD) + 2
+    rows: list[str] = []
+    for row in doc.rows:
+        if used + len(row) + 1 > limit:
+            break
+        rows.append(row)
+        used += len(row) + 1
+    text = _join(doc, rows, [], _omitted_note(hint, len(doc.optional), len(doc.rows) - len(rows)))
+    if len(text) > limit:  # a pathological head (limit far below any sensible size): hard cut
+        text = text[: max(0, limit - 2)] + "…\n"
+    return text
+
+
+# -- building the parts ---------------------------------------------------------------------------
+
+_TABLE_HEAD = "| Address | Action | Reason |\n|---|---|---|"
+
+
+def _build(plan: Plan) -> _Doc:
+    changes = sorted(plan.changes(), key=lambda a: (_ORDER[a.action], a.address))
+    summary = f"**{_inline(plan.summary_line())}**"
+    unchanged = len(plan.actions) - len(plan.changes())
+    if unchanged:
+        summary += f" {unchanged} resource{'s' if unchanged != 1 else ''} unchanged."
+    head = [MARKER, _title(plan), "", summary]
+    if plan.refresh_only or plan.drift:
+        head.extend(["", _drift_summary(plan)])
+    head.extend(_callouts(changes))
+    if not changes and not plan.drift:
+        head.append("")
+        head.append("✅ No changes. The server matches the manifests.")
+    doc = _Doc(head=head, rows=[_row(a) for a in changes])
+    doc.optional = [d for d in (_details(a) for a in changes) if d]
+    if plan.drift:
+        doc.optional.insert(0, _drift_section(plan.drift))
+    if plan.warnings:
+        doc.tail.append(_warnings(plan.warnings))
+    doc.tail.append(
+        f"<sub>featrix-iac {_inline(plan.tool_version)} · lineage {_inline(plan.lineage)} · serial {plan.serial}</sub>"
+    )
+    return doc
+
+
+def _title(plan: Plan) -> str:
+    what = "drift check" if plan.refresh_only else "plan"
+    return f"### featrix {what}: `{_inline(plan.project)}` · environment `{_inline(plan.environment)}`"
+
+
+def _drift_summary(plan: Plan) -> str:
+    n = len(plan.drift)
+    if not n:
+        return "No drift: nothing changed on the server outside featrix."
+    return f"⚠️ **{n} object{'s' if n != 1 else ''} changed outside featrix** (see Drift below)."
+
+
+def _callouts(changes: list[Action]) -> list[str]:
+    out: list[str] = []
+    titles = {
+        ActionType.REPLACE: "replaced (new id; dependents follow)",
+        ActionType.DELETE: "deleted",
+        ActionType.RETIRE: "retired (left on the server, forgotten by featrix)",
+    }
+    for kind, title in titles.items():
+        hits = [a for a in changes if a.action is kind]
+        if not hits:
+            continue
+        listed = ", ".join(f"`{_inline(a.address)}`" for a in hits[:CALLOUT_ITEMS])
+        more = f" and {len(hits) - CALLOUT_ITEMS} more" if len(hits) > CALLOUT_ITEMS else ""
+        out.append("")
+        out.append(f"> ⚠️ **{len(hits)} to be {title}**: {listed}{more}")
+    return out
+
+
+def _row(a: Action) -> str:
+    reason = "; ".join(a.reasons) or "—"
+    return f"| `{_inline(a.address)}` | {_action_label(a.action)} | {_cell(reason, REASON_CHARS)} |"
+
+
+def _action_label(action: ActionType) -> str:
+    sym = SYMBOLS[action].strip()
+    warn = "⚠️ " if action in (ActionType.REPLACE, ActionType.DELETE, ActionType.RETIRE) else ""
+    return f"{warn}`{sym}` {action.value}" if sym else action.value
+
+
+def _details(a: Action) -> str:
+    if not (a.changes or a.warnings or len(a.reasons) > 1):
+        return ""
+    lines = [f"<details><summary><code>{_html(a.address)}</code>: {_html(a.action.value)}</summary>", ""]
+    for reason in a.reasons:
+        lines.append(f"- {_cell(reason, VALUE_CHARS)}")
+    for warning in a.warnings:
+        lines.append(f"- ⚠️ {_cell(warning, VALUE_CHARS)}")
+    if a.changes:
+        lines.extend(["", *_changes_table(a.changes)])
+    lines.extend(["", "</details>"])
+    return "\n".join(lines)
+
+
+def _changes_table(changes: list[FieldChange]) -> list[str]:
+    out = ["| Field | Old | New | |", "|---|---|---|---|"]
+    for c in changes:
+        note = "forces replacement" if c.forces_replacement else ""
+        out.append(f"| `{_inline(c.field)}` | {_value(c.old, c.sensitive)} | {_value(c.new, c.sensitive)} | {note} |")
+    return out
+
+
+def _drift_section(drift: list[Drift]) -> str:
+    n = len(drift)
+    lines = [f"<details><summary>Drift: {n} object{'s' if n != 1 else ''} changed outside featrix</summary>", ""]
+    for d in sorted(drift, key=lambda d: d.address):
+        if d.deleted:
+            lines.append(f"- `{_inline(d.address)}`: deleted outside featrix")
+            continue
+        lines.append(f"- `{_inline(d.address)}`:")
+        for c in d.changes:
+            lines.append(f"  - `{_inline(c.field)}`: {_value(c.old, c.sensitive)} → {_value(c.new, c.sensitive)}")
+    lines.extend(["", "</details>"])
+    return "\n".join(lines)
+
+
+def _warnings(warnings: list[str]) -> str:
+    lines = ["**Warnings**", ""]
+    lines.extend(f"- {_cell(w, VALUE_CHARS)}" for w in warnings[:WARNING_ITEMS])
+    if len(warnings) > WARNING_ITEMS:
+        lines.append(f"- … and {len(warnings) - WARNING_ITEMS} more (see the JSON plan)")
+    return "\n".join(lines)
+
+
+# -- escaping -------------------------------------------------------------------------------------
+
+
+def _truncate(text: str, n: int) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def _html(text: str) -> str:
+    return html.escape(text, quote=True).replace("|", "&#124;")
+
+
+def _cell(text: str, n: int) -> str:
+    """Free text for a table cell or list item: one line, HTML-escaped, no pipes, bounded."""
+    return _html(_truncate(" ".join(str(text).split()), n))
+
+
+def _inline(text: str) -> str:
+    """Text inside `code` or bold: no backticks, newlines or pipes that could break out of it."""
+    return " ".join(str(text).split()).replace("`", "'").replace("|", "/")
+
+
+def _value(value: Any, sensitive: bool) -> str:
+    if sensitive:
+        return f"<i>{REDACTED}</i>"
+    if value is None:
+        return "<i>(none)</i>"
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return f"<code>{_cell(text, VALUE_CHARS)}</code>"
