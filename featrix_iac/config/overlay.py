@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from typing import Any
 
@@ -39,7 +40,7 @@ def _merge(base: dict[str, Any], over: dict[str, Any], dst: Path_, src: Path_, s
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             _merge(base[key], value, (*dst, key), (*src, key), sources)
             continue
-        base[key] = value
+        base[key] = copy.deepcopy(value)  # the overlay itself stays as written
         _drop(sources, (*dst, key))
         sources.graft(sources, (*src, key), (*dst, key))
 

@@ -130,3 +130,8 @@ def test_overlay_field_errors_point_into_the_overlay(write: Write) -> None:
     (d,) = exc.value.diagnostics
     assert d.summary == 'Value out of range for "epochs"'
     assert d.source == Source("featrix.yaml", 15, 17)
+
+
+def test_the_overlay_itself_is_kept_as_written(root: Path) -> None:
+    p = load_project(root, "prod").project
+    assert p.environments["prod"].foundational_models["penguins"]["published"] == {"name": "penguins-{{ var('name') }}"}
