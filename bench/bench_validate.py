@@ -69,7 +69,9 @@ def generate(folder: Path, fms: int = 100, predictors: int = 300, endpoints: int
         lines.append("endpoints:")
         lines += [f"  e{i}:\n    predictor: p{i}\n    description: endpoint {i}" for i in range(part, endpoints, 10)]
         lines.append("vector_databases:")
-        lines += [f"  v{i}:\n    foundational_model: fm{i}\n    depends_on: [predictor.p{i}]" for i in range(part, vdbs, 10)]
+        lines += [
+            f"  v{i}:\n    foundational_model: fm{i}\n    depends_on: [predictor.p{i}]" for i in range(part, vdbs, 10)
+        ]
         (folder / "models" / f"part{part}.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return fms + predictors + endpoints + vdbs
 
