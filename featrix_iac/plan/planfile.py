@@ -21,13 +21,13 @@ from pydantic import BaseModel, ValidationError
 
 from featrix_iac import __version__
 from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
+from featrix_iac.plan.jsonformat import plan_data
 from featrix_iac.plan.model import Plan
 from featrix_iac.state.atomic import atomic_write
 from featrix_iac.state.lockfile import Lockfile, version_tuple
 
 FORMAT = "featrix-plan"
 PLANFILE_FORMAT_VERSION = 1
-REDACTED = "(sensitive value)"
 REPLAN = "run `featrix plan -out FILE` again and review the new plan"
 
 
@@ -56,18 +56,6 @@ def _checksum(doc: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical({k: v for k, v in doc.items() if k != "checksum"})).hexdigest()
 
 
-def _scrubbed(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON data with every sensitive field change redacted (whatever the planner put there)."""
-    data = plan.model_dump(mode="json")
-    for group in ("actions", "drift"):
-        for item in data.get(group, []):
-            for change in item.get("changes", []):
-                if change.get("sensitive"):
-                    change["old"] = REDACTED if change.get("old") is not None else None
-                    change["new"] = REDACTED if change.get("new") is not None else None
-    return data
-
-
 def write_planfile(
     path: Path | str,
     plan: Plan,
@@ -93,7 +81,7 @@ def write_planfile(
             "serial": serial,
             "manifest_digest": manifest_digest,
             "data_fingerprints": dict(sorted(data_fingerprints.items())),
-            "plan": _scrubbed(plan),
+            "plan": plan_data(plan),
         },
     }
     doc["checksum"] = _checksum(doc)
