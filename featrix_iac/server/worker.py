@@ -16,6 +16,7 @@ ES_JOB = "train_es"
 SP_JOB = "train_single_predictor"
 TERMINAL = {"done", "failed", "cancelled"}
 DEFAULT_SP_EPOCHS = 40
+MAX_RESTARTS = 3
 
 
 class Cancelled(Exception):
@@ -41,6 +42,11 @@ class Worker:
     def recover(self) -> None:
         """After a restart: jobs left running are re-queued from scratch (and say so); queued ones stay queued."""
         for job in self.svc.store.list("job"):
+            if job["status"] == "running" and int(job.get("restarts") or 0) + 1 >= MAX_RESTARTS:
+                self._finish(
+                    job, "failed", error=f"the server stopped during this training {MAX_RESTARTS} times; giving up"
+                )
+                continue
             if job["status"] == "running":
                 self.svc.store.update("job", job["job_id"], _requeue_after_restart)
             if job["status"] in ("ready", "running"):

@@ -2,63 +2,14 @@
 
 from __future__ import annotations
 
-import json
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
+from fxserver_helpers import Api, Receiver
 
 from featrix_iac.server.embedded import LocalServer, start_local_server
-
-
-class Api:
-    """requests bound to one server and account key; every call returns the Response."""
-
-    def __init__(self, url: str, key: str | None) -> None:
-        self.url, self.key = url, key
-        self.http = requests.Session()
-
-    def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        out = {"X-Api-Key": self.key} if self.key else {}
-        out.update(extra or {})
-        return out
-
-    def get(self, path: str, **kw: Any) -> requests.Response:
-        return self.http.get(self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=30, **kw)
-
-    def post(self, path: str, **kw: Any) -> requests.Response:
-        return self.http.post(self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=30, **kw)
-
-    def delete(self, path: str, **kw: Any) -> requests.Response:
-        return self.http.delete(self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=30, **kw)
-
-    def ok(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
-        resp = getattr(self, method)(path, **kw)
-        assert resp.status_code == 200, f"{method.upper()} {path} -> {resp.status_code}: {resp.text}"
-        return resp.json()
-
-    def upload(self, df: Any, name: str, **fields: Any) -> str:
-        data = {"name": name, **{k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}}
-        files = {"file": ("data.csv", df.to_csv(index=False).encode())}
-        return self.ok("post", "/compute/upload_with_new_session/", files=files, data=data)["session_id"]
-
-    def wait(
-        self, sid: str, timeout: float = 60.0, until: tuple[str, ...] = ("done", "failed", "cancelled")
-    ) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while True:
-            doc = self.ok("get", f"/compute/session/{sid}")
-            busy = any(j["status"] in ("ready", "running") for j in doc["jobs"].values())
-            if doc["session"]["status"] in until and not busy:
-                return doc
-            if time.monotonic() > deadline:
-                raise AssertionError(f"session {sid} still {doc['session']['status']} after {timeout}s")
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -90,45 +41,6 @@ def trained(api: Api, penguins: Any) -> dict[str, Any]:
     doc = api.wait(sid)
     assert doc["session"]["status"] == "done", doc
     return {"sid": sid, "pids": pids, "doc": doc}
-
-
-class Receiver:
-    """A tiny HTTP server that records webhook deliveries (headers and raw body)."""
-
-    def __init__(self) -> None:
-        self.calls: list[dict[str, Any]] = []
-        self.lock = threading.Lock()
-        self.fail_first = 0
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server API
-                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                with receiver.lock:
-                    failing = receiver.fail_first > 0
-                    receiver.fail_first -= 1
-                    receiver.calls.append(
-                        {"path": self.path, "headers": dict(self.headers), "raw": raw, "failed": failing}
-                    )
-                self.send_response(500 if failing else 200)
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def delivered(self, path: str, event: str | None = None, timeout: float = 20.0) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.lock:
-                hits = [c for c in self.calls if c["path"] == path and not c["failed"]]
-            hits = [c for c in hits if event is None or json.loads(c["raw"])["event"] == event]
-            if hits or time.monotonic() > deadline:
-                return hits
-            time.sleep(0.05)
 
 
 @pytest.fixture()

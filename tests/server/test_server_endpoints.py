@@ -1,0 +1,113 @@
+"""API endpoints: create / list / get / stats, keyed predict, key rotation and revocation, shadow / promote, delete."""
+
+from __future__ import annotations
+
+import requests
+
+RECORD = {
+    "island": "Dream",
+    "bill_length_mm": 49.0,
+    "bill_depth_mm": 18.5,
+    "flipper_length_mm": 195.0,
+    "body_mass_g": 3700.0,
+    "sex": "female",
+}
+
+
+def _predict(server, eid: str, key: str | None) -> requests.Response:
+    headers = {"X-API-Key": key} if key else {}
+    return requests.post(
+        f"{server.url}/endpoint/{eid}/predict", json={"query_record": RECORD}, headers=headers, timeout=10
+    )
+
+
+def test_endpoint_lifecycle(api, server, trained) -> None:
+    sid, pid = trained["sid"], trained["pids"]["species"]
+    created = api.ok(
+        "post",
+        "/endpoints",
+        json={
+            "name": "species-api",
+            "predictor_id": pid,
+            "session_id": sid,
+            "description": "d",
+            "user_metadata": {"tag": "x"},
+        },
+    )
+    eid, key = created["id"], created["api_key"]
+    assert key.startswith("fx_ep_") and created["has_api_key"] is True
+    assert created["predict_url"] == f"{server.url}/endpoint/{eid}/predict"
+    assert created["serving_predictor_id"] == pid and created["user_metadata"] == {"tag": "x"}
+    for field in ("created_at", "api_key_created_at"):
+        assert created[field].endswith("+00:00") and "Z" not in created[field]
+    got = api.ok("get", f"/endpoints/{eid}")
+    assert "api_key" not in got and got["has_api_key"] is True and got["user_metadata"] == {"tag": "x"}
+    assert eid in [e["id"] for e in api.ok("get", "/endpoints")["endpoints"]]
+    assert key not in api.get("/endpoints").text
+
+    first = _predict(server, eid, key)
+    assert first.status_code == 200 and first.json()["predicted_class"] in ("Adelie", "Chinstrap", "Gentoo")
+    assert _predict(server, eid, None).status_code == 401
+    assert _predict(server, eid, server.api_key).status_code == 401  # the account key is not the endpoint key
+    stats = api.ok("get", f"/endpoints/{eid}/stats")
+    assert stats["usage_count"] == 1 and stats["last_used_at"].endswith("+00:00")
+
+    new_key = api.ok("post", f"/endpoints/{eid}/regenerate_key", json={})["api_key"]
+    assert new_key != key
+    assert _predict(server, eid, key).status_code == 401
+    assert _predict(server, eid, new_key).status_code == 200
+    api.ok("post", f"/endpoints/{eid}/revoke_key", json={})
+    refused = _predict(server, eid, new_key)
+    assert refused.status_code == 403 and "revoked" in refused.json()["error"]
+    assert api.ok("get", f"/endpoints/{eid}")["has_api_key"] is False
+    newest = api.ok("post", f"/endpoints/{eid}/regenerate_key", json={})["api_key"]
+    assert _predict(server, eid, newest).status_code == 200
+
+    assert api.ok("delete", f"/endpoints/{eid}")["deleted"] is True
+    assert api.get(f"/endpoints/{eid}").status_code == 404
+    assert _predict(server, eid, newest).status_code == 404
+
+
+def test_shadow_promote_stop_shadowing_keep_id_and_key(api, server, trained, penguins) -> None:
+    sid = trained["sid"]
+    old_pid = trained["pids"]["species"]
+    new_pid = api.ok(
+        "post",
+        f"/compute/session/{sid}/train_predictor",
+        json={"target_column": "species", "target_column_type": "set", "epochs": 5, "name": "species-v2"},
+    )["predictor_id"]
+    api.wait(sid)
+    ep = api.ok("post", "/endpoints", json={"name": "rollout", "predictor_id": old_pid, "session_id": sid})
+    eid, key = ep["id"], ep["api_key"]
+    shadow = api.ok("post", f"/endpoints/{eid}/shadow", json={"predictor_id": new_pid, "session_id": sid})
+    assert shadow["publish_name"] and shadow["job_id"]
+    shadows = api.ok("get", f"/endpoints/{eid}")["plan"]["shadows"]
+    assert [s["neural_function_id"] for s in shadows] == [new_pid] and shadows[0]["name"]
+    assert api.post(f"/endpoints/{eid}/promote", json={"neural_function_id": "pred_unknown"}).status_code == 409
+    promoted = api.ok("post", f"/endpoints/{eid}/promote", json={"neural_function_id": new_pid})
+    assert promoted["id"] == eid and promoted["serving_predictor_id"] == new_pid
+    assert [s["neural_function_id"] for s in promoted["plan"]["shadows"]] == [old_pid]  # rollback guard
+    answer = _predict(server, eid, key)
+    assert answer.status_code == 200 and answer.json()["predictor_id"] == new_pid
+    stopped = api.ok("post", f"/endpoints/{eid}/stop_shadowing", json={"neural_function_id": old_pid})
+    assert stopped["plan"]["shadows"] == []
+    assert {m["neural_function_id"]: m["role"] for m in stopped["models"]} == {new_pid: "serving", old_pid: "retired"}
+    assert api.post(f"/endpoints/{eid}/stop_shadowing", json={"neural_function_id": old_pid}).status_code == 404
+
+
+def test_endpoint_create_validates(api, trained) -> None:
+    assert api.post("/endpoints", json={"name": "x"}).status_code == 400
+    assert api.post("/endpoints", json={"name": "x", "predictor_id": "pred_nope"}).status_code == 404
+    chosen = api.ok(
+        "post",
+        "/endpoints",
+        json={"name": "chosen", "predictor_id": trained["pids"]["sex"], "api_key": "fx_ep_chosen_by_caller"},
+    )
+    assert chosen["api_key"] == "fx_ep_chosen_by_caller"
+    assert (
+        api.post(
+            "/endpoints", json={"name": "x", "predictor_id": trained["pids"]["sex"], "api_key": "plain"}
+        ).status_code
+        == 400
+    )
+    assert api.get("/endpoints/ep_nope/stats").status_code == 404

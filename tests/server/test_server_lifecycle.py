@@ -1,0 +1,119 @@
+"""Lifecycle routes: publish (+ publish_job), unpublish, deprecate, protection, delete, clone, checkpoint publish."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture()
+def fm(api, penguins) -> str:
+    sid = api.upload(penguins.sample(120, random_state=3), "life", epochs=3)
+    api.ok(
+        "post",
+        f"/compute/session/{sid}/train_predictor",
+        json={"target_column": "species", "target_column_type": "set", "epochs": 3},
+    )
+    api.wait(sid)
+    return sid
+
+
+def _session(api, sid: str) -> dict:
+    return api.ok("get", f"/compute/session/{sid}")["session"]
+
+
+def test_publish_unpublish_and_publish_job(api, fm) -> None:
+    pub = api.ok("post", f"/compute/session/{fm}/publish", json={"name": "life-published"})
+    job = api.ok("get", f"/compute/session/{fm}/publish_job/{pub['job_id']}")
+    assert job["status"] == "completed" and job["published_path"] == "local/life-published"
+    s = _session(api, fm)
+    assert s["published"] is True and s["published_name"] == "life-published"
+    assert s["deletion_protection"] is True  # publishing turns protection on
+    assert api.ok("post", f"/compute/session/{fm}/publish", json={})["status"] == "already_published"
+    api.ok("post", f"/compute/session/{fm}/unpublish", json={})
+    s = _session(api, fm)
+    assert s["published"] is False and s["deletion_protection"] is True  # unpublish leaves it on
+    assert api.get(f"/compute/session/{fm}/publish_job/pub_nope").status_code == 404
+
+
+def test_deprecate(api, fm) -> None:
+    api.ok(
+        "post",
+        f"/compute/session/{fm}/deprecate",
+        json={"warning_message": "old", "expiration_date": "2031-01-01T00:00:00Z"},
+    )
+    dep = _session(api, fm)["deprecation"]
+    assert dep["warning_message"] == "old" and dep["expiration_date"] == "2031-01-01T00:00:00Z"
+    assert (
+        api.post(
+            f"/compute/session/{fm}/deprecate", json={"warning_message": "x", "expiration_date": "soon"}
+        ).status_code
+        == 400
+    )
+    assert api.post(f"/compute/session/{fm}/deprecate", json={"expiration_date": "2031-01-01"}).status_code == 400
+    pid = _session(api, fm)["job_plan"][1]["predictor_id"]
+    pred = api.ok(
+        "post", f"/compute/session/{fm}/predict", json={"query_record": {"island": "Dream"}, "predictor_id": pid}
+    )
+    assert pred["model_expiration"] == "2031-01-01T00:00:00Z"
+
+
+def test_mark_for_deletion_refused_while_protected(api, fm) -> None:
+    pid = _session(api, fm)["job_plan"][1]["predictor_id"]
+    api.ok("post", f"/compute/session/{fm}/deletion_protection", json={"protected": True})
+    refused = api.post(f"/compute/session/{fm}/mark_for_deletion", json={})
+    assert refused.status_code == 409 and refused.json()["detail"].startswith("deletion protected")
+    api.ok("post", f"/compute/session/{fm}/deletion_protection", json={"protected": False})
+    api.ok("post", f"/compute/session/{fm}/predictor/{pid}/deletion_protection", json={"protected": True})
+    refused = api.post(f"/compute/session/{fm}/mark_for_deletion", json={})
+    assert refused.status_code == 409 and pid in refused.json()["detail"]
+    api.ok("post", f"/compute/session/{fm}/predictor/{pid}/deletion_protection", json={"protected": False})
+    assert api.ok("post", f"/compute/session/{fm}/mark_for_deletion", json={})["marked_for_deletion"] is True
+    assert api.get(f"/compute/session/{fm}").status_code == 404
+    assert fm not in [s["session_id"] for s in api.ok("get", "/compute/sessions-for-org")["sessions"]]
+    assert api.post(f"/compute/session/{fm}/predict", json={"query_record": {}, "predictor_id": pid}).status_code == 404
+
+
+def test_clone_into_another_cluster_namespace(api, fm) -> None:
+    clone = api.ok(
+        "post",
+        f"/compute/session/{fm}/clone_embedding_space",
+        json={"to_compute": "churro", "new_session_name": "life-clone"},
+    )
+    new = clone["new_session_id"]
+    assert new != fm and clone["compute_cluster"] == "churro"
+    s = _session(api, new)
+    assert s["status"] == "done" and s["compute_cluster"] == "churro" and s["name"] == "life-clone"
+    assert s["es_architecture"]["d_model"] == 16 and s["job_plan"][0]["status"] == "completed"
+    churro = api.ok("get", "/compute/sessions-for-org", headers={"X-Featrix-Node": "churro"})["sessions"]
+    assert [x["session_id"] for x in churro] == [new]
+    local_ids = [
+        x["session_id"]
+        for x in api.ok("get", "/compute/sessions-for-org", headers={"X-Featrix-Node": "local"})["sessions"]
+    ]
+    assert fm in local_ids and new not in local_ids
+    by_header = api.ok(
+        "post", f"/compute/session/{fm}/clone_embedding_space", json={}, headers={"X-Featrix-Node": "burrito"}
+    )
+    assert _session(api, by_header["new_session_id"])["compute_cluster"] == "burrito"
+    pid = api.ok(
+        "post",
+        f"/compute/session/{new}/train_predictor",
+        json={"target_column": "island", "target_column_type": "set", "epochs": 3},
+    )["predictor_id"]
+    api.wait(new)
+    assert api.ok(
+        "post", f"/compute/session/{new}/predict", json={"query_record": {"species": "Gentoo"}, "predictor_id": pid}
+    )["predicted_class"]
+
+
+def test_publish_partial_foundation(api, fm) -> None:
+    out = api.ok(
+        "post",
+        f"/compute/session/{fm}/publish_partial_foundation",
+        json={"name": "life-ckpt", "publish": True, "org_id": "local"},
+    )
+    assert out["checkpoint_epoch"] == 3
+    s = _session(api, out["foundation_session_id"])
+    assert s["name"] == "life-ckpt" and s["published"] is True and s["status"] == "done"
+    bad = api.post(f"/compute/session/{fm}/publish_partial_foundation", json={"name": "x", "checkpoint_epoch": 1})
+    assert bad.status_code == 400 and "final checkpoint" in bad.json()["detail"]
