@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from featrix_iac.client.errors import ConnectionFailed, NotFoundError, ServerError
+
+if TYPE_CHECKING:
+    from featrix_iac.client import FeatrixClient
+    from featrix_iac.state import LockEntry
 
 
 class Change(str, Enum):
@@ -24,6 +34,7 @@ class FieldRule:
     write_only: bool = False  # the server never returns it: compared by the hash kept in the lockfile
     live: bool = True  # the server reports it, so drift can be detected
     route: str = ""  # the API route that changes it in place (documentation and plan detail)
+    append_only: bool = False  # a list changed in place when the old value is a prefix of the new, else replace
 
 
 @dataclass
@@ -34,3 +45,247 @@ class LiveObject:
     fields: dict[str, Any]
     status: str = "ready"  # server status vocabulary folded to: ready | training | failed | deleted
     tag: dict[str, Any] = field(default_factory=dict)  # the user_metadata tag, when present
+
+
+# --- the handler contract -----------------------------------------------------------------------
+# (extended by the resources helper; FieldRule / LiveObject / Change above are the planner's contract)
+
+TAG_KEY = "featrix_iac"  # user_metadata key of the creation tag
+
+
+@dataclass(frozen=True)
+class DesiredContext:
+    """What `Handler.desired` needs besides the resource: who we are and how to fingerprint data."""
+
+    project: str
+    environment: str
+    root: Path
+    fingerprint: Callable[[Path], str]  # StateStore.fingerprint: cached "sha256:<hex>" of a data file
+
+
+@dataclass
+class Operation:
+    """One apply step of one address, as a handler sees it. Plaintext secrets exist only in `resource`."""
+
+    address: str
+    key: str
+    resource: Any  # the manifest model (featrix_iac.model.resources.*), or None for deletes
+    desired: dict[str, Any]  # Handler.desired() form (secrets as hashes)
+    entry: LockEntry | None  # the lockfile entry as it is now (ids, applied, protected)
+    refs: dict[str, LockEntry] = field(default_factory=dict)  # lockfile entries of referenced addresses
+    tag: dict[str, Any] = field(default_factory=dict)  # {"featrix_iac": {project, environment, address, token}}
+    root: Path = Path(".")
+    token: str = ""  # the creation token (also the FM upload's idempotency key)
+
+    @property
+    def ids(self) -> dict[str, str]:
+        return dict(self.entry.ids) if self.entry else {}
+
+    def ref_ids(self, address: str) -> dict[str, str]:
+        entry = self.refs.get(address)
+        if entry is None or not entry.ids:
+            raise CreateFailed(f"{self.address} needs {address}, which has no ids in the lockfile")
+        return dict(entry.ids)
+
+
+@dataclass
+class StepResult:
+    """What a create or update step produced. `secrets` are plaintext: the applier encrypts them at once."""
+
+    ids: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One poll of a training: state is training | ready | failed | gone."""
+
+    state: str
+    fraction: float | None = None
+    message: str = ""
+
+
+class CannotTell(Exception):
+    """find_existing could not determine whether an earlier create happened (list failed, no tag readable)."""
+
+
+class CreateFailed(Exception):
+    """A create or step was refused for a reason the handler explains (not an HTTP error)."""
+
+
+class WaitTimeout(Exception):
+    """A wait (training, shadow publish) exceeded its timeout. The object still exists: re-apply re-attaches."""
+
+
+class TrainingFailed(Exception):
+    """The server reports the training failed (seen several times in a row)."""
+
+
+def make_tag(project: str, environment: str, address: str, token: str) -> dict[str, Any]:
+    return {TAG_KEY: {"project": project, "environment": environment, "address": address, "token": token}}
+
+
+def tag_of(user_metadata: Any) -> dict[str, Any]:
+    """The creation tag inside a user_metadata value (object or JSON string), or {}."""
+    if isinstance(user_metadata, str):
+        try:
+            user_metadata = json.loads(user_metadata)
+        except ValueError:
+            return {}
+    tag = user_metadata.get(TAG_KEY) if isinstance(user_metadata, dict) else None
+    return dict(tag) if isinstance(tag, dict) else {}
+
+
+def tag_matches(user_metadata: Any, tag: dict[str, Any]) -> bool:
+    """Same project, environment, address and creation token."""
+    mine, theirs = tag.get(TAG_KEY, tag), tag_of(user_metadata)
+    keys = ("project", "environment", "address", "token")
+    return bool(theirs) and all(theirs.get(k) == mine.get(k) for k in keys)
+
+
+def get_confirmed(
+    client: FeatrixClient, path: str, *, delays: tuple[float, ...] = (0.2, 0.5, 1.0)
+) -> dict[str, Any] | None:
+    """GET `path`; None only when 404 is seen 1 + len(delays) times in a row (eventual consistency).
+
+    Any other error (401/403, 5xx after the client's retries, connection failures) is raised: refresh
+    must never mistake an error for a deletion.
+    """
+    for delay in (*delays, None):
+        try:
+            return client.get(path)
+        except NotFoundError:
+            if delay is None:
+                return None
+            time.sleep(delay)
+    return None  # pragma: no cover - the loop always returns
+
+
+class Handler:
+    """Base of every kind's handler: field rules as data, desired form, read, and one call per step.
+
+    Subclasses set `kind` and `rules` and implement desired / read / create / poll / update / delete.
+    A step is a string naming one API call (e.g. "publish", "deletion_protection", "shadow").
+    """
+
+    kind: ClassVar[str] = ""
+    rules: ClassVar[tuple[FieldRule, ...]] = ()
+    trains: ClassVar[bool] = False  # create starts a training that wait_ready waits for
+    deletable: ClassVar[bool] = True  # False: the API has no delete (predictors are retired)
+    read_parallelism: ClassVar[int] = 8
+
+    def rule(self, name: str) -> FieldRule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    def merge_live(self, entry: LockEntry, live: dict[str, Any]) -> dict[str, Any]:
+        """Every rule's field: what the server reports, else the hash kept for it, else what was applied."""
+        fields: dict[str, Any] = {r.name: None for r in self.rules}
+        fields.update(entry.applied)
+        fields.update(entry.hashes)
+        fields.update(live)
+        return fields
+
+    def split_applied(self, desired: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+        """(applied, hashes): write-only fields go to the lockfile's hashes, the rest to applied."""
+        write_only = {r.name for r in self.rules if r.write_only}
+        applied = {k: v for k, v in desired.items() if k not in write_only}
+        hashes = {k: str(v) for k, v in desired.items() if k in write_only and v is not None}
+        return applied, hashes
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def desired(self, key: str, resource: Any, ctx: DesiredContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
+        raise NotImplementedError
+
+    def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
+        """Every entry read with bounded concurrency (kinds with a list route override this)."""
+        if not entries:
+            return {}
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(self.read_parallelism, len(entries))) as pool:
+            futures = {a: pool.submit(self.read, client, e) for a, e in entries.items()}
+            return {a: f.result() for a, f in futures.items()}
+
+    def find_existing(
+        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
+    ) -> dict[str, str] | None:
+        """Ids of the object an earlier apply created with this tag; None when surely absent; CannotTell."""
+        raise CannotTell(f"{self.kind} objects cannot be searched by their creation tag")
+
+    # -- applying ------------------------------------------------------------------------------
+
+    def create(self, client: FeatrixClient, op: Operation) -> StepResult:
+        raise NotImplementedError
+
+    def poll(self, client: FeatrixClient, ids: dict[str, str]) -> Progress:
+        """One GET: how the training of a created object is going (kinds without training: ready)."""
+        return Progress("ready")
+
+    def followups(self, desired: dict[str, Any]) -> list[str]:
+        """Steps that bring a freshly created object to `desired` (fields the create route cannot set)."""
+        return []
+
+    def update_steps(self, fields: list[str], desired: dict[str, Any], applied: dict[str, Any]) -> list[str]:
+        """The ordered steps (one API call each) that change `fields` in place from `applied` to `desired`."""
+        return []
+
+    def update(self, client: FeatrixClient, op: Operation, step: str) -> StepResult:
+        raise CreateFailed(f"{self.kind} has no in-place step {step!r}")
+
+    def step_fields(self, step: str) -> list[str]:
+        """The desired fields a step brings up to date (recorded as applied once it succeeded)."""
+        base = step.split(":", 1)[0]
+        return [r.name for r in self.rules if r.route and base in r.route.split("+")]
+
+    def delete_steps(self, entry: LockEntry) -> list[str]:
+        return ["delete"] if self.deletable else []
+
+    def delete(self, client: FeatrixClient, op: Operation, step: str) -> None:
+        raise NotImplementedError
+
+    def wait_ready(
+        self,
+        client: FeatrixClient,
+        ids: dict[str, str],
+        *,
+        timeout: float,
+        on_progress: Callable[[Progress], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+        max_interval: float = 5.0,
+    ) -> Progress:
+        """Poll until ready. TrainingFailed after 3 failed reads in a row; WaitTimeout after `timeout`.
+
+        A 404 must be seen 5 times in a row to count as gone; other errors are ridden out until the
+        timeout (auth errors raise at once). `stop()` true ends the wait early with the last progress.
+        """
+        start, failed, missing, last = time.monotonic(), 0, 0, Progress("training")
+        while True:
+            try:
+                progress = self.poll(client, ids)
+                missing = 0
+            except NotFoundError:
+                missing += 1
+                progress = Progress("gone" if missing >= 5 else "training", None, "not found (yet)")
+            except (ServerError, ConnectionFailed) as exc:
+                progress = Progress("training", last.fraction, f"status unavailable: {exc.detail or exc}")
+            failed = failed + 1 if progress.state == "failed" else 0
+            if progress.state == "ready" or progress.state == "gone" or failed >= 3:
+                if progress.state == "failed":
+                    raise TrainingFailed(progress.message or "training failed")
+                if progress.state == "gone":
+                    raise TrainingFailed("the object disappeared from the server while training")
+                return progress
+            if on_progress is not None and progress != last:
+                on_progress(progress)
+            last = progress
+            elapsed = time.monotonic() - start
+            if elapsed > timeout:
+                raise WaitTimeout(f"still training after {timeout:.0f}s ({progress.message or 'no progress'})")
+            if stop is not None and stop():
+                return last
+            time.sleep(0.05 if failed else min(max_interval, max(0.2, elapsed * 0.05)))

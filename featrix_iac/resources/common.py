@@ -1,0 +1,102 @@
+"""Helpers shared by the handlers: status folding, session-document access, record digests, tag bodies."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from featrix_iac.resources.base import Progress
+
+DONE = {"done", "completed"}
+FAILED = {"failed", "error", "aborted", "abandoned"}
+CANCELLED = {"cancelled"}
+
+
+def fold_status(status: str | None) -> str:
+    """Server status vocabulary -> ready | training | failed."""
+    if status in DONE:
+        return "ready"
+    if status in FAILED or status in CANCELLED:
+        return "failed"
+    return "training"
+
+
+def session_of(doc: dict[str, Any]) -> dict[str, Any]:
+    """The session fields of GET /compute/session/{id} (nested under "session", or flat)."""
+    inner = doc.get("session")
+    return inner if isinstance(inner, dict) else doc
+
+
+def job_plan_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    plan = session_of(doc).get("job_plan") or doc.get("job_plan") or []
+    return [e for e in plan if isinstance(e, dict)]
+
+
+def jobs_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    jobs = doc.get("jobs") or {}
+    return {k: v for k, v in jobs.items() if isinstance(v, dict)} if isinstance(jobs, dict) else {}
+
+
+def job_error(job: dict[str, Any]) -> str:
+    for key in ("error", "error_message", "failure_reason"):
+        if job.get(key):
+            return str(job[key])
+    return ""
+
+
+def job_progress(job: dict[str, Any], what: str) -> Progress:
+    """A Progress from one job record (status, epochs, progress fraction)."""
+    state = fold_status(job.get("status"))
+    epoch = job.get("current_epoch", job.get("epoch"))
+    total = job.get("total_epochs", job.get("epochs"))
+    fraction = job.get("progress")
+    if not isinstance(fraction, (int, float)) and isinstance(epoch, int) and isinstance(total, int) and total:
+        fraction = epoch / total
+    if isinstance(fraction, (int, float)) and fraction > 1:
+        fraction = fraction / 100.0
+    if state == "failed":
+        return Progress("failed", None, f"{what} {job.get('status')}: {job_error(job) or 'no detail'}")
+    if state == "ready":
+        return Progress("ready", 1.0, f"{what} done")
+    epochs = f" epoch {epoch}/{total}" if isinstance(epoch, int) and total else ""
+    status = job.get("status") or "queued"
+    return Progress(
+        "training", float(fraction) if isinstance(fraction, (int, float)) else None, f"{what} {status}{epochs}"
+    )
+
+
+def newest(jobs: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return max(jobs, key=lambda j: str(j.get("created_at") or ""), default=None)
+
+
+def record_digest(record: dict[str, Any]) -> str:
+    """A short stable digest of one record (canonical JSON), for append-only comparison."""
+    text = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def metadata_json(user: dict[str, Any] | None, tag: dict[str, Any]) -> dict[str, Any]:
+    """The user's metadata with our creation tag merged in."""
+    return {**(user or {}), **tag}
+
+
+def without_tag(user_metadata: Any) -> dict[str, Any]:
+    from featrix_iac.resources.base import TAG_KEY
+
+    if isinstance(user_metadata, str):
+        try:
+            user_metadata = json.loads(user_metadata)
+        except ValueError:
+            return {}
+    if not isinstance(user_metadata, dict):
+        return {}
+    return {k: v for k, v in user_metadata.items() if k != TAG_KEY}
+
+
+def merged_fields(live: dict[str, Any], entry_applied: dict[str, Any], hashes: dict[str, str]) -> dict[str, Any]:
+    """Live fields over what the lockfile says was applied (for fields the server does not report)."""
+    out = dict(entry_applied)
+    out.update(hashes)
+    out.update(live)
+    return out

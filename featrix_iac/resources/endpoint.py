@@ -1,0 +1,197 @@
+"""API endpoints: keyed prediction URLs; predictor moves by shadow → promote, key rotation and revocation in place."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.resources.base import (
+    CannotTell,
+    Change,
+    CreateFailed,
+    DesiredContext,
+    FieldRule,
+    Handler,
+    LiveObject,
+    Operation,
+    StepResult,
+    WaitTimeout,
+    get_confirmed,
+    tag_matches,
+    tag_of,
+)
+from featrix_iac.state import LockEntry
+
+R, IP = Change.REPLACE, Change.IN_PLACE
+SHADOW_PUBLISH_TIMEOUT = 300.0
+
+
+class EndpointHandler(Handler):
+    """The key is returned only by create and regenerate_key: the applier encrypts it into the lockfile
+    (secrets["api_key"]) at once. Name and description have no update route: changing them replaces the
+    endpoint (new id, URL and key)."""
+
+    kind = "endpoint"
+    rules = (
+        FieldRule("predictor", IP, route="shadow+promote"),
+        FieldRule("name", R),
+        FieldRule("description", R),
+        FieldRule("api_key.rotation", IP, live=False, route="regenerate_key"),
+        FieldRule("api_key.revoked", IP, route="revoke_key+regenerate_key"),
+    )
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def desired(self, key: str, resource: Any, ctx: DesiredContext) -> dict[str, Any]:
+        ep = resource
+        return {
+            "predictor": ep.predictor,
+            "name": ep.name or key,
+            "description": ep.description,
+            "api_key.rotation": ep.api_key.rotation,
+            "api_key.revoked": ep.api_key.revoked,
+        }
+
+    def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
+        eid = entry.ids.get("endpoint_id")
+        if not eid:
+            return None
+        doc = get_confirmed(client, f"/endpoints/{eid}")
+        return None if doc is None else self._live(doc, entry)
+
+    def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
+        """One GET /endpoints; entries missing from the list are read one by one (confirming a 404)."""
+        if not entries:
+            return {}
+        listed = {d.get("id"): d for d in client.get("/endpoints").get("endpoints", []) if isinstance(d, dict)}
+        out: dict[str, LiveObject | None] = {}
+        missing: dict[str, LockEntry] = {}
+        for address, entry in entries.items():
+            doc = listed.get(entry.ids.get("endpoint_id"))
+            if doc is None:
+                missing[address] = entry
+            else:
+                out[address] = self._live(doc, entry)
+        out.update(super().read_all(client, missing))
+        return out
+
+    def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject:
+        serving = doc.get("serving_predictor_id")
+        applied_predictor = entry.applied.get("predictor")
+        live = {
+            "name": doc.get("name"),
+            "description": doc.get("description"),
+            "api_key.revoked": not bool(doc.get("has_api_key", True)),
+            "predictor": applied_predictor
+            if not serving or serving == entry.ids.get("predictor_id")
+            else f"(another predictor: {serving})",
+        }
+        ids = {"endpoint_id": str(doc.get("id")), "predictor_id": str(serving or entry.ids.get("predictor_id", ""))}
+        if doc.get("session_id"):
+            ids["session_id"] = str(doc["session_id"])
+        status = "failed" if doc.get("plan_error") else "ready"
+        return LiveObject(
+            ids=ids, fields=self.merge_live(entry, live), status=status, tag=tag_of(doc.get("user_metadata"))
+        )
+
+    def find_existing(
+        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
+    ) -> dict[str, str] | None:
+        try:
+            docs = client.get("/endpoints").get("endpoints", [])
+        except FeatrixError as exc:
+            raise CannotTell(f"cannot list endpoints: {exc}") from exc
+        for doc in docs:
+            if isinstance(doc, dict) and tag_matches(doc.get("user_metadata"), tag):
+                ids = {"endpoint_id": str(doc["id"]), "predictor_id": str(doc.get("serving_predictor_id") or "")}
+                if doc.get("session_id"):
+                    ids["session_id"] = str(doc["session_id"])
+                return ids
+        return None
+
+    # -- applying ------------------------------------------------------------------------------
+
+    def create(self, client: FeatrixClient, op: Operation) -> StepResult:
+        d = op.desired
+        pred = op.ref_ids(f"predictor.{d['predictor']}")
+        body: dict[str, Any] = {
+            "name": d["name"],
+            "predictor_id": pred["predictor_id"],
+            "session_id": pred["session_id"],
+            "user_metadata": op.tag,
+        }
+        if d.get("description") is not None:
+            body["description"] = d["description"]
+        resp = client.post("/endpoints", body, once=True)
+        eid, key = resp.get("id"), resp.get("api_key")
+        if not eid:
+            raise CreateFailed("POST /endpoints returned no endpoint id")
+        ids = {"endpoint_id": str(eid), "predictor_id": pred["predictor_id"], "session_id": pred["session_id"]}
+        return StepResult(ids=ids, secrets={"api_key": key} if key else {}, outputs=_outputs(resp))
+
+    def followups(self, desired: dict[str, Any]) -> list[str]:
+        return ["revoke_key"] if desired.get("api_key.revoked") else []
+
+    def adopt_steps(self, entry: LockEntry) -> list[str]:
+        """An adopted endpoint's key was never recorded (it is returned only once): rotate it."""
+        return [] if entry.secrets.get("api_key") or entry.applied.get("api_key.revoked") else ["regenerate_key"]
+
+    def update_steps(self, fields: list[str], desired: dict[str, Any], applied: dict[str, Any]) -> list[str]:
+        steps: list[str] = []
+        if "predictor" in fields:
+            steps += ["shadow", "promote"]
+        revoke = bool(desired.get("api_key.revoked"))
+        unrevoke = "api_key.revoked" in fields and not revoke and applied.get("api_key.revoked")
+        if "api_key.rotation" in fields or unrevoke:
+            steps.append("regenerate_key")
+        if "api_key.revoked" in fields and revoke:
+            steps.append("revoke_key")
+        return steps
+
+    def update(self, client: FeatrixClient, op: Operation, step: str) -> StepResult:
+        eid = op.ids["endpoint_id"]
+        if step in ("shadow", "promote"):
+            pred = op.ref_ids(f"predictor.{op.desired['predictor']}")
+            if step == "shadow":
+                body = {"predictor_id": pred["predictor_id"], "session_id": pred["session_id"]}
+                resp = client.post(f"/endpoints/{eid}/shadow", body, once=True)
+                return StepResult(outputs={"shadow_publish_name": resp.get("publish_name")})
+            _wait_shadow_published(client, eid, pred["predictor_id"])
+            resp = client.post(f"/endpoints/{eid}/promote", {"neural_function_id": pred["predictor_id"]}, once=True)
+            return StepResult(ids={"predictor_id": pred["predictor_id"], "session_id": pred["session_id"]})
+        if step == "regenerate_key":
+            resp = client.post(f"/endpoints/{eid}/regenerate_key", {}, once=True)
+            if not resp.get("api_key"):
+                raise CreateFailed("regenerate_key returned no key")
+            return StepResult(secrets={"api_key": str(resp["api_key"])})
+        if step == "revoke_key":
+            client.post(f"/endpoints/{eid}/revoke_key", {})
+            return StepResult()
+        return super().update(client, op, step)
+
+    def delete(self, client: FeatrixClient, op: Operation, step: str) -> None:
+        try:
+            client.delete(f"/endpoints/{op.ids['endpoint_id']}")
+        except NotFoundError:
+            return
+
+
+def _outputs(resp: dict[str, Any]) -> dict[str, Any]:
+    out = {"endpoint_id": resp.get("id"), "predict_url": resp.get("predict_url")}
+    return {k: v for k, v in out.items() if v}
+
+
+def _wait_shadow_published(client: FeatrixClient, eid: str, pid: str, timeout: float = SHADOW_PUBLISH_TIMEOUT) -> None:
+    """Promote only once the shadow's publish landed (`name` present in plan.shadows, contract §9.3)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        doc = client.get(f"/endpoints/{eid}")
+        shadows = (doc.get("plan") or {}).get("shadows") or []
+        if any(s.get("neural_function_id") == pid and s.get("name") for s in shadows if isinstance(s, dict)):
+            return
+        if doc.get("serving_predictor_id") == pid:
+            return
+        if time.monotonic() > deadline:
+            raise WaitTimeout(f"the shadow {pid} of endpoint {eid} was not published after {timeout:.0f}s")
+        time.sleep(0.5)

@@ -1,0 +1,294 @@
+"""Foundational models (Featrix sessions): upload or URL create, training waits, publish / protection / delete."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.resources.base import (
+    CannotTell,
+    Change,
+    DesiredContext,
+    FieldRule,
+    Handler,
+    LiveObject,
+    Operation,
+    Progress,
+    StepResult,
+    get_confirmed,
+    tag_matches,
+    tag_of,
+)
+from featrix_iac.resources.common import fold_status, job_progress, jobs_of, newest, session_of, without_tag
+from featrix_iac.state import LockEntry, fingerprint_url
+
+R, IP = Change.REPLACE, Change.IN_PLACE
+CREATE_ONLY = (
+    "session_name_prefix",
+    "ignore_columns",
+    "column_overrides",
+    "epochs",
+    "d_model",
+    "foundation_mode",
+    "time_column",
+    "sequential_timestamp_col",
+    "sequential_entity_id_col",
+    "sequential_window_units",
+    "sequential_window_interval",
+    "sequential_rolling_windows",
+    "webhooks",
+)
+# fields the create routes cannot set: their value right after a create
+CREATION_DEFAULTS: dict[str, Any] = {
+    "published": False,
+    "published_name": None,
+    "deprecation": None,
+    "deletion_protection": False,
+}
+URL_PREFIXES = ("https://", "http://", "s3://")
+
+
+def is_url(value: str) -> bool:
+    return value.startswith(URL_PREFIXES)
+
+
+class FoundationalModelHandler(Handler):
+    kind = "foundational_model"
+    trains = True
+    rules = (
+        FieldRule("data", R, write_only=True, live=False),
+        FieldRule("name", R),
+        *(FieldRule(name, R, live=False) for name in CREATE_ONLY),
+        FieldRule("user_metadata", R),
+        FieldRule("compute_cluster", R),
+        FieldRule("priority", Change.IGNORED, live=False),
+        FieldRule("published", IP, route="publish+unpublish"),
+        FieldRule("published_name", IP, route="publish+unpublish"),
+        FieldRule("deprecation", IP, route="deprecate"),
+        FieldRule("deletion_protection", IP, route="deletion_protection"),
+    )
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def desired(self, key: str, resource: Any, ctx: DesiredContext) -> dict[str, Any]:
+        fm = resource
+        name = fm.name or key
+        data = fingerprint_url(fm.data) if is_url(fm.data) else ctx.fingerprint(ctx.root / fm.data)
+        publish_name = fm.publish_name(key)
+        dep = fm.deprecation
+        return {
+            "data": data,
+            "name": name,
+            "session_name_prefix": fm.session_name_prefix or name,
+            "ignore_columns": sorted(set(fm.ignore_columns)),
+            "column_overrides": dict(sorted(fm.column_overrides.items())),
+            "epochs": fm.epochs,
+            "d_model": fm.d_model,
+            "foundation_mode": fm.foundation_mode,
+            "time_column": fm.time_column,
+            "sequential_timestamp_col": fm.sequential_timestamp_col,
+            "sequential_entity_id_col": fm.sequential_entity_id_col,
+            "sequential_window_units": fm.sequential_window_units,
+            "sequential_window_interval": fm.sequential_window_interval,
+            "sequential_rolling_windows": list(fm.sequential_rolling_windows),
+            "webhooks": dict(sorted(fm.webhooks.items())),
+            "user_metadata": dict(fm.user_metadata),
+            "compute_cluster": fm.compute_cluster,
+            "priority": fm.priority,
+            "published": publish_name is not None,
+            "published_name": publish_name,
+            "deprecation": None
+            if dep is None
+            else {"warning_message": dep.warning_message, "expiration_date": dep.expiration_date.isoformat()},
+            "deletion_protection": fm.deletion_protection,
+        }
+
+    def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
+        sid = entry.ids.get("session_id")
+        if not sid:
+            return None
+        doc = get_confirmed(client, f"/compute/session/{sid}")
+        return None if doc is None else self._live(session_of(doc), entry, jobs_of(doc))
+
+    def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
+        """One org-wide list call; entries missing from it are read one by one (confirming a 404)."""
+        if not entries:
+            return {}
+        listed = {
+            item.get("session_id"): item
+            for item in client.get("/compute/sessions-for-org").get("sessions", [])
+            if isinstance(item, dict)
+        }
+        out: dict[str, LiveObject | None] = {}
+        missing: dict[str, LockEntry] = {}
+        for address, entry in entries.items():
+            item = listed.get(entry.ids.get("session_id"))
+            if item is None or item.get("es_status") not in ("done", "failed", "cancelled"):
+                missing[address] = entry  # not listed (or still training): read the full document
+            else:
+                out[address] = self._live(item, entry, {})
+        out.update(super().read_all(client, missing))
+        return out
+
+    def _live(self, s: dict[str, Any], entry: LockEntry, jobs: dict[str, Any]) -> LiveObject:
+        applied = entry.applied
+        live: dict[str, Any] = {
+            "name": s.get("name"),
+            "user_metadata": without_tag(s.get("user_metadata")),
+            "deletion_protection": bool(s.get("deletion_protection")),
+            "compute_cluster": s.get("compute_cluster") if applied.get("compute_cluster") is not None else None,
+        }
+        if "published" in s:  # the local server reports it; the real one does not (the lockfile is the truth)
+            live["published"] = bool(s.get("published"))
+            live["published_name"] = s.get("published_name") if live["published"] else None
+        if "deprecation" in s:
+            dep = s.get("deprecation")
+            live["deprecation"] = (
+                {"warning_message": dep.get("warning_message"), "expiration_date": dep.get("expiration_date")}
+                if isinstance(dep, dict)
+                else None
+            )
+        fields = self.merge_live(entry, live)
+        status = fold_status(s.get("es_status") or s.get("status"))
+        es_jobs = [j for j in jobs.values() if j.get("job_type") in ("train_es", "train_embedding_space", "training")]
+        job = newest(es_jobs)
+        ids = {"session_id": str(s.get("session_id") or entry.ids.get("session_id"))}
+        if job and job.get("job_id"):
+            ids["job_id"] = str(job["job_id"])
+        return LiveObject(ids=ids, fields=fields, status=status, tag=tag_of(s.get("user_metadata")))
+
+    def find_existing(
+        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
+    ) -> dict[str, str] | None:
+        try:
+            items = client.get("/compute/sessions-for-org").get("sessions", [])
+        except FeatrixError as exc:
+            raise CannotTell(f"cannot list sessions: {exc}") from exc
+        for item in items:
+            if isinstance(item, dict) and tag_matches(item.get("user_metadata"), tag):
+                return {"session_id": str(item["session_id"])}
+        return None
+
+    # -- applying ------------------------------------------------------------------------------
+
+    def create(self, client: FeatrixClient, op: Operation) -> StepResult:
+        fm, d = op.resource, op.desired
+        fields = _creation_fields(fm, d, op.tag)
+        node = d.get("compute_cluster")
+        if is_url(fm.data):
+            body = {
+                **fields,
+                "s3_file_data_set_training": fm.data,
+                "user_metadata": json.dumps(fields["user_metadata"]),
+            }
+            resp = client.post("/compute/create-embedding-space", body, once=True, node=node)
+        else:
+            path = op.root / fm.data
+            form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
+            with open(path, "rb") as fh:
+                resp = client.post(
+                    "/compute/upload_with_new_session/",
+                    files={"file": (Path(fm.data).name, fh)},
+                    data=form,
+                    idempotency_key=op.token,
+                    node=node,
+                )
+        sid = resp.get("session_id")
+        if not sid:
+            raise FeatrixError(f"the server accepted the foundational model but returned no session_id: {resp}")
+        outputs = {"session_id": sid, "compute_cluster": resp.get("compute_cluster")}
+        return StepResult(ids={"session_id": str(sid)}, outputs={k: v for k, v in outputs.items() if v})
+
+    def poll(self, client: FeatrixClient, ids: dict[str, str]) -> Progress:
+        doc = client.get(f"/compute/session/{ids['session_id']}")
+        jobs = [
+            j for j in jobs_of(doc).values() if j.get("job_type") in ("train_es", "train_embedding_space", "training")
+        ]
+        job = newest(jobs)
+        if job is not None:
+            return job_progress(job, "training")
+        s = session_of(doc)
+        state = fold_status(s.get("es_status") or s.get("status"))
+        return Progress(state, None, f"session {s.get('status')}")
+
+    def followups(self, desired: dict[str, Any]) -> list[str]:
+        changed = [f for f, v in CREATION_DEFAULTS.items() if desired.get(f) != v]
+        return self.update_steps(changed, desired, CREATION_DEFAULTS)
+
+    def update_steps(self, fields: list[str], desired: dict[str, Any], applied: dict[str, Any]) -> list[str]:
+        steps: list[str] = []
+        if "published" in fields or "published_name" in fields:
+            renamed = desired.get("published_name") != applied.get("published_name")
+            if applied.get("published") and (not desired.get("published") or renamed):
+                steps.append("unpublish")
+            if desired.get("published"):
+                steps.append("publish")
+        if "deprecation" in fields and desired.get("deprecation"):
+            steps.append("deprecate")
+        if "deletion_protection" in fields or ("publish" in steps and not desired.get("deletion_protection")):
+            steps.append("deletion_protection")
+        return steps
+
+    def update(self, client: FeatrixClient, op: Operation, step: str) -> StepResult:
+        base, d = f"/compute/session/{op.ids['session_id']}", op.desired
+        if step == "publish":
+            resp = client.post(f"{base}/publish", {"name": d["published_name"]})
+            return StepResult(outputs={"publish_job_id": resp["job_id"]} if resp.get("job_id") else {})
+        if step == "unpublish":
+            client.post(f"{base}/unpublish", {})
+        elif step == "deprecate":
+            client.post(f"{base}/deprecate", d["deprecation"])
+        elif step == "deletion_protection":
+            client.post(f"{base}/deletion_protection", {"protected": bool(d["deletion_protection"])})
+        else:
+            return super().update(client, op, step)
+        return StepResult()
+
+    def delete_steps(self, entry: LockEntry) -> list[str]:
+        guarded = entry.protected or entry.applied.get("deletion_protection") or entry.applied.get("published")
+        return ["unprotect", "mark_for_deletion"] if guarded else ["mark_for_deletion"]
+
+    def delete(self, client: FeatrixClient, op: Operation, step: str) -> None:
+        base = f"/compute/session/{op.ids['session_id']}"
+        try:
+            if step == "unprotect":
+                client.post(f"{base}/deletion_protection", {"protected": False})
+            else:
+                client.post(f"{base}/mark_for_deletion", {})
+        except NotFoundError:
+            return  # already gone
+
+
+def _creation_fields(fm: Any, d: dict[str, Any], tag: dict[str, Any]) -> dict[str, Any]:
+    """The creation parameters (contract §2.1/§2.2) that are set; user_metadata carries the tag."""
+    out: dict[str, Any] = {"name": d["name"], "session_name_prefix": d["session_name_prefix"]}
+    optional = {
+        "ignore_columns": d["ignore_columns"] or None,
+        "column_overrides": d["column_overrides"] or None,
+        "epochs": d["epochs"],
+        "d_model": d["d_model"],
+        "webhooks": d["webhooks"] or None,
+        "time_column": d["time_column"],
+        "priority": fm.priority,
+    }
+    if d["foundation_mode"] is not None:
+        optional["foundation_mode"] = "true" if d["foundation_mode"] else "false"
+    if d["sequential_timestamp_col"]:
+        optional.update(
+            sequential_timestamp_col=d["sequential_timestamp_col"],
+            sequential_entity_id_col=d["sequential_entity_id_col"],
+            sequential_window_units=d["sequential_window_units"],
+            sequential_window_interval=d["sequential_window_interval"],
+            sequential_rolling_windows=d["sequential_rolling_windows"] or None,
+        )
+    out.update(
+        {
+            k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
+            for k, v in optional.items()
+            if v is not None
+        }
+    )
+    out["user_metadata"] = {**d["user_metadata"], **tag}
+    return out

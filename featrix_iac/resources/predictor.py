@@ -1,0 +1,250 @@
+"""Predictors: trained inside their foundational model's session; never deleted (retired), webhooks as a field group."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+from urllib.parse import quote
+
+from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.resources import webhooks
+from featrix_iac.resources.base import (
+    CannotTell,
+    Change,
+    CreateFailed,
+    DesiredContext,
+    FieldRule,
+    Handler,
+    LiveObject,
+    Operation,
+    Progress,
+    StepResult,
+    get_confirmed,
+    tag_matches,
+    tag_of,
+)
+from featrix_iac.resources.common import fold_status, job_plan_of, job_progress, jobs_of, newest, session_of
+from featrix_iac.state import LockEntry
+
+R, IP = Change.REPLACE, Change.IN_PLACE
+SP_JOB = "train_single_predictor"
+OPTIONS = (
+    "rare_label_value",
+    "class_imbalance",
+    "cost_false_positive",
+    "cost_false_negative",
+    "intent",
+    "k",
+    "auto_collapse_synonyms",
+    "synonym_collapse_threshold",
+    "label_mapping",
+    "group_column",
+    "allow_null",
+    "keep_duplicates",
+    "fine_tune",
+)
+
+
+class PredictorHandler(Handler):
+    """Identity is (session_id, predictor_id). The API has no predictor delete: removal retires it
+    (unprotects it so its foundational model can be deleted later, then forgets it in the lockfile)."""
+
+    kind = "predictor"
+    trains = True
+    deletable = False
+    rules = (
+        FieldRule("foundational_model", R, live=False),
+        FieldRule("type", R, live=False),
+        FieldRule("target_column", R),
+        FieldRule("name", R),
+        FieldRule("epochs", R, live=False),
+        *(FieldRule(name, R, live=False) for name in OPTIONS),
+        FieldRule("priority", Change.IGNORED, live=False),
+        FieldRule("value_meaning", IP, live=False, route="value_meaning+value_meaning_clear"),
+        FieldRule("deletion_protection", IP, route="deletion_protection"),
+        *webhooks.RULES,
+    )
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def desired(self, key: str, resource: Any, ctx: DesiredContext) -> dict[str, Any]:
+        p = resource
+        out: dict[str, Any] = {
+            "foundational_model": p.foundational_model,
+            "type": p.type.value,
+            "target_column": p.target_column,
+            "name": p.name or key,
+            "epochs": p.epochs,
+        }
+        for name in OPTIONS:
+            value = getattr(p, name)
+            out[name] = dict(sorted(value.items())) if isinstance(value, dict) else value
+        out["priority"] = p.priority
+        out["value_meaning"] = dict(sorted(p.value_meaning.items()))
+        out["deletion_protection"] = p.deletion_protection
+        out.update(webhooks.desired(f"predictor.{key}", p.webhooks))
+        return out
+
+    def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
+        sid = entry.ids.get("session_id")
+        if not sid or not entry.ids.get("predictor_id"):
+            return None
+        doc = get_confirmed(client, f"/compute/session/{sid}")
+        return None if doc is None else self._live(doc, entry)
+
+    def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
+        """One session GET per foundational model (all its predictors are in that document)."""
+        by_session: dict[str, dict[str, LockEntry]] = defaultdict(dict)
+        out: dict[str, LiveObject | None] = {}
+        for address, entry in entries.items():
+            sid = entry.ids.get("session_id")
+            if sid and entry.ids.get("predictor_id"):
+                by_session[sid][address] = entry
+            else:
+                out[address] = None
+        if not by_session:
+            return out
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(self.read_parallelism, len(by_session))) as pool:
+            futures = {sid: pool.submit(get_confirmed, client, f"/compute/session/{sid}") for sid in by_session}
+            docs = {sid: f.result() for sid, f in futures.items()}
+        for sid, group in by_session.items():
+            for address, entry in group.items():
+                out[address] = None if docs[sid] is None else self._live(docs[sid], entry)
+        return out
+
+    def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject | None:
+        pid = entry.ids["predictor_id"]
+        plan = next((e for e in job_plan_of(doc) if e.get("predictor_id") == pid), None)
+        job = _job_for(doc, entry.ids)
+        if plan is None and job is None:
+            return None
+        plan = plan or {}
+        spec = plan.get("spec") if isinstance(plan.get("spec"), dict) else {}
+        s = session_of(doc)
+        live = {
+            "target_column": spec.get("target_column") or plan.get("target_column") or (job or {}).get("target_column"),
+            "name": plan.get("name") or (job or {}).get("name"),
+            "deletion_protection": bool((s.get("predictor_deletion_protection") or {}).get(pid)),
+        }
+        live = {k: v for k, v in live.items() if v is not None}
+        status = fold_status((job or {}).get("status") or plan.get("status"))
+        ids = {"session_id": entry.ids["session_id"], "predictor_id": pid}
+        if job and job.get("job_id"):
+            ids["job_id"] = str(job["job_id"])
+        meta = plan.get("user_metadata", (job or {}).get("user_metadata"))
+        return LiveObject(ids=ids, fields=self.merge_live(entry, live), status=status, tag=tag_of(meta))
+
+    def find_existing(
+        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
+    ) -> dict[str, str] | None:
+        """Search the foundational model's session (scope["session_id"]) for a predictor with this tag."""
+        sid = (scope or {}).get("session_id")
+        if not sid:
+            raise CannotTell("the foundational model of this predictor has no session id in the lockfile")
+        try:
+            doc = client.get(f"/compute/session/{sid}")
+        except FeatrixError as exc:
+            raise CannotTell(f"cannot read session {sid}: {exc}") from exc
+        records = [*job_plan_of(doc), *jobs_of(doc).values()]
+        for rec in records:
+            if rec.get("predictor_id") and tag_matches(rec.get("user_metadata"), tag):
+                return {"session_id": sid, "predictor_id": str(rec["predictor_id"])}
+        if any("user_metadata" in rec for rec in records) or not records:
+            return None
+        raise CannotTell(f"session {sid} does not report its predictors' user_metadata, so the tag cannot be found")
+
+    # -- applying ------------------------------------------------------------------------------
+
+    def create(self, client: FeatrixClient, op: Operation) -> StepResult:
+        d = op.desired
+        sid = op.ref_ids(f"foundational_model.{d['foundational_model']}")["session_id"]
+        wire = "scalar" if d["type"] == "regressor" else "set"
+        body: dict[str, Any] = {
+            "target_column": d["target_column"],
+            "target_column_type": wire,
+            "epochs": d["epochs"],
+            "name": d["name"],
+        }
+        body.update({k: d[k] for k in OPTIONS if d.get(k) is not None})
+        if d.get("priority"):
+            body["priority"] = d["priority"]
+        hooks = webhooks.creation_body(op.resource.webhooks if op.resource is not None else None)
+        if hooks:
+            body["webhooks"] = hooks
+        body["user_metadata"] = op.tag
+        resp = client.post(f"/session/{sid}/train_predictor", body, once=True)
+        pid = resp.get("predictor_id")
+        if not pid:
+            raise CreateFailed(f"train_predictor returned no predictor_id (queued={resp.get('queued')!r})")
+        ids = {"session_id": sid, "predictor_id": str(pid)}
+        if resp.get("job_id"):
+            ids["job_id"] = str(resp["job_id"])
+        return StepResult(ids=ids, outputs={"session_id": sid, "predictor_id": str(pid)})
+
+    def poll(self, client: FeatrixClient, ids: dict[str, str]) -> Progress:
+        doc = client.get(f"/compute/session/{ids['session_id']}")
+        job = _job_for(doc, ids)
+        if job is not None:
+            return job_progress(job, "training")
+        plan = next((e for e in job_plan_of(doc) if e.get("predictor_id") == ids.get("predictor_id")), None)
+        if plan is None:
+            raise NotFoundError(f"predictor {ids.get('predictor_id')} is not in session {ids['session_id']}")
+        return Progress(fold_status(plan.get("status")), None, f"training {plan.get('status')}")
+
+    def followups(self, desired: dict[str, Any]) -> list[str]:
+        fields = [f for f in ("value_meaning", "deletion_protection") if desired.get(f)]
+        return self.update_steps(fields, desired, {"value_meaning": {}, "deletion_protection": False})
+
+    def update_steps(self, fields: list[str], desired: dict[str, Any], applied: dict[str, Any]) -> list[str]:
+        steps: list[str] = []
+        if any(f in fields for f in webhooks.FIELDS):
+            steps += webhooks.steps(desired, applied)
+        if "value_meaning" in fields:
+            old, new = applied.get("value_meaning") or {}, desired.get("value_meaning") or {}
+            steps += [f"value_meaning_clear:{label}" for label in sorted(old) if label not in new]
+            if new:
+                steps.append("value_meaning")
+        if "deletion_protection" in fields:
+            steps.append("deletion_protection")
+        return steps
+
+    def update(self, client: FeatrixClient, op: Operation, step: str) -> StepResult:
+        sid, pid = op.ids["session_id"], op.ids["predictor_id"]
+        base = f"/session/{sid}/predictor/{pid}"
+        if step.startswith(("configure_webhooks", "disable_webhook")):
+            webhooks.apply_step(client, op, step)
+        elif step == "value_meaning":
+            client.put(f"{base}/value_meaning", op.desired["value_meaning"])
+        elif step.startswith("value_meaning_clear:"):
+            client.delete(f"{base}/value_meaning/{quote(step.split(':', 1)[1], safe='')}")
+        elif step == "deletion_protection":
+            client.post(f"{base}/deletion_protection", {"protected": bool(op.desired["deletion_protection"])})
+        else:
+            return super().update(client, op, step)
+        return StepResult()
+
+    def delete_steps(self, entry: LockEntry) -> list[str]:
+        return ["unprotect"] if entry.protected or entry.applied.get("deletion_protection") else []
+
+    def delete(self, client: FeatrixClient, op: Operation, step: str) -> None:
+        sid, pid = op.ids["session_id"], op.ids["predictor_id"]
+        try:
+            client.post(f"/session/{sid}/predictor/{pid}/deletion_protection", {"protected": False})
+        except NotFoundError:
+            return
+
+
+def _job_for(doc: dict[str, Any], ids: dict[str, str]) -> dict[str, Any] | None:
+    """The predictor's training job: by job id, else its newest train_single_predictor job."""
+    jobs = jobs_of(doc)
+    if ids.get("job_id") in jobs:
+        return jobs[ids["job_id"]]
+    mine = [
+        j
+        for j in jobs.values()
+        if j.get("job_type") == SP_JOB
+        and (j.get("predictor_id") or (j.get("job_spec") or {}).get("predictor_id")) == ids.get("predictor_id")
+    ]
+    return newest(mine)

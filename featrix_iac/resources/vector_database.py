@@ -1,0 +1,131 @@
+"""Vector databases: named per foundational model; records are append-only (additions in place, removals replace)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.resources.base import (
+    CannotTell,
+    Change,
+    DesiredContext,
+    FieldRule,
+    Handler,
+    LiveObject,
+    Operation,
+    StepResult,
+    get_confirmed,
+)
+from featrix_iac.resources.common import record_digest
+from featrix_iac.state import LockEntry
+
+R = Change.REPLACE
+BATCH = 500
+
+
+class VectorDatabaseHandler(Handler):
+    """Identity is (session_id, name). `records` is compared as a list of record digests: records appended
+    at the end are added in place (POST .../records), any other change replaces the database."""
+
+    kind = "vector_database"
+    rules = (
+        FieldRule("foundational_model", R, live=False),
+        FieldRule("name", R),
+        FieldRule("auto_populate", R),
+        FieldRule("records", Change.IN_PLACE, live=False, route="add_records", append_only=True),
+        FieldRule("records_file", R, write_only=True, live=False),
+    )
+
+    def desired(self, key: str, resource: Any, ctx: DesiredContext) -> dict[str, Any]:
+        v = resource
+        return {
+            "foundational_model": v.foundational_model,
+            "name": v.name or key,
+            "auto_populate": v.auto_populate,
+            "records": [record_digest(r) for r in v.records],
+            "records_file": ctx.fingerprint(ctx.root / v.records_file) if v.records_file else None,
+        }
+
+    def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
+        sid, name = entry.ids.get("session_id"), entry.ids.get("name")
+        if not sid or not name:
+            return None
+        doc = get_confirmed(client, f"/session/{sid}/vector_databases/{quote(name, safe='')}")
+        if doc is None:
+            return None
+        live = {"name": doc.get("name", name), "auto_populate": bool(doc.get("auto_populated", True))}
+        return LiveObject(ids={"session_id": sid, "name": name}, fields=self.merge_live(entry, live))
+
+    def find_existing(
+        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
+    ) -> dict[str, str] | None:
+        """Vector databases carry no metadata; their name is unique within the session, so the name decides."""
+        sid, name = (scope or {}).get("session_id"), (scope or {}).get("name")
+        if not sid or not name:
+            raise CannotTell("no session id or name to search for the vector database")
+        try:
+            docs = client.get(f"/session/{sid}/vector_databases").get("vector_databases", [])
+        except FeatrixError as exc:
+            raise CannotTell(f"cannot list the vector databases of {sid}: {exc}") from exc
+        found = any(isinstance(d, dict) and d.get("name") == name for d in docs)
+        return {"session_id": sid, "name": name} if found else None
+
+    def create(self, client: FeatrixClient, op: Operation) -> StepResult:
+        d = op.desired
+        sid = op.ref_ids(f"foundational_model.{d['foundational_model']}")["session_id"]
+        resp = client.post(
+            f"/session/{sid}/vector_databases", {"name": d["name"], "auto_populate": d["auto_populate"]}, once=True
+        )
+        return StepResult(
+            ids={"session_id": sid, "name": d["name"]}, outputs={"record_count": resp.get("record_count")}
+        )
+
+    def followups(self, desired: dict[str, Any]) -> list[str]:
+        steps = ["add_records_file"] if desired.get("records_file") else []
+        return steps + self.update_steps(["records"], desired, {"records": []})
+
+    def update_steps(self, fields: list[str], desired: dict[str, Any], applied: dict[str, Any]) -> list[str]:
+        if "records" not in fields:
+            return []
+        new, old = desired.get("records") or [], applied.get("records") or []
+        return [f"add_records:{start}" for start in range(len(old), len(new), BATCH)]
+
+    def step_fields(self, step: str) -> list[str]:
+        return ["records_file"] if step == "add_records_file" else super().step_fields(step)
+
+    def update(self, client: FeatrixClient, op: Operation, step: str) -> StepResult:
+        base = f"/session/{op.ids['session_id']}/vector_databases/{quote(op.ids['name'], safe='')}"
+        if step == "add_records_file":
+            records = _read_records(op.root / op.resource.records_file)
+            for start in range(0, len(records), BATCH):  # one call per batch of 500
+                client.post(f"{base}/records", {"records": records[start : start + BATCH]}, once=True)
+            return StepResult()
+        if step.startswith("add_records:"):
+            start = int(step.split(":", 1)[1])
+            batch = list(op.resource.records[start : start + BATCH])
+            resp = client.post(f"{base}/records", {"records": batch}, once=True)
+            return StepResult(outputs={"record_count": resp.get("record_count")})
+        return super().update(client, op, step)
+
+    def delete(self, client: FeatrixClient, op: Operation, step: str) -> None:
+        try:
+            client.delete(f"/session/{op.ids['session_id']}/vector_databases/{quote(op.ids['name'], safe='')}")
+        except NotFoundError:
+            return
+
+
+def _read_records(path: Path) -> list[dict[str, Any]]:
+    """Records of a CSV, JSON (a list) or JSON-lines file."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        data = json.loads(text)
+        return [r for r in data if isinstance(r, dict)]
+    if path.suffix in (".jsonl", ".ndjson"):
+        return [json.loads(line) for line in text.splitlines() if line.strip()]
+    import csv
+    import io
+
+    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
