@@ -10,7 +10,7 @@ from typing import Any
 from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChange, Plan
 
 GITHUB_COMMENT_LIMIT = 65535
-MARKER = "<!-- featrix-plan -->"  # lets a CI step find (and update) its own comment
+MARKER = "<!-- featrix-plan: {project}/{environment} -->"  # the first line: CI finds (and updates) its comment
 REDACTED = "(sensitive value)"
 VALUE_CHARS = 300  # one value in a details table
 REASON_CHARS = 200  # the reasons cell of the changes table
@@ -105,6 +105,11 @@ def _fit(doc: _Doc, hint: str, limit: int) -> str:
     return text
 
 
+def marker(plan: Plan) -> str:
+    """The comment's first line, one per project and environment (so each has one comment, updated)."""
+    return MARKER.format(project=_inline(plan.project).replace("--", "-"), environment=_inline(plan.environment))
+
+
 # -- building the parts ---------------------------------------------------------------------------
 
 _TABLE_HEAD = "| Address | Action | Reason |\n|---|---|---|"
@@ -116,7 +121,7 @@ def _build(plan: Plan) -> _Doc:
     unchanged = len(plan.actions) - len(plan.changes())
     if unchanged:
         summary += f" {unchanged} resource{'s' if unchanged != 1 else ''} unchanged."
-    head = [MARKER, _title(plan), "", summary]
+    head = [marker(plan), _title(plan), "", summary]
     if plan.refresh_only or plan.drift:
         head.extend(["", _drift_summary(plan)])
     head.extend(_callouts(changes))

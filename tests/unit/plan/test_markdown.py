@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from featrix_iac.plan.markdown import GITHUB_COMMENT_LIMIT, MARKER, render_markdown
+from featrix_iac.plan.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from featrix_iac.plan.model import Action, ActionType, Drift, FieldChange, Plan
 
 SECRET = "whsec_CANARY_7f3a9b1c2d"
@@ -58,7 +58,7 @@ def _small_plan() -> Plan:
 
 def test_summary_table_callouts_details_and_drift() -> None:
     md = render_markdown(_small_plan())
-    assert md.startswith(MARKER)
+    assert md.startswith("<!-- featrix-plan: penguins/staging -->\n")
     assert "**Plan: 1 to add, 1 to change, 1 to replace, 1 to destroy.**" in md
     assert "1 resource unchanged." in md
     # replacements and deletions are called out before the table
