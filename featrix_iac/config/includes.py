@@ -37,6 +37,8 @@ def _include_patterns(root: ParsedFile, data: dict[str, Any], diags: Diagnostics
         return []  # validation reports the wrong type
     out = []
     for i, pattern in enumerate(value):
+        if isinstance(pattern, (int, float)) and not isinstance(pattern, bool):
+            pattern = str(pattern)  # read as text, like every string field
         if not isinstance(pattern, str):
             continue  # validation reports the wrong type
         if not pattern.strip():

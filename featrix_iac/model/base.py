@@ -12,7 +12,8 @@ SENSITIVE_KEY = "x-featrix-sensitive"
 class Strict(BaseModel):
     """Frozen model that rejects unknown fields (they are typos more often than not)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # numbers written where text is expected (labels such as `rare_label_value: 1`) are read as text
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, coerce_numbers_to_str=True)
 
 
 def sensitive(default: Any = None, *, description: str) -> Any:

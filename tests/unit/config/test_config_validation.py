@@ -101,13 +101,26 @@ def test_top_level_problems_have_no_address(write: Write) -> None:
     ]
 
 
+def test_numbers_where_text_is_expected_are_read_as_text(write: Write) -> None:
+    root = write(
+        {
+            "featrix.yaml": HEAD
+            + "predictors:\n  p:\n    foundational_model: fm\n    type: binary_classifier\n    target_column: y\n"
+            + "    rare_label_value: 1\n    class_imbalance: {0: 0.9, 1: 0.1}\n"
+        }
+    )
+    p = load_project(root).project.predictors["p"]
+    assert p.rare_label_value == "1"
+    assert p.class_imbalance == {"0": 0.9, "1": 0.1}
+
+
 def test_a_resource_that_is_not_a_mapping(write: Write) -> None:
     (d,) = problems(write, "predictors:\n  p:\n")
     assert (d.summary, d.detail, d.address) == ("Invalid predictor", "Expected a mapping", "predictor.p")
 
 
 def test_non_string_include_items_are_reported_once(write: Write) -> None:
-    root = write({"featrix.yaml": "version: 1\nproject: x\ninclude: [3]\n"})
+    root = write({"featrix.yaml": "version: 1\nproject: x\ninclude: [[a]]\n"})
     with pytest.raises(DiagnosticsError) as exc:
         load_project(root)
     assert [d.summary for d in exc.value.diagnostics] == ['Invalid value for "include[0]"']
