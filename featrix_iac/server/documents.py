@@ -33,6 +33,7 @@ JOB_FIELDS = (
     "roc_auc",
     "f1",
     "restarts",
+    "metrics",
 )
 
 
