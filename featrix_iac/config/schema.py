@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import sys
 from pathlib import Path
@@ -30,16 +31,45 @@ def _allow_templates(prop: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+OVERLAID = {
+    "server": "ServerConfig",
+    "foundational_models": "FoundationalModel",
+    "predictors": "Predictor",
+    "endpoints": "Endpoint",
+    "vector_databases": "VectorDatabase",
+}
+
+
+def _typed_overlays(defs: dict[str, Any]) -> None:
+    """Environment overlays get the resource's own fields (none required), so editors complete them."""
+    env_props = defs["Environment"]["properties"]
+    for field, model in OVERLAID.items():
+        overlay = copy.deepcopy(defs[model])
+        overlay.pop("required", None)
+        overlay["title"] = f"{model} overlay"
+        overlay["description"] = (
+            f"Fields of {model} to override in this environment (mappings merge, the rest replaces)."
+        )
+        defs[f"{model}Overlay"] = overlay
+        ref = {"$ref": f"#/$defs/{model}Overlay"}
+        description = env_props[field].get("description", "")
+        if field == "server":
+            env_props[field] = {**ref, "description": description}
+        else:
+            env_props[field] = {"type": "object", "additionalProperties": ref, "description": description}
+
+
 def build_schema() -> dict[str, Any]:
     from featrix_iac.model import Project
 
     schema = Project.model_json_schema()
     defs = schema.setdefault("$defs", {})
-    for definition in [schema, *defs.values()]:
+    for definition in [schema, *(d for name, d in defs.items() if name != "Environment")]:
         props = definition.get("properties", {})
         for name, prop in props.items():
             if name not in ("variables", "environments", "include"):
                 props[name] = _allow_templates(prop)
+    _typed_overlays(defs)
     defs["Template"] = TEMPLATE_DEF
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "featrix.yaml"

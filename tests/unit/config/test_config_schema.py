@@ -45,3 +45,30 @@ def test_schema_is_valid_json_with_a_dialect() -> None:
     data = json.loads(schema_text())
     assert data["$schema"].startswith("https://json-schema.org/")
     assert data["additionalProperties"] is False
+
+
+def test_environment_overlays_complete_resource_fields_without_requiring_any() -> None:
+    defs = build_schema()["$defs"]
+    fm_overlay = defs["Environment"]["properties"]["foundational_models"]["additionalProperties"]
+    assert fm_overlay == {"$ref": "#/$defs/FoundationalModelOverlay"}
+    overlay = defs["FoundationalModelOverlay"]
+    assert "required" not in overlay and "epochs" in overlay["properties"]
+    assert overlay["additionalProperties"] is False
+    assert defs["Environment"]["properties"]["server"]["$ref"] == "#/$defs/ServerConfigOverlay"
+
+
+def test_example_manifests_match_the_schema_and_typos_do_not() -> None:
+    import jsonschema
+    import pytest
+    import yaml
+
+    root = SCHEMA_PATH.parents[1] / "examples"
+    schema = build_schema()
+    for name in ("quickstart/featrix.yaml", "multi-env/featrix.yaml"):
+        jsonschema.validate(yaml.safe_load((root / name).read_text(encoding="utf-8")), schema)
+    typo = {"project": "x", "foundational_models": {"a": {"data": "d.csv", "epoch": 3}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(typo, schema)
+    overlay_typo = {"project": "x", "environments": {"dev": {"predictors": {"p": {"epoch": 3}}}}}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(overlay_typo, schema)
