@@ -73,11 +73,15 @@ def start_local_server(
     env: dict[str, str] | None = None,
     timeout: float = START_TIMEOUT,
 ) -> LocalServer:
-    """Start the server as a child process and wait until /health answers; RuntimeError if it does not."""
+    """Start the server as a child process and wait until /health answers; RuntimeError if it does not.
+
+    `env` adds to (or overrides) this process's environment for the child. The account key is `api_key`,
+    else FEATRIX_API_KEY, else the key stored in `data_dir` (generated there, mode 0600, on first start).
+    """
     data_dir = Path(data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    child_env = dict(os.environ if env is None else env)
-    explicit = api_key or (env or {}).get("FEATRIX_API_KEY") or os.environ.get("FEATRIX_API_KEY")
+    child_env = {**os.environ, **(env or {})}
+    explicit = api_key or child_env.get("FEATRIX_API_KEY") or None
     key, _ = resolve_account_key(data_dir, explicit)
     child_env["FEATRIX_API_KEY"] = key
     child_env["FEATRIX_LOCAL_TEST_HOOKS"] = "1" if test_hooks else "0"

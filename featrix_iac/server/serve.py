@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import threading
 import time
@@ -72,4 +73,7 @@ def serve(
     config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
     threading.Thread(target=_watch, args=(server, ready_file, url, actual, parent_pid), daemon=True).start()
+    if threading.current_thread() is threading.main_thread():
+        # uvicorn re-raises a captured SIGTERM after its graceful shutdown; make that a clean exit 0
+        signal.signal(signal.SIGTERM, lambda *_: None)
     server.run(sockets=[sock])

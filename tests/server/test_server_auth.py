@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import os
 import stat
 from pathlib import Path
 from urllib.parse import urlparse
@@ -53,15 +52,16 @@ def test_body_size_limit_answers_413_before_reading(server) -> None:
     conn.close()
 
 
-def test_generated_key_is_stored_0600_and_hooks_are_off_by_default(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("FEATRIX_API_KEY", "FEATRIX_LOCAL_TEST_HOOKS")}
-    with start_local_server(tmp_path, env=env) as srv:
+def test_generated_key_is_stored_0600_and_hooks_are_off_by_default(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("FEATRIX_API_KEY", raising=False)
+    monkeypatch.setenv("FEATRIX_LOCAL_TEST_HOOKS", "1")  # the embedded start decides: test_hooks=False wins
+    with start_local_server(tmp_path) as srv:
         key_file = tmp_path / "account.key"
         assert key_file.read_text().strip() == srv.api_key and srv.api_key.startswith("fx_")
         assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
         resp = requests.post(srv.url + "/__test__/faults", headers={"X-Api-Key": srv.api_key}, json={}, timeout=10)
         assert resp.status_code == 404
-    with start_local_server(tmp_path, env=env) as again:
+    with start_local_server(tmp_path) as again:
         assert again.api_key == srv.api_key
 
 
