@@ -9,8 +9,7 @@ from featrix_iac.resources.predictor import PredictorHandler
 from featrix_iac.resources.vector_database import VectorDatabaseHandler
 
 HANDLERS: dict[str, Handler] = {
-    h.kind: h
-    for h in (FoundationalModelHandler(), PredictorHandler(), EndpointHandler(), VectorDatabaseHandler())
+    h.kind: h for h in (FoundationalModelHandler(), PredictorHandler(), EndpointHandler(), VectorDatabaseHandler())
 }
 
 

@@ -1,0 +1,437 @@
+"""apply_plan: runs a Plan's actions through the handlers, writing the lockfile before and after every step."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from featrix_iac.addresses import Address
+from featrix_iac.apply.events import Interrupt, NullObserver, Observer
+from featrix_iac.apply.executor import NodeSkipped, Outcome, run_dag
+from featrix_iac.apply.schedule import Node, build_nodes, dependents_of, effective_cbd
+from featrix_iac.client import AuthError, FeatrixClient, FeatrixError, RequestError
+from featrix_iac.plan.model import Action, ActionType, Plan
+from featrix_iac.resources.base import (
+    CannotTell,
+    Change,
+    CreateFailed,
+    Handler,
+    Operation,
+    Progress,
+    StepResult,
+    TrainingFailed,
+    WaitTimeout,
+    make_tag,
+)
+from featrix_iac.resources.registry import HANDLERS
+from featrix_iac.state import LockEntry, Lockfile, StateStore
+
+DEFAULT_TRAINING_TIMEOUT = 3600.0
+
+
+@dataclass
+class ApplyResult:
+    """Per address: done, failed (with the error) or skipped (with the reason)."""
+
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+class ApplyError(Exception):
+    """A step failed for a reason worth telling the user as is (no traceback)."""
+
+
+def apply_plan(
+    plan: Plan,
+    *,
+    loaded: Any,
+    client: FeatrixClient,
+    store: StateStore,
+    lockfile: Lockfile,
+    observer: Observer | None = None,
+    parallelism: int = 8,
+    training_timeout: float | None = None,
+    interrupt: Interrupt | None = None,
+    handlers: dict[str, Handler] | None = None,
+) -> ApplyResult:
+    """Execute exactly `plan` (never re-decide). `loaded` is the LoadedProject the plan was made from
+    (manifest models with plaintext secrets, project root); `lockfile` is updated in place through
+    `store.update` after every step. A failure stops only what depends on it.
+    """
+    if training_timeout is None:
+        server = getattr(getattr(loaded, "project", None), "server", None)
+        training_timeout = getattr(server, "training_timeout", DEFAULT_TRAINING_TIMEOUT)
+    applier = _Applier(
+        plan,
+        loaded,
+        client,
+        store,
+        lockfile,
+        observer or NullObserver(),
+        float(training_timeout),
+        interrupt or Interrupt(),
+        handlers or HANDLERS,
+    )
+    nodes = build_nodes(plan.actions, {a: list(e.depends_on) for a, e in lockfile.resources.items()})
+    applier.expect(nodes)
+    outcomes = run_dag(
+        nodes, applier.run_node, parallelism=parallelism, interrupt=applier.interrupt, on_outcome=applier.finished
+    )
+    return applier.result(nodes, outcomes)
+
+
+class _Applier:
+    def __init__(
+        self,
+        plan: Plan,
+        loaded: Any,
+        client: FeatrixClient,
+        store: StateStore,
+        lock: Lockfile,
+        observer: Observer,
+        timeout: float,
+        interrupt: Interrupt,
+        handlers: dict[str, Handler],
+    ) -> None:
+        self.plan, self.loaded, self.client, self.store, self.lock = plan, loaded, client, store, lock
+        self.observer, self.timeout, self.interrupt, self.handlers = observer, timeout, interrupt, handlers
+        self.actions = {a.address: a for a in plan.actions}
+        self.prior = {a: e.model_copy(deep=True) for a, e in lock.resources.items()}
+        live = [a for a in plan.actions if a.action is not ActionType.NOOP]
+        self.cbd = effective_cbd(live, dependents_of(live, {a: list(e.depends_on) for a, e in self.prior.items()}))
+        self.root = Path(getattr(loaded, "root", ".") or ".")
+        self._obs = threading.Lock()
+        self._remaining: dict[str, int] = {}
+        self._started: set[str] = set()
+        self._ended: dict[str, list[Outcome]] = {}
+
+    # -- bookkeeping and events ----------------------------------------------------------------
+
+    def expect(self, nodes: list[Node]) -> None:
+        for n in nodes:
+            self._remaining[n.address] = self._remaining.get(n.address, 0) + 1
+
+    def _emit(self, name: str, *args: Any) -> None:
+        with self._obs:
+            getattr(self.observer, name)(*args)
+
+    def finished(self, node: Node, outcome: Outcome) -> None:
+        action = self.actions[node.address]
+        with self._obs:
+            self._ended.setdefault(node.address, []).append(outcome)
+            self._remaining[node.address] -= 1
+            if self._remaining[node.address]:
+                return
+            outs = self._ended[node.address]
+        failed = [o.message for o in outs if o.state == "failed"]
+        skipped = [o.message for o in outs if o.state == "skipped"]
+        if failed:
+            self._emit("on_failed", action, failed[0])
+        elif skipped:
+            self._emit("on_skipped", action, skipped[0])
+        else:
+            entry = self.lock.entry(node.address)
+            self._emit("on_done", action, dict(entry.outputs) if entry else {})
+
+    def result(self, nodes: list[Node], outcomes: dict[str, Outcome]) -> ApplyResult:
+        res = ApplyResult()
+        for address in sorted({n.address for n in nodes}):
+            outs = [outcomes[n.id] for n in nodes if n.address == address and n.id in outcomes]
+            failed = [o.message for o in outs if o.state == "failed"]
+            skipped = [o.message for o in outs if o.state == "skipped"]
+            if failed:
+                res.failed[address] = failed[0]
+            elif skipped:
+                res.skipped[address] = skipped[0]
+            else:
+                res.done.append(address)
+                entry = self.lock.entry(address)
+                if entry is not None and entry.outputs:
+                    res.outputs[address] = dict(entry.outputs)
+        return res
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def run_node(self, node: Node) -> None:
+        action = self.actions[node.address]
+        with self._obs:
+            first = node.address not in self._started
+            self._started.add(node.address)
+        if first:
+            self._emit("on_start", action)
+        try:
+            if node.phase == "destroy":
+                self._destroy(action)
+            elif action.action is ActionType.UPDATE:
+                self._update(action)
+            elif action.action is ActionType.ADOPT:
+                self._adopt(action)
+            else:
+                self._create(action)
+        except (ApplyError, NodeSkipped):
+            raise
+        except FeatrixError as exc:
+            raise ApplyError(exc.message) from None
+        except (CreateFailed, CannotTell, TrainingFailed, WaitTimeout) as exc:
+            raise ApplyError(str(exc)) from None
+
+    def _handler(self, action: Action) -> Handler:
+        return self.handlers[action.kind]
+
+    def _resource(self, address: str) -> Any:
+        project = getattr(self.loaded, "project", None)
+        return project.get(Address.parse(address)) if project is not None else None
+
+    def _op(self, action: Action, entry: LockEntry | None, token: str = "") -> Operation:
+        token = token or (entry.creation_token if entry and entry.creation_token else "")
+        return Operation(
+            address=action.address,
+            key=action.address.split(".", 1)[1],
+            resource=self._resource(action.address),
+            desired=action.desired,
+            entry=entry,
+            refs=dict(self.lock.resources),
+            tag=make_tag(self.plan.project, self.plan.environment, action.address, token),
+            root=self.root,
+            token=token,
+        )
+
+    def _save(self, address: str, entry: LockEntry | None) -> None:
+        self.store.update(self.lock, address, entry)
+
+    def _record(
+        self, address: str, entry: LockEntry, res: StepResult, h: Handler, desired: dict[str, Any], fields: list[str]
+    ) -> LockEntry:
+        """Save what a step produced: ids, encrypted secrets, outputs, and the fields it brought up to date."""
+        applied, hashes = h.split_applied({f: desired.get(f) for f in fields if f in desired})
+        new = entry.model_copy(
+            deep=True,
+            update={
+                "ids": {**entry.ids, **res.ids},
+                "secrets": {**entry.secrets, **{k: self.store.encrypt(address, v) for k, v in res.secrets.items()}},
+                "outputs": {**entry.outputs, **{k: v for k, v in res.outputs.items() if v is not None}},
+                "applied": {**entry.applied, **applied},
+                "hashes": {**entry.hashes, **hashes},
+            },
+        )
+        self._save(address, new)
+        return new
+
+    # -- create / re-attach / adopt ------------------------------------------------------------
+
+    def _create(self, action: Action) -> None:
+        h, address = self._handler(action), action.address
+        current = self.lock.entry(address)
+        replacing = action.action is ActionType.REPLACE and current is not None and current.status != "creating"
+        if current is not None and current.status == "creating":
+            entry = self._reattach(action, h, current)
+            if entry is not None:
+                self._converge(action, h, entry)
+                return
+            token = current.creation_token or uuid.uuid4().hex
+        else:
+            token = uuid.uuid4().hex
+        retired = list(current.retired) if current is not None else []
+        if replacing and current is not None and current.ids:
+            record = {**current.ids, "reason": "replaced"}
+            if h.deletable:
+                record["pending_delete"] = "true"
+            retired.append(record)
+        intent = LockEntry(
+            kind=action.kind,
+            status="creating",
+            creation_token=token,
+            depends_on=sorted(action.depends_on),
+            retired=retired,
+        )
+        self._save(address, intent)  # intent first: a crash from here on is resolved by the token
+        restore = current if replacing else None
+        res = self._create_call(action, h, intent, restore)
+        entry = self._record(address, intent, res, h, action.desired, [])
+        self._converge(action, h, entry)
+
+    def _create_call(self, action: Action, h: Handler, intent: LockEntry, restore: LockEntry | None) -> StepResult:
+        """The one create call. A refusal that proves nothing was created restores the entry; an unknown
+        outcome is resolved by the creation tag, or stops with "cannot determine creation result"."""
+        op = self._op(action, intent)
+        try:
+            return h.create(self.client, op)
+        except (RequestError, AuthError, CreateFailed):
+            self._save(action.address, restore)
+            raise
+        except FeatrixError as exc:
+            ids = self._find(action, h, intent, str(exc))
+            if ids is None:
+                self._save(action.address, restore)
+                raise
+            return StepResult(ids=ids)
+
+    def _reattach(self, action: Action, h: Handler, current: LockEntry) -> LockEntry | None:
+        """An entry left in "creating": wait on it when it has ids; else find the orphan (None: never created)."""
+        if current.ids:
+            self._emit("on_progress", action.address, "re-attaching to the object an earlier apply created", None)
+            return current
+        ids = self._find(action, h, current, "an earlier apply stopped after recording its intent")
+        if ids is None:
+            return None
+        self._emit("on_progress", action.address, "adopting the object an earlier apply created", None)
+        entry = current.model_copy(deep=True, update={"ids": ids})
+        self._save(action.address, entry)
+        return entry
+
+    def _find(self, action: Action, h: Handler, entry: LockEntry, cause: str) -> dict[str, str] | None:
+        token = entry.creation_token or ""
+        tag = make_tag(self.plan.project, self.plan.environment, action.address, token)
+        try:
+            return h.find_existing(self.client, tag, self._scope(action))
+        except (CannotTell, FeatrixError) as exc:
+            raise ApplyError(cannot_determine(action.address, token, f"{cause}; {exc}")) from None
+
+    def _scope(self, action: Action) -> dict[str, str]:
+        scope: dict[str, str] = {}
+        fm = action.desired.get("foundational_model")
+        if isinstance(fm, str):
+            entry = self.lock.entry(f"foundational_model.{fm}")
+            if entry is not None and entry.ids.get("session_id"):
+                scope["session_id"] = entry.ids["session_id"]
+        if isinstance(action.desired.get("name"), str):
+            scope["name"] = action.desired["name"]
+        return scope
+
+    def _adopt(self, action: Action) -> None:
+        h = self._handler(action)
+        entry = LockEntry(
+            kind=action.kind, status="creating", ids=dict(action.prior_ids), depends_on=sorted(action.depends_on)
+        )
+        self._save(action.address, entry)
+        self._converge(action, h, entry, adopting=True)
+
+    def _converge(self, action: Action, h: Handler, entry: LockEntry, adopting: bool = False) -> None:
+        """Wait for training, run the steps the create route could not do, and record the entry as ready."""
+        entry = self._wait(action, h, entry)
+        steps = self._remaining_steps(h, action.desired, entry)
+        if adopting and hasattr(h, "adopt_steps"):
+            steps += [s for s in h.adopt_steps(entry) if s not in steps]
+        for step in steps:
+            entry = self._step(action, h, entry, step)
+        self._finalize(action, h, entry)
+
+    def _remaining_steps(self, h: Handler, desired: dict[str, Any], entry: LockEntry) -> list[str]:
+        if not entry.applied:
+            return h.followups(desired)
+        fields = [
+            r.name
+            for r in h.rules
+            if r.change is Change.IN_PLACE and r.name in desired and desired[r.name] != entry.applied.get(r.name)
+        ]
+        return h.update_steps(fields, desired, entry.applied) if fields else []
+
+    def _wait(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:
+        if not h.trains:
+            return entry
+        address = action.address
+
+        def progress(p: Progress) -> None:
+            self._emit("on_progress", address, p.message, p.fraction)
+
+        try:
+            p = h.wait_ready(
+                self.client, entry.ids, timeout=self.timeout, on_progress=progress, stop=self.interrupt.is_set
+            )
+        except TrainingFailed as exc:
+            tainted = entry.model_copy(deep=True, update={"status": "tainted"})
+            self._save(address, tainted)
+            raise ApplyError(
+                f"training failed: {exc}; {address} is marked tainted (the next plan replaces it)"
+            ) from None
+        except WaitTimeout as exc:
+            raise ApplyError(
+                f"{exc}; the training goes on on the server and its id is in the lockfile: the next apply waits for it"
+            ) from None
+        if p.state != "ready":
+            raise NodeSkipped(
+                "interrupted while waiting for training; its id is in the lockfile, the next apply re-attaches"
+            )
+        return entry
+
+    def _finalize(self, action: Action, h: Handler, entry: LockEntry) -> None:
+        applied, hashes = h.split_applied(action.desired)
+        final = entry.model_copy(
+            deep=True,
+            update={
+                "status": "ready",
+                "applied": applied,
+                "hashes": hashes,
+                "protected": bool(action.desired.get("deletion_protection")),
+                "depends_on": sorted(action.depends_on),
+            },
+        )
+        self._save(action.address, final)
+
+    # -- update / destroy ----------------------------------------------------------------------
+
+    def _step(self, action: Action, h: Handler, entry: LockEntry, step: str) -> LockEntry:
+        res = h.update(self.client, self._op(action, entry), step)
+        return self._record(action.address, entry, res, h, action.desired, h.step_fields(step))
+
+    def _update(self, action: Action) -> None:
+        h, entry = self._handler(action), self.lock.entry(action.address)
+        if entry is None or not entry.ids:
+            raise ApplyError(f"{action.address} has no ids in the lockfile; plan again")
+        fields = [c.field for c in action.changes]
+        for step in h.update_steps(fields, action.desired, entry.applied):
+            entry = self._step(action, h, entry, step)
+        self._finalize(action, h, entry)
+
+    def _destroy(self, action: Action) -> None:
+        h, address = self._handler(action), action.address
+        old = self.prior.get(address)
+        if old is not None and old.ids:
+            if action.action is not ActionType.REPLACE:
+                self._save(address, old.model_copy(deep=True, update={"status": "deleting"}))
+            op = Operation(
+                address=address,
+                key=address.split(".", 1)[1],
+                resource=None,
+                desired=dict(old.applied),
+                entry=old,
+                refs=dict(self.lock.resources),
+                root=self.root,
+            )
+            for step in h.delete_steps(old):
+                h.delete(self.client, op, step)
+        if action.action is ActionType.REPLACE and self.cbd.get(address, False):
+            self._drop_pending(address, old)
+        else:
+            self._save(address, None)
+
+    def _drop_pending(self, address: str, old: LockEntry | None) -> None:
+        """After the old half of a create-before-destroy replacement is gone, forget its pending record."""
+        current = self.lock.entry(address)
+        if current is None or old is None:
+            return
+        retired = [r for r in current.retired if not (r.get("pending_delete") and _same_ids(r, old.ids))]
+        if retired != current.retired:
+            self._save(address, current.model_copy(deep=True, update={"retired": retired}))
+
+
+def _same_ids(record: dict[str, str], ids: dict[str, str]) -> bool:
+    return all(record.get(k) == v for k, v in ids.items())
+
+
+def cannot_determine(address: str, token: str, detail: str) -> str:
+    return (
+        f"cannot determine creation result for {address}: {detail}. "
+        f"The lockfile keeps the attempt (status 'creating', creation token {token}). Look on the server for an "
+        f"object whose user_metadata.featrix_iac.token is {token}: import it into the lockfile if it exists, or "
+        f"remove the entry (featrix state rm {address}) to create it again."
+    )

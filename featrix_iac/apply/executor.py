@@ -1,0 +1,135 @@
+"""A parallel DAG walk: a thread pool runs ready nodes; a failure skips only what depends on it; interrupts stop starts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from featrix_iac.apply.events import Interrupt
+from featrix_iac.apply.schedule import Node
+
+INTERRUPTED = "interrupted before it started (Ctrl-C)"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one node ended: state is done | failed | skipped; `message` is the error or the skip reason."""
+
+    state: str
+    message: str = ""
+
+
+class NodeSkipped(Exception):
+    """Raised by a node to end as "skipped" (e.g. interrupted while waiting), with the reason as message."""
+
+
+class CycleError(Exception):
+    """The nodes' dependencies form a cycle (a planner bug: the plan cannot be executed)."""
+
+
+def _order_key(nodes: dict[str, Node]) -> dict[str, int]:
+    """Longest chain of dependents below each node: start the critical path first."""
+    below: dict[str, list[str]] = {n: [] for n in nodes}
+    for n in nodes.values():
+        for d in n.deps:
+            if d in below:
+                below[d].append(n.id)
+    depth: dict[str, int] = {}
+
+    def visit(nid: str, stack: frozenset[str]) -> int:
+        if nid in depth:
+            return depth[nid]
+        if nid in stack:
+            raise CycleError(f"dependency cycle through {nodes[nid].address}")
+        depth[nid] = 1 + max((visit(c, stack | {nid}) for c in below[nid]), default=0)
+        return depth[nid]
+
+    for nid in nodes:
+        visit(nid, frozenset())
+    return depth
+
+
+def run_dag(
+    nodes: list[Node],
+    run: Callable[[Node], None],
+    *,
+    parallelism: int = 8,
+    interrupt: Interrupt | None = None,
+    on_outcome: Callable[[Node, Outcome], None] | None = None,
+) -> dict[str, Outcome]:
+    """Run every node once its deps are done. Exceptions become "failed"; dependents are "skipped"."""
+    by_id = {n.id: n for n in nodes}
+    depth = _order_key(by_id)
+    outcomes: dict[str, Outcome] = {}
+    pending = dict(by_id)
+    running: dict[Future[None], Node] = {}
+
+    def finish(node: Node, outcome: Outcome) -> None:
+        outcomes[node.id] = outcome
+        pending.pop(node.id, None)
+        if on_outcome is not None:
+            on_outcome(node, outcome)
+
+    with ThreadPoolExecutor(max_workers=max(1, parallelism), thread_name_prefix="featrix-apply") as pool:
+        while pending or running:
+            _skip_blocked(pending, outcomes, by_id, finish)
+            busy = {n.id for n in running.values()}
+            if interrupt is not None and interrupt.is_set():
+                for node in [n for n in pending.values() if n.id not in busy]:
+                    finish(node, Outcome("skipped", INTERRUPTED))
+            ready = sorted(
+                (
+                    n
+                    for n in pending.values()
+                    if n.id not in busy and all(outcomes.get(d, _NONE).state == "done" for d in n.deps if d in by_id)
+                ),
+                key=lambda n: (-depth[n.id], n.id),
+            )
+            for node in ready[: max(0, parallelism - len(running))]:
+                running[pool.submit(run, node)] = node
+            if not running:
+                if pending and not ready:
+                    raise CycleError("no node can start: " + ", ".join(sorted(pending)))
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            for fut in done:
+                node = running.pop(fut)
+                exc = fut.exception()
+                if exc is None:
+                    finish(node, Outcome("done"))
+                else:
+                    finish(node, Outcome("skipped" if isinstance(exc, NodeSkipped) else "failed", _message(exc)))
+    return outcomes
+
+
+_NONE = Outcome("pending")
+
+
+def _skip_blocked(
+    pending: dict[str, Node],
+    outcomes: dict[str, Outcome],
+    by_id: dict[str, Node],
+    finish: Callable[[Node, Outcome], None],
+) -> None:
+    """Skip (transitively) every pending node with a failed or skipped dependency, naming the root cause."""
+    changed = True
+    while changed:
+        changed = False
+        for node in list(pending.values()):
+            for dep in sorted(node.deps):
+                out = outcomes.get(dep)
+                if out is None or out.state == "done":
+                    continue
+                if out.state == "failed":
+                    reason = f"upstream {by_id[dep].address} failed"
+                else:
+                    reason = out.message
+                finish(node, Outcome("skipped", reason))
+                changed = True
+                break
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text or type(exc).__name__

@@ -1,0 +1,81 @@
+"""From a Plan's actions to a DAG of nodes: create-side and destroy-side nodes, create_before_destroy honoured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from featrix_iac.plan.model import Action, ActionType
+
+CREATE_SIDE = {ActionType.CREATE, ActionType.UPDATE, ActionType.ADOPT, ActionType.REPLACE}
+DESTROY_SIDE = {ActionType.DELETE, ActionType.RETIRE, ActionType.REPLACE}
+ALWAYS_CBD = {"predictor"}  # a replaced predictor is only retired: nothing is lost by creating first
+
+
+@dataclass
+class Node:
+    """One unit of work: `phase` is "main" (create / update / adopt / new half of a replace) or "destroy"."""
+
+    id: str
+    address: str
+    phase: str
+    deps: set[str] = field(default_factory=set)
+
+
+def node_id(address: str, phase: str) -> str:
+    return f"{address}#{phase}"
+
+
+def dependents_of(actions: list[Action], prior_deps: dict[str, list[str]]) -> dict[str, set[str]]:
+    """address -> addresses of actions that depend on it now (manifest) or did (lockfile)."""
+    out: dict[str, set[str]] = {a.address: set() for a in actions}
+    for a in actions:
+        for dep in {*a.depends_on, *prior_deps.get(a.address, [])}:
+            if dep in out and dep != a.address:
+                out[dep].add(a.address)
+    return out
+
+
+def effective_cbd(actions: list[Action], dependents: dict[str, set[str]]) -> dict[str, bool]:
+    """create_before_destroy per replaced address, propagated to what a cbd replacement depends on (Terraform)."""
+    by_addr = {a.address: a for a in actions}
+    cbd = {
+        a.address: a.create_before_destroy or a.kind in ALWAYS_CBD for a in actions if a.action is ActionType.REPLACE
+    }
+    changed = True
+    while changed:
+        changed = False
+        for addr in cbd:
+            if not cbd[addr] and any(cbd.get(b) for b in dependents.get(addr, ()) if b in by_addr):
+                cbd[addr] = changed = True
+    return cbd
+
+
+def build_nodes(actions: list[Action], prior_deps: dict[str, list[str]]) -> list[Node]:
+    """The nodes of every non-no-op action with their dependencies (see DESIGN §8 and the module doc)."""
+    live = [a for a in actions if a.action is not ActionType.NOOP]
+    by_addr = {a.address: a for a in live}
+    dependents = dependents_of(live, prior_deps)
+    cbd = effective_cbd(live, dependents)
+    nodes: dict[str, Node] = {}
+    for a in live:
+        if a.action in CREATE_SIDE:
+            deps = {node_id(d, "main") for d in a.depends_on if d in by_addr and by_addr[d].action in CREATE_SIDE}
+            nodes[node_id(a.address, "main")] = Node(node_id(a.address, "main"), a.address, "main", deps)
+        if a.action in DESTROY_SIDE:
+            nodes[node_id(a.address, "destroy")] = Node(node_id(a.address, "destroy"), a.address, "destroy")
+    for a in live:
+        destroy = nodes.get(node_id(a.address, "destroy"))
+        if destroy is None:
+            continue
+        after_all = a.action is not ActionType.REPLACE or cbd.get(a.address, False)
+        for b in dependents[a.address]:
+            for phase in ("main", "destroy") if after_all else ("destroy",):
+                if node_id(b, phase) in nodes:
+                    destroy.deps.add(node_id(b, phase))
+        main = nodes.get(node_id(a.address, "main"))
+        if main is not None:
+            if cbd.get(a.address, False):
+                destroy.deps.add(main.id)
+            else:
+                main.deps.add(destroy.id)
+    return list(nodes.values())
