@@ -44,6 +44,7 @@ def server_cmd(
         from featrix_iac.server.app import hooks_enabled_by_env
         from featrix_iac.server.keys import KeyError_, resolve_account_key
         from featrix_iac.server.serve import serve
+        from featrix_iac.server.service import DataDirBusy
     except ImportError as exc:
         raise fail(
             "the local server needs the 'local' extra", detail=f"pip install 'featrix-iac[local]' ({exc})"
@@ -74,5 +75,7 @@ def server_cmd(
             log_level=log_level,
             on_listening=listening,
         )
+    except DataDirBusy as exc:
+        raise fail("the local server's data folder is busy", detail=str(exc)) from exc
     except OSError as exc:
         raise fail(f"cannot start the server on {host}:{port}", detail=str(exc)) from exc

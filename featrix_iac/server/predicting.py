@@ -45,6 +45,24 @@ def check_servable(svc: Service, pred: Doc) -> JSONResponse | None:
     return not_ready_response(svc, pred)
 
 
+def customer_metadata(headers: Any) -> dict[str, Any] | None:
+    """The optional X-Featrix-Customer-Metadata header: a JSON object of at most 16 KB (never given to the model)."""
+    import json
+
+    raw = headers.get("x-featrix-customer-metadata")
+    if raw is None:
+        return None
+    if len(raw.encode()) > 16 * 1024:
+        raise HTTPException(status_code=400, detail="X-Featrix-Customer-Metadata is larger than 16 KB")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(status_code=400, detail=f"X-Featrix-Customer-Metadata is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise HTTPException(status_code=400, detail="X-Featrix-Customer-Metadata must be a JSON object")
+    return value
+
+
 def clean_record(record: Any, name: str = "query_record") -> dict[str, Any]:
     if not isinstance(record, dict):
         raise HTTPException(status_code=400, detail=f"{name} must be a JSON object")

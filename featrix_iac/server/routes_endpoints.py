@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from featrix_iac.server.http import bad, json_body, metadata_field, svc
 from featrix_iac.server.keys import generate_endpoint_key, hash_key, key_matches
-from featrix_iac.server.predicting import check_servable, clean_record, predict_records
+from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, predict_records
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.store import Doc
 
@@ -251,6 +251,7 @@ async def endpoint_predict(eid: str, request: Request) -> dict[str, Any] | JSONR
         return JSONResponse(status_code=401, content={"error": "invalid endpoint API key"})
     body = await json_body(request)
     record = clean_record(body.get("query_record"))
+    customer_metadata(request.headers)
     pred = _find_predictor(s, doc["serving_predictor_id"], doc["session_id"])
     not_ready = check_servable(s, pred)
     if not_ready is not None:

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from featrix_iac.server import documents
 from featrix_iac.server.http import bad, bool_field, int_field, json_body, json_field, metadata_field, svc
 from featrix_iac.server.metrics import classification_document
-from featrix_iac.server.predicting import check_servable, clean_record, encode, predict_records
+from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, encode, predict_records
 from featrix_iac.server.service import Service, new_id, now_iso
 from featrix_iac.server.sessions import new_job
 from featrix_iac.server.store import Doc
@@ -172,6 +172,7 @@ async def predict(sid: str, request: Request) -> dict[str, Any] | JSONResponse:
     session = s.session(sid)
     body = await json_body(request)
     record = clean_record(body.get("query_record"))
+    customer_metadata(request.headers)
     pred = s.predictor(sid, body.get("predictor_id"))
     not_ready = check_servable(s, pred)
     if not_ready is not None:
@@ -188,6 +189,7 @@ async def predict_table(sid: str, request: Request) -> dict[str, Any] | JSONResp
     if not isinstance(records, list):
         raise bad("records must be a list of objects")
     records = [clean_record(r, "each record") for r in records]
+    customer_metadata(request.headers)
     pred = s.predictor(sid, body.get("predictor_id"))
     not_ready = check_servable(s, pred)
     if not_ready is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import threading
 import uuid
@@ -26,6 +27,34 @@ class NotFound(LookupError):
     """An unknown session, predictor, endpoint or vector database (HTTP 404)."""
 
 
+class DataDirBusy(RuntimeError):
+    """Another local server process already serves this data folder."""
+
+
+def lock_data_dir(data_dir: Path) -> Any:
+    """Hold an exclusive lock on DIR/server.lock for the life of the process (two servers would train twice)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock
+        return None
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fh = (data_dir / "server.lock").open("a+")
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        fh.seek(0)
+        holder = fh.read().strip() or "unknown"
+        fh.close()
+        raise DataDirBusy(
+            f"the data folder {data_dir} is in use by another local Featrix server (pid {holder})"
+        ) from exc
+    fh.seek(0)
+    fh.truncate()
+    fh.write(str(os.getpid()))
+    fh.flush()
+    return fh
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -41,6 +70,7 @@ class Service:
         self.data_dir = data_dir
         self.api_key = api_key
         self.hooks = hooks
+        self._dir_lock = lock_data_dir(data_dir)
         self.store = Store(data_dir / "featrix.sqlite3")
         self.artifacts = data_dir / "artifacts"
         self.artifacts.mkdir(parents=True, exist_ok=True)

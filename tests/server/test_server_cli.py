@@ -15,7 +15,18 @@ import requests
 
 def _start(data_dir: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
     ready = data_dir.parent / f"ready-{time.monotonic_ns()}.json"
-    cmd = [sys.executable, "-m", "featrix_iac", "server", "--port", "0", "--data-dir", str(data_dir), "--ready-file", str(ready)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "featrix_iac",
+        "server",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        "--ready-file",
+        str(ready),
+    ]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not ready.exists():

@@ -242,3 +242,15 @@ def test_soft_503_until_trained_then_cancel(api, penguins) -> None:
     after = api.post(f"/compute/session/{sid}/predict", json={"query_record": RECORD, "predictor_id": pid})
     assert after.status_code == 409
     assert api.ok("post", f"/compute/session/{sid}/cancel", json={})["cancelled"] is False
+
+
+def test_customer_metadata_header_is_checked(api, trained) -> None:
+    sid, pid = trained["sid"], trained["pids"]["species"]
+    body = {"query_record": RECORD, "predictor_id": pid}
+    ok = api.post(
+        f"/compute/session/{sid}/predict", json=body, headers={"X-Featrix-Customer-Metadata": '{"order": 42}'}
+    )
+    assert ok.status_code == 200
+    for bad in ("[1]", "{nope", json.dumps({"x": "y" * 20000})):
+        resp = api.post(f"/compute/session/{sid}/predict", json=body, headers={"X-Featrix-Customer-Metadata": bad})
+        assert resp.status_code == 400 and "Customer-Metadata" in resp.json()["detail"]

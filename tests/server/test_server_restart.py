@@ -111,3 +111,12 @@ def test_start_failure_reports_the_childs_stderr(tmp_path: Path) -> None:
     (tmp_path / "featrix.sqlite3").mkdir()  # the database path is taken by a folder: the child cannot start
     with pytest.raises(RuntimeError, match=r"exited with code 1 while starting:\n.*(database|sqlite)"):
         start_local_server(tmp_path, api_key="fx_test_key")
+
+
+def test_a_second_server_on_the_same_data_dir_is_refused(data_dir: Path) -> None:
+    import pytest
+
+    with start_local_server(data_dir) as first:
+        with pytest.raises(RuntimeError, match=rf"in use by another local Featrix server \(pid {first.pid}\)"):
+            start_local_server(data_dir)
+        assert requests.get(first.url + "/health", timeout=10).status_code == 200

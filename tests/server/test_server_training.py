@@ -19,7 +19,9 @@ def _reviews_table(n: int = 160) -> pd.DataFrame:
     price = np.where(good, 120.0, 80.0) + rng.normal(0, 10, n)
     price[rng.random(n) < 0.15] = np.nan  # missing numbers
     channel = rng.choice(["web", "store", None], n)  # missing categories
-    return pd.DataFrame({"review": reviews, "price": price, "channel": channel, "sentiment": np.where(good, "positive", "negative")})
+    return pd.DataFrame(
+        {"review": reviews, "price": price, "channel": channel, "sentiment": np.where(good, "positive", "negative")}
+    )
 
 
 def test_training_is_deterministic_for_a_seed(penguins) -> None:
@@ -39,15 +41,27 @@ def test_training_is_deterministic_for_a_seed(penguins) -> None:
 def test_free_text_and_missing_values_over_http(api) -> None:
     df = _reviews_table()
     sid = api.upload(df, "reviews", epochs=10, d_model=12)
-    pid = api.ok("post", f"/compute/session/{sid}/train_predictor", json={"target_column": "sentiment", "target_column_type": "set", "epochs": 20})["predictor_id"]
+    pid = api.ok(
+        "post",
+        f"/compute/session/{sid}/train_predictor",
+        json={"target_column": "sentiment", "target_column_type": "set", "epochs": 20},
+    )["predictor_id"]
     doc = api.wait(sid)
     assert doc["session"]["status"] == "done" and doc["session"]["es_architecture"]["d_model"] == 12
     types = api.ok("get", f"/compute/session/{sid}/columns")["column_types"]
     assert types == {"review": "free_string", "price": "scalar", "channel": "set", "sentiment": "set"}
     cls = api.ok("get", f"/compute/session/{sid}/predictor/{pid}/classification_metrics")["classification_metrics"]
     assert cls["accuracy"] > 0.9
-    good = api.ok("post", f"/compute/session/{sid}/predict", json={"query_record": {"review": "bright screen, great battery"}, "predictor_id": pid})
-    bad = api.ok("post", f"/compute/session/{sid}/predict", json={"query_record": {"review": "broken, support never answered", "price": None}, "predictor_id": pid})
+    good = api.ok(
+        "post",
+        f"/compute/session/{sid}/predict",
+        json={"query_record": {"review": "bright screen, great battery"}, "predictor_id": pid},
+    )
+    bad = api.ok(
+        "post",
+        f"/compute/session/{sid}/predict",
+        json={"query_record": {"review": "broken, support never answered", "price": None}, "predictor_id": pid},
+    )
     assert good["predicted_class"] == "positive" and bad["predicted_class"] == "negative"
     empty = api.ok("post", f"/compute/session/{sid}/predict", json={"query_record": {}, "predictor_id": pid})
     assert set(empty["probabilities"]) == {"positive", "negative"}
@@ -57,8 +71,16 @@ def test_free_text_and_missing_values_over_http(api) -> None:
 
 def test_a_predictor_that_cannot_train_fails_with_its_reason(api, penguins) -> None:
     sid = api.upload(penguins.head(40), "adelie-only", epochs=2)  # the first 40 rows are all Adelie
-    api.ok("post", f"/compute/session/{sid}/train_predictor", json={"target_column": "species", "target_column_type": "set", "epochs": 2})
-    api.ok("post", f"/compute/session/{sid}/train_predictor", json={"target_column": "island", "target_column_type": "scalar", "epochs": 2})
+    api.ok(
+        "post",
+        f"/compute/session/{sid}/train_predictor",
+        json={"target_column": "species", "target_column_type": "set", "epochs": 2},
+    )
+    api.ok(
+        "post",
+        f"/compute/session/{sid}/train_predictor",
+        json={"target_column": "island", "target_column_type": "scalar", "epochs": 2},
+    )
     doc = api.wait(sid)
     errors = sorted(j.get("error") or "" for j in doc["jobs"].values() if j["job_type"] == "train_single_predictor")
     assert all(j["status"] == "failed" for j in doc["jobs"].values() if j["job_type"] == "train_single_predictor")
