@@ -1,0 +1,274 @@
+"""The applier's DAG walk with fake handlers: ordering, failure containment, skip reasons, interrupt, intent."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from featrix_iac.apply import Interrupt, RecordingObserver, apply_plan
+from featrix_iac.apply.executor import CycleError, Outcome, run_dag
+from featrix_iac.apply.schedule import Node, build_nodes
+from featrix_iac.client import AmbiguousResult, RequestError
+from featrix_iac.plan.model import ActionType, FieldChange
+from featrix_iac.resources.base import CannotTell, Progress
+from featrix_iac.state import LockEntry
+
+from .fakes import Log, action, handlers, plan, store_and_lock
+
+FM, P1, P2, EP = "foundational_model.fm", "predictor.a", "predictor.b", "endpoint.api"
+
+
+def run(tmp_path: Path, p: Any, hs: Any, **kw: Any) -> Any:
+    store, lock = kw.pop("store_lock", None) or store_and_lock(tmp_path)
+    obs = kw.pop("observer", RecordingObserver())
+    result = apply_plan(p, loaded=None, client=None, store=store, lockfile=lock, observer=obs, handlers=hs, **kw)  # type: ignore[arg-type]
+    return result, lock, obs
+
+
+def chain() -> Any:
+    return plan(
+        action(EP, deps=(P1,)),
+        action(P1, deps=(FM,)),
+        action(P2, deps=(FM,)),
+        action(FM),
+    )
+
+
+def test_dependencies_run_first_and_everything_is_recorded(tmp_path: Path) -> None:
+    log = Log()
+    result, lock, obs = run(tmp_path, chain(), handlers(log))
+    assert sorted(result.done) == sorted([FM, P1, P2, EP]) and not result.failed
+    assert log.index("create", FM) < log.index("create", P1) < log.index("create", EP)
+    assert log.index("poll", f"id-{P1}") < log.index("create", EP)  # training awaited before dependents
+    assert all(lock.entry(a).status == "ready" for a in (FM, P1, P2, EP))
+    assert lock.entry(EP).depends_on == [P1]
+    assert obs.names(FM) == ["start", "done"]
+
+
+def test_intent_is_saved_before_the_create_call(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+    store, lock = store_and_lock(tmp_path)
+    hs["endpoint"].store_path = store.path
+    run(tmp_path, plan(action(EP)), hs, store_lock=(store, lock))
+    on_disk = hs["endpoint"].seen_on_disk[EP]
+    assert on_disk["status"] == "creating" and on_disk["creation_token"] and on_disk["ids"] == {}
+    assert lock.entry(EP).creation_token == on_disk["creation_token"]
+
+
+def test_secret_is_encrypted_immediately_and_never_plain(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    run(tmp_path, plan(action(EP)), handlers(log), store_lock=(store, lock))
+    assert "fx_secret_api" not in store.path.read_text()
+    assert store.decrypt(EP, lock.entry(EP).secrets["api_key"]) == "fx_secret_api"
+
+
+def test_a_failure_stops_only_its_dependents(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+
+    def boom(op: Any) -> None:
+        raise RequestError("POST /train_predictor: HTTP 400: bad target", status=400)
+
+    hs["predictor"].on_create[P1] = boom
+    result, lock, obs = run(tmp_path, chain(), hs)
+    assert result.failed == {P1: "POST /train_predictor: HTTP 400: bad target"}
+    assert result.skipped == {EP: f"upstream {P1} failed"}
+    assert sorted(result.done) == [FM, P2]
+    assert lock.entry(P1) is None  # a refused create leaves no intent behind
+    assert ("create", EP) not in log.calls
+    assert obs.names(EP) == ["skipped"]
+
+
+def test_independent_actions_run_in_parallel(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+    barrier = threading.Barrier(3, timeout=10)
+    for a in ("endpoint.x", "endpoint.y", "endpoint.z"):
+        hs["endpoint"].on_create[a] = lambda op: barrier.wait()
+    result, _, _ = run(tmp_path, plan(*(action(a) for a in ("endpoint.x", "endpoint.y", "endpoint.z"))), hs)
+    assert len(result.done) == 3, result.failed  # a serial walk would break the barrier
+
+
+def test_interrupt_lets_in_flight_finish_and_starts_nothing_new(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+    stop = Interrupt()
+
+    def interrupted(op: Any) -> None:
+        stop.set()
+
+    hs["foundational_model"].on_create[FM] = interrupted
+    hs["foundational_model"].on_poll[f"id-{FM}"] = lambda: Progress("training", 0.5, "epoch 5/10")
+    result, lock, _ = run(tmp_path, chain(), hs, interrupt=stop)
+    # FM's create finished and is recorded; its training wait saw the interrupt: skipped, ids kept
+    assert lock.entry(FM).ids == {"id": f"id-{FM}"} and lock.entry(FM).status == "creating"
+    assert result.done == []
+    assert "interrupted" in result.skipped[FM]
+    assert set(result.skipped) == {FM, P1, P2, EP}
+    assert [c for c in log.calls if c[0] == "create"] == [("create", FM)]
+
+
+def test_reattach_waits_instead_of_creating_again(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    store.update(
+        lock, FM, LockEntry(kind="foundational_model", status="creating", creation_token="t", ids={"id": "old"})
+    )
+    result, lock, _ = run(tmp_path, plan(action(FM)), handlers(log), store_lock=(store, lock))
+    assert result.done == [FM]
+    assert ("create", FM) not in log.calls and ("poll", "old") in log.calls
+    assert lock.entry(FM).ids == {"id": "old"} and lock.entry(FM).status == "ready"
+
+
+def test_orphan_without_ids_is_adopted_by_tag(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+    hs["endpoint"].found[EP] = {"id": "orphan"}
+    store, lock = store_and_lock(tmp_path)
+    store.update(lock, EP, LockEntry(kind="endpoint", status="creating", creation_token="tok"))
+    result, lock, _ = run(tmp_path, plan(action(EP)), hs, store_lock=(store, lock))
+    assert result.done == [EP] and lock.entry(EP).ids == {"id": "orphan"}
+    assert ("create", EP) not in log.calls
+
+
+def test_orphan_that_cannot_be_told_stops_with_instructions(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+    hs["predictor"].found[P1] = CannotTell("the session does not report user_metadata")
+    store, lock = store_and_lock(tmp_path)
+    store.update(lock, P1, LockEntry(kind="predictor", status="creating", creation_token="tok"))
+    result, lock, _ = run(tmp_path, plan(action(P1)), hs, store_lock=(store, lock))
+    msg = result.failed[P1]
+    assert msg.startswith(f"cannot determine creation result for {P1}") and "tok" in msg and "state rm" in msg
+    assert lock.entry(P1).status == "creating"  # kept for the user to resolve
+    assert ("create", P1) not in log.calls
+
+
+def test_ambiguous_create_is_resolved_by_tag(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+
+    def lost(op: Any) -> None:
+        raise AmbiguousResult("POST /endpoints: outcome unknown")
+
+    hs["endpoint"].on_create[EP] = lost
+    hs["endpoint"].found[EP] = {"id": "made-anyway"}
+    result, lock, _ = run(tmp_path, plan(action(EP)), hs)
+    assert result.done == [EP] and lock.entry(EP).ids == {"id": "made-anyway"}
+    hs["endpoint"].found[EP] = None  # surely not created: the intent is removed and the error reported
+    result, lock, _ = run(tmp_path / "2", plan(action(EP)), hs)
+    assert "outcome unknown" in result.failed[EP] and lock.entry(EP) is None
+
+
+def test_failed_training_marks_the_entry_tainted(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+    hs["predictor"].on_poll[f"id-{P1}"] = lambda: Progress("failed", None, "training failed: diverged")
+    result, lock, _ = run(tmp_path, chain(), hs)
+    assert "diverged" in result.failed[P1] and "tainted" in result.failed[P1]
+    assert lock.entry(P1).status == "tainted" and lock.entry(P1).ids == {"id": f"id-{P1}"}
+    assert result.skipped[EP] == f"upstream {P1} failed"
+
+
+def test_training_wait_times_out_with_an_error(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+    hs["foundational_model"].on_poll[f"id-{FM}"] = lambda: Progress("training", 0.1, "epoch 1/10")
+    result, lock, obs = run(tmp_path, plan(action(FM)), hs, training_timeout=0.3)
+    assert "still training after" in result.failed[FM] and "next apply waits" in result.failed[FM]
+    assert lock.entry(FM).status == "creating" and lock.entry(FM).ids
+    assert ("progress", FM, ("epoch 1/10", 0.1)) in obs.events
+
+
+def test_followups_and_in_place_updates_run_their_steps(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    run(
+        tmp_path,
+        plan(action(FM, desired={"size": 1, "deletion_protection": True})),
+        handlers(log),
+        store_lock=(store, lock),
+    )
+    assert ("protect", FM) in log.calls and lock.entry(FM).protected
+    upd = action(FM, ActionType.UPDATE, desired={"size": 1, "deletion_protection": False, "secret": "sha256:x"})
+    upd.changes.append(FieldChange(field="deletion_protection", old=True, new=False))
+    result, lock, _ = run(tmp_path, plan(upd), handlers(log), store_lock=(store, lock))
+    assert result.done == [FM]
+    assert lock.entry(FM).applied == {"size": 1, "deletion_protection": False} and lock.entry(FM).hashes == {
+        "secret": "sha256:x"
+    }
+    assert not lock.entry(FM).protected
+
+
+def _seed(store: Any, lock: Any, entries: dict[str, tuple[str, list[str], bool]]) -> None:
+    for address, (kind, deps, protected) in entries.items():
+        store.update(
+            lock,
+            address,
+            LockEntry(kind=kind, status="ready", ids={"id": f"old-{address}"}, depends_on=deps, protected=protected),
+        )
+
+
+def test_deletes_run_in_reverse_dependency_order(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    _seed(
+        store,
+        lock,
+        {FM: ("foundational_model", [], True), P1: ("predictor", [FM], True), EP: ("endpoint", [P1], False)},
+    )
+    p = plan(
+        action(FM, ActionType.DELETE),
+        action(P1, ActionType.RETIRE, deps=(FM,)),
+        action(EP, ActionType.DELETE, deps=(P1,)),
+    )
+    result, lock, _ = run(tmp_path, p, handlers(log), store_lock=(store, lock))
+    assert sorted(result.done) == sorted([FM, P1, EP]) and lock.resources == {}
+    assert log.index("delete", EP) < log.index("unprotect", P1) < log.index("unprotect", FM) < log.index("delete", FM)
+    assert ("delete", P1) not in log.calls  # predictors are retired, never deleted
+
+
+def test_replace_creates_before_destroying_when_asked_and_remembers_the_old_ids(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    _seed(store, lock, {FM: ("foundational_model", [], False), P1: ("predictor", [FM], False)})
+    p = plan(
+        action(FM, ActionType.REPLACE, create_before_destroy=True),
+        action(P1, ActionType.REPLACE, deps=(FM,)),
+    )
+    result, lock, _ = run(tmp_path, p, handlers(log), store_lock=(store, lock))
+    assert sorted(result.done) == [FM, P1]
+    assert log.index("create", FM) < log.index("create", P1) < log.index("delete", FM)
+    assert lock.entry(FM).ids == {"id": f"id-{FM}"} and lock.entry(FM).retired == []  # deleted: forgotten
+    assert lock.entry(P1).retired == [{"id": f"old-{P1}", "reason": "replaced"}]  # retired predictor kept
+
+
+def test_replace_without_cbd_destroys_first(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    _seed(store, lock, {EP: ("endpoint", [], False)})
+    result, lock, _ = run(tmp_path, plan(action(EP, ActionType.REPLACE)), handlers(log), store_lock=(store, lock))
+    assert result.done == [EP]
+    assert log.index("delete", EP) < log.index("create", EP)
+
+
+def test_cbd_propagates_to_what_a_cbd_replacement_depends_on() -> None:
+    p = plan(action(FM, ActionType.REPLACE), action(P1, ActionType.REPLACE, deps=(FM,)))
+    nodes = {n.id: n for n in build_nodes(p.actions, {})}
+    # predictors always create first, so the FM they depend on must too: its delete waits for its own create
+    assert f"{FM}#main" in nodes[f"{FM}#destroy"].deps
+    assert f"{FM}#destroy" not in nodes[f"{FM}#main"].deps
+
+
+def test_run_dag_reports_cycles_and_outcomes() -> None:
+    a, b = Node("a", "x.a", "main", {"b"}), Node("b", "x.b", "main", {"a"})
+    with pytest.raises(CycleError):
+        run_dag([a, b], lambda n: None)
+    seen: list[tuple[str, Outcome]] = []
+    out = run_dag([Node("c", "x.c", "main")], lambda n: None, on_outcome=lambda n, o: seen.append((n.id, o)))
+    assert out == {"c": Outcome("done")} and seen == [("c", Outcome("done"))]
