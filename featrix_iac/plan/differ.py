@@ -1,0 +1,131 @@
+"""The per-field three-way compare: desired vs lockfile (manifest changes) and live vs lockfile (drift)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from featrix_iac.plan.model import FieldChange
+from featrix_iac.resources.base import Change, FieldRule
+
+REDACTED = "(sensitive value)"
+MISSING = object()  # the lockfile has no applied value for a field (older tool, or never applied)
+
+# manifest field name -> the desired fields it becomes (for lifecycle.ignore_changes)
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "webhooks": ("webhooks", "webhook_secret"),
+    "published": ("published", "published_name"),
+    "api_key": ("api_key.rotation", "api_key.revoked"),
+}
+
+
+def canon(value: Any) -> Any:
+    """A JSON-equal form (tuples → lists, enums → values, dates → ISO strings) so that compares are stable."""
+    if value is MISSING:
+        return value
+    return json.loads(json.dumps(value, sort_keys=True, default=_json_default))
+
+
+def _json_default(value: Any) -> Any:
+    enum_value = getattr(value, "value", None)
+    if enum_value is not None:
+        return enum_value
+    iso = getattr(value, "isoformat", None)
+    return iso() if callable(iso) else str(value)
+
+
+def same(a: Any, b: Any) -> bool:
+    return canon(a) == canon(b)
+
+
+def redact(value: Any, sensitive: bool) -> Any:
+    return REDACTED if sensitive and value is not None else value
+
+
+def is_ignored(name: str, ignore: Sequence[str] | str) -> bool:
+    """True when `lifecycle.ignore_changes` covers the desired field `name`."""
+    if ignore == "all":
+        return True
+    for item in ignore:
+        if name == item or name.startswith(item + ".") or name in FIELD_ALIASES.get(item, ()):
+            return True
+    return False
+
+
+@dataclass
+class FieldDiff:
+    """The outcome of comparing one resource's fields: what to change, and what drifted."""
+
+    changes: list[FieldChange] = field(default_factory=list)
+    drift: list[FieldChange] = field(default_factory=list)
+    manifest_fields: list[str] = field(default_factory=list)  # changed in the manifest since the last apply
+    drift_fields: list[str] = field(default_factory=list)  # changed outside the tool, to converge
+
+    @property
+    def replace(self) -> bool:
+        return any(c.forces_replacement for c in self.changes)
+
+
+def rule_for(rules: Iterable[FieldRule], name: str) -> FieldRule:
+    """The declared rule of a field; an undeclared field is treated as create-only (the safe choice)."""
+    return next((r for r in rules if r.name == name), FieldRule(name, Change.REPLACE, live=False))
+
+
+def forces_replacement(rule: FieldRule, old: Any, new: Any) -> bool:
+    if rule.change is Change.REPLACE:
+        return True
+    if rule.append_only:
+        old_list, new_list = canon(old) or [], canon(new) or []
+        return not (isinstance(old_list, list) and new_list[: len(old_list)] == old_list)
+    return False
+
+
+def diff_fields(
+    rules: Sequence[FieldRule],
+    desired: dict[str, Any],
+    prior: dict[str, Any],
+    live: dict[str, Any] | None,
+    ignore: Sequence[str] | str = (),
+) -> FieldDiff:
+    """Compare every desired field: old is what the server has now (live when it reports it), new is desired."""
+    out = FieldDiff()
+    for name in desired:
+        rule = rule_for(rules, name)
+        if rule.change in (Change.COMPUTED, Change.IGNORED):
+            continue
+        want, applied = desired[name], prior.get(name, None if rule.write_only else MISSING)
+        reported = live is not None and rule.live and name in live
+        current = live[name] if reported and live is not None else applied
+        if reported and applied is not MISSING and not same(current, applied):
+            out.drift.append(_change(rule, name, applied, current))
+        if is_ignored(name, ignore) or current is MISSING or same(want, current):
+            continue
+        if applied is MISSING or not same(want, applied):
+            out.manifest_fields.append(name)
+        else:
+            out.drift_fields.append(name)
+        out.changes.append(_change(rule, name, current, want, forces_replacement(rule, current, want)))
+    return out
+
+
+def _change(rule: FieldRule, name: str, old: Any, new: Any, forces: bool = False) -> FieldChange:
+    return FieldChange(
+        field=name,
+        old=redact(canon(old), rule.sensitive),
+        new=redact(canon(new), rule.sensitive),
+        sensitive=rule.sensitive,
+        forces_replacement=forces,
+    )
+
+
+def creation_changes(rules: Sequence[FieldRule], desired: dict[str, Any]) -> list[FieldChange]:
+    """The fields of a new object (every set value), as `+ field = value` lines."""
+    out = []
+    for name, value in desired.items():
+        rule = rule_for(rules, name)
+        if rule.change is Change.IGNORED or value is None or value == [] or value == {}:
+            continue
+        out.append(FieldChange(field=name, new=redact(canon(value), rule.sensitive), sensitive=rule.sensitive))
+    return out

@@ -1,0 +1,401 @@
+"""The pure planner: desired + lockfile + live → Plan (actions with reasons, field changes, drift, guards)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from featrix_iac import __version__
+from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
+from featrix_iac.graph import REFERENCE_FIELDS, ResourceGraph
+from featrix_iac.plan import reasons as why
+from featrix_iac.plan.differ import MISSING, FieldDiff, creation_changes, diff_fields, is_ignored, rule_for
+from featrix_iac.plan.model import Action, ActionType, Drift, FieldChange, Plan
+from featrix_iac.resources.base import Change, FieldRule, LiveObject
+from featrix_iac.state import LockEntry, Lockfile
+
+Desired = Mapping[str, tuple[Any, dict[str, Any]]]  # address -> (manifest resource, handler.desired() dict)
+Live = Mapping[str, "LiveObject | None"]  # address -> live object; None = confirmed gone; absent = not read
+SourceOf = Callable[[str, tuple[str, ...]], "Source | None"]  # (address, field path) -> manifest position
+KNOWN_AFTER_APPLY = "(known after apply)"
+RENEWING = (ActionType.REPLACE, ActionType.CREATE)
+A = ActionType
+
+
+@dataclass
+class _State:
+    """Working data of one planning run."""
+
+    desired: Desired
+    lockfile: Lockfile
+    live: Live
+    graph: ResourceGraph
+    rules: Mapping[str, Sequence[FieldRule]]
+    found: Mapping[str, dict[str, str] | None]
+    actions: dict[str, Action] = field(default_factory=dict)
+    drift: dict[str, Drift] = field(default_factory=dict)
+    renewed: set[str] = field(default_factory=set)  # addresses whose server ids change (dependents follow)
+
+    def kind_rules(self, kind: str) -> Sequence[FieldRule]:
+        return self.rules.get(kind, ())
+
+    def managed(self) -> dict[str, LockEntry]:
+        return {a: e for a, e in self.lockfile.resources.items() if e.status != "retired"}
+
+
+def default_rules() -> dict[str, tuple[FieldRule, ...]]:
+    """Every kind's declared field rules, from the resource handlers."""
+    from featrix_iac.resources.registry import HANDLERS
+
+    return {kind: tuple(h.rules) for kind, h in HANDLERS.items()}
+
+
+def deletable_kinds() -> set[str]:
+    from featrix_iac.resources.registry import HANDLERS
+
+    return {kind for kind, h in HANDLERS.items() if h.deletable}
+
+
+def make_plan(
+    desired: Desired,
+    lockfile: Lockfile,
+    live: Live,
+    graph: ResourceGraph,
+    *,
+    destroy: bool = False,
+    refresh_only: bool = False,
+    allow_empty: bool = False,
+    targets: Iterable[str] = (),
+    project: str = "",
+    environment: str | None = None,
+    server_url: str = "",
+    rules: Mapping[str, Sequence[FieldRule]] | None = None,
+    deletable: set[str] | None = None,
+    found: Mapping[str, dict[str, str] | None] | None = None,
+    source_of: SourceOf | None = None,
+) -> Plan:
+    """The plan that takes the server from `live` (recorded in `lockfile`) to `desired`. Pure: no I/O.
+
+    Raises DiagnosticsError for what must be refused at plan time: deleting or replacing a protected
+    resource (deletion protection recorded in the lockfile, or lifecycle.prevent_destroy), an empty
+    manifest against a non-empty lockfile (unless allow_empty), an unknown --target.
+    """
+    st = _State(desired, lockfile, live, graph, rules or default_rules(), found or {})
+    wanted = {} if destroy else dict(desired)
+    _guard_empty(st, wanted, allow_empty or destroy)
+    _check_targets(st, list(targets))
+    for address in graph.order:
+        if address in wanted:
+            _plan_declared(st, address)
+    _cascade(st, wanted)
+    _plan_removals(st, wanted, deletable if deletable is not None else deletable_kinds(), destroy)
+    _guard_destroy(st, source_of)
+    _set_dependencies(st)
+    actions = _select(st, list(targets))
+    return Plan(
+        tool_version=__version__,
+        project=project or lockfile.project,
+        environment=environment or lockfile.environment,
+        server_url=server_url,
+        lineage=lockfile.lineage,
+        serial=lockfile.serial,
+        actions=[] if refresh_only else sorted(actions, key=_order_key(graph)),
+        drift=sorted(st.drift.values(), key=lambda d: d.address),
+        warnings=sorted({w for a in actions for w in a.warnings}),
+        refresh_only=refresh_only,
+    )
+
+
+def _order_key(graph: ResourceGraph) -> Callable[[Action], tuple[int, str]]:
+    """Dependencies first (the manifest graph's order), then what is removed, by address."""
+    position = {address: i for i, address in enumerate(graph.order)}
+    return lambda a: (position.get(a.address, len(position)), a.address)
+
+
+# -- guards ------------------------------------------------------------------------------------------
+
+
+def _guard_empty(st: _State, wanted: Desired, allowed: bool) -> None:
+    managed = st.managed()
+    if wanted or not managed or allowed:
+        return
+    raise fail(
+        f"the manifests declare no resources, but the lockfile records {len(managed)}",
+        "Planning this would delete (or retire) everything the lockfile records: "
+        + ", ".join(sorted(managed))
+        + ".\nIf that is what you want, run again with --allow-empty (or use `featrix destroy`).",
+    )
+
+
+def _check_targets(st: _State, targets: list[str]) -> None:
+    known = set(st.desired) | set(st.lockfile.resources)
+    unknown = [t for t in targets if t not in known]
+    if unknown:
+        raise fail(
+            f"--target {unknown[0]} names no resource",
+            "it is neither declared in the manifests nor recorded in the lockfile",
+            address=unknown[0],
+        )
+
+
+def _guard_destroy(st: _State, source_of: SourceOf | None) -> None:
+    """prevent_destroy and recorded deletion protection refuse every delete, retire and replace."""
+    diags = Diagnostics()
+    for address, action in sorted(st.actions.items()):
+        entry = st.lockfile.resources.get(address)
+        destroys = action.action in (A.DELETE, A.RETIRE) or (action.action is A.REPLACE and _had_ids(entry))
+        if not destroys:
+            continue
+        verb = {A.DELETE: "delete", A.RETIRE: "retire", A.REPLACE: "replace"}[action.action]
+        resource = st.desired.get(address, (None, {}))[0]
+        lifecycle = getattr(resource, "lifecycle", None)
+        if lifecycle is not None and lifecycle.prevent_destroy:
+            src = source_of(address, ("lifecycle", "prevent_destroy")) if source_of else None
+            diags.error(
+                f"cannot {verb} {address}: lifecycle.prevent_destroy is set",
+                why.prevent_destroy_detail(action),
+                address,
+                src,
+            )
+        elif entry is not None and entry.protected:
+            src = source_of(address, ()) if source_of and resource is not None else None
+            diags.error(
+                f"cannot {verb} {address}: the lockfile records deletion protection for it",
+                why.protected_detail(action, declared=resource is not None),
+                address,
+                src,
+            )
+    if diags.has_errors:
+        raise DiagnosticsError(diags)
+
+
+def _had_ids(entry: LockEntry | None) -> bool:
+    return entry is not None and bool(entry.ids) and entry.status not in ("creating", "retired")
+
+
+# -- declared resources --------------------------------------------------------------------------------
+
+
+def _plan_declared(st: _State, address: str) -> None:
+    resource, wanted = st.desired[address]
+    kind = address.split(".", 1)[0]
+    rules = st.kind_rules(kind)
+    lifecycle = getattr(resource, "lifecycle", None)
+    ignore = lifecycle.ignore_changes if lifecycle is not None else []
+    entry = st.lockfile.resources.get(address)
+    prior = {**entry.applied, **entry.hashes} if entry is not None else {}
+    action = Action(
+        address=address,
+        kind=kind,
+        action=A.NOOP,
+        desired=_with_ignored(wanted, prior, ignore),
+        prior_ids=dict(entry.ids) if entry is not None else {},
+        create_before_destroy=bool(lifecycle and lifecycle.create_before_destroy),
+    )
+    st.actions[address] = action
+    if entry is None or entry.status == "retired":
+        _new(st, action, rules, wanted)
+    elif entry.status == "creating":
+        _resume(st, action, entry, rules, wanted)
+    else:
+        _existing(st, action, entry, rules, wanted, prior, ignore)
+
+
+def _with_ignored(wanted: dict[str, Any], prior: dict[str, Any], ignore: Sequence[str] | str) -> dict[str, Any]:
+    """The desired dict the applier records, with ignored fields kept at their applied values."""
+    if not prior or not ignore:
+        return dict(wanted)
+    return {k: (prior[k] if k in prior and is_ignored(k, ignore) else v) for k, v in wanted.items()}
+
+
+def _new(st: _State, action: Action, rules: Sequence[FieldRule], wanted: dict[str, Any]) -> None:
+    found = st.found.get(action.address)
+    action.changes = creation_changes(rules, wanted)
+    if found:
+        action.action, action.prior_ids = A.ADOPT, dict(found)
+        action.reasons = [why.ADOPT_FOUND]
+        return
+    action.action = A.CREATE
+    action.reasons = [why.NEW]
+
+
+def _resume(st: _State, action: Action, entry: LockEntry, rules: Sequence[FieldRule], wanted: dict[str, Any]) -> None:
+    found = st.found.get(action.address)
+    action.changes = creation_changes(rules, wanted)
+    if found and not entry.ids:
+        action.action, action.prior_ids = A.ADOPT, dict(found)
+        action.reasons = [why.ADOPT_FOUND]
+        return
+    action.action = A.CREATE
+    action.reasons = [why.resume(entry.ids)]
+    if action.address in st.found and found is None and not entry.ids:
+        action.reasons = [why.RESUME_NOT_FOUND]
+
+
+def _existing(
+    st: _State,
+    action: Action,
+    entry: LockEntry,
+    rules: Sequence[FieldRule],
+    wanted: dict[str, Any],
+    prior: dict[str, Any],
+    ignore: Sequence[str] | str,
+) -> None:
+    address = action.address
+    live = st.live.get(address, MISSING)
+    if live is None:  # confirmed gone
+        st.drift[address] = Drift(address=address, deleted=True)
+        action.action, action.reasons = A.CREATE, [why.GONE]
+        action.changes = creation_changes(rules, wanted)
+        st.renewed.add(address)
+        return
+    fields = live.fields if isinstance(live, LiveObject) else None
+    diff = diff_fields(rules, wanted, prior, fields, ignore)
+    if diff.drift:
+        st.drift[address] = Drift(address=address, changes=diff.drift)
+    forced = _forced_replacement(entry, live)
+    if forced or diff.replace:
+        _replace(st, action, diff, forced)
+    elif diff.changes:
+        action.action, action.changes = A.UPDATE, diff.changes
+        action.reasons = why.field_reasons(diff, entry.applied)
+
+
+def _forced_replacement(entry: LockEntry, live: Any) -> str:
+    if entry.status == "tainted":
+        return why.TAINTED
+    if entry.status == "deleting":
+        return why.DELETING
+    if isinstance(live, LiveObject) and live.status == "failed":
+        return why.FAILED
+    return ""
+
+
+def _replace(st: _State, action: Action, diff: FieldDiff, forced: str) -> None:
+    action.action, action.changes = A.REPLACE, diff.changes
+    action.reasons = ([forced] if forced else []) + why.field_reasons(diff, {})
+    action.warnings = why.replace_warnings(action)
+    st.renewed.add(action.address)
+
+
+# -- cascades along references -------------------------------------------------------------------------
+
+
+def _cascade(st: _State, wanted: Desired) -> None:
+    """Dependents of a renewed object follow it: retrain (replace) or move in place (endpoint shadow → promote)."""
+    for address in st.graph.order:
+        action = st.actions.get(address)
+        entry = st.lockfile.resources.get(address)
+        if action is None or address not in wanted or not _had_ids(entry) or action.action is A.CREATE:
+            continue
+        resource = wanted[address][0]
+        for ref_field, ref_kind in REFERENCE_FIELDS.get(action.kind, ()):
+            target = f"{ref_kind}.{getattr(resource, ref_field, '')}"
+            if target in st.renewed:
+                _follow(st, action, entry, ref_field, target)
+
+
+def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target: str) -> None:
+    rule = rule_for(st.kind_rules(action.kind), ref_field)
+    reason = why.cascade(target, st.actions[target], rule.change is Change.IN_PLACE, action.kind)
+    if rule.change is Change.IN_PLACE and action.action is not A.REPLACE:
+        action.changes = [c for c in action.changes if c.field != ref_field]
+        action.changes.insert(0, _ref_change(entry, ref_field, target, forces=False))
+        action.action = A.UPDATE
+        action.reasons.insert(0, reason)
+        return
+    if action.action is not A.REPLACE:
+        action.action = A.REPLACE
+        action.warnings = why.replace_warnings(action)
+        st.renewed.add(action.address)
+    action.reasons.insert(0, reason)
+    if not any(c.field == ref_field for c in action.changes):
+        action.changes.insert(0, _ref_change(entry, ref_field, target, forces=True))
+
+
+def _ref_change(entry: LockEntry, ref_field: str, target: str, *, forces: bool) -> FieldChange:
+    """`predictor: "species (pred-1)" → "species (known after apply)"`: same key, new server object."""
+    key = target.split(".", 1)[1]
+    old_id = entry.ids.get(ref_kind_id(target), "")
+    old = f"{key} ({old_id})" if old_id else key
+    return FieldChange(field=ref_field, old=old, new=f"{key} {KNOWN_AFTER_APPLY}", forces_replacement=forces)
+
+
+def ref_kind_id(target: str) -> str:
+    """The id field of the lockfile entry that names the referenced object (predictor_id, session_id)."""
+    return {"predictor": "predictor_id", "foundational_model": "session_id"}.get(target.split(".", 1)[0], "id")
+
+
+# -- removals --------------------------------------------------------------------------------------------
+
+
+def _plan_removals(st: _State, wanted: Desired, deletable: set[str], destroy: bool) -> None:
+    for address, entry in sorted(st.managed().items()):
+        if address in wanted:
+            continue
+        gone = st.live.get(address, MISSING) is None
+        kind = entry.kind
+        retire = kind not in deletable and entry.status != "creating"
+        action = Action(
+            address=address,
+            kind=kind,
+            action=A.RETIRE if retire else A.DELETE,
+            prior_ids=dict(entry.ids),
+            reasons=[why.removal(destroy, gone, retire, entry.status)],
+        )
+        if gone:
+            st.drift[address] = Drift(address=address, deleted=True)
+        st.actions[address] = action
+
+
+def _set_dependencies(st: _State) -> None:
+    """Creates wait for what they reference; deletes wait for the deletes of what references them."""
+    removing = {a for a, x in st.actions.items() if x.action in (A.DELETE, A.RETIRE)}
+    for address, action in st.actions.items():
+        if action.action in (A.DELETE, A.RETIRE):
+            action.depends_on = sorted(
+                other for other in removing if other != address and address in _recorded_deps(st, other, removing)
+            )
+        else:
+            action.depends_on = sorted(d for d in st.graph.dependencies(address) if d in st.actions)
+
+
+def _recorded_deps(st: _State, address: str, removing: set[str]) -> set[str]:
+    """What `address` depended on: the lockfile's depends_on, plus the manifest graph when still declared."""
+    entry = st.lockfile.resources.get(address)
+    deps = set(entry.depends_on) if entry is not None else set()
+    if address in st.desired:
+        deps |= st.graph.dependencies(address)
+    return deps
+
+
+# -- --target ----------------------------------------------------------------------------------------------
+
+
+def _select(st: _State, targets: list[str]) -> list[Action]:
+    """Every action, or with --target only the targets, what they depend on, and dependents they drag along."""
+    if not targets:
+        return list(st.actions.values())
+    keep: set[str] = set()
+    todo = list(targets)
+    while todo:
+        address = todo.pop()
+        if address in keep:
+            continue
+        keep.add(address)
+        todo.extend(st.graph.dependencies(address) if address in st.graph.order else ())
+    for address in sorted(keep & st.renewed):
+        keep |= {d for d in st.graph.transitive_dependents(address) if st.actions.get(d) and _follows(st, d)}
+    selected = [a for addr, a in st.actions.items() if addr in keep]
+    for a in selected:
+        a.depends_on = [d for d in a.depends_on if d in keep]
+    return selected
+
+
+def _follows(st: _State, address: str) -> bool:
+    action = st.actions[address]
+    return any(r.startswith(why.CASCADE_PREFIX) for r in action.reasons)
+
+
+__all__ = ["KNOWN_AFTER_APPLY", "Desired", "Live", "default_rules", "make_plan"]

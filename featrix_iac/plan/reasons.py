@@ -1,0 +1,135 @@
+"""The words of the plan: why each action happens, and the warnings that go with it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from featrix_iac.plan.differ import FieldDiff
+    from featrix_iac.plan.model import Action
+
+NEW = "declared in the manifest, not yet created"
+GONE = "deleted outside featrix: it is created again"
+TAINTED = "tainted: an earlier apply failed to finish it"
+DELETING = "an earlier apply started deleting it: it is created again"
+FAILED = "the server reports it failed: it is created again"
+ADOPT_FOUND = (
+    "found on the server with this project's creation tag, but missing from the lockfile "
+    "(an earlier apply stopped before recording it): adopted, not created again"
+)
+RESUME_NOT_FOUND = "an earlier apply recorded the intent to create it, but nothing with its creation tag exists"
+CASCADE_PREFIX = "follows "
+
+# what a changed field means, beyond "changed"
+FIELD_WORDS: dict[str, str] = {
+    "api_key.rotation": "rotate the API key (the new key goes only to the encrypted lockfile)",
+    "api_key.revoked": "revoke the API key",
+    "predictor": "move the endpoint to another predictor by shadow → promote (same URL and key)",
+    "webhook_secret": "change the webhook secret",
+}
+
+
+def resume(ids: dict[str, str]) -> str:
+    if ids:
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(ids.items()))
+        return f"resume: an earlier apply created it ({shown}) but did not finish; apply re-attaches to it"
+    return (
+        "resume: an earlier apply recorded the intent to create it but not the result; "
+        "apply first looks for it by its creation tag (adopts it when found)"
+    )
+
+
+def field_reasons(diff: FieldDiff, applied: dict[str, Any]) -> list[str]:
+    """One reason per cause: manifest edits (split by replace / in place) and drift to converge."""
+    out: list[str] = []
+    forcing = {c.field for c in diff.changes if c.forces_replacement}
+    manifest = diff.manifest_fields
+    replace = [f for f in manifest if f in forcing]
+    in_place = [f for f in manifest if f not in forcing]
+    if replace:
+        out.append(f"{_names(replace)} changed in the manifest; {_cannot(replace)} forces replacement")
+    plain = [f for f in in_place if f not in FIELD_WORDS]
+    if plain:
+        out.append(f"{_names(plain)} changed in the manifest")
+    for name in in_place:
+        words = FIELD_WORDS.get(name)
+        if name == "api_key.revoked" and not _desired_true(diff, name):
+            words = "re-enable the API key (a new key is generated)"
+        if words:
+            out.append(f"{name} changed in the manifest: {words}")
+    if diff.drift_fields:
+        drifted = diff.drift_fields
+        forced = [f for f in drifted if f in forcing]
+        tail = f"; {_cannot(forced)} forces replacement" if forced else ""
+        back = "it" if len(drifted) == 1 else "them"
+        out.append(f"{_names(drifted)} changed outside featrix: apply sets {back} back to the manifest{tail}")
+    return out
+
+
+def _desired_true(diff: FieldDiff, name: str) -> bool:
+    return any(c.field == name and c.new is True for c in diff.changes)
+
+
+def _names(fields: list[str]) -> str:
+    return ", ".join(fields)
+
+
+def _cannot(fields: list[str]) -> str:
+    return "changing it" if len(fields) == 1 else "changing them"
+
+
+def replace_warnings(action: Action) -> list[str]:
+    if action.kind == "predictor":
+        return [
+            f"{action.address}: the old predictor is retired, not deleted (the API cannot delete predictors); "
+            "a new one is trained"
+        ]
+    if action.kind == "endpoint":
+        return [f"{action.address}: a new endpoint has a new URL and a new API key; callers must be updated"]
+    if action.kind == "foundational_model":
+        when = (
+            "once the new one is ready (create_before_destroy)"
+            if action.create_before_destroy
+            else "first, then the new one is trained"
+        )
+        return [f"{action.address}: a new foundational model is trained; the old one is deleted {when}"]
+    return []
+
+
+def cascade(target: str, target_action: Action, in_place: bool, kind: str) -> str:
+    what = "is replaced" if target_action.action.value == "replace" else "is created again"
+    if in_place and kind == "endpoint":
+        return (
+            f"{CASCADE_PREFIX}{target}: it {what}; the endpoint moves to the new predictor by shadow → promote, "
+            "keeping its URL and API key"
+        )
+    if kind == "predictor":
+        return f"{CASCADE_PREFIX}{target}: it {what}, so this predictor is trained again on the new one"
+    return f"{CASCADE_PREFIX}{target}: it {what}, so this is created again on the new one"
+
+
+def removal(destroy: bool, gone: bool, retire: bool, status: str) -> str:
+    cause = "featrix destroy" if destroy else "removed from the manifest"
+    if gone:
+        return f"{cause}; already gone from the server: only the lockfile entry is removed"
+    if status == "creating":
+        return f"{cause}; an earlier apply started creating it: apply removes whatever it finds"
+    if retire:
+        return f"{cause}; the API cannot delete predictors: it is retired (left on the server, forgotten by featrix)"
+    return cause
+
+
+def prevent_destroy_detail(action: Action) -> str:
+    return (
+        f"The plan would {action.action.value} it ({'; '.join(action.reasons)}).\n"
+        "Remove lifecycle.prevent_destroy first if you really mean it."
+    )
+
+
+def protected_detail(action: Action, declared: bool) -> str:
+    step = (
+        "set deletion_protection: false and apply, then try again"
+        if declared
+        else "restore its block with deletion_protection: false and apply, then remove it"
+    )
+    return f"The plan would {action.action.value} it ({'; '.join(action.reasons)}).\nTo proceed: {step}."

@@ -1,0 +1,141 @@
+"""A Plan as text, like Terraform's (symbols, per-field old → new, reasons, drift, summary), or JSON.
+
+Pure functions from Plan to str: no terminal, no I/O; the CLI decides about colour and where to print.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChange, Plan
+
+REDACTED = "(sensitive value)"
+VALUE_CHARS = 240
+A = ActionType
+VERBS: dict[ActionType, str] = {
+    A.CREATE: "will be created",
+    A.UPDATE: "will be updated in place",
+    A.REPLACE: "must be replaced",
+    A.DELETE: "will be deleted",
+    A.RETIRE: "will be retired",
+    A.ADOPT: "will be adopted",
+    A.NOOP: "is unchanged",
+}
+COLORS: dict[ActionType, str] = {
+    A.CREATE: "32",  # green
+    A.ADOPT: "36",  # cyan
+    A.UPDATE: "33",  # yellow
+    A.REPLACE: "35",  # magenta
+    A.DELETE: "31",  # red
+    A.RETIRE: "31",
+    A.NOOP: "0",
+}
+Style = Callable[[str, str], str]
+
+
+def _plain(text: str, code: str) -> str:
+    return text
+
+
+def _ansi(text: str, code: str) -> str:
+    return f"\x1b[{code}m{text}\x1b[0m" if code and code != "0" else text
+
+
+def render_text(plan: Plan, *, color: bool = False) -> str:
+    """The plan for people: drift first, then each change with its reasons and fields, then the summary."""
+    style = _ansi if color else _plain
+    parts: list[str] = []
+    if plan.drift:
+        parts.append(render_drift(plan.drift, style, converge=not plan.refresh_only))
+    changes = plan.changes()
+    if plan.refresh_only:
+        parts.append(_refresh_only_summary(plan))
+        return "\n\n".join(parts) + "\n"
+    if not changes:
+        parts.append(_no_changes(plan))
+        return "\n\n".join(parts) + "\n"
+    parts.append("featrix will perform the following actions:")
+    parts.extend(render_action(a, style) for a in changes)
+    parts.append(style(plan.summary_line(), "1"))
+    return "\n\n".join(parts) + "\n"
+
+
+def _no_changes(plan: Plan) -> str:
+    n = len(plan.actions)
+    tail = f" ({n} resource{'s' if n != 1 else ''} up to date)" if n else ""
+    if plan.drift:
+        return f"No changes: the server will match the manifests once the drift above is converged{tail}."
+    return f"No changes. The server matches the manifests{tail}."
+
+
+def _refresh_only_summary(plan: Plan) -> str:
+    n = len(plan.drift)
+    if not n:
+        return "No drift: nothing changed on the server outside featrix."
+    return f"Drift: {n} object{'s' if n != 1 else ''} changed outside featrix."
+
+
+def render_drift(drift: list[Drift], style: Style = _plain, *, converge: bool = True) -> str:
+    tail = "; apply sets them back to the manifests:" if converge else ":"
+    lines = ["Objects changed outside featrix (drift)" + tail]
+    for d in sorted(drift, key=lambda d: d.address):
+        lines.append("")
+        if d.deleted:
+            lines.append(f"  {style('-', COLORS[A.DELETE])} {d.address}: deleted outside featrix")
+            continue
+        lines.append(f"  {style('~', COLORS[A.UPDATE])} {d.address}")
+        width = max(len(c.field) for c in d.changes) if d.changes else 0
+        lines.extend(
+            f"      ~ {c.field.ljust(width)}: {_value(c.old, c.sensitive)} → {_value(c.new, c.sensitive)}"
+            for c in d.changes
+        )
+    return "\n".join(lines)
+
+
+def render_action(action: Action, style: Style = _plain) -> str:
+    """One action: `# address verb`, its reasons, its warnings, the symbol line and its field changes."""
+    code = COLORS[action.action]
+    lines = [style(f"  # {action.address} {VERBS[action.action]}", "1")]
+    lines.extend(f"  #   {reason}" for reason in action.reasons)
+    lines.extend(style(f"  #   ! {warning}", "33") for warning in action.warnings)
+    symbol = SYMBOLS[action.action].strip().rjust(3)
+    lines.append(f"{style(symbol, code)} {action.address}")
+    lines.extend(_field_lines(action, style))
+    return "\n".join(lines)
+
+
+def _field_lines(action: Action, style: Style) -> list[str]:
+    changes = action.changes
+    if not changes:
+        return []
+    width = max(len(c.field) for c in changes)
+    if action.action in (A.CREATE, A.ADOPT):
+        plus = style("+", COLORS[A.CREATE])
+        return [f"      {plus} {c.field.ljust(width)} = {_value(c.new, c.sensitive)}" for c in changes]
+    out = []
+    for c in changes:
+        tail = style("  # forces replacement", COLORS[A.REPLACE]) if c.forces_replacement else ""
+        out.append(f"      {style('~', COLORS[A.UPDATE])} {c.field.ljust(width)}: {_change(c)}{tail}")
+    return out
+
+
+def _change(c: FieldChange) -> str:
+    return f"{_value(c.old, c.sensitive)} → {_value(c.new, c.sensitive)}"
+
+
+def _value(value: Any, sensitive: bool) -> str:
+    if sensitive and value is not None:
+        return REDACTED
+    if isinstance(value, str) and value.startswith("(") and value.endswith(")"):
+        return value  # markers such as "(known after apply)"
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
+
+
+def render_json(plan: Plan) -> str:
+    """The plan as versioned JSON (sensitive values redacted), the format of schemas/plan.schema.json."""
+    from featrix_iac.plan.jsonformat import plan_json
+
+    return plan_json(plan)
