@@ -309,17 +309,23 @@ class _Applier:
 
     def _adopt(self, action: Action) -> None:
         h = self._handler(action)
+        current = self.lock.entry(action.address)
         entry = LockEntry(
-            kind=action.kind, status="creating", ids=dict(action.prior_ids), depends_on=sorted(action.depends_on)
+            kind=action.kind,
+            status="creating",
+            ids=dict(action.prior_ids),
+            depends_on=sorted(action.depends_on),
+            creation_token=current.creation_token if current is not None else None,
+            retired=list(current.retired) if current is not None else [],
         )
         self._save(action.address, entry)
-        self._converge(action, h, entry, adopting=True)
+        self._converge(action, h, entry)
 
-    def _converge(self, action: Action, h: Handler, entry: LockEntry, adopting: bool = False) -> None:
+    def _converge(self, action: Action, h: Handler, entry: LockEntry) -> None:
         """Wait for training, run the steps the create route could not do, and record the entry as ready."""
         entry = self._wait(action, h, entry)
         steps = self._remaining_steps(h, action.desired, entry)
-        if adopting and hasattr(h, "adopt_steps"):
+        if hasattr(h, "adopt_steps"):  # e.g. an endpoint found by its tag: its key was never recorded
             steps += [s for s in h.adopt_steps(entry) if s not in steps]
         for step in steps:
             entry = self._step(action, h, entry, step)

@@ -331,3 +331,106 @@ def test_address_kinds_have_handlers() -> None:
     for kind in ("foundational_model", "predictor", "endpoint", "vector_database"):
         assert HANDLERS[kind].kind == kind
         assert Address(kind, "x")
+
+
+# -- crash and fault resilience (test hooks of the local server) --------------------------------------
+
+BASE = """
+version: 1
+project: faults
+server: {url: local}
+foundational_models:
+  fm: {data: data.csv, ignore_columns: [year], epochs: 2}
+predictors:
+  species: {foundational_model: fm, type: multi_classifier, target_column: species, epochs: 2}
+endpoints:
+  api: {predictor: species}
+"""
+
+
+def _faults(client: FeatrixClient, *rules: dict[str, Any]) -> None:
+    client.delete("/__test__/faults")
+    if rules:
+        client.post("/__test__/faults", {"faults": list(rules)})
+
+
+@pytest.fixture()
+def faulty(tmp_path: Path, client: FeatrixClient) -> Iterator[dict[str, Any]]:
+    loaded = make_project(tmp_path / "p", BASE)
+    store = StateStore(loaded.root, loaded.environment, lock_key=LOCK_KEY, project="faults")
+    yield {"loaded": loaded, "store": store, "lock": store.load()}
+    _faults(client)
+    client.post("/__test__/consistency", {"first_get_404": False, "stale_list_seconds": 0})
+
+
+def _apply(ctx: dict[str, Any], client: FeatrixClient, only: set[str] | None = None) -> Any:
+    loaded, store, lock = ctx["loaded"], ctx["store"], ctx["lock"]
+    actions = [a for a in create_actions(loaded, store) if only is None or a.address in only]
+    return apply_plan(plan_of(loaded, lock, actions), loaded=loaded, client=client, store=store, lockfile=lock)
+
+
+def _tagged(docs: list[dict[str, Any]], address: str, token: str) -> list[dict[str, Any]]:
+    return [
+        d
+        for d in docs
+        if (d.get("user_metadata") or {}).get("featrix_iac", {}).get("address") == address
+        and d["user_metadata"]["featrix_iac"].get("project") == "faults"
+        and d["user_metadata"]["featrix_iac"].get("token") == token
+    ]
+
+
+def test_upload_dropped_after_commit_makes_one_session(faulty: dict[str, Any], client: FeatrixClient) -> None:
+    _faults(client, {"route": "POST /compute/upload_with_new_session", "drop_connection": True, "when": "after"})
+    result = _apply(faulty, client, {"foundational_model.fm"})
+    assert result.failed == {}, result.failed
+    entry = faulty["lock"].entry("foundational_model.fm")
+    sessions = client.get("/compute/sessions-for-org")["sessions"]
+    assert len(_tagged(sessions, "foundational_model.fm", entry.creation_token)) == 1  # the retry was folded
+
+
+def test_endpoint_create_failing_after_commit_is_adopted_not_duplicated(
+    faulty: dict[str, Any], client: FeatrixClient
+) -> None:
+    assert _apply(faulty, client, {"foundational_model.fm", "predictor.species"}).failed == {}
+    _faults(client, {"route": "POST /endpoints$", "status": 500, "when": "after"})
+    result = _apply(faulty, client, {"endpoint.api"})
+    assert result.failed == {}, result.failed
+    entry = faulty["lock"].entry("endpoint.api")
+    found = _tagged(client.get("/endpoints")["endpoints"], "endpoint.api", entry.creation_token)
+    assert [d["id"] for d in found] == [entry.ids["endpoint_id"]]
+    assert entry.status == "ready" and "api_key" in entry.secrets  # the lost key was rotated on adoption
+
+
+def test_endpoint_create_refused_before_commit_leaves_nothing(faulty: dict[str, Any], client: FeatrixClient) -> None:
+    assert _apply(faulty, client, {"foundational_model.fm", "predictor.species"}).failed == {}
+    _faults(client, {"route": "POST /endpoints$", "status": 400, "body": {"detail": "injected refusal"}})
+    result = _apply(faulty, client, {"endpoint.api"})
+    assert "injected refusal" in result.failed["endpoint.api"]
+    assert faulty["lock"].entry("endpoint.api") is None
+    _faults(client)
+    assert _apply(faulty, client, {"endpoint.api"}).failed == {}
+
+
+def test_predictor_create_lost_after_commit_never_duplicates(faulty: dict[str, Any], client: FeatrixClient) -> None:
+    assert _apply(faulty, client, {"foundational_model.fm"}).failed == {}
+    _faults(client, {"route": "POST .*/train_predictor$", "status": 500, "when": "after"})
+    result = _apply(faulty, client, {"predictor.species"})
+    sid = faulty["lock"].entry("foundational_model.fm").ids["session_id"]
+    plan = [e for e in client.get(f"/compute/session/{sid}")["session"]["job_plan"] if e.get("predictor_id")]
+    entry = faulty["lock"].entry("predictor.species")
+    if result.failed:  # the server does not report predictors' user_metadata: the applier must stop, not retry
+        assert result.failed["predictor.species"].startswith("cannot determine creation result for predictor.species")
+        assert entry.status == "creating" and not entry.ids
+    else:
+        assert entry.ids["predictor_id"] == plan[0]["predictor_id"]
+    assert len(plan) == 1
+
+
+def test_reads_ride_out_eventual_consistency(faulty: dict[str, Any], client: FeatrixClient) -> None:
+    client.post("/__test__/consistency", {"first_get_404": True, "stale_list_seconds": 30})
+    result = _apply(faulty, client)
+    assert result.failed == {}, result.failed
+    lock = faulty["lock"]
+    for kind, h in HANDLERS.items():
+        entries = {a: lock.entry(a) for a in lock.addresses(kind)}
+        assert all(v is not None for v in h.read_all(client, entries).values()), kind
