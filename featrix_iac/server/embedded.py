@@ -124,7 +124,7 @@ def _wait_ready(proc: Any, ready: Path, key: str, timeout: float, stderr: Any) -
                 req = urllib.request.Request(url + "/health", headers={"X-Api-Key": key})
                 with urllib.request.urlopen(req, timeout=2) as resp:
                     if resp.status == 200:
-                        return url
+                        return str(url)
             except OSError:
                 pass
         time.sleep(0.05)

@@ -13,7 +13,8 @@ MAX_METADATA_BYTES = 32 * 1024
 
 
 def svc(request: Request) -> Service:
-    return request.app.state.svc
+    service: Service = request.app.state.svc
+    return service
 
 
 def bad(detail: str, status: int = 400) -> HTTPException:
@@ -52,7 +53,7 @@ def json_field(value: Any, name: str, kind: type, default: Any = None) -> Any:
 
 
 def metadata_field(value: Any) -> dict[str, Any]:
-    meta = json_field(value, "user_metadata", dict, {})
+    meta: dict[str, Any] = json_field(value, "user_metadata", dict, {})
     if len(json.dumps(meta)) > MAX_METADATA_BYTES:
         raise bad("user_metadata is larger than 32 KB")
     return meta

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from typing import Any
 
@@ -178,20 +179,23 @@ def _num(raw: str) -> Any:
         return raw
 
 
+OPS: dict[str, Any] = {
+    "=": operator.eq,
+    "==": operator.eq,
+    "!=": operator.ne,
+    ">": operator.gt,
+    "<": operator.lt,
+    ">=": operator.ge,
+    "<=": operator.le,
+}
+
+
 def _cmp(left: Any, op: str, right: Any) -> bool:
     if left is None:
         return False
     try:
         if isinstance(right, float):
             left = float(left)
-        return {
-            "=": left == right,
-            "==": left == right,
-            "!=": left != right,
-            ">": left > right,
-            "<": left < right,
-            ">=": left >= right,
-            "<=": left <= right,
-        }[op]
+        return bool(OPS[op](left, right))
     except (TypeError, ValueError):
         return False

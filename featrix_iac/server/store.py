@@ -93,7 +93,7 @@ class Store:
             row = self._db.execute("SELECT data, parent FROM docs WHERE kind=? AND id=?", (kind, id_)).fetchone()
             if row is None:
                 return None
-            doc = json.loads(row[0])
+            doc: Doc = json.loads(row[0])
             fn(doc)
             self._db.execute("UPDATE docs SET data=? WHERE kind=? AND id=?", (json.dumps(doc, default=str), kind, id_))
         return doc

@@ -22,11 +22,13 @@ def predictor_path(sid: str, pid: str) -> str:
 
 
 def load_fm(svc: Service, sid: str) -> FoundationalModel:
-    return svc.load_object(fm_path(sid))
+    fm: FoundationalModel = svc.load_object(fm_path(sid))
+    return fm
 
 
 def load_predictor(svc: Service, sid: str, pid: str) -> Predictor:
-    return svc.load_object(predictor_path(sid, pid))
+    pred: Predictor = svc.load_object(predictor_path(sid, pid))
+    return pred
 
 
 def run_fm_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[str, Any]:

@@ -71,7 +71,9 @@ class WebhookSender:
         self._thread = threading.Thread(target=self._run, name="featrix-webhooks", daemon=True)
         self._thread.start()
 
-    def send(self, config: dict[str, Any] | None, event: str, session_id: str, pid: str | None, data: dict) -> None:
+    def send(
+        self, config: dict[str, Any] | None, event: str, session_id: str, pid: str | None, data: dict[str, Any]
+    ) -> None:
         url = (config or {}).get(event)
         if not url:
             return
@@ -107,7 +109,7 @@ class WebhookSender:
         req = urllib.request.Request(item.url, data=item.body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                return 200 <= resp.status < 300
+                return bool(200 <= resp.status < 300)
         except Exception as exc:  # noqa: BLE001 - any failure is retried
             log.info("webhook to %s failed: %s", item.url, exc)
             return False

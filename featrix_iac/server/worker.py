@@ -85,7 +85,7 @@ class Worker:
                 while job is None and not self._stopping:
                     self._cond.wait(timeout=1.0)
                     job = self._claim()
-                if self._stopping:
+                if self._stopping or job is None:
                     return
             self._run(job)
             self.wake()
@@ -154,7 +154,7 @@ class Worker:
 
         return on_epoch
 
-    def _finish(self, job: Doc, status: str, error: str | None = None, result: dict | None = None) -> None:
+    def _finish(self, job: Doc, status: str, error: str | None = None, result: dict[str, Any] | None = None) -> None:
         from featrix_iac.server import training
 
         def apply(doc: Doc) -> None:

@@ -188,6 +188,7 @@ def test_webhooks_configure_read_disable_and_signed_delivery(api, penguins, rece
     finished = receiver.delivered("/sp", "training_finished")
     started = receiver.delivered("/sp", "training_started")
     assert finished and started
+    assert any(c["failed"] for c in receiver.calls)  # the first attempt failed and was retried
     raw = finished[0]["raw"]
     assert b": " not in raw and b", " not in raw  # compact JSON
     assert (
