@@ -96,6 +96,16 @@ def job_plan(session: Doc, jobs: list[Doc], predictors: list[Doc]) -> list[Doc]:
     return plan
 
 
+def single_predictors(preds: list[Doc]) -> list[str | None]:
+    """Indexed by predictor_index: the model path of a trained predictor, else None."""
+    single: list[str | None] = [None] * len(preds)
+    for p in preds:
+        idx = int(p.get("predictor_index", 0))
+        if idx < len(single):
+            single[idx] = p.get("model_path") if p.get("status") == "done" else None
+    return single
+
+
 def session_fields(svc: Service, session: Doc) -> Doc:
     sid = session["session_id"]
     jobs = svc.jobs(sid)
@@ -103,11 +113,7 @@ def session_fields(svc: Service, session: Doc) -> Doc:
     status, es_status, sp_status = pooled_status(session, jobs)
     if session.get("cancelled") and status in ("ready", "done") and es_status == "cancelled":
         status = "cancelled"
-    single = [None] * len(preds)
-    for p in preds:
-        idx = int(p.get("predictor_index", 0))
-        if idx < len(single):
-            single[idx] = p.get("model_path") if p.get("status") == "done" else None
+    single = single_predictors(preds)
     fields: Doc = {
         "session_id": sid,
         "name": session.get("name"),

@@ -42,21 +42,11 @@ def _find_predictor(s: Service, pid: str, sid: str | None) -> Doc:
     return pred
 
 
-@router.post("/endpoints")
-async def create_endpoint(request: Request) -> dict[str, Any]:
-    s = svc(request)
-    body = await json_body(request)
-    name, pid = body.get("name"), body.get("predictor_id")
-    if not name or not pid:
-        raise bad("name and predictor_id are required")
-    pred = _find_predictor(s, str(pid), body.get("session_id"))
-    key = body.get("api_key") or generate_endpoint_key()
-    if not str(key).startswith("fx_"):
-        raise bad("api_key must start with 'fx_'")
+def _new_endpoint(pred: Doc, body: dict[str, Any], key: str) -> Doc:
     now = now_iso()
     doc: Doc = {
         "id": new_id("ep_"),
-        "name": str(name),
+        "name": str(body["name"]),
         "description": body.get("description"),
         "target_column": pred["target_column"],
         "session_id": pred["session_id"],
@@ -72,7 +62,7 @@ async def create_endpoint(request: Request) -> dict[str, Any]:
             }
         ],
         "plan_error": None,
-        "key_hash": hash_key(str(key)),
+        "key_hash": hash_key(key),
         "api_key_created_at": now,
         "created_at": now,
         "last_used_at": None,
@@ -85,10 +75,24 @@ async def create_endpoint(request: Request) -> dict[str, Any]:
     for k, v in body.items():
         if k != "api_key":
             doc.setdefault(k, v)  # pass-through fields are stored and echoed
+    return doc
+
+
+@router.post("/endpoints")
+async def create_endpoint(request: Request) -> dict[str, Any]:
+    s = svc(request)
+    body = await json_body(request)
+    if not body.get("name") or not body.get("predictor_id"):
+        raise bad("name and predictor_id are required")
+    pred = _find_predictor(s, str(body["predictor_id"]), body.get("session_id"))
+    key = str(body.get("api_key") or generate_endpoint_key())
+    if not key.startswith("fx_"):
+        raise bad("api_key must start with 'fx_'")
+    doc = _new_endpoint(pred, body, key)
     s.store.put("endpoint", doc["id"], doc)
     if s.hooks:
         s.hooks.note_created(doc["id"])
-    return endpoint_view(doc, request, api_key=str(key))
+    return endpoint_view(doc, request, api_key=key)
 
 
 @router.get("/endpoints")

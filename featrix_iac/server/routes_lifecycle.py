@@ -105,7 +105,8 @@ async def mark_for_deletion(sid: str, request: Request) -> dict[str, Any]:
             status_code=409,
             detail=f"deletion protected: predictor(s) {', '.join(protected)} are protected; unprotect them first",
         )
-    _cancel_active(s, sid)
+    while _cancel_active(s, sid) is not None:  # every queued or running job of the session
+        pass
     s.store.update("session", sid, lambda d: d.update(marked_for_deletion=True, deleted_at=now_iso()))
     _purge(s, sid)
     return {"session_id": sid, "marked_for_deletion": True}
@@ -121,7 +122,8 @@ def _purge(s: Service, sid: str) -> None:
 
 def _cancel_active(s: Service, sid: str) -> Doc | None:
     """Cancel the newest non-terminal job: queued ones at once, a running one cooperatively."""
-    active = [j for j in s.jobs(sid) if j["status"] in ("ready", "running")]
+    cancelling = s.worker.cancelling() if s.worker else set()
+    active = [j for j in s.jobs(sid) if j["status"] in ("ready", "running") and j["job_id"] not in cancelling]
     if not active:
         return None
     job = active[-1]

@@ -78,6 +78,10 @@ class Worker:
             if job_id in self._pending:
                 self._pending.remove(job_id)
 
+    def cancelling(self) -> set[str]:
+        with self._cond:
+            return set(self._cancelled)
+
     def _loop(self) -> None:
         while True:
             with self._cond:
@@ -150,7 +154,8 @@ class Worker:
                 doc.update(current_epoch=epoch, epoch=epoch, progress=round(epoch / max(1, total), 4))
                 doc.update(loss=loss, validation_loss=val_loss)
 
-            self.svc.store.update("job", job_id, apply)
+            if self.svc.store.update("job", job_id, apply) is None:
+                raise Cancelled()  # the job's session was deleted
 
         return on_epoch
 

@@ -117,3 +117,18 @@ def test_publish_partial_foundation(api, fm) -> None:
     assert s["name"] == "life-ckpt" and s["published"] is True and s["status"] == "done"
     bad = api.post(f"/compute/session/{fm}/publish_partial_foundation", json={"name": "x", "checkpoint_epoch": 1})
     assert bad.status_code == 400 and "final checkpoint" in bad.json()["detail"]
+
+
+def test_deleting_a_session_while_it_trains_stops_its_jobs(api, server, penguins) -> None:
+    import time
+
+    sid = api.upload(penguins, "doomed", epochs=600)
+    api.ok("post", f"/compute/session/{sid}/train_predictor", json={"target_column": "species", "target_column_type": "set", "epochs": 3})
+    while api.ok("get", f"/compute/session/{sid}")["session"]["status"] != "running":
+        time.sleep(0.05)
+    assert api.ok("post", f"/compute/session/{sid}/mark_for_deletion", json={})["marked_for_deletion"] is True
+    assert api.get(f"/compute/session/{sid}").status_code == 404
+    time.sleep(0.5)  # the worker notices at its next epoch and writes nothing more
+    assert not (server.data_dir / "artifacts" / sid).exists()
+    other = api.upload(penguins.sample(50, random_state=9), "after-doomed", epochs=2)
+    assert api.wait(other)["session"]["status"] == "done"  # the worker is free again
