@@ -265,3 +265,35 @@ async def disable_webhook(sid: str, request: Request) -> dict[str, Any]:
             kind, key, lambda d: d.update(webhooks={k: v for k, v in (d.get("webhooks") or {}).items() if k != event})
         )
     return {"disabled": event, "predictor_id": pid}
+
+
+@router.get("/compute/session/{sid}/predictor/{pid}/value_meaning")
+async def get_value_meaning(sid: str, pid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    s.session(sid)
+    return {"value_meaning": s.predictor(sid, pid).get("value_meaning") or {}}
+
+
+@router.put("/compute/session/{sid}/predictor/{pid}/value_meaning")
+async def put_value_meaning(sid: str, pid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    s.session(sid)
+    s.predictor(sid, pid)
+    body = await json_body(request)
+    if not body or not all(isinstance(v, str) for v in body.values()):
+        raise bad("value_meaning must be a non-empty object of label -> text")
+    doc = s.store.update("predictor", pid, lambda d: d.update(value_meaning={**(d.get("value_meaning") or {}), **body}))
+    return {"value_meaning": (doc or {}).get("value_meaning") or {}}
+
+
+@router.delete("/compute/session/{sid}/predictor/{pid}/value_meaning/{label}")
+async def delete_value_meaning(sid: str, pid: str, label: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    s.session(sid)
+    s.predictor(sid, pid)
+
+    def drop(d: Doc) -> None:
+        d["value_meaning"] = {k: v for k, v in (d.get("value_meaning") or {}).items() if k != label}
+
+    doc = s.store.update("predictor", pid, drop)
+    return {"value_meaning": (doc or {}).get("value_meaning") or {}}

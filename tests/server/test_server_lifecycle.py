@@ -123,7 +123,11 @@ def test_deleting_a_session_while_it_trains_stops_its_jobs(api, server, penguins
     import time
 
     sid = api.upload(penguins, "doomed", epochs=600)
-    api.ok("post", f"/compute/session/{sid}/train_predictor", json={"target_column": "species", "target_column_type": "set", "epochs": 3})
+    api.ok(
+        "post",
+        f"/compute/session/{sid}/train_predictor",
+        json={"target_column": "species", "target_column_type": "set", "epochs": 3},
+    )
     while api.ok("get", f"/compute/session/{sid}")["session"]["status"] != "running":
         time.sleep(0.05)
     assert api.ok("post", f"/compute/session/{sid}/mark_for_deletion", json={})["marked_for_deletion"] is True

@@ -255,3 +255,19 @@ def test_customer_metadata_header_is_checked(api, trained) -> None:
     for bad in ("[1]", "{nope", json.dumps({"x": "y" * 20000})):
         resp = api.post(f"/compute/session/{sid}/predict", json=body, headers={"X-Featrix-Customer-Metadata": bad})
         assert resp.status_code == 400 and "Customer-Metadata" in resp.json()["detail"]
+
+
+def test_value_meaning_set_read_clear(api, trained) -> None:
+    sid, pid = trained["sid"], trained["pids"]["species"]
+    base = f"/compute/session/{sid}/predictor/{pid}/value_meaning"
+    put = api.http.put(
+        api.url + base, json={"Gentoo": "a Gentoo penguin", "Adelie": "an Adelie"}, headers=api.headers(), timeout=10
+    )
+    assert put.status_code == 200 and put.json()["value_meaning"]["Gentoo"] == "a Gentoo penguin"
+    assert api.ok("get", base)["value_meaning"] == {"Gentoo": "a Gentoo penguin", "Adelie": "an Adelie"}
+    pred = api.ok("post", f"/compute/session/{sid}/predict", json={"query_record": RECORD, "predictor_id": pid})
+    assert pred["value_meaning"] == "a Gentoo penguin"
+    assert api.ok("delete", f"{base}/Adelie")["value_meaning"] == {"Gentoo": "a Gentoo penguin"}
+    api.ok("delete", f"{base}/Gentoo")
+    assert api.ok("get", base)["value_meaning"] == {}
+    assert api.http.put(api.url + base, json={}, headers=api.headers(), timeout=10).status_code == 400
