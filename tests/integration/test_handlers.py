@@ -434,3 +434,79 @@ def test_reads_ride_out_eventual_consistency(faulty: dict[str, Any], client: Fea
     for kind, h in HANDLERS.items():
         entries = {a: lock.entry(a) for a in lock.addresses(kind)}
         assert all(v is not None for v in h.read_all(client, entries).values()), kind
+
+
+CASCADE = """
+version: 1
+project: cascade
+server: {url: local}
+foundational_models:
+  fm: {data: data.csv, ignore_columns: [year], epochs: 2, published: true}
+predictors:
+  species: {foundational_model: fm, type: multi_classifier, target_column: species, epochs: 2, deletion_protection: true}
+endpoints:
+  api: {predictor: species}
+"""
+
+
+def test_replacing_the_fm_cascades_and_the_endpoint_keeps_id_url_and_key(tmp_path: Path, client: FeatrixClient) -> None:
+    """New data: a new FM and predictor are created first, the endpoint moves by shadow → promote, then the
+    old predictor is retired (unprotected) and the old, published FM deleted."""
+    loaded = make_project(tmp_path / "p", CASCADE)
+    store = StateStore(loaded.root, loaded.environment, lock_key=LOCK_KEY, project="cascade")
+    lock = store.load()
+    first = apply_plan(
+        plan_of(loaded, lock, create_actions(loaded, store)), loaded=loaded, client=client, store=store, lockfile=lock
+    )
+    assert first.failed == {}, first.failed
+    before = {a: lock.entry(a).model_copy(deep=True) for a in lock.addresses()}
+    with open(loaded.root / "data.csv", "a") as fh:
+        fh.write("Adelie,Dream,40.0,18.0,190,3700,male,2009\n")
+    desired = desired_of(loaded, store)
+    actions = []
+    for address, kind, verb, fields in (
+        ("foundational_model.fm", "foundational_model", ActionType.REPLACE, ["data"]),
+        ("predictor.species", "predictor", ActionType.REPLACE, []),
+        ("endpoint.api", "endpoint", ActionType.UPDATE, ["predictor"]),
+    ):
+        d = desired[address][1]
+        actions.append(
+            Action(
+                address=address,
+                kind=kind,
+                action=verb,
+                desired=d,
+                prior_ids=before[address].ids,
+                changes=[FieldChange(field=f) for f in fields],
+                depends_on=refs_of(kind, d),
+            )
+        )
+    obs = RecordingObserver()
+    result = apply_plan(
+        plan_of(loaded, lock, actions), loaded=loaded, client=client, store=store, lockfile=lock, observer=obs
+    )
+    assert result.failed == {} and result.skipped == {}, (result.failed, result.skipped)
+    old_sid, new_sid = (
+        before["foundational_model.fm"].ids["session_id"],
+        lock.entry("foundational_model.fm").ids["session_id"],
+    )
+    assert old_sid != new_sid
+    assert HANDLERS["foundational_model"].read(client, before["foundational_model.fm"]) is None  # old FM deleted
+    ep_before, ep_after = before["endpoint.api"], lock.entry("endpoint.api")
+    assert ep_after.ids["endpoint_id"] == ep_before.ids["endpoint_id"]
+    assert (
+        ep_after.ids["predictor_id"]
+        == lock.entry("predictor.species").ids["predictor_id"]
+        != ep_before.ids["predictor_id"]
+    )
+    assert store.decrypt("endpoint.api", ep_after.secrets["api_key"]) == store.decrypt(
+        "endpoint.api", ep_before.secrets["api_key"]
+    )
+    assert lock.entry("predictor.species").retired == [{**before["predictor.species"].ids, "reason": "replaced"}]
+    assert lock.entry("foundational_model.fm").retired == []  # the pending delete of the old FM is done
+    for address in desired:
+        assert read_fields(client, lock, address) == desired[address][1], address
+    order = [a for name, a, _ in obs.events if name == "done"]
+    # an action is done when all its halves are: the old predictor is retired only after the endpoint moved,
+    # and the old FM deleted last
+    assert order == ["endpoint.api", "predictor.species", "foundational_model.fm"]
