@@ -18,6 +18,11 @@ COMMANDS: dict[str, str] = {
     "render": "featrix_iac.cli.cmd_project:render_cmd",
     "fmt": "featrix_iac.cli.cmd_fmt:fmt_cmd",
     "server": "featrix_iac.cli.cmd_server:server_cmd",
+    "plan": "featrix_iac.cli.cmd_plan:plan_cmd",
+    "apply": "featrix_iac.cli.cmd_plan:apply_cmd",
+    "destroy": "featrix_iac.cli.cmd_plan:destroy_cmd",
+    "output": "featrix_iac.cli.cmd_state:output_cmd",
+    "state": "featrix_iac.cli.cmd_state:state_group",
 }
 SHORT_HELP: dict[str, str] = {
     "init": "Create a new featrix project in the current folder.",
@@ -25,6 +30,11 @@ SHORT_HELP: dict[str, str] = {
     "render": "Print the resolved manifest for an environment (secrets redacted).",
     "fmt": "Rewrite manifests in canonical formatting (keeps comments).",
     "server": "Run the bundled local Featrix-compatible server.",
+    "plan": "Show what apply would change on the server, and why.",
+    "apply": "Converge the server to the manifests (asks first).",
+    "destroy": "Delete everything the lockfile records (asks first).",
+    "output": "Print recorded outputs; a secret only when named (ADDRESS.FIELD).",
+    "state": "Read the lockfile: state list | state show ADDRESS.",
 }
 
 

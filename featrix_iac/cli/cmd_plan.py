@@ -1,0 +1,293 @@
+"""`featrix plan`, `featrix apply` and `featrix destroy`: show what would change, then converge the server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from featrix_iac.cli.errors import EXIT_CHANGES, EXIT_ERROR, CommandExit
+from featrix_iac.cli.output import color_enabled, err, out
+from featrix_iac.diagnostics import fail
+
+if TYPE_CHECKING:
+    from featrix_iac.apply import Interrupt
+    from featrix_iac.operations import ApplyOutcome, PlanResult
+
+ENV_OPTION = click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay (default: none).")
+TARGET_OPTION = click.option(
+    "--target", "targets", multiple=True, metavar="ADDRESS", help="Only this resource and what it needs (repeatable)."
+)
+ALLOW_EMPTY_OPTION = click.option(
+    "--allow-empty", is_flag=True, help="Allow a manifest with no resources to delete everything the lockfile records."
+)
+
+
+def _root() -> Path:
+    from featrix_iac.config import find_project_root
+
+    return find_project_root()
+
+
+def _color() -> bool:
+    return color_enabled() and sys.stdout.isatty()
+
+
+def _on_retry(event: Any) -> None:
+    message = getattr(event, "message", "") or str(event)
+    err(f"Waiting: {message}")
+
+
+# -- plan ------------------------------------------------------------------------------------------------
+
+
+@click.command("plan")
+@ENV_OPTION
+@TARGET_OPTION
+@click.option("--destroy", is_flag=True, help="Plan the deletion of everything the lockfile records.")
+@click.option("--refresh-only", is_flag=True, help="Only report drift: what changed on the server outside featrix.")
+@ALLOW_EMPTY_OPTION
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error).")
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.schema.json).")
+@click.option("--markdown", is_flag=True, help="Print the plan as a Markdown pull-request comment.")
+@click.option("-out", "--out", "out_file", metavar="FILE", help="Save the plan to FILE for `featrix apply FILE`.")
+def plan_cmd(
+    env: str | None,
+    targets: tuple[str, ...],
+    destroy: bool,
+    refresh_only: bool,
+    allow_empty: bool,
+    detailed_exitcode: bool,
+    as_json: bool,
+    markdown: bool,
+    out_file: str | None,
+) -> None:
+    """Show what apply would change on the server, and why (reads the server; changes nothing)."""
+    from featrix_iac import operations
+
+    if as_json and markdown:
+        raise click.UsageError("--json and --markdown exclude each other")
+    result = operations.plan(
+        _root(),
+        env,
+        targets=targets,
+        destroy=destroy,
+        refresh_only=refresh_only,
+        allow_empty=allow_empty,
+        on_retry=_on_retry,
+    )
+    _print_plan(result, as_json=as_json, markdown=markdown)
+    if out_file:
+        _save(result, Path(out_file))
+    if detailed_exitcode and result.plan.has_changes():
+        raise CommandExit(EXIT_CHANGES)
+
+
+def _print_plan(result: PlanResult, *, as_json: bool, markdown: bool) -> None:
+    from featrix_iac.cli.views import show_plan, show_warnings
+
+    plan = result.plan
+    if as_json:
+        from featrix_iac.plan.render import render_json
+
+        out(render_json(plan), nl=False)
+        return
+    if markdown:
+        from featrix_iac.plan.markdown import render_markdown
+
+        out(render_markdown(plan), nl=False)
+        return
+    show_warnings(result.warnings)
+    show_plan(plan, color=_color())
+
+
+def _save(result: PlanResult, path: Path) -> None:
+    from featrix_iac.plan.planfile import manifest_digest, write_planfile
+
+    write_planfile(
+        path,
+        result.plan,
+        manifest_digest=manifest_digest(result.loaded),
+        data_fingerprints=result.data_fingerprints,
+        environment=result.loaded.environment,
+        server_url=result.plan.server_url,
+        lineage=result.lockfile.lineage,
+        serial=result.lockfile.serial,
+    )
+    err(f"Saved the plan to {path}. Apply exactly it with: featrix apply {path}")
+
+
+# -- apply / destroy -------------------------------------------------------------------------------------
+
+
+@contextmanager
+def two_stage_interrupt(interrupt: Interrupt) -> Iterator[None]:
+    """First Ctrl-C: start nothing new, let in-flight steps be recorded. Second: exit at once."""
+    presses = 0
+
+    def handler(signum: int, frame: Any) -> None:
+        nonlocal presses
+        presses += 1
+        if presses == 1:
+            interrupt.set()
+            err(
+                "\nInterrupt: nothing new is started; steps in flight are finished or recorded in the lockfile. "
+                "Press Ctrl-C again to exit at once."
+            )
+            return
+        err("\nSecond interrupt: exiting now. Run `featrix apply` again: it re-attaches to work in flight.")
+        os._exit(130)
+
+    try:
+        previous = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread (e.g. in some test runners): no handler
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _confirm(auto_approve: bool, destroy: bool) -> Any:
+    def confirm(result: PlanResult) -> bool:
+        from featrix_iac.cli.views import show_plan, show_warnings
+
+        show_warnings(result.warnings)
+        show_plan(result.plan, color=_color())
+        if auto_approve:
+            return True
+        if not sys.stdin.isatty():
+            raise fail(
+                "no terminal to ask for approval",
+                "stdin is not a terminal: review the plan above, then run again with --auto-approve",
+            )
+        what = "destroy these resources" if destroy else "perform these actions"
+        answer = click.prompt(f"\nDo you want to {what}? Only 'yes' will be accepted", default="", show_default=False)
+        if answer.strip() != "yes":
+            err("Apply cancelled." if not destroy else "Destroy cancelled.")
+            return False
+        return True
+
+    return confirm
+
+
+def _run_apply(
+    env: str | None, *, auto_approve: bool, parallelism: int, targets: tuple[str, ...], destroy: bool, allow_empty: bool
+) -> None:
+    from featrix_iac import operations
+    from featrix_iac.apply import Interrupt
+    from featrix_iac.cli.views import make_observer
+
+    interrupt = Interrupt()
+    observer = make_observer()
+    try:
+        with two_stage_interrupt(interrupt):
+            outcome = operations.apply(
+                _root(),
+                env,
+                confirm=_confirm(auto_approve, destroy),
+                observer=observer,
+                parallelism=parallelism,
+                targets=targets,
+                destroy=destroy,
+                allow_empty=allow_empty,
+                interrupt=interrupt,
+                on_retry=_on_retry,
+            )
+    finally:
+        observer.close()
+    _finish(outcome, destroy=destroy, interrupted=interrupt.is_set())
+
+
+def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool) -> None:
+    from featrix_iac.cli.views import apply_summary, show_plan
+
+    plan = outcome.planned.plan
+    if not plan.has_changes():
+        if not outcome.approved:
+            show_plan(plan, color=_color())
+        return
+    if outcome.result is None:
+        raise CommandExit(EXIT_ERROR)  # not approved
+    out("")
+    out(apply_summary(plan, outcome.result, destroy=destroy))
+    if interrupted:
+        err("Interrupted: run `featrix apply` again to finish.")
+    if not outcome.result.ok or interrupted:
+        raise CommandExit(EXIT_ERROR)
+
+
+@click.command("apply")
+@ENV_OPTION
+@click.argument("plan_file", required=False, metavar="[PLAN_FILE]")
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (required without a terminal).")
+@click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64), help="Steps run at once.")
+@TARGET_OPTION
+@ALLOW_EMPTY_OPTION
+def apply_cmd(
+    env: str | None,
+    plan_file: str | None,
+    auto_approve: bool,
+    parallelism: int,
+    targets: tuple[str, ...],
+    allow_empty: bool,
+) -> None:
+    """Plan, ask, and converge the server to the manifests (or apply a saved PLAN_FILE exactly)."""
+    if plan_file:
+        if targets or allow_empty:
+            raise click.UsageError("--target and --allow-empty belong to `featrix plan -out` when applying a plan file")
+        _apply_saved(env, Path(plan_file), parallelism)
+        return
+    _run_apply(
+        env, auto_approve=auto_approve, parallelism=parallelism, targets=targets, destroy=False, allow_empty=allow_empty
+    )
+
+
+@click.command("destroy")
+@ENV_OPTION
+@click.option("--auto-approve", is_flag=True, help="Destroy without asking (required without a terminal).")
+@click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64), help="Steps run at once.")
+@TARGET_OPTION
+def destroy_cmd(env: str | None, auto_approve: bool, parallelism: int, targets: tuple[str, ...]) -> None:
+    """Delete everything the lockfile records (predictors are retired: the API cannot delete them)."""
+    _run_apply(env, auto_approve=auto_approve, parallelism=parallelism, targets=targets, destroy=True, allow_empty=True)
+
+
+def _apply_saved(env: str | None, path: Path, parallelism: int) -> None:
+    from featrix_iac import operations
+    from featrix_iac.apply import Interrupt
+    from featrix_iac.cli.views import make_observer, show_plan
+    from featrix_iac.plan.planfile import check_fresh, manifest_digest, read_planfile
+
+    saved = read_planfile(path)
+    if env is None and saved.environment != "default":
+        env = saved.environment
+
+    def check(current: PlanResult) -> None:
+        check_fresh(
+            saved,
+            lockfile=current.lockfile,
+            manifest_digest=manifest_digest(current.loaded),
+            data_fingerprints=current.data_fingerprints,
+            environment=current.loaded.environment,
+            server_url=current.loaded.project.server.url,
+        )
+        show_plan(saved.plan, color=_color())
+
+    interrupt = Interrupt()
+    observer = make_observer()
+    try:
+        with two_stage_interrupt(interrupt):
+            outcome = operations.apply_saved(
+                _root(), env, saved.plan, check=check, observer=observer, parallelism=parallelism, interrupt=interrupt
+            )
+    finally:
+        observer.close()
+    _finish(outcome, destroy=False, interrupted=interrupt.is_set())

@@ -1,0 +1,97 @@
+"""`featrix output` (the one way to print a secret) and `featrix state list|show` (read the lockfile)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+from featrix_iac.cli.output import out
+
+ENV_OPTION = click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay (default: none).")
+
+
+def _root() -> Path:
+    from featrix_iac.config import find_project_root
+
+    return find_project_root()
+
+
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+
+
+@click.command("output")
+@ENV_OPTION
+@click.argument("ref", required=False, metavar="[ADDRESS.FIELD]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def output_cmd(env: str | None, ref: str | None, as_json: bool) -> None:
+    """Print recorded outputs; secrets only when asked for by name, e.g. endpoint.my_api.api_key."""
+    from featrix_iac import operations
+
+    if ref:
+        value = operations.output(_root(), env, ref)
+        out(json.dumps(value.value) if as_json else _shown(value.value))
+        return
+    values = operations.outputs(_root(), env)
+    if as_json:
+        data: dict[str, dict[str, Any]] = {}
+        for v in values:
+            data.setdefault(v.address, {})[v.name] = v.value
+        out(json.dumps(data, indent=2, sort_keys=True))
+        return
+    if not values:
+        out("No outputs: the lockfile records nothing yet (run `featrix apply`).")
+        return
+    width = max(len(f"{v.address}.{v.name}") for v in values)
+    for v in values:
+        out(f"{f'{v.address}.{v.name}'.ljust(width)} = {_shown(v.value)}")
+
+
+@click.group("state")
+def state_group() -> None:
+    """Read the lockfile: what featrix created, with ids and status."""
+
+
+@state_group.command("list")
+@ENV_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def state_list_cmd(env: str | None, as_json: bool) -> None:
+    """List every address the lockfile records."""
+    from featrix_iac import operations
+
+    rows = operations.state_list(_root(), env)
+    if as_json:
+        data = [{"address": a, "kind": e.kind, "status": e.status, "ids": e.ids} for a, e in rows]
+        out(json.dumps(data, indent=2, sort_keys=True))
+        return
+    for address, entry in rows:
+        status = "" if entry.status == "ready" else f"  ({entry.status})"
+        out(f"{address}{status}")
+
+
+@state_group.command("show")
+@ENV_OPTION
+@click.argument("address")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def state_show_cmd(env: str | None, address: str, as_json: bool) -> None:
+    """Show one lockfile entry (secrets as (sensitive value))."""
+    from featrix_iac import operations
+
+    data = operations.state_show(_root(), env, address)
+    if as_json:
+        out(json.dumps({"address": address, **data}, indent=2, sort_keys=True))
+        return
+    out(f"# {address}")
+    for key in ("kind", "status", "ids", "outputs", "applied", "hashes", "secrets", "depends_on", "protected"):
+        value = data.get(key)
+        if value in (None, {}, []):
+            continue
+        if isinstance(value, dict):
+            out(f"{key}:")
+            for k in sorted(value):
+                out(f"  {k} = {_shown(value[k])}")
+        else:
+            out(f"{key} = {_shown(value)}")

@@ -1,0 +1,186 @@
+"""How plans and applies look on screen: the plan text, apply progress (rich bars or plain lines), summaries."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+from featrix_iac.cli.output import err, out
+
+if TYPE_CHECKING:
+    from featrix_iac.apply import ApplyResult
+    from featrix_iac.plan.model import Action, Plan
+
+VERBS_ING = {
+    "create": "creating",
+    "adopt": "adopting",
+    "update": "updating",
+    "replace": "replacing",
+    "delete": "deleting",
+    "retire": "retiring",
+}
+VERBS_DONE = {
+    "create": "created",
+    "adopt": "adopted",
+    "update": "updated",
+    "replace": "replaced",
+    "delete": "deleted",
+    "retire": "retired",
+}
+
+
+def show_plan(plan: Plan, *, color: bool) -> None:
+    from featrix_iac.plan.render import render_text
+
+    out(render_text(plan, color=color), nl=False)
+
+
+# -- apply progress --------------------------------------------------------------------------------------
+
+
+class LineObserver:
+    """One line per event (CI logs): start, progress when its message changes, done / failed / skipped."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._last: dict[str, str] = {}
+        self._started: dict[str, float] = {}
+
+    def _line(self, text: str) -> None:
+        with self._lock:
+            out(text)
+
+    def on_start(self, action: Action) -> None:
+        self._started[action.address] = time.monotonic()
+        self._line(f"{action.address}: {VERBS_ING.get(action.action.value, action.action.value)}...")
+
+    def on_progress(self, address: str, message: str, fraction: float | None) -> None:
+        text = message + (f" ({fraction:.0%})" if fraction is not None else "")
+        if self._last.get(address) == text:
+            return
+        self._last[address] = text
+        self._line(f"{address}: {text}")
+
+    def on_done(self, action: Action, outputs: dict[str, Any]) -> None:
+        self._line(f"{action.address}: {VERBS_DONE.get(action.action.value, 'done')} {self._elapsed(action.address)}")
+
+    def on_failed(self, action: Action, message: str) -> None:
+        self._line(f"{action.address}: FAILED: {message}")
+
+    def on_skipped(self, action: Action, reason: str) -> None:
+        self._line(f"{action.address}: skipped: {reason}")
+
+    def _elapsed(self, address: str) -> str:
+        start = self._started.get(address)
+        return f"[{time.monotonic() - start:.1f}s]" if start is not None else ""
+
+    def close(self) -> None:
+        return None
+
+
+class RichObserver(LineObserver):
+    """rich progress bars on a terminal, one per address; finished lines are printed above them."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        from rich.console import Console
+        from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.console = Console(file=sys.stdout)
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.fields[address]}"),
+            BarColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=self.console,
+            transient=True,
+        )
+        self.tasks: dict[str, Any] = {}
+        self._running = False  # started on the first event, so the plan and the prompt print undisturbed
+
+    def _line(self, text: str) -> None:
+        with self._lock:
+            self.progress.console.print(text, markup=False, highlight=False)
+
+    def on_start(self, action: Action) -> None:
+        self._started[action.address] = time.monotonic()
+        verb = VERBS_ING.get(action.action.value, action.action.value)
+        with self._lock:
+            if not self._running:
+                self.progress.start()
+                self._running = True
+            self.tasks[action.address] = self.progress.add_task(verb, total=None, address=action.address)
+
+    def on_progress(self, address: str, message: str, fraction: float | None) -> None:
+        task = self.tasks.get(address)
+        if task is None:
+            return
+        with self._lock:
+            if fraction is not None:
+                self.progress.update(task, description=message, total=1.0, completed=fraction)
+            else:
+                self.progress.update(task, description=message)
+
+    def _finish(self, address: str) -> None:
+        task = self.tasks.pop(address, None)
+        if task is not None:
+            with self._lock:
+                self.progress.remove_task(task)
+
+    def on_done(self, action: Action, outputs: dict[str, Any]) -> None:
+        self._finish(action.address)
+        super().on_done(action, outputs)
+
+    def on_failed(self, action: Action, message: str) -> None:
+        self._finish(action.address)
+        super().on_failed(action, message)
+
+    def on_skipped(self, action: Action, reason: str) -> None:
+        self._finish(action.address)
+        super().on_skipped(action, reason)
+
+    def close(self) -> None:
+        if self._running:
+            self.progress.stop()
+            self._running = False
+
+
+def make_observer() -> LineObserver:
+    """Bars on a terminal, plain lines otherwise (CI, pipes)."""
+    return RichObserver() if sys.stdout.isatty() else LineObserver()
+
+
+# -- closing summaries -----------------------------------------------------------------------------------
+
+
+def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> str:
+    """ "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." or the done / failed / skipped lists."""
+    kinds = {a.address: a.action.value for a in plan.changes()}
+    done = [a for a in result.done if a in kinds]
+    n = {v: sum(1 for a in done if kinds[a] == v) for v in set(kinds.values())}
+    added = n.get("create", 0) + n.get("adopt", 0) + n.get("replace", 0)
+    destroyed = n.get("delete", 0) + n.get("replace", 0)
+    retired = f", {n['retire']} retired" if n.get("retire") else ""
+    counts = f"Resources: {added} added, {n.get('update', 0)} changed, {destroyed} destroyed{retired}."
+    what = "Destroy" if destroy else "Apply"
+    if result.ok:
+        return f"{what} complete! {counts}"
+    lines = [f"{what} failed. {counts}"]
+    if done:
+        lines.append("Done:")
+        lines.extend(f"  {a}" for a in done)
+    if result.failed:
+        lines.append("Failed:")
+        lines.extend(f"  {a}: {msg}" for a, msg in sorted(result.failed.items()))
+    if result.skipped:
+        lines.append("Skipped:")
+        lines.extend(f"  {a}: {msg}" for a, msg in sorted(result.skipped.items()))
+    return "\n".join(lines)
+
+
+def show_warnings(warnings: list[str]) -> None:
+    for w in warnings:
+        err(f"Warning: {w}")
