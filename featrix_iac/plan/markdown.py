@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,6 +13,7 @@ from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChan
 GITHUB_COMMENT_LIMIT = 65535
 MARKER = "<!-- featrix-plan: {project}/{environment} -->"  # the first line: CI finds (and updates) its comment
 REDACTED = "(sensitive value)"
+_SAFE = re.compile(r"[^A-Za-z0-9_.-]")  # what may appear in the marker comment
 VALUE_CHARS = 300  # one value in a details table
 REASON_CHARS = 200  # the reasons cell of the changes table
 CALLOUT_ITEMS = 10  # addresses listed per ⚠️ call-out
@@ -107,7 +109,7 @@ def _fit(doc: _Doc, hint: str, limit: int) -> str:
 
 def marker(plan: Plan) -> str:
     """The comment's first line, one per project and environment (so each has one comment, updated)."""
-    return MARKER.format(project=_inline(plan.project).replace("--", "-"), environment=_inline(plan.environment))
+    return MARKER.format(project=_SAFE.sub("_", plan.project), environment=_SAFE.sub("_", plan.environment))
 
 
 # -- building the parts ---------------------------------------------------------------------------
