@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "destroy": "featrix_iac.cli.cmd_plan:destroy_cmd",
     "output": "featrix_iac.cli.cmd_state:output_cmd",
     "state": "featrix_iac.cli.cmd_state:state_group",
+    "show": "featrix_iac.cli.cmd_show:show_cmd",
 }
 SHORT_HELP: dict[str, str] = {
     "init": "Create a new featrix project in the current folder.",
@@ -35,6 +36,7 @@ SHORT_HELP: dict[str, str] = {
     "destroy": "Delete everything the lockfile records (asks first).",
     "output": "Print recorded outputs; a secret only when named (ADDRESS.FIELD).",
     "state": "Read the lockfile: state list | state show ADDRESS.",
+    "show": "Show a saved plan file (--json, --markdown), or the lockfile.",
 }
 
 

@@ -200,7 +200,9 @@ def _check_lockfile(diags: Diagnostics, name: str, saved: SavedPlan, lock: Lockf
     # a lockfile that did not exist yet gets a fresh lineage on every load: serial 0 on both sides is a match
     if saved.serial == 0 and lock.serial == 0:
         return
-    if lock.lineage != saved.lineage:
+    if saved.serial == 0:  # made before the first lockfile was written, which has its own new lineage
+        diags.error(f"plan is stale: the lockfile moved on (serial 0 → {lock.serial})", REPLAN)
+    elif lock.lineage != saved.lineage:
         diags.error(
             f"plan is stale: {name} belongs to another lockfile (lineage {saved.lineage}, now {lock.lineage})",
             REPLAN,

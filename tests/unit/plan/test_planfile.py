@@ -108,8 +108,8 @@ def test_a_plan_made_before_the_first_lockfile_matches_a_still_missing_lockfile(
     saved = read_planfile(_write(tmp_path / "p.fxplan", serial=0))
     _check(saved, lockfile=Lockfile(environment="staging"))  # fresh lineage, serial 0: accepted
     with pytest.raises(DiagnosticsError) as exc:
-        _check(saved, lockfile=_lock(serial=1, lineage="99999999-2222-4333-8444-555555555555"))
-    assert "plan is stale" in _error(exc)
+        _check(saved, lockfile=_lock(serial=3, lineage="99999999-2222-4333-8444-555555555555"))
+    assert "plan is stale: the lockfile moved on (serial 0 → 3)" in _error(exc)
 
 
 def test_refused_for_another_environment_or_server(tmp_path: Path) -> None:

@@ -1,0 +1,72 @@
+"""`featrix show [PLAN_FILE]`: a saved plan (text, --json or --markdown), or without a file the lockfile."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from featrix_iac.cli.output import color_enabled, out
+
+
+@click.command("show")
+@click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay, for showing the lockfile.")
+@click.argument("plan_file", required=False, metavar="[PLAN_FILE]")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (a plan: schemas/plan.schema.json).")
+@click.option("--markdown", is_flag=True, help="Print a saved plan as a Markdown pull-request comment.")
+@click.option(
+    "--json-artifact",
+    "artifact",
+    default="plan.json",
+    show_default=True,
+    metavar="NAME",
+    help="With --markdown: where readers find the whole plan when the comment is shortened.",
+)
+def show_cmd(env: str | None, plan_file: str | None, as_json: bool, markdown: bool, artifact: str) -> None:
+    """Show a saved plan (checked: version and checksum), or the lockfile's resources (secrets redacted)."""
+    if as_json and markdown:
+        raise click.UsageError("--json and --markdown exclude each other")
+    if plan_file:
+        _show_plan(Path(plan_file), as_json=as_json, markdown=markdown, artifact=artifact)
+        return
+    if markdown:
+        raise click.UsageError("--markdown needs a PLAN_FILE")
+    _show_state(env, as_json=as_json)
+
+
+def _show_plan(path: Path, *, as_json: bool, markdown: bool, artifact: str) -> None:
+    from featrix_iac.plan.planfile import read_planfile
+
+    saved = read_planfile(path)
+    if as_json:
+        from featrix_iac.plan.jsonformat import plan_json
+
+        out(plan_json(saved.plan), nl=False)
+    elif markdown:
+        from featrix_iac.plan.markdown import render_markdown
+
+        out(render_markdown(saved.plan, json_artifact_hint=artifact), nl=False)
+    else:
+        from featrix_iac.plan.render import render_text
+
+        out(f"Saved plan {path} (environment {saved.environment}, lockfile serial {saved.serial}, {saved.created_at})")
+        out(render_text(saved.plan, color=color_enabled() and sys.stdout.isatty()), nl=False)
+
+
+def _show_state(env: str | None, *, as_json: bool) -> None:
+    from featrix_iac import operations
+    from featrix_iac.config import find_project_root
+
+    root = find_project_root()
+    entries = {address: operations.state_show(root, env, address) for address, _ in operations.state_list(root, env)}
+    if as_json:
+        out(json.dumps(entries, indent=2, sort_keys=True))
+        return
+    if not entries:
+        out("The lockfile records nothing yet (run `featrix apply`).")
+        return
+    for address, data in entries.items():
+        ids = ", ".join(f"{k}={v}" for k, v in sorted(data.get("ids", {}).items()))
+        out(f"{address}  [{data.get('status')}]  {ids}")
