@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from featrix_iac.server import documents
-from featrix_iac.server.http import bad, bool_field, cluster, json_body, svc
+from featrix_iac.server.http import bad, bool_field, cluster, int_field, json_body, svc
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.sessions import session_id_for
 from featrix_iac.server.store import Doc
@@ -209,8 +209,8 @@ async def publish_partial_foundation(sid: str, request: Request) -> dict[str, An
         raise bad("name is required")
     es = [j for j in s.jobs(sid) if j["job_type"] == "train_es"]
     trained = int(es[-1].get("current_epoch") or 0) if es else 0
-    wanted = body.get("checkpoint_epoch")
-    if wanted is not None and int(wanted) != trained:
+    wanted = int_field(body.get("checkpoint_epoch"), "checkpoint_epoch")
+    if wanted is not None and wanted != trained:
         raise bad(
             f"the local server keeps only the final checkpoint (epoch {trained}); checkpoint_epoch {wanted} is not available"
         )

@@ -75,10 +75,13 @@ async def consistency(request: Request) -> dict[str, Any]:
     hooks = svc(request).hooks
     assert hooks is not None
     body = await json_body(request)
+    try:
+        stale = float(body.get("stale_list_seconds", hooks.stale_list_seconds) or 0)
+    except (TypeError, ValueError) as exc:
+        raise bad(f"stale_list_seconds must be a number: {exc}") from exc
     if "first_get_404" in body:
         hooks.first_get_404 = bool(body["first_get_404"])
-    if "stale_list_seconds" in body:
-        hooks.stale_list_seconds = float(body["stale_list_seconds"] or 0)
+    hooks.stale_list_seconds = stale
     return {"first_get_404": hooks.first_get_404, "stale_list_seconds": hooks.stale_list_seconds}
 
 

@@ -59,7 +59,10 @@ class FaultRule:
         method, _, path = self.route.strip().partition(" ")
         if not path:
             method, path = "*", method
-        self.method, self.pattern = method.upper(), re.compile(path)
+        try:
+            self.method, self.pattern = method.upper(), re.compile(path)
+        except re.error as exc:
+            raise ValueError(f"route: bad path regex {path!r}: {exc}") from exc
         if self.when not in ("before", "after"):
             raise ValueError("when must be 'before' or 'after'")
 
