@@ -208,11 +208,9 @@ class _Applier:
     def _save(self, address: str, entry: LockEntry | None) -> None:
         self.store.update(self.lock, address, entry)
 
-    def _record(
-        self, address: str, entry: LockEntry, res: StepResult, h: Handler, desired: dict[str, Any], fields: list[str]
-    ) -> LockEntry:
-        """Save what a step produced: ids, encrypted secrets, outputs, and the fields it brought up to date."""
-        applied, hashes = h.split_applied({f: desired.get(f) for f in fields if f in desired})
+    def _record(self, address: str, entry: LockEntry, res: StepResult, h: Handler, done: dict[str, Any]) -> LockEntry:
+        """Save what a step produced: ids, encrypted secrets, outputs, and the desired values it put in place."""
+        applied, hashes = h.split_applied(done)
         new = entry.model_copy(
             deep=True,
             update={
@@ -256,7 +254,7 @@ class _Applier:
         self._save(address, intent)  # intent first: a crash from here on is resolved by the token
         restore = current if replacing else None
         res = self._create_call(action, h, intent, restore)
-        entry = self._record(address, intent, res, h, action.desired, [])
+        entry = self._record(address, intent, res, h, {})
         self._converge(action, h, entry)
 
     def _create_call(self, action: Action, h: Handler, intent: LockEntry, restore: LockEntry | None) -> StepResult:
@@ -349,6 +347,7 @@ class _Applier:
         def progress(p: Progress) -> None:
             self._emit("on_progress", address, p.message, p.fraction)
 
+        progress(Progress("training", None, "waiting for training"))
         try:
             p = h.wait_ready(
                 self.client, entry.ids, timeout=self.timeout, on_progress=progress, stop=self.interrupt.is_set
@@ -387,7 +386,7 @@ class _Applier:
 
     def _step(self, action: Action, h: Handler, entry: LockEntry, step: str) -> LockEntry:
         res = h.update(self.client, self._op(action, entry), step)
-        return self._record(action.address, entry, res, h, action.desired, h.step_fields(step))
+        return self._record(action.address, entry, res, h, h.step_applied(step, action.desired))
 
     def _update(self, action: Action) -> None:
         h, entry = self._handler(action), self.lock.entry(action.address)

@@ -242,6 +242,10 @@ class Handler:
         base = step.split(":", 1)[0]
         return [r.name for r in self.rules if r.route and base in r.route.split("+")]
 
+    def step_applied(self, step: str, desired: dict[str, Any]) -> dict[str, Any]:
+        """The desired values a successful step has put in place (recorded in the lockfile at once)."""
+        return {f: desired[f] for f in self.step_fields(step) if f in desired}
+
     def delete_steps(self, entry: LockEntry) -> list[str]:
         return ["delete"] if self.deletable else []
 

@@ -111,7 +111,8 @@ class PredictorHandler(Handler):
             docs = {sid: f.result() for sid, f in futures.items()}
         for sid, group in by_session.items():
             for address, entry in group.items():
-                out[address] = None if docs[sid] is None else self._live(docs[sid], entry)
+                doc = docs[sid]
+                out[address] = None if doc is None else self._live(doc, entry)
         return out
 
     def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject | None:
@@ -121,7 +122,7 @@ class PredictorHandler(Handler):
         if plan is None and job is None:
             return None
         plan = plan or {}
-        spec = plan.get("spec") if isinstance(plan.get("spec"), dict) else {}
+        spec: dict[str, Any] = plan["spec"] if isinstance(plan.get("spec"), dict) else {}
         s = session_of(doc)
         live = {
             "target_column": spec.get("target_column") or plan.get("target_column") or (job or {}).get("target_column"),

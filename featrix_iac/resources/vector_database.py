@@ -93,6 +93,13 @@ class VectorDatabaseHandler(Handler):
         new, old = desired.get("records") or [], applied.get("records") or []
         return [f"add_records:{start}" for start in range(len(old), len(new), BATCH)]
 
+    def step_applied(self, step: str, desired: dict[str, Any]) -> dict[str, Any]:
+        """A batch of records is recorded as added up to its end, so a failure later re-adds only the rest."""
+        if step.startswith("add_records:"):
+            end = int(step.split(":", 1)[1]) + BATCH
+            return {"records": list(desired.get("records") or [])[:end]}
+        return super().step_applied(step, desired)
+
     def step_fields(self, step: str) -> list[str]:
         return ["records_file"] if step == "add_records_file" else super().step_fields(step)
 

@@ -45,7 +45,7 @@ def test_dependencies_run_first_and_everything_is_recorded(tmp_path: Path) -> No
     assert log.index("poll", f"id-{P1}") < log.index("create", EP)  # training awaited before dependents
     assert all(lock.entry(a).status == "ready" for a in (FM, P1, P2, EP))
     assert lock.entry(EP).depends_on == [P1]
-    assert obs.names(FM) == ["start", "done"]
+    assert obs.names(FM) == ["start", "progress", "done"]
 
 
 def test_intent_is_saved_before_the_create_call(tmp_path: Path) -> None:
