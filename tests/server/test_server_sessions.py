@@ -117,10 +117,13 @@ def test_create_embedding_space_from_file_url_and_path(api, penguins, tmp_path: 
         "/compute/create-embedding-space", json={"name": "x", "s3_file_data_set_training": str(tmp_path / "nope.csv")}
     )
     assert missing.status_code == 400 and "no such file" in missing.json()["detail"]
-    remote = api.post(
-        "/compute/create-embedding-space", json={"name": "x", "s3_file_data_set_training": "https://example.com/d.csv"}
-    )
-    assert remote.status_code == 400
+    for url, needle in (
+        ("http://example.com/d.csv", "https://"),
+        ("s3://bucket/d.csv", "presigned"),
+        ("https://127.0.0.1:1/d.csv", "cannot download"),
+    ):
+        refused = api.post("/compute/create-embedding-space", json={"name": "x", "s3_file_data_set_training": url})
+        assert refused.status_code == 400 and needle in refused.json()["detail"]
 
 
 def test_session_document_shape(api, trained) -> None:
