@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.client import AmbiguousResult, FeatrixClient, FeatrixError, NotFoundError
 from featrix_iac.resources.base import (
     CannotTell,
     Change,
@@ -126,7 +126,7 @@ class EndpointHandler(Handler):
         resp = client.post("/endpoints", body, once=True)
         eid, key = resp.get("id"), resp.get("api_key")
         if not eid:
-            raise CreateFailed("POST /endpoints returned no endpoint id")
+            raise AmbiguousResult("POST /endpoints answered without an endpoint id")
         ids = {"endpoint_id": str(eid), "predictor_id": pred["predictor_id"], "session_id": pred["session_id"]}
         return StepResult(ids=ids, secrets={"api_key": key} if key else {}, outputs=_outputs(resp))
 

@@ -6,12 +6,11 @@ from collections import defaultdict
 from typing import Any
 from urllib.parse import quote
 
-from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.client import AmbiguousResult, FeatrixClient, FeatrixError, NotFoundError
 from featrix_iac.resources import webhooks
 from featrix_iac.resources.base import (
     CannotTell,
     Change,
-    CreateFailed,
     DesiredContext,
     FieldRule,
     Handler,
@@ -177,8 +176,8 @@ class PredictorHandler(Handler):
         body["user_metadata"] = op.tag
         resp = client.post(f"/session/{sid}/train_predictor", body, once=True)
         pid = resp.get("predictor_id")
-        if not pid:
-            raise CreateFailed(f"train_predictor returned no predictor_id (queued={resp.get('queued')!r})")
+        if not pid:  # queued without an id: it may still get one, so this is not "nothing was created"
+            raise AmbiguousResult(f"train_predictor answered without a predictor_id (queued={resp.get('queued')!r})")
         ids = {"session_id": sid, "predictor_id": str(pid)}
         if resp.get("job_id"):
             ids["job_id"] = str(resp["job_id"])

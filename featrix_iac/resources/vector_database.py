@@ -54,10 +54,34 @@ class VectorDatabaseHandler(Handler):
         if not sid or not name:
             return None
         doc = get_confirmed(client, f"/session/{sid}/vector_databases/{quote(name, safe='')}")
-        if doc is None:
-            return None
-        live = {"name": doc.get("name", name), "auto_populate": bool(doc.get("auto_populated", True))}
-        return LiveObject(ids={"session_id": sid, "name": name}, fields=self.merge_live(entry, live))
+        return None if doc is None else self._live(doc, entry)
+
+    def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
+        """One list GET per foundational model; databases missing from a list are read one by one."""
+        by_session: dict[str, dict[str, LockEntry]] = {}
+        for address, entry in entries.items():
+            by_session.setdefault(entry.ids.get("session_id", ""), {})[address] = entry
+        out: dict[str, LiveObject | None] = {}
+        missing: dict[str, LockEntry] = {}
+        for sid, group in by_session.items():
+            try:
+                docs = client.get(f"/session/{sid}/vector_databases").get("vector_databases", []) if sid else []
+            except NotFoundError:
+                docs = []
+            listed = {d.get("name"): d for d in docs if isinstance(d, dict)}
+            for address, entry in group.items():
+                doc = listed.get(entry.ids.get("name"))
+                if doc is None:
+                    missing[address] = entry
+                else:
+                    out[address] = self._live(doc, entry)
+        out.update(super().read_all(client, missing))
+        return out
+
+    def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject:
+        live = {"name": doc.get("name", entry.ids.get("name")), "auto_populate": bool(doc.get("auto_populated", True))}
+        ids = {"session_id": entry.ids["session_id"], "name": entry.ids["name"]}
+        return LiveObject(ids=ids, fields=self.merge_live(entry, live), tag={}, status="ready")
 
     def find_existing(
         self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
