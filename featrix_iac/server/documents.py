@@ -91,6 +91,7 @@ def job_plan(session: Doc, jobs: list[Doc], predictors: list[Doc]) -> list[Doc]:
                 target_column=job["target_column"],
                 target_column_type=job["target_column_type"],
                 name=pred.get("name") or job.get("name"),
+                user_metadata=pred.get("user_metadata") or {},
             )
         plan.append(entry)
     return plan
@@ -148,7 +149,13 @@ def session_fields(svc: Service, session: Doc) -> Doc:
 
 def session_document(svc: Service, session: Doc) -> Doc:
     fields = session_fields(svc, session)
-    jobs = {j["job_id"]: job_view(j) for j in svc.jobs(session["session_id"])}
+    meta = {p["predictor_id"]: p.get("user_metadata") or {} for p in svc.predictors(session["session_id"])}
+    jobs = {}
+    for job in svc.jobs(session["session_id"]):
+        view = job_view(job)
+        if job.get("predictor_id") in meta:
+            view["user_metadata"] = meta[job["predictor_id"]]
+        jobs[job["job_id"]] = view
     return {"session": fields, "jobs": jobs, "job_plan": fields["job_plan"]}
 
 

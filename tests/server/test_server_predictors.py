@@ -51,7 +51,9 @@ def test_train_predictor_echoes_pass_through_fields(api, trained) -> None:
     assert resp["intent"] == "balanced" and resp["keep_duplicates"] is True
     doc = api.wait(sid)
     entry = next(e for e in doc["session"]["job_plan"] if e.get("predictor_id") == resp["predictor_id"])
-    assert entry["name"] == "island-clf" and entry["status"] == "completed"
+    assert entry["name"] == "island-clf" and entry["status"] == "completed" and entry["user_metadata"] == {"k": "v"}
+    job = next(j for j in doc["jobs"].values() if j.get("predictor_id") == resp["predictor_id"])
+    assert job["user_metadata"] == {"k": "v"}
 
 
 def test_predict_classifier_and_regressor(api, trained) -> None:
