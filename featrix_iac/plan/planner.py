@@ -350,19 +350,17 @@ def _plan_removals(st: _State, wanted: Desired, deletable: set[str], destroy: bo
 
 
 def _set_dependencies(st: _State) -> None:
-    """Creates wait for what they reference; deletes wait for the deletes of what references them."""
-    removing = {a for a, x in st.actions.items() if x.action in (A.DELETE, A.RETIRE)}
+    """What each address depends on (forward edges, for every action): the manifest graph for declared
+    resources, plus the lockfile's recorded depends_on for what is removed. The applier reverses the
+    edges for deletes (dependents go first)."""
     for address, action in st.actions.items():
-        if action.action in (A.DELETE, A.RETIRE):
-            action.depends_on = sorted(
-                other for other in removing if other != address and address in _recorded_deps(st, other, removing)
-            )
-        else:
-            action.depends_on = sorted(d for d in st.graph.dependencies(address) if d in st.actions)
+        deps = _recorded_deps(st, address)
+        action.depends_on = sorted(d for d in deps if d in st.actions and d != address)
 
 
-def _recorded_deps(st: _State, address: str, removing: set[str]) -> set[str]:
-    """What `address` depended on: the lockfile's depends_on, plus the manifest graph when still declared."""
+def _recorded_deps(st: _State, address: str) -> set[str]:
+    if address in st.desired and st.actions[address].action not in (A.DELETE, A.RETIRE):
+        return st.graph.dependencies(address)
     entry = st.lockfile.resources.get(address)
     deps = set(entry.depends_on) if entry is not None else set()
     if address in st.desired:

@@ -14,6 +14,11 @@ def manifest(
     endpoint: bool = True,
     prevent_destroy: bool = False,
     fm_epochs: int = 3,
+    vector_database: bool = True,
+    vdb_records: int = 1,
+    data: str = "data/penguins.csv",
+    rotation: int = 0,
+    sex_epochs: int = 5,
 ) -> str:
     """A small project: one foundational model (few epochs), two predictors, one endpoint."""
     lifecycle = "    lifecycle:\n      prevent_destroy: true\n" if prevent_destroy else ""
@@ -25,7 +30,7 @@ server:
 
 foundational_models:
   penguins:
-    data: data/penguins.csv
+    data: {data}
     ignore_columns: [year]
     epochs: {fm_epochs}
     published: {"true" if published else "false"}
@@ -44,7 +49,7 @@ predictors:
     type: binary_classifier
     target_column: sex
     rare_label_value: female
-    epochs: 5
+    epochs: {sex_epochs}
 """
     if endpoint:
         text += """
@@ -53,4 +58,19 @@ endpoints:
     predictor: species
     description: Penguin species from measurements
 """
+    if endpoint and rotation:
+        text += f"""    api_key:
+      rotation: {rotation}
+"""
+    if vector_database:
+        text += """
+vector_databases:
+  catalog:
+    foundational_model: penguins
+    records:
+"""
+        for i in range(vdb_records):
+            text += (
+                f"      - {{bill_length_mm: {40 + i}.0, bill_depth_mm: 18.0, flipper_length_mm: 190, island: Biscoe}}\n"
+            )
     return text

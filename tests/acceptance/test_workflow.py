@@ -54,15 +54,16 @@ def test_create_from_scratch(cli: Any, server: Any, project: Path) -> None:
     cli.write(manifest(server.url))
     r = cli("plan", "--detailed-exitcode")
     assert r.returncode == 2, r.stderr
-    assert "Plan: 4 to add, 0 to change, 0 to replace, 0 to destroy." in r.stdout
+    assert "Plan: 5 to add, 0 to change, 0 to replace, 0 to destroy." in r.stdout
     r = cli.ok("apply", "--auto-approve")
-    assert "Apply complete! Resources: 4 added, 0 changed, 0 destroyed." in r.stdout
+    assert "Apply complete! Resources: 5 added, 0 changed, 0 destroyed." in r.stdout
     resources = lock(project)["resources"]
     assert sorted(resources) == [
         "endpoint.species_api",
         "foundational_model.penguins",
         "predictor.sex",
         "predictor.species",
+        "vector_database.catalog",
     ]
     assert {e["status"] for e in resources.values()} == {"ready"}
 
@@ -70,7 +71,7 @@ def test_create_from_scratch(cli: Any, server: Any, project: Path) -> None:
 def test_replan_is_a_noop(cli: Any) -> None:
     r = cli("plan", "--detailed-exitcode")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "No changes. The server matches the manifests (4 resources up to date)." in r.stdout
+    assert "No changes. The server matches the manifests (5 resources up to date)." in r.stdout
 
 
 def test_output_prints_a_key_that_predicts(cli: Any, server: Any, project: Path, state: dict[str, Any]) -> None:
@@ -95,14 +96,14 @@ def test_refresh_error_aborts_and_is_never_a_deletion(cli: Any, project: Path) -
 
 
 def test_in_place_change(cli: Any, server: Any) -> None:
-    cli.write(manifest(server.url, published=False))
+    cli.write(manifest(server.url, published=False, vdb_records=2))
     r = cli("plan", "--detailed-exitcode")
     assert r.returncode == 2
-    assert "  ~ foundational_model.penguins" in r.stdout
+    assert "  ~ foundational_model.penguins" in r.stdout and "  ~ vector_database.catalog" in r.stdout
     assert "published" in r.stdout and "true → false" in r.stdout
-    assert "Plan: 0 to add, 1 to change, 0 to replace, 0 to destroy." in r.stdout
+    assert "Plan: 0 to add, 2 to change, 0 to replace, 0 to destroy." in r.stdout
     r = cli.ok("apply", "--auto-approve")
-    assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in r.stdout
+    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in r.stdout
     assert cli("plan", "--detailed-exitcode").returncode == 0
 
 
@@ -129,7 +130,7 @@ def test_drift_is_shown_and_converged(cli: Any, server: Any, project: Path) -> N
 
 def test_replacement_keeps_endpoint_url_and_key(cli: Any, server: Any, project: Path, state: dict[str, Any]) -> None:
     old_pid = entry(project, "predictor.species")["ids"]["predictor_id"]
-    cli.write(manifest(server.url, published=False, species_epochs=6))
+    cli.write(manifest(server.url, published=False, vdb_records=2, species_epochs=6))
     r = cli("plan", "--detailed-exitcode")
     assert r.returncode == 2
     assert "-/+ predictor.species" in r.stdout and "retired, not deleted" in r.stdout
@@ -151,7 +152,7 @@ def test_replacement_keeps_endpoint_url_and_key(cli: Any, server: Any, project: 
 
 
 def test_removal_from_the_manifest_deletes(cli: Any, server: Any, project: Path, state: dict[str, Any]) -> None:
-    cli.write(manifest(server.url, published=False, species_epochs=6, endpoint=False))
+    cli.write(manifest(server.url, published=False, vdb_records=2, species_epochs=6, endpoint=False))
     r = cli("plan", "--detailed-exitcode")
     assert r.returncode == 2
     assert "  - endpoint.species_api" in r.stdout and "removed from the manifest" in r.stdout
@@ -164,7 +165,9 @@ def test_removal_from_the_manifest_deletes(cli: Any, server: Any, project: Path,
 
 
 def test_destroy_refused_by_prevent_destroy(cli: Any, server: Any, project: Path) -> None:
-    cli.write(manifest(server.url, published=False, species_epochs=6, endpoint=False, prevent_destroy=True))
+    cli.write(
+        manifest(server.url, published=False, vdb_records=2, species_epochs=6, endpoint=False, prevent_destroy=True)
+    )
     before = (project / "featrix.lock").read_text()
     r = cli("destroy", "--auto-approve")
     assert r.returncode == 1
@@ -174,7 +177,9 @@ def test_destroy_refused_by_prevent_destroy(cli: Any, server: Any, project: Path
 
 
 def test_second_concurrent_apply_is_refused_naming_the_holder(cli: Any, server: Any) -> None:
-    cli.write(manifest(server.url, published=False, species_epochs=6, endpoint=True, prevent_destroy=True))
+    cli.write(
+        manifest(server.url, published=False, vdb_records=2, species_epochs=6, endpoint=True, prevent_destroy=True)
+    )
     master, slave = pty.openpty()
     first = cli.popen("apply", stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     os.close(slave)

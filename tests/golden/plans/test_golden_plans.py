@@ -145,7 +145,7 @@ def _trailer(plan: Any) -> str:
     for a in plan.actions:
         extra = []
         if a.depends_on:
-            extra.append("after " + ", ".join(a.depends_on))
+            extra.append("needs " + ", ".join(a.depends_on))
         if a.create_before_destroy:
             extra.append("create_before_destroy")
         if a.prior_ids and a.action.value in ("adopt", "replace", "delete", "retire"):
