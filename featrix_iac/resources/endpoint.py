@@ -153,13 +153,16 @@ class EndpointHandler(Handler):
         eid = op.ids["endpoint_id"]
         if step in ("shadow", "promote"):
             pred = op.ref_ids(f"predictor.{op.desired['predictor']}")
+            moved = StepResult(ids={"predictor_id": pred["predictor_id"], "session_id": pred["session_id"]})
+            if client.get(f"/endpoints/{eid}").get("serving_predictor_id") == pred["predictor_id"]:
+                return moved  # already serving it (an earlier apply promoted but could not record it)
             if step == "shadow":
                 body = {"predictor_id": pred["predictor_id"], "session_id": pred["session_id"]}
                 resp = client.post(f"/endpoints/{eid}/shadow", body, once=True)
                 return StepResult(outputs={"shadow_publish_name": resp.get("publish_name")})
             _wait_shadow_published(client, eid, pred["predictor_id"])
-            resp = client.post(f"/endpoints/{eid}/promote", {"neural_function_id": pred["predictor_id"]}, once=True)
-            return StepResult(ids={"predictor_id": pred["predictor_id"], "session_id": pred["session_id"]})
+            client.post(f"/endpoints/{eid}/promote", {"neural_function_id": pred["predictor_id"]}, once=True)
+            return moved
         if step == "regenerate_key":
             resp = client.post(f"/endpoints/{eid}/regenerate_key", {}, once=True)
             if not resp.get("api_key"):
