@@ -1,0 +1,33 @@
+"""Crash tolerance (issue 5 §6, practices R2-R4): SIGKILL `featrix apply` of the quickstart, re-run it.
+
+Each time: the lockfile is valid, the re-run converges (the next plan is empty), and the server holds
+exactly one foundational model, one predictor per declared predictor and one endpoint. A small set of
+kill points runs here; bench/bench_crash.py runs many more (random moments).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from crash import KillPoint, crash_and_recover
+
+POINTS = [
+    KillPoint("during upload", r"foundational_model\.penguins: creating"),
+    KillPoint("during foundational model training", r"foundational_model\.penguins: .*training", delay=0.2),
+    KillPoint("while predictors are created", r"predictor\.\w+: creating"),
+    KillPoint("during predictor training", r"predictor\.\w+: .*training"),
+    KillPoint("between lockfile writes", r"predictor\.\w+: created"),
+    KillPoint("while the endpoint is created", r"endpoint\.species_api: creating"),
+]
+
+
+@pytest.mark.parametrize("point", POINTS, ids=[p.name for p in POINTS])
+def test_kill_and_rerun_converges_without_duplicates(server: Any, tmp_path: Path, point: KillPoint) -> None:
+    outcome = crash_and_recover(server, tmp_path, point)
+    assert outcome.killed, f"apply finished before the kill point {point.pattern!r}:\n{outcome.output_before_kill}"
+    problems = outcome.problems()
+    assert not problems, f"killed {point.name}; output before the kill:\n{outcome.output_before_kill}\n" + "\n".join(
+        problems
+    )
