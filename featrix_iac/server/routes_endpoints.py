@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from featrix_iac.server.comparisons import comparisons, record_prediction
 from featrix_iac.server.http import bad, json_body, metadata_field, svc
 from featrix_iac.server.keys import generate_endpoint_key, hash_key, key_matches
 from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, predict_records
@@ -20,6 +21,8 @@ ORG = "local"
 
 def endpoint_view(doc: Doc, request: Request, api_key: str | None = None) -> Doc:
     out = {k: v for k, v in doc.items() if k not in HIDDEN}
+    serving = svc(request).store.get("predictor", doc["serving_predictor_id"]) or {}
+    out["comparisons"] = comparisons(svc(request), doc, serving.get("target_column_type", "set"))
     out["has_api_key"] = bool(doc.get("key_hash"))
     out["predict_url"] = str(request.base_url).rstrip("/") + f"/endpoint/{doc['id']}/predict"
     if api_key:
@@ -237,6 +240,21 @@ async def stop_shadowing(eid: str, request: Request) -> dict[str, Any]:
     return endpoint_view(s.store.update("endpoint", eid, apply) or doc, request)
 
 
+def _shadow_values(s: Service, doc: Doc, record: dict[str, Any]) -> dict[str, Any]:
+    """Shadows see the same record after the serving answer is computed; they never answer."""
+    out: dict[str, Any] = {}
+    for shadow in doc["plan"]["shadows"]:
+        pred = s.store.get("predictor", shadow["neural_function_id"])
+        if pred is None or pred.get("status") != "done":
+            continue
+        try:
+            value = predict_records(s, s.session(pred["session_id"]), pred, [record])[0]["prediction"]
+        except (NotFound, OSError):
+            continue
+        out[pred["predictor_id"]] = value
+    return out
+
+
 @router.post("/endpoint/{eid}/predict", response_model=None)
 async def endpoint_predict(eid: str, request: Request) -> dict[str, Any] | JSONResponse:
     s = svc(request)
@@ -262,6 +280,7 @@ async def endpoint_predict(eid: str, request: Request) -> dict[str, Any] | JSONR
         return not_ready
     result = predict_records(s, s.session(pred["session_id"]), pred, [record])[0]
     result.update(endpoint_id=eid, neural_function_id=pred["predictor_id"])
+    record_prediction(s, eid, result, _shadow_values(s, doc, record))
     s.store.update(
         "endpoint", eid, lambda d: d.update(usage_count=int(d.get("usage_count") or 0) + 1, last_used_at=now_iso())
     )

@@ -8,6 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
 from featrix_iac.server import documents
+from featrix_iac.server.comparisons import add_feedback, record_prediction
 from featrix_iac.server.http import bad, bool_field, int_field, json_body, json_field, metadata_field, svc
 from featrix_iac.server.metrics import classification_document
 from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, encode, predict_records
@@ -177,7 +178,9 @@ async def predict(sid: str, request: Request) -> dict[str, Any] | JSONResponse:
     not_ready = check_servable(s, pred)
     if not_ready is not None:
         return not_ready
-    return predict_records(s, session, pred, [record])[0]
+    result = predict_records(s, session, pred, [record])[0]
+    record_prediction(s, sid, result)
+    return result
 
 
 @router.post("/compute/session/{sid}/predict_table", response_model=None)
@@ -297,3 +300,28 @@ async def delete_value_meaning(sid: str, pid: str, label: str, request: Request)
 
     doc = s.store.update("predictor", pid, drop)
     return {"value_meaning": (doc or {}).get("value_meaning") or {}}
+
+
+@router.post("/compute/session/{sid}/predict/{uuid}/feedback")
+async def prediction_feedback(sid: str, uuid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    s.session(sid)
+    body = await json_body(request)
+    if body.get("ground_truth") is None:
+        raise bad("ground_truth is required")
+    doc = add_feedback(s, uuid, body["ground_truth"], sid, body.get("meta"))
+    if doc is None:
+        raise HTTPException(status_code=404, detail=f"prediction {uuid} not found in session {sid}")
+    return {"prediction_uuid": uuid, "ground_truth": doc["ground_truth"], "recorded": True}
+
+
+@router.post("/compute/prediction/{uuid}/update_label")
+async def update_label(uuid: str, request: Request) -> dict[str, Any]:
+    s = svc(request)
+    body = await json_body(request)
+    if body.get("user_label") is None:
+        raise bad("user_label is required")
+    doc = add_feedback(s, uuid, body["user_label"], None)
+    if doc is None:
+        raise HTTPException(status_code=404, detail=f"prediction {uuid} not found")
+    return {"prediction_id": uuid, "user_label": doc["ground_truth"], "recorded": True}

@@ -95,6 +95,7 @@ def test_predict_and_batch_predict(trained: dict[str, Any]) -> None:
     assert result.predicted_class in {"Adelie", "Chinstrap", "Gentoo"}
     assert abs(sum(result.probabilities.values()) - 1.0) < 1e-3
     assert 0.0 <= result.confidence <= 1.0
+    assert result.send_feedback(ground_truth="Gentoo").send()["recorded"] is True
     reg = trained["reg"].predict({k: v for k, v in RECORD.items() if k != "body_mass_g"})
     assert isinstance(reg.prediction, float) and 2000 < reg.prediction < 8000
     batch = trained["binary"].batch_predict(trained["df"].drop(columns=["sex"]).head(12), show_progress=False)

@@ -111,3 +111,40 @@ def test_endpoint_create_validates(api, trained) -> None:
         == 400
     )
     assert api.get("/endpoints/ep_nope/stats").status_code == 404
+
+
+def test_shadow_comparisons_scored_with_ground_truth(api, server, trained, penguins) -> None:
+    import json
+
+    sid, serving, wrong = trained["sid"], trained["pids"]["species"], trained["pids"]["sex"]
+    ep = api.ok("post", "/endpoints", json={"name": "gated", "predictor_id": serving, "session_id": sid})
+    api.ok("post", f"/endpoints/{ep['id']}/shadow", json={"predictor_id": wrong})  # answers male/female: always wrong
+    rows = json.loads(penguins.sample(25, random_state=2).to_json(orient="records"))
+    for row in rows:
+        truth = row.pop("species")
+        answer = _post_record(server, ep["id"], ep["api_key"], row)
+        api.ok(
+            "post", f"/compute/session/{sid}/predict/{answer['prediction_uuid']}/feedback", json={"ground_truth": truth}
+        )
+    comp = api.ok("get", f"/endpoints/{ep['id']}")["comparisons"]
+    assert len(comp) == 1 and comp[0]["shadow_neural_function_id"] == wrong
+    assert comp[0]["paired_with_ground_truth"] == 25 and comp[0]["verdict"] == "shadow_worse"
+    assert comp[0]["serving"]["accuracy_rate"] > 0.8 and comp[0]["shadow"]["accuracy_rate"] == 0.0
+    lo, hi = comp[0]["delta_ci95"]
+    assert lo <= comp[0]["delta_mean"] <= hi < 0
+    assert api.post(f"/compute/session/{sid}/predict/nope/feedback", json={"ground_truth": "x"}).status_code == 404
+    assert api.post(f"/compute/session/{sid}/predict/{answer['prediction_uuid']}/feedback", json={}).status_code == 400
+    relabel = api.ok(
+        "post",
+        f"/compute/prediction/{answer['prediction_uuid']}/update_label",
+        json={"prediction_id": answer["prediction_uuid"], "user_label": "Adelie"},
+    )
+    assert relabel["recorded"] is True
+
+
+def _post_record(server, eid: str, key: str, record: dict) -> dict:
+    resp = requests.post(
+        f"{server.url}/endpoint/{eid}/predict", json={"query_record": record}, headers={"X-API-Key": key}, timeout=10
+    )
+    assert resp.status_code == 200, resp.text
+    return resp.json()
