@@ -120,3 +120,38 @@ def test_pre_commit_hooks_pass_on_a_clean_project_and_fail_on_a_bad_one(tmp_path
     manifest.write_text(manifest.read_text().replace("foundational_models:", "foundational_modelz:"))
     r = _run_hook("featrix validate", root)
     assert r.returncode == 1 and "Error:" in r.stderr
+
+
+def _featrix_commands() -> list[list[str]]:
+    """Every `featrix ...` command line in the workflow's run: blocks."""
+    workflow = yaml.safe_load((CI / ".github" / "workflows" / "featrix.yml").read_text())
+    found = []
+    for job in workflow["jobs"].values():
+        for step in job["steps"]:
+            for line in str(step.get("run", "")).splitlines():
+                line = line.strip()
+                if line.startswith("featrix "):
+                    found.append(shlex.split(line.split(">")[0]))
+    return found
+
+
+def test_workflow_commands_and_options_exist() -> None:
+    import click
+
+    from featrix_iac.cli.main import cli
+
+    commands = _featrix_commands()
+    used = {argv[1] for argv in commands}
+    assert {"fmt", "validate", "plan", "show", "apply"} <= used
+    ctx = click.Context(cli)
+    for argv in commands:
+        cmd = cli.get_command(ctx, argv[1])
+        assert cmd is not None, argv
+        options = {opt for p in cmd.params for opt in getattr(p, "opts", [])}
+        for token in argv[2:]:
+            if token.startswith("-"):
+                assert token in options, f"{' '.join(argv)}: {token} is not an option of featrix {argv[1]}"
+        # click accepts the whole line (arguments, option values)
+        cmd.make_context(
+            argv[1], [t.replace('"$FEATRIX_ENV"', "prod").replace("$FEATRIX_ENV", "prod") for t in argv[2:]]
+        )
