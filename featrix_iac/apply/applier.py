@@ -12,7 +12,7 @@ from featrix_iac.addresses import Address
 from featrix_iac.apply.events import Interrupt, NullObserver, Observer
 from featrix_iac.apply.executor import NodeSkipped, Outcome, run_dag
 from featrix_iac.apply.schedule import Node, build_nodes, dependents_of, effective_cbd
-from featrix_iac.client import AuthError, FeatrixClient, FeatrixError, RequestError
+from featrix_iac.client import AuthError, ConflictError, FeatrixClient, FeatrixError, RequestError
 from featrix_iac.plan.model import Action, ActionType, Plan
 from featrix_iac.resources.base import (
     CannotTell,
@@ -266,12 +266,23 @@ class _Applier:
         except (RequestError, AuthError, CreateFailed):
             self._save(action.address, restore)
             raise
+        except ConflictError as exc:
+            if exc.detail != "stalled-node-busy":  # e.g. "already exists": it may be ours
+                return self._found_or_raise(action, h, intent, restore, exc)
+            self._save(action.address, restore)  # no capacity: refused before anything was made
+            raise
         except FeatrixError as exc:
-            ids = self._find(action, h, intent, str(exc))
-            if ids is None:
-                self._save(action.address, restore)
-                raise
-            return StepResult(ids=ids)
+            return self._found_or_raise(action, h, intent, restore, exc)
+
+    def _found_or_raise(
+        self, action: Action, h: Handler, intent: LockEntry, restore: LockEntry | None, exc: FeatrixError
+    ) -> StepResult:
+        """After an unknown outcome: the object found by its tag, or (surely absent) the error re-raised."""
+        ids = self._find(action, h, intent, str(exc))
+        if ids is None:
+            self._save(action.address, restore)
+            raise exc
+        return StepResult(ids=ids)
 
     def _reattach(self, action: Action, h: Handler, current: LockEntry) -> LockEntry | None:
         """An entry left in "creating": wait on it when it has ids; else find the orphan (None: never created)."""

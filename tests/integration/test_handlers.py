@@ -510,3 +510,33 @@ def test_replacing_the_fm_cascades_and_the_endpoint_keeps_id_url_and_key(tmp_pat
     # an action is done when all its halves are: the old predictor is retired only after the endpoint moved,
     # and the old FM deleted last
     assert order == ["endpoint.api", "predictor.species", "foundational_model.fm"]
+
+
+def test_converges_under_faults_without_duplicates(faulty: dict[str, Any], client: FeatrixClient) -> None:
+    """Retryable refusals, lost answers after commit and a dropped upload: re-applying converges, 0 duplicates."""
+    _faults(
+        client,
+        {"route": "POST /compute/upload_with_new_session", "drop_connection": True, "when": "after"},
+        {"route": "GET /compute/session/", "status": 503, "count": 3},
+        {"route": "POST .*/train_predictor$", "status": 409, "body": {"detail": "stalled-node-busy"}},
+        {"route": "POST /endpoints$", "status": 500, "when": "after"},
+        {"route": "POST /endpoints/.*/regenerate_key$", "status": 502},
+    )
+    results = [_apply(faulty, client) for _ in range(3)]
+    assert all(f["hits"] >= 1 for f in client.get("/__test__/faults")["faults"])  # every fault did strike
+    lock = faulty["lock"]
+    assert results[-1].failed == {}, [r.failed for r in results]
+    assert all(lock.entry(a).status == "ready" for a in lock.addresses())
+    fm, ep = lock.entry("foundational_model.fm"), lock.entry("endpoint.api")
+    assert (
+        len(_tagged(client.get("/compute/sessions-for-org")["sessions"], "foundational_model.fm", fm.creation_token))
+        == 1
+    )
+    assert len(_tagged(client.get("/endpoints")["endpoints"], "endpoint.api", ep.creation_token)) == 1
+    plan = [e for e in client.get(f"/compute/session/{fm.ids['session_id']}")["job_plan"] if e.get("predictor_id")]
+    assert [e["predictor_id"] for e in plan] == [lock.entry("predictor.species").ids["predictor_id"]]
+    key = faulty["store"].decrypt("endpoint.api", ep.secrets["api_key"])
+    record = {"island": "Biscoe", "bill_length_mm": 46.0}
+    assert FeatrixClient(client.base_url, key).post(
+        f"/endpoint/{ep.ids['endpoint_id']}/predict", {"query_record": record}
+    )
