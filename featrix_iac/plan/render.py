@@ -6,6 +6,7 @@ Pure functions from Plan to str: no terminal, no I/O; the CLI decides about colo
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +14,7 @@ from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChan
 
 REDACTED = "(sensitive value)"
 VALUE_CHARS = 240
+DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 A = ActionType
 VERBS: dict[ActionType, str] = {
     A.CREATE: "will be created",
@@ -130,6 +132,10 @@ def _value(value: Any, sensitive: bool) -> str:
         return REDACTED
     if isinstance(value, str) and value.startswith("(") and value.endswith(")"):
         return value  # markers such as "(known after apply)"
+    if isinstance(value, str) and DIGEST.match(value):
+        return json.dumps(
+            value[:23] + "…", ensure_ascii=False
+        )  # a data fingerprint: its first 16 hex digits tell them apart
     text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 

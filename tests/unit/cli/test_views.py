@@ -1,0 +1,69 @@
+"""Apply summaries and the line observer."""
+
+from __future__ import annotations
+
+import pytest
+
+from featrix_iac.apply import ApplyResult
+from featrix_iac.cli.views import LineObserver, apply_summary
+from featrix_iac.plan.model import Action, ActionType, Plan
+
+
+def _plan(*actions: tuple[str, ActionType]) -> Plan:
+    return Plan(
+        tool_version="0.1.0",
+        project="p",
+        environment="default",
+        server_url="local",
+        lineage="l",
+        serial=1,
+        actions=[Action(address=a, kind=a.split(".")[0], action=t) for a, t in actions],
+    )
+
+
+def test_complete_summary_counts_by_action() -> None:
+    plan = _plan(
+        ("foundational_model.a", ActionType.CREATE),
+        ("predictor.b", ActionType.REPLACE),
+        ("endpoint.c", ActionType.UPDATE),
+        ("vector_database.d", ActionType.DELETE),
+        ("predictor.e", ActionType.RETIRE),
+        ("predictor.f", ActionType.NOOP),
+    )
+    done = ["foundational_model.a", "predictor.b", "endpoint.c", "vector_database.d", "predictor.e"]
+    text = apply_summary(plan, ApplyResult(done=done))
+    assert text == "Apply complete! Resources: 2 added, 1 changed, 2 destroyed, 1 retired."
+    assert apply_summary(plan, ApplyResult(done=done), destroy=True).startswith("Destroy complete!")
+
+
+def test_failure_lists_done_failed_and_skipped() -> None:
+    plan = _plan(
+        ("foundational_model.a", ActionType.CREATE),
+        ("predictor.b", ActionType.CREATE),
+        ("endpoint.c", ActionType.CREATE),
+    )
+    result = ApplyResult(
+        done=["foundational_model.a"],
+        failed={"predictor.b": "training failed"},
+        skipped={"endpoint.c": "upstream failed: predictor.b"},
+    )
+    assert apply_summary(plan, result).splitlines() == [
+        "Apply failed. Resources: 1 added, 0 changed, 0 destroyed.",
+        "Done:",
+        "  foundational_model.a",
+        "Failed:",
+        "  predictor.b: training failed",
+        "Skipped:",
+        "  endpoint.c: upstream failed: predictor.b",
+    ]
+
+
+def test_line_observer_prints_progress_once_per_message(capsys: pytest.CaptureFixture[str]) -> None:
+    obs = LineObserver()
+    action = Action(address="predictor.b", kind="predictor", action=ActionType.CREATE)
+    obs.on_start(action)
+    obs.on_progress("predictor.b", "training epoch 1/4", 0.25)
+    obs.on_progress("predictor.b", "training epoch 1/4", 0.25)
+    obs.on_failed(action, "boom")
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == ["predictor.b: creating...", "predictor.b: training epoch 1/4 (25%)", "predictor.b: FAILED: boom"]
