@@ -37,7 +37,7 @@ def _json_default(value: Any) -> Any:
 
 
 def same(a: Any, b: Any) -> bool:
-    return canon(a) == canon(b)
+    return bool(canon(a) == canon(b))
 
 
 def redact(value: Any, sensitive: bool) -> Any:

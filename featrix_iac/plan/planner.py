@@ -287,7 +287,9 @@ def _cascade(st: _State, wanted: Desired) -> None:
     for address in st.graph.order:
         action = st.actions.get(address)
         entry = st.lockfile.resources.get(address)
-        if action is None or address not in wanted or not _had_ids(entry) or action.action is A.CREATE:
+        if action is None or entry is None or address not in wanted or not _had_ids(entry):
+            continue
+        if action.action in (A.CREATE, A.ADOPT):
             continue
         resource = wanted[address][0]
         for ref_field, ref_kind in REFERENCE_FIELDS.get(action.kind, ()):

@@ -108,6 +108,25 @@ def _wait_line(proc: Any, text: str, timeout: float = 60.0) -> bool:
     return False
 
 
+def test_saved_plan_applies_exactly_once_and_json_matches_the_schema(cli: Any, server: Any, project: Path) -> None:
+    import jsonschema
+
+    cli.write(manifest(server.url, vector_database=False, rotation=2, data="data/penguins-v2.csv", sex_epochs=400))
+    r = cli("plan", "--json", "--detailed-exitcode")
+    assert r.returncode == 2
+    data = json.loads(r.stdout)
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(data, schema)
+    assert [a["address"] for a in data["actions"] if a["action"] != "no-op"] == ["endpoint.species_api"]
+    r = cli.ok("plan", "-out", "rotate.fxplan")
+    assert "Saved the plan" in r.stderr
+    r = cli.ok("apply", "rotate.fxplan")
+    assert "Apply complete! Resources: 0 added, 1 changed, 0 destroyed." in r.stdout
+    again = cli("apply", "rotate.fxplan")
+    assert again.returncode == 1 and "Error:" in again.stderr
+    assert cli("plan", "--detailed-exitcode").returncode == 0
+
+
 def test_destroy_deletes_and_retires_everything(cli: Any, server: Any, project: Path, state: dict[str, Any]) -> None:
     r = cli("destroy", "--auto-approve")
     assert r.returncode == 0, r.stdout + r.stderr
