@@ -411,37 +411,47 @@ class _Applier:
     def _destroy(self, action: Action) -> None:
         h, address = self._handler(action), action.address
         old = self.prior.get(address)
+        if action.action is ActionType.REPLACE and self.cbd.get(address, False):
+            self._destroy_replaced(action, h, old)
+            return
         if old is not None and old.ids:
             if action.action is not ActionType.REPLACE:
                 self._save(address, old.model_copy(deep=True, update={"status": "deleting"}))
-            op = Operation(
-                address=address,
-                key=address.split(".", 1)[1],
-                resource=None,
-                desired=dict(old.applied),
-                entry=old,
-                refs=dict(self.lock.resources),
-                root=self.root,
-            )
-            for step in h.delete_steps(old):
-                h.delete(self.client, op, step)
-        if action.action is ActionType.REPLACE and self.cbd.get(address, False):
-            self._drop_pending(address, old)
-        else:
-            self._save(address, None)
+            self._delete_object(h, address, old)
+        self._save(address, None)
 
-    def _drop_pending(self, address: str, old: LockEntry | None) -> None:
-        """After the old half of a create-before-destroy replacement is gone, forget its pending record."""
-        current = self.lock.entry(address)
-        if current is None or old is None:
+    def _destroy_replaced(self, action: Action, h: Handler, old: LockEntry | None) -> None:
+        """The old half of a create-before-destroy replacement, once the new one and its dependents are done.
+
+        Deletable kinds delete every object the entry records as pending_delete (this run's old object,
+        and any an interrupted run left), forgetting each record once it is gone; a predictor is retired.
+        """
+        address = action.address
+        if not h.deletable:
+            if old is not None and old.ids and old.status != "creating":
+                self._delete_object(h, address, old)
             return
-        retired = [r for r in current.retired if not (r.get("pending_delete") and _same_ids(r, old.ids))]
-        if retired != current.retired:
-            self._save(address, current.model_copy(deep=True, update={"retired": retired}))
+        current = self.lock.entry(address)
+        for record in [r for r in (current.retired if current else []) if r.get("pending_delete")]:
+            ids = {k: v for k, v in record.items() if k not in ("reason", "pending_delete")}
+            self._delete_object(h, address, LockEntry(kind=action.kind, status="deleting", ids=ids, protected=True))
+            current = self.lock.entry(address)
+            if current is not None:
+                retired = [r for r in current.retired if r != record]
+                self._save(address, current.model_copy(deep=True, update={"retired": retired}))
 
-
-def _same_ids(record: dict[str, str], ids: dict[str, str]) -> bool:
-    return all(record.get(k) == v for k, v in ids.items())
+    def _delete_object(self, h: Handler, address: str, old: LockEntry) -> None:
+        op = Operation(
+            address=address,
+            key=address.split(".", 1)[1],
+            resource=None,
+            desired=dict(old.applied),
+            entry=old,
+            refs=dict(self.lock.resources),
+            root=self.root,
+        )
+        for step in h.delete_steps(old):
+            h.delete(self.client, op, step)
 
 
 def cannot_determine(address: str, token: str, detail: str) -> str:

@@ -97,6 +97,7 @@ class FakeHandler(Handler):
 
     def delete(self, client: FeatrixClient, op: Operation, step: str) -> None:
         self.log.add(step, op.address)
+        self.log.add(f"{step}-id", op.ids.get("id", ""))
 
 
 def handlers(log: Log, **kw: Any) -> dict[str, FakeHandler]:

@@ -272,3 +272,24 @@ def test_run_dag_reports_cycles_and_outcomes() -> None:
     seen: list[tuple[str, Outcome]] = []
     out = run_dag([Node("c", "x.c", "main")], lambda n: None, on_outcome=lambda n, o: seen.append((n.id, o)))
     assert out == {"c": Outcome("done")} and seen == [("c", Outcome("done"))]
+
+
+def test_replace_also_deletes_old_objects_an_interrupted_run_left_pending(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    leftover = {"id": "older", "reason": "replaced", "pending_delete": "true"}
+    store.update(
+        lock,
+        FM,
+        LockEntry(kind="foundational_model", status="ready", ids={"id": "old"}, retired=[leftover]),
+    )
+    result, lock, _ = run(
+        tmp_path,
+        plan(action(FM, ActionType.REPLACE, create_before_destroy=True)),
+        handlers(log),
+        store_lock=(store, lock),
+    )
+    assert result.done == [FM]
+    deleted = sorted(i for step, i in log.calls if step == "delete-id")
+    assert deleted == ["old", "older"]  # never the new object
+    assert lock.entry(FM).retired == [] and lock.entry(FM).ids == {"id": f"id-{FM}"}
