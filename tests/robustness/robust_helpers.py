@@ -23,12 +23,19 @@ WEBHOOK_SECRET = "whsec-CANARY-robust-8c1d2e3f4a5b"
 
 
 def make_project(
-    root: Path, url: str, *, name: str = "penguins-quickstart", fm_epochs: int = 8, predictor_epochs: int | None = None
+    root: Path,
+    url: str,
+    *,
+    name: str = "penguins-quickstart",
+    fm_epochs: int = 8,
+    predictor_epochs: int | None = None,
+    timeout: float | None = None,
 ) -> Path:
     """A copy of the quickstart named `name`, pointed at `url`; optionally more epochs, so training takes longer."""
     shutil.copytree(QUICKSTART, root)
     manifest = root / "featrix.yaml"
-    text = manifest.read_text(encoding="utf-8").replace("url: local", f"url: {url}")
+    server = f"url: {url}" + (f"\n  timeout: {timeout}" if timeout else "")
+    text = manifest.read_text(encoding="utf-8").replace("url: local", server)
     text = text.replace("project: penguins-quickstart", f"project: {name}")
     text = text.replace("fm_epochs: 8", f"fm_epochs: {fm_epochs}")
     if predictor_epochs is not None:
@@ -156,3 +163,58 @@ def leaks(haystacks: dict[str, bytes], needles: list[str]) -> list[str]:
 def project_files(root: Path) -> dict[str, bytes]:
     """Every file under the project folder, by relative path."""
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+# what the quickstart converges to on the server
+EXPECTED_FMS = {"foundational_model.penguins": 1}
+EXPECTED_PREDICTORS = {"species", "sex", "body_mass"}
+EXPECTED_ENDPOINTS = {"endpoint.species_api": 1}
+
+
+def lockfile_problem(root: Path) -> str:
+    """'' when the lockfile is absent or loads cleanly, else the reason."""
+    from featrix_iac.diagnostics import DiagnosticsError
+    from featrix_iac.state import StateStore
+
+    if not (root / "featrix.lock").exists():
+        return ""
+    try:
+        StateStore(root, "default").load()
+    except DiagnosticsError as exc:
+        return "; ".join(f"{d.summary} {d.detail}" for d in exc.diagnostics)
+    return ""
+
+
+def convergence_problems(cli: Cli, url: str, api_key: str, project: str) -> list[str]:
+    """After a successful apply: a valid lockfile, an empty plan, and exactly the quickstart on the server."""
+    out: list[str] = []
+    if problem := lockfile_problem(cli.project):
+        out.append(f"lockfile invalid: {problem}")
+    replan = cli("plan", "--detailed-exitcode")
+    if replan.returncode != 0:
+        out.append(f"plan after apply is not empty ({replan.returncode}):\n{replan.stdout}{replan.stderr}")
+    inv = inventory(url, api_key, project)
+    out.extend(f"duplicate on the server: {d}" for d in inv.duplicates())
+    if dict(inv.fms) != EXPECTED_FMS:
+        out.append(f"foundational models on the server: {dict(inv.fms)}")
+    if {p for (_, p) in inv.predictors} != EXPECTED_PREDICTORS:
+        out.append(f"predictors on the server: {dict(inv.predictors)}")
+    if dict(inv.endpoints) != EXPECTED_ENDPOINTS:
+        out.append(f"endpoints on the server: {dict(inv.endpoints)}")
+    return out
+
+
+def requests_log(url: str, api_key: str) -> list[dict[str, Any]]:
+    r = httpx.get(url + "/__test__/requests", headers={"X-Api-Key": api_key}, timeout=10)
+    r.raise_for_status()
+    data = r.json()
+    return data["requests"] if isinstance(data, dict) else data
+
+
+def clear_requests_log(url: str, api_key: str) -> None:
+    httpx.delete(url + "/__test__/requests", headers={"X-Api-Key": api_key}, timeout=10).raise_for_status()
+
+
+def set_consistency(url: str, api_key: str, **switches: Any) -> None:
+    r = httpx.post(url + "/__test__/consistency", headers={"X-Api-Key": api_key}, json=switches, timeout=10)
+    r.raise_for_status()

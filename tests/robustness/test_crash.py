@@ -27,7 +27,6 @@ POINTS = [
 def test_kill_and_rerun_converges_without_duplicates(server: Any, tmp_path: Path, point: KillPoint) -> None:
     outcome = crash_and_recover(server, tmp_path, point)
     assert outcome.killed, f"apply finished before the kill point {point.pattern!r}:\n{outcome.output_before_kill}"
-    problems = outcome.problems()
-    assert not problems, f"killed {point.name}; output before the kill:\n{outcome.output_before_kill}\n" + "\n".join(
-        problems
+    assert not outcome.problems, f"killed {point.name}; output before the kill:\n{outcome.output_before_kill}\n" + (
+        "\n".join(outcome.problems)
     )
