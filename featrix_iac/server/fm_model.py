@@ -36,6 +36,20 @@ class FoundationalModel:
     def embed_records(self, records: list[dict[str, Any]], masked: set[str] | None = None) -> np.ndarray:
         return self.embed_matrix(self.encoder.encode_records(records, masked))
 
+    def weights(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        return [w.copy() for w in self.mlp.coefs_], [b.copy() for b in self.mlp.intercepts_]
+
+    def at_checkpoint(
+        self, coefs: list[np.ndarray], intercepts: list[np.ndarray], history: dict[str, list[float]]
+    ) -> FoundationalModel:
+        """A copy of this model with other weights (those of a checkpoint) and that checkpoint's history."""
+        import copy
+
+        fm = copy.deepcopy(self)
+        fm.mlp.coefs_, fm.mlp.intercepts_ = coefs, intercepts
+        fm.history = {k: list(v) for k, v in history.items()}
+        return fm
+
     def n_parameters(self) -> int:
         return int(sum(w.size for w in self.mlp.coefs_) + sum(b.size for b in self.mlp.intercepts_))
 
@@ -57,6 +71,7 @@ def train_fm(
     seed: int,
     overrides: dict[str, str] | None = None,
     on_epoch: EpochCallback | None = None,
+    on_checkpoint: Callable[[int, FoundationalModel], None] | None = None,
 ) -> FoundationalModel:
     """Fit the encoder, then train the autoencoder one epoch per partial_fit on freshly masked inputs."""
     import numpy as np
@@ -86,5 +101,7 @@ def train_fm(
         fm.history["train_loss"].append(train_loss)
         fm.history["val_loss"].append(val_loss)
         if on_epoch:
-            on_epoch(epoch, train_loss, val_loss)
+            on_epoch(epoch, train_loss, val_loss)  # may raise to cancel
+        if on_checkpoint:
+            on_checkpoint(epoch, fm)
     return fm

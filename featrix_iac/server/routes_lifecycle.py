@@ -154,31 +154,31 @@ async def cancel(sid: str, request: Request) -> dict[str, Any]:
     }
 
 
-def _copy_session(s: Service, session: Doc, new_name: str | None, new_cluster: str, prefix: str | None = None) -> Doc:
-    from featrix_iac.server.training import fm_path
-
-    sid = session["session_id"]
+def _done_es_job(s: Service, sid: str) -> Doc:
     es = [j for j in s.jobs(sid) if j["job_type"] == "train_es"]
     if not es or es[-1]["status"] != "done":
         raise HTTPException(
             status_code=409, detail="the foundational model has not finished training; it cannot be copied yet"
         )
-    new_sid = session_id_for(prefix or new_name or session.get("name"))
-    shutil.copytree(s.artifacts / sid, s.artifacts / new_sid, ignore=shutil.ignore_patterns("predictors", "vdb"))
+    return es[-1]
+
+
+def _new_session_from(
+    s: Service, session: Doc, fm: Any, es_job: Doc, name: str | None, node: str, prefix: str | None = None
+) -> Doc:
+    """A new, trained foundational-model session holding `fm` and the source's data (no predictors, no VDBs)."""
+    from featrix_iac.server.training import fm_path
+
+    new_sid = session_id_for(prefix or name or session.get("name"))
+    s.session_dir(new_sid)
+    shutil.copy2(s.artifacts / session["session_id"] / "data.pkl", s.artifacts / new_sid / "data.pkl")
+    s.save_object(fm_path(new_sid), fm)
     doc = {k: v for k, v in session.items() if k not in ("published", "published_name", "deprecation", "published_at")}
-    doc.update(
-        session_id=new_sid,
-        name=new_name or session.get("name"),
-        compute_cluster=new_cluster,
-        created_at=now_iso(),
-        parent_session_id=sid,
-        deletion_protection=False,
-        next_predictor_index=0,
-    )
-    job = dict(es[-1], job_id=new_id("job_"), session_id=new_sid)
+    doc.update(session_id=new_sid, name=name or session.get("name"), compute_cluster=node, created_at=now_iso())
+    doc.update(parent_session_id=session["session_id"], deletion_protection=False, next_predictor_index=0)
+    job = dict(es_job, job_id=new_id("job_"), session_id=new_sid, status="done", progress=1.0)
     s.store.put("job", job["job_id"], job, parent=new_sid)
     s.store.put("session", new_sid, doc)
-    s.load_object(fm_path(new_sid))
     if s.hooks:
         s.hooks.note_created(new_sid)
     return doc
@@ -190,7 +190,10 @@ async def clone_embedding_space(sid: str, request: Request) -> dict[str, Any]:
     session = s.session(sid)
     body = await json_body(request)
     target = body.get("to_compute") or cluster(request)
-    doc = _copy_session(s, session, body.get("new_session_name"), str(target))
+    from featrix_iac.server.training import load_fm
+
+    es = _done_es_job(s, sid)
+    doc = _new_session_from(s, session, load_fm(s, sid), es, body.get("new_session_name"), str(target))
     return {
         "new_session_id": doc["session_id"],
         "session_id": doc["session_id"],
@@ -207,20 +210,30 @@ async def publish_partial_foundation(sid: str, request: Request) -> dict[str, An
     name = body.get("name")
     if not name:
         raise bad("name is required")
-    es = [j for j in s.jobs(sid) if j["job_type"] == "train_es"]
-    trained = int(es[-1].get("current_epoch") or 0) if es else 0
-    wanted = int_field(body.get("checkpoint_epoch"), "checkpoint_epoch")
-    if wanted is not None and wanted != trained:
-        raise bad(
-            f"the local server keeps only the final checkpoint (epoch {trained}); checkpoint_epoch {wanted} is not available"
+    from featrix_iac.server.training import checkpoint_epochs, checkpoint_fm
+
+    epochs = checkpoint_epochs(s, sid)
+    if not epochs:
+        raise HTTPException(
+            status_code=409, detail="no checkpoint yet: the foundational model has not finished an epoch"
         )
-    doc = _copy_session(
-        s, session, str(name), session.get("compute_cluster") or cluster(request), body.get("session_name_prefix")
+    wanted = int_field(body.get("checkpoint_epoch"), "checkpoint_epoch")
+    epoch = epochs[-1] if wanted is None else wanted
+    if epoch not in epochs:
+        raise bad(f"checkpoint_epoch {epoch} is not available (epochs {epochs[0]}..{epochs[-1]})")
+    fm = checkpoint_fm(s, sid, epoch)
+    es = [j for j in s.jobs(sid) if j["job_type"] == "train_es"][-1]
+    hist = fm.history
+    job = dict(es, current_epoch=epoch, epoch=epoch, total_epochs=epoch, history=hist, final_loss=hist["val_loss"][-1])
+    job.update(
+        best_epoch=None, best_val_loss=min(hist["val_loss"]), n_parameters=fm.n_parameters(), finished_at=now_iso()
     )
+    node = session.get("compute_cluster") or cluster(request)
+    doc = _new_session_from(s, session, fm, job, str(name), node, body.get("session_name_prefix"))
     if body.get("publish"):
         s.store.update(
             "session",
             doc["session_id"],
             lambda d: d.update(published=True, published_name=name, deletion_protection=True),
         )
-    return {"foundation_session_id": doc["session_id"], "checkpoint_epoch": trained, "session_id": doc["session_id"]}
+    return {"foundation_session_id": doc["session_id"], "checkpoint_epoch": epoch, "session_id": doc["session_id"]}

@@ -143,6 +143,19 @@ class Service:
         with self._cache_lock:
             self._cache[rel] = obj
 
+    def write_pickle(self, rel: str, obj: Any) -> None:
+        """Write an artifact without caching it (checkpoints)."""
+        path = self.artifacts / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as fh:
+            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        tmp.replace(path)
+
+    def read_pickle(self, rel: str) -> Any:
+        with (self.artifacts / rel).open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - our own artifacts
+
     def load_object(self, rel: str) -> Any:
         with self._cache_lock:
             if rel in self._cache:

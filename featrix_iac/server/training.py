@@ -43,6 +43,7 @@ def run_fm_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[str, Any
         seed=int(session.get("seed") or 0),
         overrides=session.get("column_overrides") or None,
         on_epoch=on_epoch,
+        on_checkpoint=lambda epoch, model: save_checkpoint(svc, sid, epoch, model),
     )
     svc.save_object(fm_path(sid), fm)
     val = fm.history["val_loss"]
@@ -55,6 +56,27 @@ def run_fm_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[str, Any
         "n_parameters": fm.n_parameters(),
         "final_loss": val[-1] if val else None,
     }
+
+
+def save_checkpoint(svc: Service, sid: str, epoch: int, fm: FoundationalModel) -> None:
+    """Per-epoch weights (small) plus, once, a template model to rebuild any epoch from."""
+    if epoch == 1:
+        svc.write_pickle(f"{sid}/checkpoints/template.pkl", fm)
+    coefs, intercepts = fm.weights()
+    svc.write_pickle(f"{sid}/checkpoints/epoch_{epoch}.pkl", (coefs, intercepts, fm.history))
+
+
+def checkpoint_epochs(svc: Service, sid: str) -> list[int]:
+    folder = svc.artifacts / sid / "checkpoints"
+    if not (folder / "template.pkl").is_file():
+        return []
+    return sorted(int(p.stem.split("_", 1)[1]) for p in folder.glob("epoch_*.pkl"))
+
+
+def checkpoint_fm(svc: Service, sid: str, epoch: int) -> FoundationalModel:
+    template: FoundationalModel = svc.read_pickle(f"{sid}/checkpoints/template.pkl")
+    coefs, intercepts, history = svc.read_pickle(f"{sid}/checkpoints/epoch_{epoch}.pkl")
+    return template.at_checkpoint(coefs, intercepts, history)
 
 
 def run_predictor_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import threading
 import traceback
 from typing import Any
@@ -170,6 +171,11 @@ class Worker:
                 doc["error"] = error
             doc.update(result or {})
 
+        session = self.svc.store.get("session", job["session_id"]) or {}
+        if session.get("marked_for_deletion"):  # deleted while training: drop whatever the job wrote
+            self.svc.forget_objects(f"{job['session_id']}/")
+            shutil.rmtree(self.svc.artifacts / job["session_id"], ignore_errors=True)
+            return
         done = dict(self.svc.store.get("job", job["job_id"]) or job)
         apply(done)
         training.after_job(self.svc, done)  # predictor/session first: the job's status is what clients poll

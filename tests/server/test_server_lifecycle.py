@@ -112,11 +112,48 @@ def test_publish_partial_foundation(api, fm) -> None:
         f"/compute/session/{fm}/publish_partial_foundation",
         json={"name": "life-ckpt", "publish": True, "org_id": "local"},
     )
-    assert out["checkpoint_epoch"] == 3
+    assert out["checkpoint_epoch"] == 3  # the latest by default
     s = _session(api, out["foundation_session_id"])
     assert s["name"] == "life-ckpt" and s["published"] is True and s["status"] == "done"
-    bad = api.post(f"/compute/session/{fm}/publish_partial_foundation", json={"name": "x", "checkpoint_epoch": 1})
-    assert bad.status_code == 400 and "final checkpoint" in bad.json()["detail"]
+    early = api.ok(
+        "post", f"/compute/session/{fm}/publish_partial_foundation", json={"name": "life-e1", "checkpoint_epoch": 1}
+    )
+    sid1 = early["foundation_session_id"]
+    assert early["checkpoint_epoch"] == 1
+    assert api.ok("get", f"/compute/session/{sid1}/training_metrics")["data"]["epochs"] == [1]
+    full = api.ok("get", f"/compute/session/{fm}/training_metrics")["data"]
+    record = {"island": "Dream", "bill_length_mm": 40.0}
+    e1 = api.ok("post", f"/compute/session/{sid1}/encode_records", json={"records": [record]})["results"][0]
+    e3 = api.ok("post", f"/compute/session/{fm}/encode_records", json={"records": [record]})["results"][0]
+    assert full["epochs"] == [1, 2, 3] and e1["embedding_long"] != e3["embedding_long"]  # really the epoch-1 weights
+    pid = api.ok(
+        "post",
+        f"/compute/session/{sid1}/train_predictor",
+        json={"target_column": "species", "target_column_type": "set", "epochs": 3},
+    )["predictor_id"]
+    api.wait(sid1)
+    assert api.ok("post", f"/compute/session/{sid1}/predict", json={"query_record": record, "predictor_id": pid})[
+        "predicted_class"
+    ]
+    bad = api.post(f"/compute/session/{fm}/publish_partial_foundation", json={"name": "x", "checkpoint_epoch": 9})
+    assert bad.status_code == 400 and "1..3" in bad.json()["detail"]
+
+
+def test_checkpoint_of_a_model_still_training(api, penguins) -> None:
+    import time
+
+    sid = api.upload(penguins, "ckpt-running", epochs=600)
+    while (
+        not api.ok("get", f"/compute/session/{sid}")["jobs"]
+        or next(iter(api.ok("get", f"/compute/session/{sid}")["jobs"].values()))["current_epoch"] < 2
+    ):
+        time.sleep(0.05)
+    out = api.ok(
+        "post", f"/compute/session/{sid}/publish_partial_foundation", json={"name": "mid-run", "checkpoint_epoch": 2}
+    )
+    assert out["checkpoint_epoch"] == 2 and _session(api, out["foundation_session_id"])["status"] == "done"
+    api.ok("post", f"/compute/session/{sid}/cancel", json={})
+    assert api.wait(sid)["session"]["status"] == "cancelled"
 
 
 def test_deleting_a_session_while_it_trains_stops_its_jobs(api, server, penguins) -> None:
@@ -132,7 +169,10 @@ def test_deleting_a_session_while_it_trains_stops_its_jobs(api, server, penguins
         time.sleep(0.05)
     assert api.ok("post", f"/compute/session/{sid}/mark_for_deletion", json={})["marked_for_deletion"] is True
     assert api.get(f"/compute/session/{sid}").status_code == 404
-    time.sleep(0.5)  # the worker notices at its next epoch and writes nothing more
-    assert not (server.data_dir / "artifacts" / sid).exists()
+    folder = server.data_dir / "artifacts" / sid
+    deadline = time.monotonic() + 10
+    while folder.exists() and time.monotonic() < deadline:  # the worker stops at its next epoch and cleans up
+        time.sleep(0.05)
+    assert not folder.exists()
     other = api.upload(penguins.sample(50, random_state=9), "after-doomed", epochs=2)
     assert api.wait(other)["session"]["status"] == "done"  # the worker is free again
