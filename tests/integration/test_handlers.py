@@ -45,6 +45,7 @@ predictors:
     target_column: species
     epochs: 3
     deletion_protection: true
+    value_meaning: {Adelie: small penguin}
     webhooks:
       training_finished: http://127.0.0.1:9/hook
       webhook_secret: s3cret-s3cret
@@ -178,6 +179,9 @@ def test_lockfile_records_ids_tags_and_encrypted_key(applied: dict[str, Any], cl
     assert key.startswith("fx_") and key not in store.path.read_text()
     assert "s3cret-s3cret" not in store.path.read_text()
     assert lock.entry("predictor.species").hashes["webhook_secret"].startswith("sha256:")
+    sp = lock.entry("predictor.species").ids
+    meaning = client.get(f"/session/{sp['session_id']}/predictor/{sp['predictor_id']}/value_meaning")
+    assert meaning["value_meaning"] == {"Adelie": "small penguin"}  # set by a follow-up step after training
     assert lock.entry("foundational_model.fm").hashes["data"].startswith("sha256:")
     doc = client.get(f"/endpoints/{ep.ids['endpoint_id']}")
     assert doc["user_metadata"]["featrix_iac"]["address"] == "endpoint.api"
@@ -243,8 +247,11 @@ def test_in_place_updates(applied: dict[str, Any], client: FeatrixClient) -> Non
     m = m.replace(
         "      training_finished: http://127.0.0.1:9/hook\n", "      training_started: http://127.0.0.1:9/start\n"
     )
-    _update(applied, client, m, "predictor.species", ["webhooks"])
+    m = m.replace("    value_meaning: {Adelie: small penguin}\n", "    value_meaning: {Gentoo: big penguin}\n")
+    _update(applied, client, m, "predictor.species", ["webhooks", "value_meaning"])
     pid = lock.entry("predictor.species").ids["predictor_id"]
+    meaning = client.get(f"/session/{sid}/predictor/{pid}/value_meaning")["value_meaning"]
+    assert meaning == {"Gentoo": "big penguin"}
     hooks = client.get(f"/compute/session/{sid}/webhooks", params={"predictor_id": pid})["webhooks"]
     assert hooks == {"training_started": "http://127.0.0.1:9/start"}
 
