@@ -239,8 +239,12 @@ def _update(applied: dict[str, Any], client: FeatrixClient, manifest: str, addre
 
 def test_in_place_updates(applied: dict[str, Any], client: FeatrixClient) -> None:
     lock = applied["lock"]
-    m = MANIFEST.replace("    published: true\n    deletion_protection: true\n", "    published: false\n")
-    _update(applied, client, m, "foundational_model.fm", ["published", "published_name", "deletion_protection"])
+    m = MANIFEST.replace(
+        "    published: true\n    deletion_protection: true\n",
+        "    published: false\n    deprecation: {warning_message: retrain soon, expiration_date: 2030-01-31}\n",
+    )
+    fields = ["published", "published_name", "deletion_protection", "deprecation"]
+    _update(applied, client, m, "foundational_model.fm", fields)
     sid = lock.entry("foundational_model.fm").ids["session_id"]
     assert client.get(f"/compute/session/{sid}")["session"]["deletion_protection"] is False
 
