@@ -354,3 +354,29 @@ def state_show(root: Path | str, env: str | None, address: str) -> dict[str, Any
     data = entry.model_dump(mode="json")
     data["secrets"] = {k: REDACTED for k in entry.secrets}
     return data
+
+
+# -- predictions through what the lockfile records -----------------------------------------------------
+
+
+def predict(root: Path | str, env: str | None, address: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Predict each record through an endpoint (with its own key) or a predictor (with the account key)."""
+    session = open_session(root, env)
+    lock = session.store.load()
+    entry = lock.entry(address)
+    if entry is None or entry.status not in ("ready", "tainted") or address.split(".")[0] not in ("endpoint", "predictor"):
+        usable = [a for a in lock.addresses() if a.startswith(("endpoint.", "predictor."))]
+        raise fail(
+            f"cannot predict with {address}",
+            "give an endpoint or predictor that `featrix apply` created; "
+            f"the lockfile has: {', '.join(usable) or 'none'}",
+            address=address,
+        )
+    with connect(session.loaded) as (client, _):
+        if entry.kind == "endpoint":
+            key = session.store.decrypt(address, entry.secrets["api_key"])
+            path = f"/endpoint/{entry.ids['endpoint_id']}/predict"
+            return [client.post(path, {"query_record": r}, headers={"X-API-Key": key}) for r in records]
+        path = f"/compute/session/{entry.ids['session_id']}/predict"
+        pid = entry.ids["predictor_id"]
+        return [client.post(path, {"query_record": r, "predictor_id": pid}) for r in records]

@@ -24,8 +24,10 @@ COMMANDS: dict[str, str] = {
     "output": "featrix_iac.cli.cmd_state:output_cmd",
     "state": "featrix_iac.cli.cmd_state:state_group",
     "show": "featrix_iac.cli.cmd_show:show_cmd",
+    "predict": "featrix_iac.cli.cmd_predict:predict_cmd",
 }
 SHORT_HELP: dict[str, str] = {
+    "predict": "Predict through an endpoint (with its key) or a predictor that apply created.",
     "init": "Create a new featrix project in the current folder.",
     "validate": "Check the manifests: syntax, types, references, templates.",
     "render": "Print the resolved manifest for an environment (secrets redacted).",

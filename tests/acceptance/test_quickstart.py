@@ -1,0 +1,54 @@
+"""The README's main job: apply examples/quickstart on the embedded local server, then predict through it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from acceptance_helpers import Cli, cli_env
+
+QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
+GENTOO = '{"island": "Biscoe", "bill_length_mm": 48.6, "bill_depth_mm": 16.0, "flipper_length_mm": 230, "body_mass_g": 5800, "sex": "male"}'
+
+
+@pytest.fixture(scope="module")
+def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Cli:
+    root = tmp_path_factory.mktemp("quickstart") / "quickstart"
+    shutil.copytree(QUICKSTART, root, ignore=shutil.ignore_patterns(".featrix", "*.lock"))
+    cli = Cli(root, cli_env(None))
+    r = cli.ok("apply", "--auto-approve")
+    assert "Apply complete! Resources: 5 added, 0 changed, 0 destroyed." in r.stdout
+    return cli
+
+
+def test_prediction_through_the_endpoint_with_its_key(quickstart: Cli) -> None:
+    r = quickstart.ok("predict", "endpoint.species_api", GENTOO)
+    assert r.stdout.startswith("Gentoo (confidence ")
+    answer = json.loads(quickstart.ok("predict", "endpoint.species_api", GENTOO, "--json").stdout)
+    assert answer["predicted_class"] == "Gentoo"
+    assert set(answer["probabilities"]) == {"Adelie", "Chinstrap", "Gentoo"}
+    key = quickstart.ok("output", "endpoint.species_api.api_key").stdout.strip()
+    assert key.startswith("fx_ep_") and key not in r.stdout + r.stderr
+
+
+def test_prediction_through_a_predictor_and_a_batch(quickstart: Cli) -> None:
+    r = quickstart.ok("predict", "predictor.body_mass", '[{"species": "Gentoo"}, {"species": "Adelie"}]')
+    gentoo, adelie = (float(line) for line in r.stdout.split())
+    assert gentoo > adelie  # gentoos are the heavy ones
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("predict", "endpoint.nope", "{}"), "Error: cannot predict with endpoint.nope"),
+        (("predict", "endpoint.species_api", "{bad"), "Error: invalid JSON in the RECORD argument"),
+        (("predict", "endpoint.species_api", "[1, 2]"), "Error: invalid record in the RECORD argument"),
+        (("predict", "endpoint.species_api", "--file", "missing.json"), "Error: cannot read missing.json"),
+    ],
+)
+def test_bad_predict_input_is_a_clear_error(quickstart: Cli, args: tuple[str, ...], message: str) -> None:
+    r = quickstart(*args)
+    assert r.returncode == 1
+    assert message in r.stderr and "Traceback" not in r.stderr
