@@ -126,13 +126,27 @@ def _save(result: PlanResult, path: Path) -> None:
 # -- apply / destroy -------------------------------------------------------------------------------------
 
 
+class Arming:
+    """Ctrl-C is an ordinary interrupt (KeyboardInterrupt) until apply starts; then it is two-stage."""
+
+    def __init__(self) -> None:
+        self.armed = False
+
+    def arm(self) -> None:
+        self.armed = True
+
+
 @contextmanager
-def two_stage_interrupt(interrupt: Interrupt) -> Iterator[None]:
-    """First Ctrl-C: start nothing new, let in-flight steps be recorded. Second: exit at once."""
+def two_stage_interrupt(interrupt: Interrupt) -> Iterator[Arming]:
+    """Once armed, the first Ctrl-C starts nothing new and lets in-flight steps be recorded; a second exits
+    at once (130). Before (planning, the approval prompt) Ctrl-C simply aborts."""
     presses = 0
+    arming = Arming()
 
     def handler(signum: int, frame: Any) -> None:
         nonlocal presses
+        if not arming.armed:
+            raise KeyboardInterrupt
         presses += 1
         if presses == 1:
             interrupt.set()
@@ -147,16 +161,22 @@ def two_stage_interrupt(interrupt: Interrupt) -> Iterator[None]:
     try:
         previous = signal.signal(signal.SIGINT, handler)
     except ValueError:  # not the main thread (e.g. in some test runners): no handler
-        yield
+        yield arming
         return
     try:
-        yield
+        yield arming
     finally:
         signal.signal(signal.SIGINT, previous)
 
 
-def _confirm(auto_approve: bool, destroy: bool) -> Any:
+def _confirm(auto_approve: bool, destroy: bool, arming: Arming) -> Any:
     def confirm(result: PlanResult) -> bool:
+        approved = _ask(result)
+        if approved:
+            arming.arm()
+        return approved
+
+    def _ask(result: PlanResult) -> bool:
         from featrix_iac.cli.views import show_plan, show_warnings
 
         show_warnings(result.warnings)
@@ -187,12 +207,12 @@ def _run_apply(
 
     interrupt = Interrupt()
     observer = make_observer()
-    try:
-        with two_stage_interrupt(interrupt):
+    with two_stage_interrupt(interrupt) as arming:
+        try:
             outcome = operations.apply(
                 _root(),
                 env,
-                confirm=_confirm(auto_approve, destroy),
+                confirm=_confirm(auto_approve, destroy, arming),
                 observer=observer,
                 parallelism=parallelism,
                 targets=targets,
@@ -201,9 +221,9 @@ def _run_apply(
                 interrupt=interrupt,
                 on_retry=_on_retry,
             )
-    finally:
-        observer.close()
-    _finish(outcome, destroy=destroy, interrupted=interrupt.is_set())
+        finally:
+            observer.close()
+        _finish(outcome, destroy=destroy, interrupted=interrupt.is_set())
 
 
 def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool) -> None:
@@ -280,14 +300,15 @@ def _apply_saved(env: str | None, path: Path, parallelism: int) -> None:
             server_url=current.loaded.project.server.url,
         )
         show_plan(saved.plan, color=_color())
+        arming.arm()
 
     interrupt = Interrupt()
     observer = make_observer()
-    try:
-        with two_stage_interrupt(interrupt):
+    with two_stage_interrupt(interrupt) as arming:
+        try:
             outcome = operations.apply_saved(
                 _root(), env, saved.plan, check=check, observer=observer, parallelism=parallelism, interrupt=interrupt
             )
-    finally:
-        observer.close()
-    _finish(outcome, destroy=False, interrupted=interrupt.is_set())
+        finally:
+            observer.close()
+        _finish(outcome, destroy=False, interrupted=interrupt.is_set())
