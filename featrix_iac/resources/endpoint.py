@@ -142,7 +142,7 @@ class EndpointHandler(Handler):
         if "predictor" in fields:
             steps += ["shadow", "promote"]
         revoke = bool(desired.get("api_key.revoked"))
-        unrevoke = "api_key.revoked" in fields and not revoke and applied.get("api_key.revoked")
+        unrevoke = "api_key.revoked" in fields and not revoke  # revoked (by us, or outside: drift): a new key
         if "api_key.rotation" in fields or unrevoke:
             steps.append("regenerate_key")
         if "api_key.revoked" in fields and revoke:

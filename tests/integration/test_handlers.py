@@ -551,3 +551,41 @@ def test_converges_under_faults_without_duplicates(faulty: dict[str, Any], clien
     assert FeatrixClient(client.base_url, key).post(
         f"/endpoint/{ep.ids['endpoint_id']}/predict", {"query_record": record}
     )
+
+
+def test_drift_outside_the_tool_is_read_and_converged(faulty: dict[str, Any], client: FeatrixClient) -> None:
+    """A key revoked and a predictor protected through the API: read shows both, an update converges them."""
+    assert _apply(faulty, client).failed == {}
+    lock, store, loaded = faulty["lock"], faulty["store"], faulty["loaded"]
+    ep, sp = lock.entry("endpoint.api"), lock.entry("predictor.species")
+    client.post(f"/endpoints/{ep.ids['endpoint_id']}/revoke_key", {})
+    client.post(
+        f"/session/{sp.ids['session_id']}/predictor/{sp.ids['predictor_id']}/deletion_protection", {"protected": True}
+    )
+    desired = desired_of(loaded, store)
+    actions = []
+    for address in ("endpoint.api", "predictor.species"):
+        kind, d = desired[address]
+        live = read_fields(client, lock, address)
+        drifted = [f for f in d if live.get(f) != d[f]]
+        assert drifted == {"endpoint.api": ["api_key.revoked"], "predictor.species": ["deletion_protection"]}[address]
+        actions.append(
+            Action(
+                address=address,
+                kind=kind,
+                action=ActionType.UPDATE,
+                desired=d,
+                prior_ids=lock.entry(address).ids,
+                changes=[FieldChange(field=f, old=live[f], new=d[f]) for f in drifted],
+                depends_on=refs_of(kind, d),
+            )
+        )
+    result = apply_plan(plan_of(loaded, lock, actions), loaded=loaded, client=client, store=store, lockfile=lock)
+    assert result.failed == {}, result.failed
+    for address in ("endpoint.api", "predictor.species"):
+        assert read_fields(client, lock, address) == desired[address][1]
+    key = store.decrypt("endpoint.api", lock.entry("endpoint.api").secrets["api_key"])
+    resp = FeatrixClient(client.base_url, key).post(
+        f"/endpoint/{ep.ids['endpoint_id']}/predict", {"query_record": {"island": "Dream"}}
+    )
+    assert resp.get("prediction") or resp.get("predicted_class")
