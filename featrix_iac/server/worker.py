@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import threading
+import time
 import traceback
 from typing import Any
 
@@ -22,6 +23,10 @@ MAX_RESTARTS = 3
 
 class Cancelled(Exception):
     """Raised inside a training loop when its job was cancelled."""
+
+
+class Interrupted(Exception):
+    """Raised inside a training loop when the server is stopping: the job goes back to the queue."""
 
 
 def auto_fm_epochs(n_rows: int) -> int:
@@ -59,10 +64,14 @@ class Worker:
             t.start()
             self._threads.append(t)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop claiming jobs; running ones stop at their next epoch and are re-queued (not counted as crashes)."""
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def submit(self, job_id: str) -> None:
         with self._cond:
@@ -138,6 +147,9 @@ class Worker:
         except Cancelled:
             self._finish(job, "cancelled")
             return
+        except Interrupted:
+            self.svc.store.update("job", job["job_id"], _requeue_after_stop)
+            return
         except Exception as exc:  # noqa: BLE001 - a failed job records its error text
             log.info("job %s failed: %s", job["job_id"], traceback.format_exc())
             self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
@@ -150,6 +162,8 @@ class Worker:
         def on_epoch(epoch: int, loss: float, val_loss: float) -> None:
             if job_id in self._cancelled:
                 raise Cancelled()
+            if self._stopping:
+                raise Interrupted()
 
             def apply(doc: Doc) -> None:
                 doc.update(current_epoch=epoch, epoch=epoch, progress=round(epoch / max(1, total), 4))
@@ -193,6 +207,11 @@ class Worker:
 
 def _mark_running(doc: Doc) -> None:
     doc.update(status="running", started_at=now_iso(), current_epoch=0, epoch=0, progress=0.0)
+
+
+def _requeue_after_stop(doc: Doc) -> None:
+    doc.update(status="ready", started_at=None, current_epoch=0, epoch=0, progress=0.0)
+    doc["message"] = "the server was stopped during training; the job was re-queued from the start"
 
 
 def _requeue_after_restart(doc: Doc) -> None:

@@ -36,6 +36,8 @@ def test_key_header_name_is_case_insensitive(server) -> None:
     who = resp.json()
     assert who["org_slug"] == "local" and who["user_id"] and who["api_key_id"]
     assert server.api_key not in resp.text
+    project = requests.get(server.url + "/projects/penguins", headers={"X-Api-Key": server.api_key}, timeout=10)
+    assert project.json() == {"id": "penguins", "name": "penguins"}
 
 
 def test_body_size_limit_answers_413_before_reading(server) -> None:

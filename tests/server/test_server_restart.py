@@ -67,7 +67,7 @@ def test_everything_survives_a_restart(data_dir: Path, penguins) -> None:
 def test_a_training_interrupted_by_a_crash_is_requeued_and_finishes(data_dir: Path, penguins) -> None:
     srv = start_local_server(data_dir)
     api = Api(srv.url, srv.api_key)
-    sid = api.upload(penguins, "crash", epochs=150)
+    sid = api.upload(penguins, "crash", epochs=80)
     deadline = time.monotonic() + 30
     while api.ok("get", f"/compute/session/{sid}")["session"]["status"] != "running" and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -78,7 +78,7 @@ def test_a_training_interrupted_by_a_crash_is_requeued_and_finishes(data_dir: Pa
         doc = api2.wait(sid)
         job = next(iter(doc["jobs"].values()))
         assert job["status"] == "done" and job["restarts"] == 1 and "restarted" in job["message"]
-        assert job["current_epoch"] == 150
+        assert job["current_epoch"] == 80
 
 
 def test_embedded_child_exits_when_its_parent_dies(tmp_path: Path) -> None:
@@ -120,3 +120,19 @@ def test_a_second_server_on_the_same_data_dir_is_refused(data_dir: Path) -> None
         with pytest.raises(RuntimeError, match=rf"in use by another local Featrix server \(pid {first.pid}\)"):
             start_local_server(data_dir)
         assert requests.get(first.url + "/health", timeout=10).status_code == 200
+
+
+def test_a_training_stopped_gracefully_is_requeued_without_counting_a_crash(data_dir: Path, penguins) -> None:
+    srv = start_local_server(data_dir)
+    api = Api(srv.url, srv.api_key)
+    sid = api.upload(penguins, "graceful", epochs=80)
+    deadline = time.monotonic() + 30
+    while api.ok("get", f"/compute/session/{sid}")["session"]["status"] != "running" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    srv.stop()  # SIGTERM: graceful
+    with start_local_server(data_dir) as again:
+        api2 = Api(again.url, again.api_key)
+        job = next(iter(api2.ok("get", f"/compute/session/{sid}")["jobs"].values()))
+        assert "stopped during training" in job["message"] and not job.get("restarts")
+        done = next(iter(api2.wait(sid)["jobs"].values()))
+        assert done["status"] == "done" and done["current_epoch"] == 80
