@@ -74,6 +74,7 @@ def serve(
     server = uvicorn.Server(config)
     threading.Thread(target=_watch, args=(server, ready_file, url, actual, parent_pid), daemon=True).start()
     if threading.current_thread() is threading.main_thread():
-        # uvicorn re-raises a captured SIGTERM after its graceful shutdown; make that a clean exit 0
-        signal.signal(signal.SIGTERM, lambda *_: None)
+        # uvicorn re-raises a captured SIGTERM / SIGINT after its graceful shutdown; make that a clean exit 0
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
     server.run(sockets=[sock])
