@@ -314,6 +314,9 @@ class _Applier:
                 scope["session_id"] = entry.ids["session_id"]
         if isinstance(action.desired.get("name"), str):
             scope["name"] = action.desired["name"]
+        if action.kind == "predictor":
+            scope["target_column"] = str(action.desired.get("target_column") or "")
+            scope["known_predictor_ids"] = ",".join(sorted(known_predictor_ids(self.lock)))
         return scope
 
     def _adopt(self, action: Action) -> None:
@@ -452,6 +455,16 @@ class _Applier:
         )
         for step in h.delete_steps(old):
             h.delete(self.client, op, step)
+
+
+def known_predictor_ids(lock: Lockfile) -> set[str]:
+    """Every predictor id the lockfile records (entries and retired records): never someone's orphan."""
+    out: set[str] = set()
+    for entry in lock.resources.values():
+        for ids in (entry.ids, *entry.retired):
+            if ids.get("predictor_id"):
+                out.add(ids["predictor_id"])
+    return out
 
 
 def cannot_determine(address: str, token: str, detail: str) -> str:

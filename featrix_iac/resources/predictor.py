@@ -153,7 +153,7 @@ class PredictorHandler(Handler):
                 return {"session_id": sid, "predictor_id": str(rec["predictor_id"])}
         if any("user_metadata" in rec for rec in records) or not records:
             return None
-        raise CannotTell(f"session {sid} does not report its predictors' user_metadata, so the tag cannot be found")
+        return _by_name(sid, job_plan_of(doc), scope or {})
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -234,6 +234,26 @@ class PredictorHandler(Handler):
             client.post(f"/session/{sid}/predictor/{pid}/deletion_protection", {"protected": False})
         except NotFoundError:
             return
+
+
+def _by_name(sid: str, plan: list[dict[str, Any]], scope: dict[str, str]) -> dict[str, str] | None:
+    """Fallback when the server does not report predictors' user_metadata: the one predictor of the session
+    with this name and target column that no lockfile entry knows (scope["known_predictor_ids"])."""
+    name, target = scope.get("name"), scope.get("target_column")
+    if not name or not target or "known_predictor_ids" not in scope:
+        raise CannotTell(f"session {sid} does not report its predictors' user_metadata, so the tag cannot be found")
+    known = set(filter(None, scope["known_predictor_ids"].split(",")))
+    found = {
+        str(e["predictor_id"])
+        for e in plan
+        if e.get("predictor_id")
+        and str(e["predictor_id"]) not in known
+        and e.get("name") == name
+        and ((e.get("spec") or {}).get("target_column") or e.get("target_column")) == target
+    }
+    if len(found) > 1:
+        raise CannotTell(f"session {sid} has {len(found)} unrecorded predictors named {name!r} on {target!r}")
+    return {"session_id": sid, "predictor_id": found.pop()} if found else None
 
 
 def _job_for(doc: dict[str, Any], ids: dict[str, str]) -> dict[str, Any] | None:

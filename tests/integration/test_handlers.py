@@ -422,19 +422,17 @@ def test_endpoint_create_refused_before_commit_leaves_nothing(faulty: dict[str, 
     assert _apply(faulty, client, {"endpoint.api"}).failed == {}
 
 
-def test_predictor_create_lost_after_commit_never_duplicates(faulty: dict[str, Any], client: FeatrixClient) -> None:
+def test_predictor_create_lost_after_commit_is_adopted_not_duplicated(
+    faulty: dict[str, Any], client: FeatrixClient
+) -> None:
+    """The orphan is found by its tag in the session document's job_plan / jobs user_metadata."""
     assert _apply(faulty, client, {"foundational_model.fm"}).failed == {}
     _faults(client, {"route": "POST .*/train_predictor$", "status": 500, "when": "after"})
     result = _apply(faulty, client, {"predictor.species"})
+    assert result.failed == {}, result.failed
     sid = faulty["lock"].entry("foundational_model.fm").ids["session_id"]
     plan = [e for e in client.get(f"/compute/session/{sid}")["session"]["job_plan"] if e.get("predictor_id")]
-    entry = faulty["lock"].entry("predictor.species")
-    if result.failed:  # the server does not report predictors' user_metadata: the applier must stop, not retry
-        assert result.failed["predictor.species"].startswith("cannot determine creation result for predictor.species")
-        assert entry.status == "creating" and not entry.ids
-    else:
-        assert entry.ids["predictor_id"] == plan[0]["predictor_id"]
-    assert len(plan) == 1
+    assert [e["predictor_id"] for e in plan] == [faulty["lock"].entry("predictor.species").ids["predictor_id"]]
 
 
 def test_reads_ride_out_eventual_consistency(faulty: dict[str, Any], client: FeatrixClient) -> None:
@@ -530,6 +528,7 @@ def test_converges_under_faults_without_duplicates(faulty: dict[str, Any], clien
         {"route": "POST /compute/upload_with_new_session", "drop_connection": True, "when": "after"},
         {"route": "GET /compute/session/", "status": 503, "count": 3},
         {"route": "POST .*/train_predictor$", "status": 409, "body": {"detail": "stalled-node-busy"}},
+        {"route": "POST .*/train_predictor$", "status": 500, "when": "after"},
         {"route": "POST /endpoints$", "status": 500, "when": "after"},
         {"route": "POST /endpoints/.*/regenerate_key$", "status": 502},
     )
