@@ -178,9 +178,15 @@ def make_plan_with(
         found=seen.found,
         source_of=source_of,
     )
-    plan.warnings = sorted({*plan.warnings, *seen.warnings})
+    warnings = list(seen.warnings)
+    if lockfile.server_url and lockfile.server_url != server_url and lockfile.resources:
+        warnings.append(
+            f"the lockfile was written for server {lockfile.server_url}, the manifest now names {server_url}: "
+            "objects the other server holds read as deleted here"
+        )
+    plan.warnings = sorted({*plan.warnings, *warnings})
     return PlanResult(
-        plan, loaded, lockfile, desired, fingerprints_of(desired), client.request_count - before, seen.warnings
+        plan, loaded, lockfile, desired, fingerprints_of(desired), client.request_count - before, warnings
     )
 
 
@@ -277,6 +283,7 @@ def run_apply(
 
     if parallelism < 1:
         raise fail(f"--parallelism must be at least 1, not {parallelism}")
+    planned.lockfile.server_url = planned.plan.server_url or planned.lockfile.server_url  # saved with the first step
     return apply_plan(
         planned.plan,
         loaded=session.loaded,
@@ -364,7 +371,11 @@ def predict(root: Path | str, env: str | None, address: str, records: list[dict[
     session = open_session(root, env)
     lock = session.store.load()
     entry = lock.entry(address)
-    if entry is None or entry.status not in ("ready", "tainted") or address.split(".")[0] not in ("endpoint", "predictor"):
+    if (
+        entry is None
+        or entry.status not in ("ready", "tainted")
+        or address.split(".")[0] not in ("endpoint", "predictor")
+    ):
         usable = [a for a in lock.addresses() if a.startswith(("endpoint.", "predictor."))]
         raise fail(
             f"cannot predict with {address}",

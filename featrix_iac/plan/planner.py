@@ -248,6 +248,7 @@ def _existing(
         st.drift[address] = Drift(address=address, deleted=True)
         action.action, action.reasons = A.CREATE, [why.GONE]
         action.changes = creation_changes(rules, wanted)
+        action.warnings = why.recreate_warnings(action)
         st.renewed.add(address)
         return
     fields = live.fields if isinstance(live, LiveObject) else None

@@ -96,6 +96,12 @@ def replace_warnings(action: Action) -> list[str]:
     return []
 
 
+def recreate_warnings(action: Action) -> list[str]:
+    if action.kind == "endpoint":
+        return [f"{action.address}: the endpoint is created again with a new URL and a new API key"]
+    return []
+
+
 def cascade(target: str, target_action: Action, in_place: bool, kind: str) -> str:
     what = "is replaced" if target_action.action.value == "replace" else "is created again"
     if in_place and kind == "endpoint":

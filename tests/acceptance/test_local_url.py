@@ -24,6 +24,7 @@ def test_apply_plan_destroy_on_the_embedded_server(local_cli: Cli) -> None:
     assert "Apply complete! Resources: 4 added, 0 changed, 0 destroyed." in r.stdout
     lock = json.loads((local_cli.project / "featrix.lock").read_text())
     assert {e["status"] for e in lock["resources"].values()} == {"ready"}
+    assert lock["server_url"] == "local"  # not the ephemeral port of one run
     assert (local_cli.project / ".featrix" / "local").is_dir()
     r = local_cli("plan", "--detailed-exitcode")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -66,6 +66,7 @@ def test_create_from_scratch(cli: Any, server: Any, project: Path) -> None:
         "vector_database.catalog",
     ]
     assert {e["status"] for e in resources.values()} == {"ready"}
+    assert lock(project)["server_url"] == server.url
 
 
 def test_replan_is_a_noop(cli: Any) -> None:
