@@ -96,8 +96,15 @@ class Gate:
                 await logged_send_json(logged_send, 404, {"detail": "not found (injected: first read after create)"})
                 return
             if rule is not None and rule.when == "after" and (rule.status or rule.drop_connection or rule.hang_seconds):
-                await self.app(scope, receive, _discard)
-                await self._fault(rule, send, logged_send)
+                held: list[dict[str, Any]] = []
+
+                async def hold(message: dict[str, Any]) -> None:
+                    held.append(message)
+
+                await self.app(scope, receive, hold)  # the change is committed; its answer is held back
+                if not await self._fault(rule, send, logged_send):
+                    for message in held:  # a hang-only rule: the real answer, late
+                        await logged_send(message)
                 return
             await self.app(scope, receive, logged_send)
         finally:
@@ -121,10 +128,6 @@ class Gate:
 
 async def logged_send_json(send: Any, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
     await send_json(send, status, body, headers)
-
-
-async def _discard(message: dict[str, Any]) -> None:
-    return None
 
 
 async def _buffered(receive: Any, limit: int) -> Any:

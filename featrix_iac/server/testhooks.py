@@ -18,7 +18,8 @@ A rule (all fields optional except `route`):
      "body": {"detail": "stalled-node-busy"},   # JSON body of that answer (default {"detail": "injected fault"})
      "count": 1,                      # how many matching calls are affected; 0 = every call until reset
      "when": "before",                # before: the route does not run; after: it runs (and commits) first
-     "hang_seconds": 0,               # sleep this long before answering (simulates a hang / read timeout)
+     "hang_seconds": 0,               # sleep this long before answering (a hang / read timeout); with no
+                                      # status or drop, the real answer follows (late) after the sleep
      "drop_connection": false,        # close the TCP connection instead of answering (before or after commit)
      "latency_ms": 0,                 # added latency on every matching call (no status change needed)
      "retry_after": null}             # adds a Retry-After header to the injected answer

@@ -118,3 +118,14 @@ def test_request_log_and_bad_rules(api) -> None:
     assert api.post("/__test__/faults", json={"status": 500}).status_code == 400
     assert api.post("/__test__/faults", json={"route": "GET /x", "when": "sometime"}).status_code == 400
     assert api.post("/__test__/faults", json={"route": "GET /x", "bogus": 1}).status_code == 400
+
+
+def test_hang_after_commit_then_the_real_answer(api, server, trained) -> None:
+    sid = trained["sid"]
+    api.ok(
+        "post",
+        "/__test__/faults",
+        json={"route": r"POST /compute/session/[^/]+/deletion_protection$", "hang_seconds": 0.2, "when": "after"},
+    )
+    resp = api.post(f"/compute/session/{sid}/deletion_protection", json={"protected": False})
+    assert resp.status_code == 200 and resp.json()["deletion_protection"] is False
