@@ -13,6 +13,7 @@ from featrix_iac.apply.events import Interrupt, NullObserver, Observer
 from featrix_iac.apply.executor import NodeSkipped, Outcome, run_dag
 from featrix_iac.apply.schedule import Node, build_nodes, dependents_of, effective_cbd
 from featrix_iac.client import AuthError, ConflictError, FeatrixClient, FeatrixError, RequestError
+from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.plan.model import Action, ActionType, Plan
 from featrix_iac.resources.base import (
     CannotTell,
@@ -183,6 +184,13 @@ class _Applier:
             raise ApplyError(exc.message) from None
         except (CreateFailed, CannotTell, TrainingFailed, WaitTimeout) as exc:
             raise ApplyError(str(exc)) from None
+        except DiagnosticsError as exc:  # e.g. the lockfile key is wrong, or the lockfile changed on disk
+            detail = "; ".join(f"{d.summary}: {d.detail}" if d.detail else d.summary for d in exc.diagnostics)
+            raise ApplyError(detail) from None
+        except OSError as exc:  # a data file that went away, a full disk while writing the lockfile
+            raise ApplyError(f"{type(exc).__name__}: {exc}") from None
+        except Exception as exc:  # a bug: say where, keep the run going for everything else
+            raise ApplyError(f"internal error while applying {node.address}: {type(exc).__name__}: {exc}") from exc
 
     def _handler(self, action: Action) -> Handler:
         return self.handlers[action.kind]

@@ -293,3 +293,16 @@ def test_replace_also_deletes_old_objects_an_interrupted_run_left_pending(tmp_pa
     deleted = sorted(i for step, i in log.calls if step == "delete-id")
     assert deleted == ["old", "older"]  # never the new object
     assert lock.entry(FM).retired == [] and lock.entry(FM).ids == {"id": f"id-{FM}"}
+
+
+def test_an_unexpected_error_fails_only_its_action_with_a_clear_message(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+
+    def bug(op: Any) -> None:
+        raise KeyError("session_id")
+
+    hs["predictor"].on_create[P2] = bug
+    result, _, _ = run(tmp_path, chain(), hs)
+    assert result.failed == {P2: f"internal error while applying {P2}: KeyError: 'session_id'"}
+    assert sorted(result.done) == [EP, FM, P1]
