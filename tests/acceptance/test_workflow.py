@@ -73,6 +73,17 @@ def test_replan_is_a_noop(cli: Any) -> None:
     r = cli("plan", "--detailed-exitcode")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "No changes. The server matches the manifests (5 resources up to date)." in r.stdout
+    md = cli("plan", "--markdown", "--detailed-exitcode")
+    assert md.returncode == 0 and "No changes." in md.stdout and "<!-- featrix-plan" in md.stdout
+
+
+def test_state_list_and_show(cli: Any) -> None:
+    listed = cli.ok("state", "list").stdout.splitlines()
+    assert "endpoint.species_api" in listed and "vector_database.catalog" in listed
+    shown = cli.ok("state", "show", "endpoint.species_api").stdout
+    assert "status = ready" in shown and "api_key = (sensitive value)" in shown
+    missing = cli("state", "show", "endpoint.nope")
+    assert missing.returncode == 1 and "Error: no endpoint.nope in the lockfile" in missing.stderr
 
 
 def test_output_prints_a_key_that_predicts(cli: Any, server: Any, project: Path, state: dict[str, Any]) -> None:
