@@ -90,9 +90,9 @@ def make_plan(
             _plan_declared(st, address)
     _cascade(st, wanted)
     _plan_removals(st, wanted, deletable if deletable is not None else deletable_kinds(), destroy)
-    _guard_destroy(st, source_of)
     _set_dependencies(st)
     actions = _select(st, list(targets))
+    _guard_destroy(st, actions, source_of)
     return Plan(
         tool_version=__version__,
         project=project or lockfile.project,
@@ -139,10 +139,11 @@ def _check_targets(st: _State, targets: list[str]) -> None:
         )
 
 
-def _guard_destroy(st: _State, source_of: SourceOf | None) -> None:
+def _guard_destroy(st: _State, actions: list[Action], source_of: SourceOf | None) -> None:
     """prevent_destroy and recorded deletion protection refuse every delete, retire and replace."""
     diags = Diagnostics()
-    for address, action in sorted(st.actions.items()):
+    for action in sorted(actions, key=lambda a: a.address):
+        address = action.address
         entry = st.lockfile.resources.get(address)
         destroys = action.action in (A.DELETE, A.RETIRE) or (action.action is A.REPLACE and _had_ids(entry))
         if not destroys:
@@ -321,7 +322,8 @@ def _ref_change(entry: LockEntry, ref_field: str, target: str, *, forces: bool) 
     """`predictor: "species (pred-1)" → "species (known after apply)"`: same key, new server object."""
     key = target.split(".", 1)[1]
     old_id = entry.ids.get(ref_kind_id(target), "")
-    old = f"{key} ({old_id})" if old_id else key
+    old_key = entry.applied.get(ref_field, key)
+    old = f"{old_key} ({old_id})" if old_id else str(old_key)
     return FieldChange(field=ref_field, old=old, new=f"{key} {KNOWN_AFTER_APPLY}", forces_replacement=forces)
 
 
@@ -382,16 +384,27 @@ def _select(st: _State, targets: list[str]) -> list[Action]:
     todo = list(targets)
     while todo:
         address = todo.pop()
-        if address in keep:
+        if address in keep or address not in st.actions:
             continue
         keep.add(address)
-        todo.extend(st.graph.dependencies(address) if address in st.graph.order else ())
+        if st.actions[address].action in (A.DELETE, A.RETIRE):
+            todo.extend(_removed_dependents(st, address))  # what uses it goes first (and goes too)
+        else:
+            todo.extend(st.graph.dependencies(address) if address in st.graph.order else ())
     for address in sorted(keep & st.renewed):
         keep |= {d for d in st.graph.transitive_dependents(address) if st.actions.get(d) and _follows(st, d)}
     selected = [a for addr, a in st.actions.items() if addr in keep]
     for a in selected:
         a.depends_on = [d for d in a.depends_on if d in keep]
     return selected
+
+
+def _removed_dependents(st: _State, address: str) -> list[str]:
+    return sorted(
+        other
+        for other, a in st.actions.items()
+        if a.action in (A.DELETE, A.RETIRE) and address in a.depends_on and other != address
+    )
 
 
 def _follows(st: _State, address: str) -> bool:
