@@ -79,7 +79,7 @@ def start_local_server(
     else FEATRIX_API_KEY, else the key stored in `data_dir` (generated there, mode 0600, on first start).
     """
     data_dir = Path(data_dir).resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     child_env = {**os.environ, **(env or {})}
     explicit = api_key or child_env.get("FEATRIX_API_KEY") or None
     key, _ = resolve_account_key(data_dir, explicit)

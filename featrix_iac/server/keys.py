@@ -45,7 +45,7 @@ def resolve_account_key(data_dir: Path, explicit: str | None = None) -> tuple[st
         stored = path.read_text(encoding="utf-8").strip()
         if stored.startswith("fx_"):
             return stored, False
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = generate_account_key()
     fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:

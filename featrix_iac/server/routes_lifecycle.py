@@ -114,7 +114,7 @@ async def mark_for_deletion(sid: str, request: Request) -> dict[str, Any]:
 
 def _purge(s: Service, sid: str) -> None:
     """The local 'GC': drop the session's children and artifacts at once (the session row stays as a tombstone)."""
-    for kind in ("predictor", "job", "publish_job", "vdb"):
+    for kind in ("predictor", "job", "publish_job", "vdb", "prediction"):
         s.store.delete_children(kind, sid)
     s.forget_objects(f"{sid}/")
     shutil.rmtree(s.artifacts / sid, ignore_errors=True)

@@ -37,7 +37,7 @@ def lock_data_dir(data_dir: Path) -> Any:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no lock
         return None
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     fh = (data_dir / "server.lock").open("a+")
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -67,6 +67,11 @@ def test_generated_key_is_stored_0600_and_hooks_are_off_by_default(tmp_path: Pat
         assert again.api_key == srv.api_key
 
 
+def test_a_new_data_folder_is_private(tmp_path: Path) -> None:
+    with start_local_server(tmp_path / "fresh" / "data", api_key="fx_private") as srv:
+        assert srv.data_dir is not None and stat.S_IMODE(srv.data_dir.stat().st_mode) & 0o077 == 0
+
+
 def test_explicit_key_must_start_with_fx(tmp_path: Path) -> None:
     import pytest
 
