@@ -153,6 +153,15 @@ def add_faults(url: str, api_key: str, *rules: dict[str, Any]) -> None:
     r.raise_for_status()
 
 
+def fault_hits(url: str, api_key: str) -> list[int]:
+    """How often each active fault rule fired (a test whose fault never fired proves nothing)."""
+    r = httpx.get(url + "/__test__/faults", headers={"X-Api-Key": api_key}, timeout=10)
+    r.raise_for_status()
+    data = r.json()
+    rules = data.get("faults", data) if isinstance(data, dict) else data
+    return [int(rule.get("hits", 0)) for rule in rules]
+
+
 def leaks(haystacks: dict[str, bytes], needles: list[str]) -> list[str]:
     """Where any needle occurs (name of the haystack and the needle), for an assertion message."""
     return [
