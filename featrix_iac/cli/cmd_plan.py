@@ -174,6 +174,7 @@ def _confirm(auto_approve: bool, destroy: bool, arming: Arming) -> Any:
         approved = _ask(result)
         if approved:
             arming.arm()
+            out("")
         return approved
 
     def _ask(result: PlanResult) -> bool:

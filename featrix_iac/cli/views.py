@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import threading
 import time
@@ -45,7 +46,7 @@ class LineObserver:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last: dict[str, str] = {}
+        self._last: dict[str, tuple[str, float]] = {}
         self._started: dict[str, float] = {}
 
     def _line(self, text: str) -> None:
@@ -57,10 +58,14 @@ class LineObserver:
         self._line(f"{action.address}: {VERBS_ING.get(action.action.value, action.action.value)}...")
 
     def on_progress(self, address: str, message: str, fraction: float | None) -> None:
+        """A line when the stage changes, every 10% of progress, or every 30 s: CI logs stay short."""
         text = message + (f" ({fraction:.0%})" if fraction is not None else "")
-        if self._last.get(address) == text:
+        bucket = f"{re.sub(r'[0-9]+', '#', message)}|{int((fraction or 0) * 10)}"
+        now = time.monotonic()
+        last_bucket, last_time = self._last.get(address, ("", 0.0))
+        if bucket == last_bucket and now - last_time < 30:
             return
-        self._last[address] = text
+        self._last[address] = (bucket, now)
         self._line(f"{address}: {text}")
 
     def on_done(self, action: Action, outputs: dict[str, Any]) -> None:

@@ -62,8 +62,17 @@ def test_line_observer_prints_progress_once_per_message(capsys: pytest.CaptureFi
     obs = LineObserver()
     action = Action(address="predictor.b", kind="predictor", action=ActionType.CREATE)
     obs.on_start(action)
-    obs.on_progress("predictor.b", "training epoch 1/4", 0.25)
-    obs.on_progress("predictor.b", "training epoch 1/4", 0.25)
+    obs.on_progress("predictor.b", "training epoch 1/40", 0.025)
+    obs.on_progress("predictor.b", "training epoch 1/40", 0.025)
+    obs.on_progress("predictor.b", "training epoch 2/40", 0.05)  # same stage, same 10%: not repeated
+    obs.on_progress("predictor.b", "training epoch 5/40", 0.125)
+    obs.on_progress("predictor.b", "waiting for the shadow", None)
     obs.on_failed(action, "boom")
     lines = capsys.readouterr().out.splitlines()
-    assert lines == ["predictor.b: creating...", "predictor.b: training epoch 1/4 (25%)", "predictor.b: FAILED: boom"]
+    assert lines == [
+        "predictor.b: creating...",
+        "predictor.b: training epoch 1/40 (2%)",
+        "predictor.b: training epoch 5/40 (12%)",
+        "predictor.b: waiting for the shadow",
+        "predictor.b: FAILED: boom",
+    ]
