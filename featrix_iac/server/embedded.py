@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from featrix_iac.server.keys import resolve_account_key
+from featrix_iac.server.serve import SERVER_FILE
 
 START_TIMEOUT = 60.0
 
 
 @dataclass
 class LocalServer:
-    """A running child server; `stop()` (or leaving the `with` block) terminates it."""
+    """A running child server; `stop()` (or leaving the `with` block) terminates it if this process started it."""
 
     url: str
     api_key: str
@@ -83,6 +84,9 @@ def start_local_server(
     child_env = {**os.environ, **(env or {})}
     explicit = api_key or child_env.get("FEATRIX_API_KEY") or None
     key, _ = resolve_account_key(data_dir, explicit)
+    running = attach_local_server(data_dir, key) if not test_hooks else None
+    if running is not None:
+        return running
     child_env["FEATRIX_API_KEY"] = key
     child_env["FEATRIX_LOCAL_TEST_HOOKS"] = "1" if test_hooks else "0"
     ready = data_dir / f"ready-{os.getpid()}-{time.monotonic_ns()}.json"
@@ -93,12 +97,49 @@ def start_local_server(
     server = LocalServer(url="", api_key=key, pid=proc.pid, data_dir=data_dir, _proc=proc, _stderr=stderr)
     try:
         server.url = _wait_ready(proc, ready, key, timeout, stderr)
+    except RuntimeError:
+        server.stop(timeout=2)
+        # another command may have started a server on this folder at the same moment: use that one
+        running = _attach_soon(data_dir, key) if not test_hooks else None
+        if running is None:
+            raise
+        return running
     except BaseException:
         server.stop(timeout=2)
         raise
     finally:
         ready.unlink(missing_ok=True)
     return server
+
+
+def attach_local_server(data_dir: Path, key: str) -> LocalServer | None:
+    """The server already serving `data_dir` (another featrix command's), if it answers with this key.
+
+    The returned handle does not own the process: `stop()` leaves it running for its owner.
+    """
+    import urllib.request
+
+    try:
+        info = json.loads((Path(data_dir) / SERVER_FILE).read_text(encoding="utf-8"))
+        pid, url = int(info["pid"]), str(info["url"])
+        os.kill(pid, 0)
+        req = urllib.request.Request(url + "/auth/whoami", headers={"X-Api-Key": key})
+        with urllib.request.urlopen(req, timeout=2) as resp:
+            if resp.status != 200:
+                return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return LocalServer(url=url, api_key=key, pid=pid, data_dir=Path(data_dir))
+
+
+def _attach_soon(data_dir: Path, key: str, wait: float = 10.0) -> LocalServer | None:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        running = attach_local_server(data_dir, key)
+        if running is not None:
+            return running
+        time.sleep(0.1)
+    return None
 
 
 def _stderr_tail(stderr: Any, lines: int = 20) -> str:

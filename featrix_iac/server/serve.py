@@ -35,9 +35,14 @@ def write_ready(path: Path, url: str, port: int) -> None:
     tmp.replace(path)
 
 
-def _watch(server: Any, ready_file: Path | None, url: str, port: int, parent_pid: int | None) -> None:
+SERVER_FILE = "server.json"  # in the data folder while a server serves it: lets other commands attach
+
+
+def _watch(server: Any, ready_file: Path | None, url: str, port: int, parent_pid: int | None, data_dir: Path) -> None:
     while not server.started and not server.should_exit:
         time.sleep(0.02)
+    if server.started:
+        write_ready(data_dir / SERVER_FILE, url, port)
     if ready_file is not None and server.started:
         write_ready(ready_file, url, port)
     while not server.should_exit:
@@ -72,9 +77,22 @@ def serve(
         on_listening(url)
     config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
-    threading.Thread(target=_watch, args=(server, ready_file, url, actual, parent_pid), daemon=True).start()
+    watch_args = (server, ready_file, url, actual, parent_pid, data_dir)
+    threading.Thread(target=_watch, args=watch_args, daemon=True).start()
     if threading.current_thread() is threading.main_thread():
         # uvicorn re-raises a captured SIGTERM / SIGINT after its graceful shutdown; make that a clean exit 0
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
-    server.run(sockets=[sock])
+    try:
+        server.run(sockets=[sock])
+    finally:
+        _forget(data_dir / SERVER_FILE)
+
+
+def _forget(path: Path) -> None:
+    """Remove the server file if it is still ours (a crash leaves it; attachers check the pid)."""
+    try:
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+    except (OSError, ValueError):
+        pass
