@@ -114,11 +114,18 @@ def test_start_failure_reports_the_childs_stderr(tmp_path: Path) -> None:
 
 
 def test_a_second_server_on_the_same_data_dir_is_refused(data_dir: Path) -> None:
-    import pytest
+    import subprocess
+    import sys
 
     with start_local_server(data_dir) as first:
-        with pytest.raises(RuntimeError, match=rf"in use by another local Featrix server \(pid {first.pid}\)"):
-            start_local_server(data_dir)
+        r = subprocess.run(
+            [sys.executable, "-m", "featrix_iac", "server", "--port", "0", "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert r.returncode == 1
+        assert f"in use by another local Featrix server (pid {first.pid})" in r.stderr
         assert requests.get(first.url + "/health", timeout=10).status_code == 200
 
 
