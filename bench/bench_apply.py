@@ -80,14 +80,19 @@ def main() -> int:
     ap.add_argument("--predictors", type=int, default=20)
     ap.add_argument("--parallelism", type=int, default=8)
     ap.add_argument("--epochs", type=int, default=5)
-    ap.add_argument("--workers", type=int, default=2, help="the local server's training workers (for the bound)")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="the local server's training workers (FEATRIX_LOCAL_WORKERS, if it reads it)",
+    )
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-apply-"))
     root = tmp / "project"
     root.mkdir()
     shutil.copy(DATA, root / "data.csv")
     (root / "featrix.yaml").write_text(textwrap.dedent(manifest(args.predictors, args.epochs)))
-    srv = start_local_server(tmp / "server")
+    srv = start_local_server(tmp / "server", env={"FEATRIX_LOCAL_WORKERS": str(args.workers)})
     try:
         loaded = load_project(root)
         store = StateStore(root, "default", project="bench")
