@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -116,9 +117,12 @@ class FoundationalModelHandler(Handler):
         """One org-wide list call; entries missing from it are read one by one (confirming a 404)."""
         if not entries:
             return {}
+        sids = [e.ids.get("session_id", "") for e in entries.values()]
+        prefix = os.path.commonprefix(sids)  # narrows the org-wide list when the ids share a prefix
+        params = {"name_prefix": prefix} if len(prefix) >= 3 else None
         listed = {
             item.get("session_id"): item
-            for item in client.get("/compute/sessions-for-org").get("sessions", [])
+            for item in client.get("/compute/sessions-for-org", params=params).get("sessions", [])
             if isinstance(item, dict)
         }
         out: dict[str, LiveObject | None] = {}
