@@ -172,6 +172,16 @@ def test_read_all_matches_read(applied: dict[str, Any], client: FeatrixClient) -
             assert live is not None and live.fields == h.read(client, entries[address]).fields, address
 
 
+def test_read_all_is_batched(applied: dict[str, Any], client: FeatrixClient) -> None:
+    """One list (or session) request per kind here, however many objects: refresh stays cheap."""
+    lock = applied["lock"]
+    for kind, h in HANDLERS.items():
+        entries = {a: lock.entry(a) for a in lock.addresses(kind)}
+        before = client.request_count
+        h.read_all(client, entries)
+        assert client.request_count - before == 1, kind
+
+
 def test_lockfile_records_ids_tags_and_encrypted_key(applied: dict[str, Any], client: FeatrixClient) -> None:
     lock, store = applied["lock"], applied["store"]
     ep = lock.entry("endpoint.api")
