@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from featrix_iac.addresses import Address
 from featrix_iac.apply.events import Interrupt, NullObserver, Observer
-from featrix_iac.apply.executor import NodeSkipped, Outcome, run_dag
+from featrix_iac.apply.executor import NodeSkipped, run_dag
 from featrix_iac.apply.schedule import Node, build_nodes, dependents_of, effective_cbd
+from featrix_iac.apply.tracking import ApplyResult, Tracker
 from featrix_iac.client import AuthError, ConflictError, FeatrixClient, FeatrixError, RequestError
 from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.plan.model import Action, ActionType, Plan
@@ -31,20 +30,6 @@ from featrix_iac.resources.registry import HANDLERS
 from featrix_iac.state import LockEntry, Lockfile, StateStore
 
 DEFAULT_TRAINING_TIMEOUT = 3600.0
-
-
-@dataclass
-class ApplyResult:
-    """Per address: done, failed (with the error) or skipped (with the reason)."""
-
-    done: list[str] = field(default_factory=list)
-    failed: dict[str, str] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.skipped
 
 
 class ApplyError(Exception):
@@ -71,23 +56,23 @@ def apply_plan(
     if training_timeout is None:
         server = getattr(getattr(loaded, "project", None), "server", None)
         training_timeout = getattr(server, "training_timeout", DEFAULT_TRAINING_TIMEOUT)
+    nodes = build_nodes(plan.actions, {a: list(e.depends_on) for a, e in lockfile.resources.items()})
+    tracker = Tracker(observer or NullObserver(), {a.address: a for a in plan.actions}, lockfile, nodes)
     applier = _Applier(
         plan,
         loaded,
         client,
         store,
         lockfile,
-        observer or NullObserver(),
+        tracker,
         float(training_timeout),
         interrupt or Interrupt(),
         handlers or HANDLERS,
     )
-    nodes = build_nodes(plan.actions, {a: list(e.depends_on) for a, e in lockfile.resources.items()})
-    applier.expect(nodes)
     outcomes = run_dag(
-        nodes, applier.run_node, parallelism=parallelism, interrupt=applier.interrupt, on_outcome=applier.finished
+        nodes, applier.run_node, parallelism=parallelism, interrupt=applier.interrupt, on_outcome=tracker.finished
     )
-    return applier.result(nodes, outcomes)
+    return tracker.result(outcomes)
 
 
 class _Applier:
@@ -98,77 +83,24 @@ class _Applier:
         client: FeatrixClient,
         store: StateStore,
         lock: Lockfile,
-        observer: Observer,
+        tracker: Tracker,
         timeout: float,
         interrupt: Interrupt,
         handlers: dict[str, Handler],
     ) -> None:
         self.plan, self.loaded, self.client, self.store, self.lock = plan, loaded, client, store, lock
-        self.observer, self.timeout, self.interrupt, self.handlers = observer, timeout, interrupt, handlers
+        self.tracker, self.timeout, self.interrupt, self.handlers = tracker, timeout, interrupt, handlers
         self.actions = {a.address: a for a in plan.actions}
         self.prior = {a: e.model_copy(deep=True) for a, e in lock.resources.items()}
         live = [a for a in plan.actions if a.action is not ActionType.NOOP]
         self.cbd = effective_cbd(live, dependents_of(live, {a: list(e.depends_on) for a, e in self.prior.items()}))
         self.root = Path(getattr(loaded, "root", ".") or ".")
-        self._obs = threading.Lock()
-        self._remaining: dict[str, int] = {}
-        self._started: set[str] = set()
-        self._ended: dict[str, list[Outcome]] = {}
-
-    # -- bookkeeping and events ----------------------------------------------------------------
-
-    def expect(self, nodes: list[Node]) -> None:
-        for n in nodes:
-            self._remaining[n.address] = self._remaining.get(n.address, 0) + 1
-
-    def _emit(self, name: str, *args: Any) -> None:
-        with self._obs:
-            getattr(self.observer, name)(*args)
-
-    def finished(self, node: Node, outcome: Outcome) -> None:
-        action = self.actions[node.address]
-        with self._obs:
-            self._ended.setdefault(node.address, []).append(outcome)
-            self._remaining[node.address] -= 1
-            if self._remaining[node.address]:
-                return
-            outs = self._ended[node.address]
-        failed = [o.message for o in outs if o.state == "failed"]
-        skipped = [o.message for o in outs if o.state == "skipped"]
-        if failed:
-            self._emit("on_failed", action, failed[0])
-        elif skipped:
-            self._emit("on_skipped", action, skipped[0])
-        else:
-            entry = self.lock.entry(node.address)
-            self._emit("on_done", action, dict(entry.outputs) if entry else {})
-
-    def result(self, nodes: list[Node], outcomes: dict[str, Outcome]) -> ApplyResult:
-        res = ApplyResult()
-        for address in sorted({n.address for n in nodes}):
-            outs = [outcomes[n.id] for n in nodes if n.address == address and n.id in outcomes]
-            failed = [o.message for o in outs if o.state == "failed"]
-            skipped = [o.message for o in outs if o.state == "skipped"]
-            if failed:
-                res.failed[address] = failed[0]
-            elif skipped:
-                res.skipped[address] = skipped[0]
-            else:
-                res.done.append(address)
-                entry = self.lock.entry(address)
-                if entry is not None and entry.outputs:
-                    res.outputs[address] = dict(entry.outputs)
-        return res
 
     # -- dispatch ------------------------------------------------------------------------------
 
     def run_node(self, node: Node) -> None:
         action = self.actions[node.address]
-        with self._obs:
-            first = node.address not in self._started
-            self._started.add(node.address)
-        if first:
-            self._emit("on_start", action)
+        self.tracker.started(node)
         try:
             if node.phase == "destroy":
                 self._destroy(action)
@@ -295,12 +227,14 @@ class _Applier:
     def _reattach(self, action: Action, h: Handler, current: LockEntry) -> LockEntry | None:
         """An entry left in "creating": wait on it when it has ids; else find the orphan (None: never created)."""
         if current.ids:
-            self._emit("on_progress", action.address, "re-attaching to the object an earlier apply created", None)
+            self.tracker.emit(
+                "on_progress", action.address, "re-attaching to the object an earlier apply created", None
+            )
             return current
         ids = self._find(action, h, current, "an earlier apply stopped after recording its intent")
         if ids is None:
             return None
-        self._emit("on_progress", action.address, "adopting the object an earlier apply created", None)
+        self.tracker.emit("on_progress", action.address, "adopting the object an earlier apply created", None)
         entry = current.model_copy(deep=True, update={"ids": ids})
         self._save(action.address, entry)
         return entry
@@ -367,7 +301,7 @@ class _Applier:
         address = action.address
 
         def progress(p: Progress) -> None:
-            self._emit("on_progress", address, p.message, p.fraction)
+            self.tracker.emit("on_progress", address, p.message, p.fraction)
 
         progress(Progress("training", None, "waiting for training"))
         try:

@@ -1,0 +1,94 @@
+"""Per-action bookkeeping of an apply: observer events (serialised) and the ApplyResult, from node outcomes."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from featrix_iac.apply.events import Observer
+from featrix_iac.apply.executor import Outcome
+from featrix_iac.apply.schedule import Node
+from featrix_iac.plan.model import Action
+from featrix_iac.state import Lockfile
+
+
+@dataclass
+class ApplyResult:
+    """Per address: done, failed (with the error) or skipped (with the reason); outputs of what is done."""
+
+    done: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.skipped
+
+
+class Tracker:
+    """An action may have two nodes (the halves of a replacement): it starts with its first node and ends
+    with its last. Observer calls are made one at a time, whatever thread they come from."""
+
+    def __init__(self, observer: Observer, actions: dict[str, Action], lock: Lockfile, nodes: list[Node]) -> None:
+        self.observer, self.actions, self.lock, self.nodes = observer, actions, lock, nodes
+        self._mutex = threading.Lock()
+        self._remaining: dict[str, int] = {}
+        self._started: set[str] = set()
+        self._ended: dict[str, list[Outcome]] = {}
+        for n in nodes:
+            self._remaining[n.address] = self._remaining.get(n.address, 0) + 1
+
+    def emit(self, name: str, *args: Any) -> None:
+        with self._mutex:
+            getattr(self.observer, name)(*args)
+
+    def started(self, node: Node) -> None:
+        with self._mutex:
+            first = node.address not in self._started
+            self._started.add(node.address)
+        if first:
+            self.emit("on_start", self.actions[node.address])
+
+    def finished(self, node: Node, outcome: Outcome) -> None:
+        with self._mutex:
+            self._ended.setdefault(node.address, []).append(outcome)
+            self._remaining[node.address] -= 1
+            if self._remaining[node.address]:
+                return
+            outs = list(self._ended[node.address])
+        action = self.actions[node.address]
+        state, message = _verdict(outs)
+        if state == "failed":
+            self.emit("on_failed", action, message)
+        elif state == "skipped":
+            self.emit("on_skipped", action, message)
+        else:
+            entry = self.lock.entry(node.address)
+            self.emit("on_done", action, dict(entry.outputs) if entry else {})
+
+    def result(self, outcomes: dict[str, Outcome]) -> ApplyResult:
+        res = ApplyResult()
+        for address in sorted({n.address for n in self.nodes}):
+            outs = [outcomes[n.id] for n in self.nodes if n.address == address and n.id in outcomes]
+            state, message = _verdict(outs)
+            if state == "failed":
+                res.failed[address] = message
+            elif state == "skipped":
+                res.skipped[address] = message
+            else:
+                res.done.append(address)
+                entry = self.lock.entry(address)
+                if entry is not None and entry.outputs:
+                    res.outputs[address] = dict(entry.outputs)
+        return res
+
+
+def _verdict(outs: list[Outcome]) -> tuple[str, str]:
+    """failed if any node failed, else skipped if any was skipped, else done; with the first message."""
+    for state in ("failed", "skipped"):
+        messages = [o.message for o in outs if o.state == state]
+        if messages:
+            return state, messages[0]
+    return "done", ""
