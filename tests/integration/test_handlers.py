@@ -598,3 +598,52 @@ def test_drift_outside_the_tool_is_read_and_converged(faulty: dict[str, Any], cl
         f"/endpoint/{ep.ids['endpoint_id']}/predict", {"query_record": {"island": "Dream"}}
     )
     assert resp.get("prediction") or resp.get("predicted_class")
+
+
+class _InterruptOnWait(RecordingObserver):
+    """Sets the interrupt (as the CLI does on the first Ctrl-C) when a training wait starts."""
+
+    def __init__(self, interrupt: Interrupt, address: str) -> None:
+        super().__init__()
+        self.interrupt, self.address = interrupt, address
+
+    def on_progress(self, address: str, message: str, fraction: float | None) -> None:
+        super().on_progress(address, message, fraction)
+        if address == self.address:
+            self.interrupt.set()
+
+
+def test_interrupt_during_training_then_reapply_reattaches(tmp_path: Path, client: FeatrixClient) -> None:
+    loaded = make_project(
+        tmp_path / "p", BASE.replace("target_column: species, epochs: 2", "target_column: species, epochs: 300")
+    )
+    store = StateStore(loaded.root, loaded.environment, lock_key=LOCK_KEY, project="faults")
+    lock = store.load()
+    stop = Interrupt()
+    actions = create_actions(loaded, store)
+    first = apply_plan(
+        plan_of(loaded, lock, actions),
+        loaded=loaded,
+        client=client,
+        store=store,
+        lockfile=lock,
+        interrupt=stop,
+        observer=_InterruptOnWait(stop, "predictor.species"),
+    )
+    assert "interrupted while waiting for training" in first.skipped["predictor.species"]
+    assert first.skipped["endpoint.api"].startswith("interrupted")
+    entry = lock.entry("predictor.species")
+    assert entry.status == "creating" and entry.ids["predictor_id"]  # the job id is recorded
+    second = apply_plan(
+        plan_of(loaded, lock, [a for a in actions if a.address != "foundational_model.fm"]),
+        loaded=loaded,
+        client=client,
+        store=store,
+        lockfile=lock,
+        training_timeout=120,
+    )
+    assert second.failed == {} and second.skipped == {}, (second.failed, second.skipped)
+    assert lock.entry("predictor.species").ids["predictor_id"] == entry.ids["predictor_id"]
+    sid = lock.entry("foundational_model.fm").ids["session_id"]
+    plan = [e for e in client.get(f"/compute/session/{sid}")["job_plan"] if e.get("predictor_id")]
+    assert len(plan) == 1  # re-attached, not trained again
