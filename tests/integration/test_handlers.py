@@ -647,3 +647,21 @@ def test_interrupt_during_training_then_reapply_reattaches(tmp_path: Path, clien
     sid = lock.entry("foundational_model.fm").ids["session_id"]
     plan = [e for e in client.get(f"/compute/session/{sid}")["job_plan"] if e.get("predictor_id")]
     assert len(plan) == 1  # re-attached, not trained again
+
+
+def test_a_training_that_fails_marks_the_entry_tainted(tmp_path: Path, client: FeatrixClient) -> None:
+    manifest = BASE.replace(
+        "target_column: species, epochs: 2}",
+        "target_column: species, epochs: 2}\n  bad: {foundational_model: fm, type: binary_classifier, "
+        "target_column: sex, rare_label_value: unicorn, epochs: 2}",
+    )
+    loaded = make_project(tmp_path / "p", manifest)
+    store = StateStore(loaded.root, loaded.environment, lock_key=LOCK_KEY, project="faults")
+    lock = store.load()
+    result = apply_plan(
+        plan_of(loaded, lock, create_actions(loaded, store)), loaded=loaded, client=client, store=store, lockfile=lock
+    )
+    message = result.failed["predictor.bad"]
+    assert message.startswith("training failed") and "unicorn" in message and "tainted" in message
+    assert lock.entry("predictor.bad").status == "tainted" and lock.entry("predictor.bad").ids["predictor_id"]
+    assert sorted(result.done) == ["endpoint.api", "foundational_model.fm", "predictor.species"]  # contained
