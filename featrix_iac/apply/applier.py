@@ -16,7 +16,6 @@ from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.plan.model import Action, ActionType, Plan
 from featrix_iac.resources.base import (
     CannotTell,
-    Change,
     CreateFailed,
     Handler,
     Operation,
@@ -286,14 +285,13 @@ class _Applier:
         self._finalize(action, h, entry)
 
     def _remaining_steps(self, h: Handler, desired: dict[str, Any], entry: LockEntry) -> list[str]:
-        if not entry.applied:
-            return h.followups(desired)
-        fields = [
-            r.name
-            for r in h.rules
-            if r.change is Change.IN_PLACE and r.name in desired and desired[r.name] != entry.applied.get(r.name)
+        """The follow-up steps not yet recorded as done (a resumed create skips what it already did)."""
+        done = {**entry.applied, **entry.hashes}
+        return [
+            step
+            for step in h.followups(desired)
+            if not (done and all(done.get(k) == v for k, v in h.step_applied(step, desired).items()))
         ]
-        return h.update_steps(fields, desired, entry.applied) if fields else []
 
     def _wait(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:
         if not h.trains:

@@ -306,3 +306,22 @@ def test_an_unexpected_error_fails_only_its_action_with_a_clear_message(tmp_path
     result, _, _ = run(tmp_path, chain(), hs)
     assert result.failed == {P2: f"internal error while applying {P2}: KeyError: 'session_id'"}
     assert sorted(result.done) == [EP, FM, P1]
+
+
+def test_a_resumed_create_skips_follow_up_steps_already_recorded(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    desired = {"size": 1, "deletion_protection": True}
+    partial = LockEntry(
+        kind="foundational_model",
+        status="creating",
+        creation_token="t",
+        ids={"id": "x"},
+        applied={"deletion_protection": True},
+    )
+    store.update(lock, FM, partial)
+    result, lock, _ = run(tmp_path, plan(action(FM, desired=desired)), handlers(log), store_lock=(store, lock))
+    assert result.done == [FM] and ("protect", FM) not in log.calls and ("create", FM) not in log.calls
+    store.update(lock, FM, partial.model_copy(update={"applied": {}}))
+    run(tmp_path, plan(action(FM, desired=desired)), handlers(log), store_lock=(store, lock))
+    assert ("protect", FM) in log.calls  # nothing recorded yet: the follow-up runs
