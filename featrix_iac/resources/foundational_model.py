@@ -147,7 +147,9 @@ class FoundationalModelHandler(Handler):
         if "published" in s:  # the local server reports it; the real one does not (the lockfile is the truth)
             live["published"] = bool(s.get("published"))
             live["published_name"] = s.get("published_name") if live["published"] else None
-        if "deprecation" in s:
+        if "deprecation" in s and applied.get("deprecation") is not None:
+            # a deprecation cannot be cleared (no route): once the manifest drops it, live keeps it forever,
+            # so it is compared only while the manifest sets one (else it would be a perpetual diff)
             dep = s.get("deprecation")
             live["deprecation"] = (
                 {"warning_message": dep.get("warning_message"), "expiration_date": dep.get("expiration_date")}
