@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -48,11 +49,11 @@ CREATION_DEFAULTS: dict[str, Any] = {
     "deprecation": None,
     "deletion_protection": False,
 }
-URL_PREFIXES = ("https://", "http://", "s3://")
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # as config.is_url: the server fetches these itself
 
 
 def is_url(value: str) -> bool:
-    return value.startswith(URL_PREFIXES)
+    return bool(URL.match(value))
 
 
 class FoundationalModelHandler(Handler):

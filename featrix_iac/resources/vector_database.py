@@ -11,6 +11,7 @@ from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
 from featrix_iac.resources.base import (
     CannotTell,
     Change,
+    CreateFailed,
     DesiredContext,
     FieldRule,
     Handler,
@@ -20,7 +21,8 @@ from featrix_iac.resources.base import (
     get_confirmed,
 )
 from featrix_iac.resources.common import record_digest
-from featrix_iac.state import LockEntry
+from featrix_iac.resources.foundational_model import is_url
+from featrix_iac.state import LockEntry, fingerprint_url
 
 R = Change.REPLACE
 BATCH = 500
@@ -46,7 +48,7 @@ class VectorDatabaseHandler(Handler):
             "name": v.name or key,
             "auto_populate": v.auto_populate,
             "records": [record_digest(r) for r in v.records],
-            "records_file": ctx.fingerprint(ctx.root / v.records_file) if v.records_file else None,
+            "records_file": _fingerprint(v.records_file, ctx),
         }
 
     def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
@@ -130,6 +132,8 @@ class VectorDatabaseHandler(Handler):
     def update(self, client: FeatrixClient, op: Operation, step: str) -> StepResult:
         base = f"/session/{op.ids['session_id']}/vector_databases/{quote(op.ids['name'], safe='')}"
         if step == "add_records_file":
+            if is_url(op.resource.records_file):
+                raise CreateFailed("records_file must be a local file (the records are sent by the tool)")
             records = _read_records(op.root / op.resource.records_file)
             for start in range(0, len(records), BATCH):  # one call per batch of 500
                 client.post(f"{base}/records", {"records": records[start : start + BATCH]}, once=True)
@@ -146,6 +150,12 @@ class VectorDatabaseHandler(Handler):
             client.delete(f"/session/{op.ids['session_id']}/vector_databases/{quote(op.ids['name'], safe='')}")
         except NotFoundError:
             return
+
+
+def _fingerprint(records_file: str | None, ctx: DesiredContext) -> str | None:
+    if not records_file:
+        return None
+    return fingerprint_url(records_file) if is_url(records_file) else ctx.fingerprint(ctx.root / records_file)
 
 
 def _read_records(path: Path) -> list[dict[str, Any]]:

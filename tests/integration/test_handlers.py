@@ -66,6 +66,10 @@ vector_databases:
     records:
       - {species: Adelie, island: Torgersen, bill_length_mm: 39.1}
       - {species: Gentoo, island: Biscoe, bill_length_mm: 47.5}
+  vdb_file:
+    foundational_model: fm
+    auto_populate: false
+    records_file: records.csv
 """
 
 
@@ -89,6 +93,7 @@ def client(server: Any) -> Iterator[FeatrixClient]:
 def make_project(root: Path, manifest: str = MANIFEST) -> Any:
     root.mkdir(parents=True, exist_ok=True)
     shutil.copy(PENGUINS, root / "data.csv")
+    (root / "records.csv").write_text("".join(PENGUINS.read_text().splitlines(keepends=True)[:4]))
     (root / "featrix.yaml").write_text(textwrap.dedent(manifest))
     return load_project(root)
 
@@ -190,6 +195,9 @@ def test_lockfile_records_ids_tags_and_encrypted_key(applied: dict[str, Any], cl
     assert "s3cret-s3cret" not in store.path.read_text()
     assert lock.entry("predictor.species").hashes["webhook_secret"].startswith("sha256:")
     sp = lock.entry("predictor.species").ids
+    vf = lock.entry("vector_database.vdb_file")
+    assert vf.hashes["records_file"].startswith("sha256:")
+    assert client.get(f"/session/{vf.ids['session_id']}/vector_databases/vdb_file/size")["size"] == 3
     meaning = client.get(f"/session/{sp['session_id']}/predictor/{sp['predictor_id']}/value_meaning")
     assert meaning["value_meaning"] == {"Adelie": "small penguin"}  # set by a follow-up step after training
     assert lock.entry("foundational_model.fm").hashes["data"].startswith("sha256:")
