@@ -1,4 +1,4 @@
-"""`featrix output` (the one way to print a secret) and `featrix state list|show` (read the lockfile)."""
+"""`featrix output` (the one way to print a secret) and `featrix state list|show|rm|mv` (the lockfile)."""
 
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def output_cmd(env: str | None, ref: str | None, as_json: bool) -> None:
 
 @click.group("state")
 def state_group() -> None:
-    """Read the lockfile: what featrix created, with ids and status."""
+    """The lockfile: what featrix created, with ids and status (list, show), and surgery on it (rm, mv)."""
 
 
 @state_group.command("list")
@@ -95,3 +95,39 @@ def state_show_cmd(env: str | None, address: str, as_json: bool) -> None:
                 out(f"  {k} = {_shown(value[k])}")
         else:
             out(f"{key} = {_shown(value)}")
+
+
+@state_group.command("rm")
+@ENV_OPTION
+@click.argument("addresses", nargs=-1, required=True, metavar="ADDRESS...")
+@click.option("--force", is_flag=True, help="Also forget entries the lockfile records as protected.")
+def state_rm_cmd(env: str | None, addresses: tuple[str, ...], force: bool) -> None:
+    """Forget entries: no call to the server, the objects stay where they are (untracked).
+
+    To manage such an object again, `featrix import` it; otherwise the next plan creates the
+    still-declared address anew.
+    """
+    from featrix_iac import operations
+
+    for gone in operations.state_rm(_root(), env, list(addresses), force=force):
+        ids = ", ".join(f"{k} {v}" for k, v in sorted(gone.ids.items())) or "no ids"
+        out(f"Removed {gone.address} from the lockfile (its server object, {ids}, is untouched).")
+        for record in gone.pending:
+            old = ", ".join(f"{k} {v}" for k, v in sorted(record.items()) if k not in ("reason", "pending_delete"))
+            out(f"  It also recorded an old object still to delete ({old}): featrix no longer deletes it.")
+        if gone.still_declared:
+            out(f"  {gone.address} is still declared: the next plan creates it, unless you import it.")
+
+
+@state_group.command("mv")
+@ENV_OPTION
+@click.argument("src")
+@click.argument("dst")
+def state_mv_cmd(env: str | None, src: str, dst: str) -> None:
+    """Move an entry to a new address of the same kind (after renaming its key in the manifest)."""
+    from featrix_iac import operations
+
+    warnings = operations.state_mv(_root(), env, src, dst)
+    out(f"Moved {src} to {dst}.")
+    for warning in warnings:
+        out(f"Warning: {warning}.")

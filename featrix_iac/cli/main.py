@@ -25,6 +25,8 @@ COMMANDS: dict[str, str] = {
     "state": "featrix_iac.cli.cmd_state:state_group",
     "show": "featrix_iac.cli.cmd_show:show_cmd",
     "predict": "featrix_iac.cli.cmd_predict:predict_cmd",
+    "import": "featrix_iac.cli.cmd_import:import_cmd",
+    "unlock": "featrix_iac.cli.cmd_unlock:unlock_cmd",
 }
 SHORT_HELP: dict[str, str] = {
     "predict": "Predict through an endpoint (with its key) or a predictor that apply created.",
@@ -37,7 +39,9 @@ SHORT_HELP: dict[str, str] = {
     "apply": "Converge the server to the manifests (asks first).",
     "destroy": "Delete everything the lockfile records (asks first).",
     "output": "Print recorded outputs; a secret only when named (ADDRESS.FIELD).",
-    "state": "Read the lockfile: state list | state show ADDRESS.",
+    "state": "The lockfile: state list | show ADDRESS | rm ADDRESS... | mv SRC DST.",
+    "import": "Adopt an existing server object into the lockfile (ADDRESS ID).",
+    "unlock": "Release an environment's lock held by a stuck process (LOCK_ID).",
     "show": "Show a saved plan file (--json, --markdown), or the lockfile.",
 }
 
