@@ -13,6 +13,7 @@ from featrix_iac.diagnostics import Diagnostics, Source
 Path_ = tuple[str | int, ...]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
+MAX_DEPTH, MAX_NODES = 64, 200_000  # beyond these a manifest is an error, not a RecursionError or a hang
 
 
 @dataclass
@@ -60,9 +61,14 @@ class _Builder:
         self.display = display
         self.diags = diags
         self.sources = SourceMap()
+        self.nodes = 0
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         self.sources.values[path] = _src(self.display, node.start_mark)
+        self.nodes += 1
+        if len(path) > MAX_DEPTH or self.nodes > MAX_NODES:  # deep nests, recursive or exploding aliases
+            what = f"nested more than {MAX_DEPTH} levels deep" if len(path) > MAX_DEPTH else f"over {MAX_NODES} values"
+            raise yaml.MarkedYAMLError(problem=f"the manifest is too large: {what}", problem_mark=node.start_mark)
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
@@ -90,7 +96,12 @@ def parse_file(path: Path, display: str, diags: Diagnostics) -> ParsedFile | Non
     """Parse one YAML file; problems go to `diags` and None is returned when nothing usable was read."""
     try:
         text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:  # point at the first bad byte
+        raw = exc.object[: exc.start]
+        line, col = raw.count(b"\n") + 1, exc.start - (raw.rfind(b"\n") + 1) + 1
+        diags.error("Cannot read manifest file", f"Not UTF-8 text: {exc.reason}.", source=Source(display, line, col))
+        return None
+    except OSError as exc:
         diags.error("Cannot read manifest file", str(exc), source=Source(display))
         return None
     return parse_text(text, path, display, diags)
@@ -107,6 +118,14 @@ def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> Parse
             detail += f" ({exc.context} started at line {cm.line + 1}, column {cm.column + 1})"
         detail = detail[:1].upper() + detail[1:]
         diags.error("Invalid YAML syntax", detail, source=_src(display, mark) if mark else Source(display))
+        return None
+    except yaml.reader.ReaderError as exc:  # a forbidden character: point at it
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
+        diags.error(
+            "Invalid YAML syntax", f"Unacceptable character {what}: {exc.reason}.", source=Source(display, line, col)
+        )
         return None
     except yaml.YAMLError as exc:
         diags.error("Invalid YAML syntax", str(exc), source=Source(display))
