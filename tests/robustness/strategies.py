@@ -1,7 +1,9 @@
-"""Hypothesis strategies for the property tests: manifest corpora, text and byte mutations, engine steps."""
+"""Hypothesis strategies and harness of the property tests: corpora, text and byte mutations, engine steps."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import re
 import shutil
@@ -33,8 +35,26 @@ LONG = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "long"
 
 
 def examples(ci: int, long: int) -> int:
-    """max_examples for this profile (the CI one keeps the file well under a minute)."""
-    return long if LONG else ci
+    """max_examples for this profile (the CI one keeps the file well under a minute); FEATRIX_PROPERTY_SCALE
+    multiplies the long profile's count (bench/bench_properties.py --scale)."""
+    return int(long * float(os.environ.get("FEATRIX_PROPERTY_SCALE", "1"))) if LONG else ci
+
+
+def featrix_inprocess(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    """`featrix ARGS` in this process (fast), with `env` set; the working directory is restored after."""
+    import pytest
+
+    from featrix_iac.cli.errors import run
+    from featrix_iac.cli.main import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(Path.cwd())  # `-C DIR` changes the directory of this process
+        for key, value in env.items():
+            mp.setenv(key, value)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = run(cli, list(args))
+    return code, out.getvalue(), err.getvalue()
 
 
 # ---------------------------------------------------------------------------------------------- corpora

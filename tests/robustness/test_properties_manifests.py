@@ -10,8 +10,6 @@ never a traceback or an internal error. Most runs are in-process; a few go throu
 
 from __future__ import annotations
 
-import contextlib
-import io
 import re
 import subprocess
 import sys
@@ -28,30 +26,16 @@ from strategies import (
     Snapshot,
     copy_base,
     examples,
+    featrix_inprocess,
     golden_cases,
     manifest_files,
     project_mutations,
 )
 
-from featrix_iac.cli.errors import run
-from featrix_iac.cli.main import cli as featrix_cli
-
 # whole-file problems, which have no line to point at (the file is still named)
 FILE_LEVEL = ("Empty manifest file",)
 # problems that are not in a manifest file at all
 NOT_IN_A_FILE = ("no featrix.yaml found", "Cannot connect", "Server ", "HTTP ")
-
-
-def featrix(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    """The CLI in this process (as `featrix ARGS`), with `env` set; the working directory is restored."""
-    out, err = io.StringIO(), io.StringIO()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(Path.cwd())  # `-C DIR` changes the directory of this process
-        for key, value in env.items():
-            mp.setenv(key, value)
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = run(featrix_cli, list(args))
-    return code, out.getvalue(), err.getvalue()
 
 
 def error_blocks(stderr: str) -> list[str]:
@@ -116,7 +100,7 @@ def ctx(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Ctx:
     manifest.write_text(text.replace("fm_epochs: 8", "fm_epochs: 2"))
     rows = (quick / "data" / "penguins.csv").read_text().splitlines()
     (quick / "data" / "penguins.csv").write_text("\n".join([rows[0], *rows[1::6]]) + "\n")
-    code, out, err = featrix(env, "-C", str(quick), "apply", "--auto-approve")
+    code, out, err = featrix_inprocess(env, "-C", str(quick), "apply", "--auto-approve")
     assert code == 0, out + err
     multi = copy_base(EXAMPLES / "multi-env", top / "multi-env", server.url)
     golden = top / "golden"
@@ -141,7 +125,7 @@ def test_validate_golden_cases_mutated(ctx: Ctx, case: str, data: st.DataObject)
     args = (root / "args.txt").read_text().split() if (root / "args.txt").exists() else []
     try:
         _mutate(root, data, protect=False)
-        check_outcome(featrix({"NO_COLOR": "1"}, "-C", str(root), "validate", *args), (0, 1), root)
+        check_outcome(featrix_inprocess({"NO_COLOR": "1"}, "-C", str(root), "validate", *args), (0, 1), root)
     finally:
         snap.restore()
 
@@ -155,7 +139,7 @@ def test_validate_examples_mutated(ctx: Ctx, base: str, data: st.DataObject) -> 
         _mutate(root, data, protect=False)
         envs = ["", "dev", "prod", "nope"] if base == "multi-env" else [""]
         e = data.draw(st.sampled_from(envs), label="environment")
-        check_outcome(featrix(env, "-C", str(root), "validate", *(["-e", e] if e else [])), (0, 1), root)
+        check_outcome(featrix_inprocess(env, "-C", str(root), "validate", *(["-e", e] if e else [])), (0, 1), root)
     finally:
         snap.restore()
 
@@ -169,9 +153,9 @@ def test_plan_examples_mutated(ctx: Ctx, base: str, data: st.DataObject) -> None
     e = ["-e", "dev"] if base == "multi-env" else []
     try:
         _mutate(root, data, protect=True)
-        validated = featrix(env, "-C", str(root), "validate", *e)
+        validated = featrix_inprocess(env, "-C", str(root), "validate", *e)
         check_outcome(validated, (0, 1), root)
-        planned = featrix(env, "-C", str(root), "plan", "--detailed-exitcode", *e)
+        planned = featrix_inprocess(env, "-C", str(root), "plan", "--detailed-exitcode", *e)
         blocks = check_outcome(planned, (0, 1, 2), root)
         if validated[0] == 1:
             assert planned[0] == 1 and blocks == error_blocks(validated[2]), (validated[2], planned[2])
