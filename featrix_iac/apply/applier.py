@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from featrix_iac.resources.registry import HANDLERS
 from featrix_iac.state import LockEntry, Lockfile, StateStore
 
 DEFAULT_TRAINING_TIMEOUT = 3600.0
+FIND_GRACE = (0.5, 1.0, 2.0)  # re-searches for an object whose create answer was lost (lagging lists)
 
 
 class ApplyError(Exception):
@@ -216,9 +218,20 @@ class _Applier:
     def _found_or_raise(
         self, action: Action, h: Handler, intent: LockEntry, restore: LockEntry | None, exc: FeatrixError
     ) -> StepResult:
-        """After an unknown outcome: the object found by its tag, or (surely absent) the error re-raised."""
-        ids = self._find(action, h, intent, str(exc))
+        """After an unknown outcome: the object found by its tag, or (surely absent) the error re-raised.
+
+        A lost answer (5xx, dropped connection) may hide a create that a lagging list does not show yet:
+        the search is repeated for FIND_GRACE, and a plain create keeps its intent (status "creating",
+        same token) so that the next apply searches again before creating anything.
+        """
+        unknown = not isinstance(exc, ConflictError)
+        ids = self._find(action, h, intent, str(exc), grace=FIND_GRACE if unknown else ())
         if ids is None:
+            if unknown and restore is None:
+                raise ApplyError(
+                    f"{exc.message}; not found by its creation tag either, so the attempt stays in the lockfile "
+                    "(status 'creating'): the next apply looks for it again before creating it"
+                ) from None
             self._save(action.address, restore)
             raise exc
         return StepResult(ids=ids)
@@ -238,13 +251,20 @@ class _Applier:
         self._save(action.address, entry)
         return entry
 
-    def _find(self, action: Action, h: Handler, entry: LockEntry, cause: str) -> dict[str, str] | None:
+    def _find(
+        self, action: Action, h: Handler, entry: LockEntry, cause: str, grace: tuple[float, ...] = ()
+    ) -> dict[str, str] | None:
         token = entry.creation_token or ""
         tag = make_tag(self.plan.project, self.plan.environment, action.address, token)
-        try:
-            return h.find_existing(self.client, tag, self._scope(action))
-        except (CannotTell, FeatrixError) as exc:
-            raise ApplyError(cannot_determine(action.address, token, f"{cause}; {exc}")) from None
+        for delay in (*grace, None):
+            try:
+                ids = h.find_existing(self.client, tag, self._scope(action))
+            except (CannotTell, FeatrixError) as exc:
+                raise ApplyError(cannot_determine(action.address, token, f"{cause}; {exc}")) from None
+            if ids is not None or delay is None:
+                return ids
+            time.sleep(delay)
+        return None  # pragma: no cover - the loop always returns
 
     def _scope(self, action: Action) -> dict[str, str]:
         scope: dict[str, str] = {}

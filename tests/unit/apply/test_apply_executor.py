@@ -160,9 +160,10 @@ def test_ambiguous_create_is_resolved_by_tag(tmp_path: Path) -> None:
     hs["endpoint"].found[EP] = {"id": "made-anyway"}
     result, lock, _ = run(tmp_path, plan(action(EP)), hs)
     assert result.done == [EP] and lock.entry(EP).ids == {"id": "made-anyway"}
-    hs["endpoint"].found[EP] = None  # surely not created: the intent is removed and the error reported
+    hs["endpoint"].found[EP] = None  # not found (a list may lag): the intent stays for the next apply to search
     result, lock, _ = run(tmp_path / "2", plan(action(EP)), hs)
-    assert "outcome unknown" in result.failed[EP] and lock.entry(EP) is None
+    assert "outcome unknown" in result.failed[EP] and "stays in the lockfile" in result.failed[EP]
+    assert lock.entry(EP).status == "creating" and not lock.entry(EP).ids and lock.entry(EP).creation_token
 
 
 def test_failed_training_marks_the_entry_tainted(tmp_path: Path) -> None:
