@@ -123,9 +123,13 @@ def _build(plan: Plan) -> _Doc:
     unchanged = len(plan.actions) - len(plan.changes())
     if unchanged:
         summary += f" {unchanged} resource{'s' if unchanged != 1 else ''} unchanged."
-    head = [marker(plan), _title(plan), "", summary]
-    if plan.refresh_only or plan.drift:
-        head.extend(["", _drift_summary(plan)])
+    head = [marker(plan), _title(plan), ""]
+    if plan.refresh_only:  # a drift check changes nothing: the drift is the summary
+        head.append(_drift_summary(plan))
+    else:
+        head.append(summary)
+        if plan.drift:
+            head.extend(["", _drift_summary(plan)])
     head.extend(_callouts(changes))
     if not changes and not plan.drift:
         head.append("")
@@ -133,7 +137,7 @@ def _build(plan: Plan) -> _Doc:
     doc = _Doc(head=head, rows=[_row(a) for a in changes])
     doc.optional = [d for d in (_details(a) for a in changes) if d]
     if plan.drift:
-        doc.optional.insert(0, _drift_section(plan.drift))
+        doc.optional.insert(0, _drift_section(plan.drift, expanded=plan.refresh_only))
     if plan.warnings:
         doc.tail.append(_warnings(plan.warnings))
     doc.tail.append(
@@ -205,9 +209,10 @@ def _changes_table(changes: list[FieldChange]) -> list[str]:
     return out
 
 
-def _drift_section(drift: list[Drift]) -> str:
+def _drift_section(drift: list[Drift], *, expanded: bool = False) -> str:
     n = len(drift)
-    lines = [f"<details><summary>Drift: {n} object{'s' if n != 1 else ''} changed outside featrix</summary>", ""]
+    tag = "<details open>" if expanded else "<details>"
+    lines = [f"{tag}<summary>Drift: {n} object{'s' if n != 1 else ''} changed outside featrix</summary>", ""]
     for d in sorted(drift, key=lambda d: d.address):
         if d.deleted:
             lines.append(f"- `{_inline(d.address)}`: deleted outside featrix")
