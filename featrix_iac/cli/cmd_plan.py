@@ -40,8 +40,12 @@ def _color() -> bool:
 
 
 def _on_retry(event: Any) -> None:
-    message = getattr(event, "message", "") or str(event)
-    err(f"Waiting: {message}")
+    """The server asked us to wait (full queue, node upgrading, 5xx on a safe read): say so, once per wait."""
+    status = f" (HTTP {event.status})" if getattr(event, "status", None) else ""
+    err(
+        f"Waiting {event.delay:.0f}s before retrying {event.method} {event.path}: "
+        f"{event.rule.replace('_', ' ')}{status}, attempt {event.attempt}"
+    )
 
 
 # -- plan ------------------------------------------------------------------------------------------------
