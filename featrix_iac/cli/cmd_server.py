@@ -20,6 +20,12 @@ from featrix_iac.diagnostics import fail
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the database and trained artifacts.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    envvar="FEATRIX_LOCAL_WORKERS",
+    help="Training worker threads (default 2; env FEATRIX_LOCAL_WORKERS).",
+)
 @click.option("--enable-test-hooks", is_flag=True, help="Enable fault-injection routes (tests only).")
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
 @click.option("--parent-pid", type=int, hidden=True)
@@ -34,6 +40,7 @@ def server_cmd(
     ready_file: Path | None,
     parent_pid: int | None,
     log_level: str,
+    workers: int | None,
 ) -> None:
     """Run the bundled local Featrix-compatible server (really trains small models).
 
@@ -74,6 +81,7 @@ def server_cmd(
             parent_pid=parent_pid,
             log_level=log_level,
             on_listening=listening,
+            workers=workers,
         )
     except DataDirBusy as exc:
         raise fail("the local server's data folder is busy", detail=str(exc)) from exc

@@ -18,12 +18,20 @@ def hooks_enabled_by_env() -> bool:
     return os.environ.get("FEATRIX_LOCAL_TEST_HOOKS", "") not in ("", "0", "false", "no")
 
 
+def workers_from_env(default: int = 2) -> int:
+    """Training worker threads: FEATRIX_LOCAL_WORKERS (1-64), else `default`."""
+    try:
+        return max(1, min(64, int(os.environ.get("FEATRIX_LOCAL_WORKERS", default))))
+    except ValueError:
+        return default
+
+
 def create_app(
     data_dir: Path | str,
     api_key: str | None = None,
     *,
     test_hooks: bool = False,
-    workers: int = 2,
+    workers: int | None = None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     max_json_bytes: int = MAX_JSON_BYTES,
 ) -> Any:
@@ -41,6 +49,7 @@ def create_app(
     from featrix_iac.server.testhooks import TestHooks
 
     data_dir = Path(data_dir)
+    workers = workers or workers_from_env()
     key, _ = resolve_account_key(data_dir, api_key)
     hooks = TestHooks() if test_hooks else None
     service = Service(data_dir, key, hooks)

@@ -63,13 +63,14 @@ def serve(
     parent_pid: int | None = None,
     log_level: str = "warning",
     on_listening: Any = None,
+    workers: int | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM (or the parent's death when `parent_pid` is given)."""
     import uvicorn
 
     from featrix_iac.server.app import create_app
 
-    app = create_app(data_dir, api_key, test_hooks=test_hooks)
+    app = create_app(data_dir, api_key, test_hooks=test_hooks, workers=workers)
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     url = url_for(host, actual)
