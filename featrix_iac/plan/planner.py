@@ -159,6 +159,8 @@ def _guard_destroy(st: _State, actions: list[Action], source_of: SourceOf | None
                 address,
                 src,
             )
+        elif entry is not None and entry.protected and _lifted(st, address):
+            action.warnings.append(why.protection_lifted(address))
         elif entry is not None and entry.protected:
             src = source_of(address, ()) if source_of and resource is not None else None
             diags.error(
@@ -169,6 +171,12 @@ def _guard_destroy(st: _State, actions: list[Action], source_of: SourceOf | None
             )
     if diags.has_errors:
         raise DiagnosticsError(diags)
+
+
+def _lifted(st: _State, address: str) -> bool:
+    """The manifest still declares it and now says deletion_protection: false: the user lifts the protection."""
+    declared = st.desired.get(address)
+    return declared is not None and declared[1].get("deletion_protection") is False
 
 
 def _had_ids(entry: LockEntry | None) -> bool:

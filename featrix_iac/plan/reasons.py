@@ -125,6 +125,10 @@ def removal(destroy: bool, gone: bool, retire: bool, status: str) -> str:
     return cause
 
 
+def protection_lifted(address: str) -> str:
+    return f"{address}: the manifest turns deletion protection off; apply lifts it on the server before deleting"
+
+
 def prevent_destroy_detail(action: Action) -> str:
     return (
         f"The plan would {action.action.value} it ({'; '.join(action.reasons)}).\n"
@@ -134,7 +138,7 @@ def prevent_destroy_detail(action: Action) -> str:
 
 def protected_detail(action: Action, declared: bool) -> str:
     step = (
-        "set deletion_protection: false and apply, then try again"
+        "set deletion_protection: false in the manifest (apply then lifts the protection before deleting)"
         if declared
         else "restore its block with deletion_protection: false and apply, then remove it"
     )
