@@ -28,9 +28,12 @@ def manifest(
     data: str = "data/penguins.csv",
     rotation: int = 0,
     sex_epochs: int = 5,
+    protected: bool = False,
 ) -> str:
     """A small project: one foundational model (few epochs), two predictors, one endpoint."""
     lifecycle = "    lifecycle:\n      prevent_destroy: true\n" if prevent_destroy else ""
+    if protected:
+        lifecycle += "    deletion_protection: true\n"
     text = f"""\
 version: 1
 project: acceptance

@@ -37,11 +37,11 @@ def state() -> dict[str, Any]:
 
 
 def test_apply_then_rotate_the_key(cli: Any, server: Any, project: Path, state: dict[str, Any]) -> None:
-    cli.write(manifest(server.url, vector_database=False))
+    cli.write(manifest(server.url, vector_database=False, protected=True))
     cli.ok("apply", "--auto-approve")
     old_key = cli.ok("output", "endpoint.species_api.api_key").stdout.strip()
     eid = entry(project, "endpoint.species_api")["ids"]["endpoint_id"]
-    cli.write(manifest(server.url, vector_database=False, rotation=1))
+    cli.write(manifest(server.url, vector_database=False, rotation=1, protected=True))
     r = cli("plan", "--detailed-exitcode")
     assert r.returncode == 2 and "rotate the API key" in r.stdout and "api_key.rotation: 0 → 1" in r.stdout
     cli.ok("apply", "--auto-approve")
@@ -53,6 +53,9 @@ def test_apply_then_rotate_the_key(cli: Any, server: Any, project: Path, state: 
     assert cli("plan", "--detailed-exitcode").returncode == 0
     assert all(old_key not in t and new_key not in t for t in cli.transcript)
     state.update(key=new_key, endpoint_id=eid)
+    refused = cli("plan", "--destroy")
+    assert refused.returncode == 1
+    assert "cannot delete foundational_model.penguins: the lockfile records deletion protection" in refused.stderr
 
 
 def test_new_data_replaces_the_foundational_model_and_everything_follows(
@@ -61,16 +64,20 @@ def test_new_data_replaces_the_foundational_model_and_everything_follows(
     lines = (project / "data" / "penguins.csv").read_text().splitlines()
     (project / "data" / "penguins-v2.csv").write_text("\n".join(lines[:-5]) + "\n")
     old_sid = entry(project, "foundational_model.penguins")["ids"]["session_id"]
-    cli.write(manifest(server.url, vector_database=False, rotation=1, data="data/penguins-v2.csv"))
+    cli.write(manifest(server.url, vector_database=False, rotation=1, data="data/penguins-v2.csv"))  # unprotected
     r = cli("plan", "--detailed-exitcode")
     assert r.returncode == 2
     assert "-/+ foundational_model.penguins" in r.stdout and "data changed in the manifest" in r.stdout
     assert "-/+ predictor.species" in r.stdout and "-/+ predictor.sex" in r.stdout
     assert "  ~ endpoint.species_api" in r.stdout
     assert "Plan: 0 to add, 1 to change, 3 to replace, 0 to destroy." in r.stdout
+    assert "apply lifts it on the server before deleting" in r.stdout
     cli.ok("apply", "--auto-approve")
     new_sid = entry(project, "foundational_model.penguins")["ids"]["session_id"]
     assert new_sid != old_sid
+    with httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30) as http:
+        old = http.get(f"/compute/session/{old_sid}")
+    assert old.status_code == 404 or old.json().get("session", old.json()).get("marked_for_deletion"), old.text
     assert entry(project, "predictor.species")["ids"]["session_id"] == new_sid
     ep = entry(project, "endpoint.species_api")
     assert ep["ids"]["endpoint_id"] == state["endpoint_id"] and ep["ids"]["session_id"] == new_sid
