@@ -128,10 +128,30 @@ def test_eventual_consistency(server: Any, tmp_path: Path, clean: None) -> None:
     assert not problems, "\n".join(problems)
 
 
+def test_refresh_errors_are_never_read_as_deletions(server: Any, tmp_path: Path, clean: None) -> None:
+    """R17: a plan rides out transient list errors; a lasting 5xx or a 403 stops it, nothing read as deleted."""
+    cli, _ = project(server, tmp_path, "refresh errors")
+    cli.ok("apply", "--auto-approve")
+    add_faults(server.url, server.api_key, {"route": "GET /compute/sessions-for-org", "status": 500, "count": 2})
+    assert cli("plan", "--detailed-exitcode").returncode == 0
+    for fault in (
+        {"route": "GET /endpoints$", "status": 503, "count": 0},
+        {"route": STATUS, "status": 403, "count": 0},
+    ):
+        clear_faults(server.url, server.api_key)
+        add_faults(server.url, server.api_key, fault)
+        plan = cli("plan", "--detailed-exitcode")
+        assert_all_fired(server, plan.stdout + plan.stderr)
+        assert plan.returncode == 1 and "Nothing was changed" in plan.stderr, plan.stdout + plan.stderr
+        assert "will be created" not in plan.stdout and "Traceback" not in plan.stderr
+    clear_faults(server.url, server.api_key)
+    assert cli("plan", "--detailed-exitcode").returncode == 0
+
+
+# (409 stalled-node-busy on training, also not re-sent for a "once" call: in test_faults_matrix.py)
 REFUSALS = [
     ("400", {"status": 400, "body": {"detail": "target column has a single class (injected)"}}),
     ("permanent 409", {"status": 409, "body": {"detail": "session is locked by another training (injected)"}}),
-    ("409 stalled-node-busy", {"status": 409, "body": BUSY}),  # a "once" call is not re-sent after it
 ]
 
 

@@ -1,0 +1,52 @@
+"""The full fault matrix: every fault scenario of tests/robustness/test_faults_matrix.py, in isolation, N rounds.
+
+Run: python bench/bench_faults.py [--rounds 1] [--only SUBSTRING] [--retry-scale 0.1]
+Each scenario: a fresh quickstart project on one local server (test hooks on), one fault rule (or a
+consistency switch), `featrix apply`, a re-run when the scenario allows it, then the checks (the fault
+fired, no traceback, valid lockfile, empty re-plan, no duplicate on the server). Prints one line per
+scenario with its wall time and a summary; exits 1 if any scenario broke an invariant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests" / "robustness"))
+
+from test_faults_matrix import SCENARIOS, run_scenario  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--only", default="", help="run the scenarios whose title contains this")
+    parser.add_argument("--retry-scale", default="0.1", help="FEATRIX_RETRY_SCALE for the CLI (1 = real waits)")
+    args = parser.parse_args()
+    from featrix_iac.server.embedded import start_local_server
+
+    chosen = [s for s in SCENARIOS if args.only in s[0]]
+    failures = runs = 0
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp, start_local_server(Path(tmp) / "server", test_hooks=True) as srv:
+        for r in range(args.rounds):
+            for i, scenario in enumerate(chosen):
+                t0 = time.perf_counter()
+                problems = run_scenario(srv, Path(tmp) / f"r{r}-s{i}", scenario, retry_scale=args.retry_scale)
+                runs += 1
+                failures += bool(problems)
+                status = "ok" if not problems else "BROKEN: " + problems[0].splitlines()[0]
+                print(f"round {r + 1} {scenario[0]:<55} {time.perf_counter() - t0:6.1f}s  {status}", flush=True)
+                for problem in problems:
+                    print("    " + problem.replace("\n", "\n    "))
+    total = time.perf_counter() - start
+    print(f"{runs} scenario runs, {failures} broke an invariant, {total:.0f}s in all")
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()

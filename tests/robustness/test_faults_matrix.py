@@ -1,0 +1,117 @@
+"""Every fault scenario in isolation (issue 5 §7): one apply of the quickstart per fault rule, then the checks.
+
+Slower than the grouped CI case (test_faults.py), so it runs only with FEATRIX_FAULT_MATRIX=1, or from
+bench/bench_faults.py. Each scenario says whether the first apply must converge at once, or may fail its
+branch (a "once" call refused with an unknown outcome) and converge on the next run; either way: no
+traceback, the fault fired, a valid lockfile, an empty re-plan and no duplicate on the server.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from robust_helpers import (
+    Cli,
+    add_faults,
+    clear_faults,
+    clear_requests_log,
+    cli_env,
+    convergence_problems,
+    fault_hits,
+    make_project,
+    set_consistency,
+)
+
+UPLOAD = "POST /compute/upload_with_new_session"
+TRAIN = r"POST /compute/session/[^/]+/train_predictor$"
+STATUS = "GET /compute/session/[^/]+$"
+ENDPOINTS = "POST /endpoints$"
+AT_ONCE, NEXT_RUN = "at once", "next run"
+QUEUE_FULL = {"detail": "queue full", "quota_exceeded": True, "pending_count": 5, "queue_limit": 5}
+BUSY = {"detail": "stalled-node-busy"}
+Scenario = tuple[str, list[dict[str, Any]], dict[str, Any], str]  # title, faults, consistency, expectation
+
+SCENARIOS: list[Scenario] = [
+    ("503 on the upload", [{"route": UPLOAD, "status": 503}], {}, AT_ONCE),
+    ("503 after the upload committed", [{"route": UPLOAD, "status": 503, "when": "after"}], {}, AT_ONCE),
+    ("dropped after the upload committed", [{"route": UPLOAD, "drop_connection": True, "when": "after"}], {}, AT_ONCE),
+    (
+        "429 queue full on the upload",
+        [{"route": UPLOAD, "status": 429, "retry_after": 2, "body": QUEUE_FULL}],
+        {},
+        AT_ONCE,
+    ),
+    ("502 on status reads", [{"route": STATUS, "status": 502, "count": 3}], {}, AT_ONCE),
+    ("409 stalled-node-busy on a status read", [{"route": STATUS, "status": 409, "body": BUSY}], {}, AT_ONCE),
+    ("read timeout on a status read", [{"route": STATUS, "hang_seconds": 4}], {}, AT_ONCE),
+    ("dropped status reads", [{"route": STATUS, "drop_connection": True, "count": 2}], {}, AT_ONCE),
+    (
+        "429 queue full on training",
+        [{"route": TRAIN, "status": 429, "retry_after": 2, "body": QUEUE_FULL}],
+        {},
+        AT_ONCE,
+    ),
+    ("503 after a predictor was committed", [{"route": TRAIN, "status": 503, "when": "after"}], {}, AT_ONCE),
+    (
+        "dropped after a predictor was committed",
+        [{"route": TRAIN, "drop_connection": True, "when": "after"}],
+        {},
+        AT_ONCE,
+    ),
+    (
+        "read timeout after a predictor was committed",
+        [{"route": TRAIN, "hang_seconds": 4, "when": "after"}],
+        {},
+        AT_ONCE,
+    ),
+    ("409 stalled-node-busy on training", [{"route": TRAIN, "status": 409, "body": BUSY}], {}, NEXT_RUN),
+    ("503 on training (before commit)", [{"route": TRAIN, "status": 503}], {}, NEXT_RUN),
+    ("503 on the endpoint create (before commit)", [{"route": ENDPOINTS, "status": 503}], {}, NEXT_RUN),
+    ("503 after the endpoint was created", [{"route": ENDPOINTS, "status": 503, "when": "after"}], {}, AT_ONCE),
+    (
+        "dropped after the endpoint was created, stale lists",
+        [{"route": ENDPOINTS, "drop_connection": True, "when": "after"}],
+        {"stale_list_seconds": 3},
+        AT_ONCE,
+    ),
+    ("404 on the first read after each create", [], {"first_get_404": True}, AT_ONCE),
+    ("lists stale for 5 s", [], {"stale_list_seconds": 5}, AT_ONCE),
+]
+
+
+def run_scenario(server: Any, root: Path, scenario: Scenario, *, retry_scale: str = "0.1") -> list[str]:
+    """Apply the quickstart at `root` through the faults (and re-run when allowed); the problems found."""
+    title, faults, consistency, expect = scenario
+    name = "matrix-" + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-")[:40]
+    make_project(root, server.url, name=name, timeout=2, fm_epochs=3, predictor_epochs=3)
+    cli = Cli(root, cli_env(server.api_key, FEATRIX_RETRY_SCALE=retry_scale))
+    clear_faults(server.url, server.api_key)
+    clear_requests_log(server.url, server.api_key)
+    if consistency:
+        set_consistency(server.url, server.api_key, **consistency)
+    if faults:
+        add_faults(server.url, server.api_key, *faults)
+    first = cli("apply", "--auto-approve")
+    shown = f"{first.stdout}\n{first.stderr}"
+    problems = [] if all(fault_hits(server.url, server.api_key)) else [f"a fault never fired\n{shown}"]
+    if "Traceback" in shown or "internal error" in shown:
+        problems.append(f"a traceback or internal error\n{shown}")
+    clear_faults(server.url, server.api_key)
+    if first.returncode != 0:
+        if expect == AT_ONCE:
+            return [*problems, f"the first apply failed\n{shown}"]
+        again = cli("apply", "--auto-approve")
+        if again.returncode != 0:
+            return [*problems, f"the re-run failed\n{again.stdout}\n{again.stderr}"]
+    return problems + convergence_problems(cli, server.url, server.api_key, name)
+
+
+@pytest.mark.skipif(not os.environ.get("FEATRIX_FAULT_MATRIX"), reason="set FEATRIX_FAULT_MATRIX=1 (slow)")
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=[s[0] for s in SCENARIOS])
+def test_fault_scenario(server: Any, tmp_path: Path, scenario: Scenario) -> None:
+    problems = run_scenario(server, tmp_path / "project", scenario)
+    assert not problems, "\n".join(problems)
