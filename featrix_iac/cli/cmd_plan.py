@@ -173,8 +173,11 @@ def two_stage_interrupt(interrupt: Interrupt) -> Iterator[Arming]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _confirm(auto_approve: bool, destroy: bool, arming: Arming) -> Any:
+def _confirm(auto_approve: bool, destroy: bool, arming: Arming, as_json: bool = False) -> Any:
     def confirm(result: PlanResult) -> bool:
+        if as_json:  # --json implies --auto-approve was given; stdout carries only the JSON document
+            arming.arm()
+            return True
         approved = _ask(result)
         if approved:
             arming.arm()
@@ -204,20 +207,29 @@ def _confirm(auto_approve: bool, destroy: bool, arming: Arming) -> Any:
 
 
 def _run_apply(
-    env: str | None, *, auto_approve: bool, parallelism: int, targets: tuple[str, ...], destroy: bool, allow_empty: bool
+    env: str | None,
+    *,
+    auto_approve: bool,
+    parallelism: int,
+    targets: tuple[str, ...],
+    destroy: bool,
+    allow_empty: bool,
+    as_json: bool = False,
 ) -> None:
     from featrix_iac import operations
     from featrix_iac.apply import Interrupt
     from featrix_iac.cli.views import make_observer
 
+    if as_json and not auto_approve:
+        raise click.UsageError("--json needs --auto-approve (there is no prompt in JSON mode)")
     interrupt = Interrupt()
-    observer = make_observer()
+    observer = make_observer(as_json=as_json)
     with two_stage_interrupt(interrupt) as arming:
         try:
             outcome = operations.apply(
                 _root(),
                 env,
-                confirm=_confirm(auto_approve, destroy, arming),
+                confirm=_confirm(auto_approve, destroy, arming, as_json),
                 observer=observer,
                 parallelism=parallelism,
                 targets=targets,
@@ -228,13 +240,19 @@ def _run_apply(
             )
         finally:
             observer.close()
-        _finish(outcome, destroy=destroy, interrupted=interrupt.is_set())
+        _finish(outcome, destroy=destroy, interrupted=interrupt.is_set(), as_json=as_json)
 
 
-def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool) -> None:
-    from featrix_iac.cli.views import apply_summary, show_plan
+def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool, as_json: bool = False) -> None:
+    from featrix_iac.cli.views import apply_json, apply_summary, show_plan
 
     plan = outcome.planned.plan
+    if as_json:
+        out(apply_json(plan, outcome.result, destroy=destroy))
+        failed = outcome.result is not None and not outcome.result.ok
+        if failed or interrupted:
+            raise CommandExit(EXIT_ERROR)
+        return
     if not plan.has_changes():
         if not outcome.approved:
             show_plan(plan, color=_color())
@@ -256,6 +274,7 @@ def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool) -> None:
 @click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64), help="Steps run at once.")
 @TARGET_OPTION
 @ALLOW_EMPTY_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and the outcome as JSON (needs --auto-approve).")
 def apply_cmd(
     env: str | None,
     plan_file: str | None,
@@ -263,6 +282,7 @@ def apply_cmd(
     parallelism: int,
     targets: tuple[str, ...],
     allow_empty: bool,
+    as_json: bool,
 ) -> None:
     """Plan, ask, and converge the server to the manifests (or apply a saved PLAN_FILE exactly)."""
     if plan_file:
@@ -271,7 +291,13 @@ def apply_cmd(
         _apply_saved(env, Path(plan_file), parallelism)
         return
     _run_apply(
-        env, auto_approve=auto_approve, parallelism=parallelism, targets=targets, destroy=False, allow_empty=allow_empty
+        env,
+        auto_approve=auto_approve,
+        parallelism=parallelism,
+        targets=targets,
+        destroy=False,
+        allow_empty=allow_empty,
+        as_json=as_json,
     )
 
 
@@ -280,9 +306,18 @@ def apply_cmd(
 @click.option("--auto-approve", is_flag=True, help="Destroy without asking (required without a terminal).")
 @click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64), help="Steps run at once.")
 @TARGET_OPTION
-def destroy_cmd(env: str | None, auto_approve: bool, parallelism: int, targets: tuple[str, ...]) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the plan and the outcome as JSON (needs --auto-approve).")
+def destroy_cmd(env: str | None, auto_approve: bool, parallelism: int, targets: tuple[str, ...], as_json: bool) -> None:
     """Delete everything the lockfile records (predictors are retired: the API cannot delete them)."""
-    _run_apply(env, auto_approve=auto_approve, parallelism=parallelism, targets=targets, destroy=True, allow_empty=True)
+    _run_apply(
+        env,
+        auto_approve=auto_approve,
+        parallelism=parallelism,
+        targets=targets,
+        destroy=True,
+        allow_empty=True,
+        as_json=as_json,
+    )
 
 
 def _apply_saved(env: str | None, path: Path, parallelism: int) -> None:

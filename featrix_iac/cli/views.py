@@ -153,8 +153,18 @@ class RichObserver(LineObserver):
             self._running = False
 
 
-def make_observer() -> LineObserver:
-    """Bars on a terminal, plain lines otherwise (CI, pipes)."""
+class StderrLineObserver(LineObserver):
+    """Progress lines on stderr, so that stdout carries only the JSON document (`--json`)."""
+
+    def _line(self, text: str) -> None:
+        with self._lock:
+            err(text)
+
+
+def make_observer(*, as_json: bool = False) -> LineObserver:
+    """Bars on a terminal, plain lines otherwise (CI, pipes); on stderr when stdout is JSON."""
+    if as_json:
+        return StderrLineObserver()
     return RichObserver() if sys.stdout.isatty() else LineObserver()
 
 
@@ -184,6 +194,35 @@ def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> 
         lines.append("Skipped:")
         lines.extend(f"  {a}: {msg}" for a, msg in sorted(result.skipped.items()))
     return "\n".join(lines)
+
+
+APPLY_FORMAT_VERSION = 1
+
+
+def apply_json(plan: Plan, result: ApplyResult | None, *, destroy: bool = False) -> str:
+    """`apply --json`: the plan (as `plan --json`), what happened per address, and the summary line."""
+    import json
+
+    from featrix_iac.plan.jsonformat import plan_data
+
+    doc: dict[str, Any] = {
+        "format": "featrix-apply",
+        "format_version": APPLY_FORMAT_VERSION,
+        "operation": "destroy" if destroy else "apply",
+        "plan": plan_data(plan),
+        "applied": result is not None,
+    }
+    if result is not None:
+        doc.update(
+            ok=result.ok,
+            summary=apply_summary(plan, result, destroy=destroy).splitlines()[0],
+            done=sorted(a for a in result.done if a in {x.address for x in plan.changes()}),
+            failed=dict(sorted(result.failed.items())),
+            skipped=dict(sorted(result.skipped.items())),
+        )
+    else:
+        doc.update(ok=not plan.has_changes(), summary="No changes." if not plan.has_changes() else "Not applied.")
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
 
 
 def show_warnings(warnings: list[str]) -> None:

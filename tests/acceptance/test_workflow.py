@@ -114,8 +114,12 @@ def test_in_place_change(cli: Any, server: Any) -> None:
     assert "  ~ foundational_model.penguins" in r.stdout and "  ~ vector_database.catalog" in r.stdout
     assert "published" in r.stdout and "true → false" in r.stdout
     assert "Plan: 0 to add, 2 to change, 0 to replace, 0 to destroy." in r.stdout
-    r = cli.ok("apply", "--auto-approve")
-    assert "Apply complete! Resources: 0 added, 2 changed, 0 destroyed." in r.stdout
+    r = cli.ok("apply", "--auto-approve", "--json")
+    doc = json.loads(r.stdout)  # stdout is only the JSON document; progress went to stderr
+    assert doc["format"] == "featrix-apply" and doc["ok"] is True
+    assert doc["summary"] == "Apply complete! Resources: 0 added, 2 changed, 0 destroyed."
+    assert doc["done"] == ["foundational_model.penguins", "vector_database.catalog"]
+    assert "foundational_model.penguins: updat" in r.stderr
     assert cli("plan", "--detailed-exitcode").returncode == 0
 
 
