@@ -357,6 +357,8 @@ def _plan_removals(st: _State, wanted: Desired, deletable: set[str], destroy: bo
             prior_ids=dict(entry.ids),
             reasons=[why.removal(destroy, gone, retire, entry.status)],
         )
+        if entry.status == "creating" and not entry.ids:
+            action.warnings = why.removed_orphan(address, st.found.get(address), address in st.found)
         if gone:
             st.drift[address] = Drift(address=address, deleted=True)
         st.actions[address] = action

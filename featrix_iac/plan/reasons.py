@@ -119,7 +119,7 @@ def removal(destroy: bool, gone: bool, retire: bool, status: str) -> str:
     if gone:
         return f"{cause}; already gone from the server: only the lockfile entry is removed"
     if status == "creating":
-        return f"{cause}; an earlier apply started creating it: apply removes whatever it finds"
+        return f"{cause}; an earlier apply started creating it: only its lockfile entry is removed"
     if retire:
         return f"{cause}; the API cannot delete predictors: it is retired (left on the server, forgotten by featrix)"
     return cause
@@ -127,6 +127,19 @@ def removal(destroy: bool, gone: bool, retire: bool, status: str) -> str:
 
 def protection_lifted(address: str) -> str:
     return f"{address}: the manifest turns deletion protection off; apply lifts it on the server before deleting"
+
+
+def removed_orphan(address: str, found: dict[str, str] | None, looked: bool) -> list[str]:
+    """What a removed, never-recorded create left behind (refresh looked it up by its creation tag)."""
+    if found:
+        ids = ", ".join(f"{k} {v}" for k, v in sorted(found.items()))
+        return [
+            f"{address}: an earlier apply did create it ({ids}); it stays on the server untracked: "
+            "restore its block to adopt it, or delete it by hand"
+        ]
+    if looked:
+        return []
+    return [f"{address}: cannot tell whether an earlier apply created it; check the server for an object it left"]
 
 
 def prevent_destroy_detail(action: Action) -> str:

@@ -96,16 +96,26 @@ def _find_orphans(
 ) -> None:
     """For "creating" entries without ids: look for the object by its creation tag (adopt when found)."""
     for address, entry in sorted(lockfile.resources.items()):
-        if entry.status != "creating" or entry.ids or not entry.creation_token or address not in desired:
+        if entry.status != "creating" or entry.ids or not entry.creation_token:
             continue
         handler = handlers.get(entry.kind)
         if handler is None:
             continue
         tag = make_tag(project, environment, address, entry.creation_token)
+        fields = desired.get(address) or _recorded_fields(entry)
         try:
-            out.found[address] = handler.find_existing(client, tag, scope_of(lockfile, desired[address]))
+            out.found[address] = handler.find_existing(client, tag, scope_of(lockfile, fields))
         except (CannotTell, FeatrixError) as exc:
             out.warnings.append(f"{address}: cannot tell yet whether an earlier apply created it ({exc})")
+
+
+def _recorded_fields(entry: LockEntry) -> dict[str, Any]:
+    """For an entry no longer declared: its recorded fields, and its foundational model from depends_on."""
+    fields = dict(entry.applied)
+    for dep in entry.depends_on:
+        if dep.startswith("foundational_model.") and "foundational_model" not in fields:
+            fields["foundational_model"] = dep.split(".", 1)[1]
+    return fields
 
 
 def scope_of(lockfile: Lockfile, desired: dict[str, Any]) -> dict[str, str]:

@@ -56,7 +56,8 @@ def test_one_batch_per_kind_and_only_entries_with_ids() -> None:
     h = StubHandler()
     lock = _lock(a="ready", b="tainted", c="creating", d="retired", e="creating-no-ids")
     seen = refresh(StubClient(), lock, handlers={"foundational_model": h}, desired={})  # type: ignore[arg-type]
-    assert h.calls == [["foundational_model.a", "foundational_model.b"]]
+    assert h.calls[0] == ["foundational_model.a", "foundational_model.b"]  # one batch
+    assert h.calls[1:] == [("find", "foundational_model.e", {})]  # a never-recorded create: looked up by tag
     assert set(seen.live) == {"foundational_model.a", "foundational_model.b"}
 
 
