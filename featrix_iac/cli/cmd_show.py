@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -14,7 +13,9 @@ from featrix_iac.cli.output import color_enabled, out
 @click.command("show")
 @click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay, for showing the lockfile.")
 @click.argument("plan_file", required=False, metavar="[PLAN_FILE]")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON (a plan: schemas/plan.schema.json).")
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print JSON: schemas/plan.schema.json, or state.schema.json without a file."
+)
 @click.option("--markdown", is_flag=True, help="Print a saved plan as a Markdown pull-request comment.")
 @click.option(
     "--json-artifact",
@@ -60,10 +61,12 @@ def _show_state(env: str | None, *, as_json: bool) -> None:
     from featrix_iac.config import find_project_root
 
     root = find_project_root()
-    entries = {address: operations.state_show(root, env, address) for address, _ in operations.state_list(root, env)}
     if as_json:
-        out(json.dumps(entries, indent=2, sort_keys=True))
+        from featrix_iac.plan.jsonformat import state_json
+
+        out(state_json(operations.open_session(root, env).store.load()), nl=False)
         return
+    entries = {address: operations.state_show(root, env, address) for address, _ in operations.state_list(root, env)}
     if not entries:
         out("The lockfile records nothing yet (run `featrix apply`).")
         return

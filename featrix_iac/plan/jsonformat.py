@@ -1,7 +1,9 @@
-"""The machine-readable forms of plans and lockfiles, and their JSON Schemas in schemas/.
+"""The machine-readable outputs (`--json`) of plan, apply, validate and state, and their JSON Schemas in schemas/.
 
 `featrix plan --json` prints `plan_json(plan)`: the Plan model's own data (it carries
-`format_version`), with sensitive field changes redacted whatever the planner put in them.
+`format_version`), with sensitive field changes redacted whatever the planner put in them. The other
+documents (`validate_json`, `apply_json`, `state_json`) are versioned models below; none holds a secret
+(the state document names a resource's secrets, never their values).
 Regenerate the schemas with `python -m featrix_iac.plan.jsonformat` (a test checks they are current).
 """
 
@@ -9,10 +11,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from featrix_iac.plan.model import PLAN_FORMAT_VERSION, Plan
+
+if TYPE_CHECKING:
+    from featrix_iac.diagnostics import Diagnostic
+    from featrix_iac.state.lockfile import Lockfile
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 REGENERATE = "python -m featrix_iac.plan.jsonformat"
@@ -36,6 +45,127 @@ def plan_data(plan: Plan) -> dict[str, Any]:
 def plan_json(plan: Plan) -> str:
     """Deterministic JSON text of a plan (sorted keys, 2-space indent, trailing newline)."""
     return json.dumps(plan_data(plan), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+RESULT_FORMAT_VERSION = 1
+
+
+class _Doc(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Range(_Doc):
+    file: str
+    line: int = 0
+    col: int = 0
+
+
+class DiagnosticDoc(_Doc):
+    severity: Literal["error", "warning"]
+    summary: str
+    detail: str | None = None
+    address: str | None = None
+    range: Range | None = Field(None, description="Where in the manifests (1-based line and column; 0 = unknown).")
+
+
+class ValidateDocument(_Doc):
+    """`featrix validate --json`."""
+
+    format_version: int = RESULT_FORMAT_VERSION
+    valid: bool
+    diagnostics: list[DiagnosticDoc] = Field(default_factory=list)
+
+
+class ApplyDocument(_Doc):
+    """`featrix apply --json`: the plan that was executed and what became of each of its actions."""
+
+    format_version: int = RESULT_FORMAT_VERSION
+    ok: bool = Field(description="Every action done (nothing failed or skipped).")
+    environment: str
+    summary: str = Field(description="The executed plan's summary line.")
+    done: list[str] = Field(default_factory=list, description="Addresses applied.")
+    failed: dict[str, str] = Field(default_factory=dict, description="Address -> error (with the server's detail).")
+    skipped: dict[str, str] = Field(default_factory=dict, description="Address -> why (e.g. upstream failed).")
+    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Non-secret outputs by address.")
+    plan: Plan
+
+
+class StateResource(_Doc):
+    address: str
+    kind: str
+    status: str
+    ids: dict[str, str] = Field(default_factory=dict)
+    outputs: dict[str, Any] = Field(default_factory=dict)
+    secrets: list[str] = Field(default_factory=list, description="Names of the encrypted values (never the values).")
+    depends_on: list[str] = Field(default_factory=list)
+    protected: bool = False
+
+
+class StateDocument(_Doc):
+    """`featrix show --json` (no plan file): what the lockfile records."""
+
+    format_version: int = RESULT_FORMAT_VERSION
+    project: str
+    environment: str
+    lineage: str
+    serial: int
+    resources: list[StateResource] = Field(default_factory=list)
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def validate_json(diagnostics: Iterable[Diagnostic]) -> str:
+    items = [DiagnosticDoc.model_validate(d.to_json()) for d in diagnostics]
+    doc = ValidateDocument(valid=not any(d.severity == "error" for d in items), diagnostics=items)
+    return _dumps(doc.model_dump(mode="json", exclude_none=True))
+
+
+def apply_json(plan: Plan, result: Any) -> str:
+    """`result`: apply's ApplyResult (done, failed, skipped, outputs)."""
+    doc = ApplyDocument(
+        ok=not result.failed and not result.skipped,
+        environment=plan.environment,
+        summary=plan.summary_line(),
+        done=sorted(result.done),
+        failed=dict(result.failed),
+        skipped=dict(result.skipped),
+        outputs=dict(result.outputs),
+        plan=Plan.model_validate(plan_data(plan)),
+    )
+    return _dumps(doc.model_dump(mode="json"))
+
+
+def state_json(lock: Lockfile) -> str:
+    resources = [
+        StateResource(
+            address=address,
+            kind=entry.kind,
+            status=entry.status,
+            ids=dict(entry.ids),
+            outputs=dict(entry.outputs),
+            secrets=sorted(entry.secrets),
+            depends_on=list(entry.depends_on),
+            protected=entry.protected,
+        )
+        for address, entry in sorted(lock.resources.items())
+    ]
+    doc = StateDocument(
+        project=lock.project,
+        environment=lock.environment,
+        lineage=lock.lineage,
+        serial=lock.serial,
+        resources=resources,
+    )
+    return _dumps(doc.model_dump(mode="json"))
+
+
+def _document_schema(model: type[BaseModel], title: str) -> dict[str, Any]:
+    schema = model.model_json_schema(mode="serialization")
+    schema["$schema"] = DIALECT
+    schema["title"] = title
+    return schema
 
 
 def plan_schema() -> dict[str, Any]:
@@ -62,7 +192,13 @@ def lockfile_schema() -> dict[str, Any]:
     return schema
 
 
-SCHEMAS = {"plan.schema.json": plan_schema, "lockfile.schema.json": lockfile_schema}
+SCHEMAS = {
+    "plan.schema.json": plan_schema,
+    "lockfile.schema.json": lockfile_schema,
+    "validate.schema.json": lambda: _document_schema(ValidateDocument, "featrix validate --json"),
+    "apply.schema.json": lambda: _document_schema(ApplyDocument, "featrix apply --json"),
+    "state.schema.json": lambda: _document_schema(StateDocument, "featrix show --json (the lockfile, no secrets)"),
+}
 
 
 def schema_texts() -> dict[str, str]:

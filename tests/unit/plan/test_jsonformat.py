@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
+import jsonschema
 import pytest
 
-from featrix_iac.plan.jsonformat import REGENERATE, SCHEMA_DIR, plan_json, plan_schema, schema_texts
+from featrix_iac.diagnostics import Diagnostics, Source
+from featrix_iac.plan.jsonformat import (
+    REGENERATE,
+    SCHEMA_DIR,
+    apply_json,
+    plan_json,
+    plan_schema,
+    schema_texts,
+    state_json,
+    validate_json,
+)
 from featrix_iac.plan.model import Action, ActionType, FieldChange, Plan
+from featrix_iac.state.lockfile import LockEntry, Lockfile
 
 
-@pytest.mark.parametrize("name", ["plan.schema.json", "lockfile.schema.json"])
+@pytest.mark.parametrize(
+    "name",
+    ["plan.schema.json", "lockfile.schema.json", "validate.schema.json", "apply.schema.json", "state.schema.json"],
+)
 def test_schema_files_are_current(name: str) -> None:
     current = (SCHEMA_DIR / name).read_text(encoding="utf-8")
     assert current == schema_texts()[name], f"schemas/{name} is stale: regenerate it with `{REGENERATE}`"
@@ -45,3 +61,72 @@ def test_plan_json_redacts_sensitive_changes_and_round_trips() -> None:
     again = Plan.model_validate(json.loads(text))
     assert again.actions[0].changes[0].new == "(sensitive value)"
     assert text == plan_json(again)  # deterministic
+
+
+def _valid(text: str, schema: str) -> dict:
+    data = json.loads(text)
+    jsonschema.validate(data, json.loads((SCHEMA_DIR / schema).read_text()))
+    assert data["format_version"] == 1
+    return data
+
+
+def _plan_with_secret() -> Plan:
+    return Plan(
+        tool_version="0.1.0",
+        project="p",
+        environment="prod",
+        server_url="local",
+        lineage="l",
+        serial=3,
+        actions=[
+            Action(
+                address="predictor.x",
+                kind="predictor",
+                action=ActionType.UPDATE,
+                changes=[FieldChange(field="webhooks.webhook_secret", old="s3cr3t-old", new="s3cr3t", sensitive=True)],
+            )
+        ],
+    )
+
+
+def test_validate_document() -> None:
+    diags = Diagnostics()
+    assert _valid(validate_json(diags), "validate.schema.json") == {
+        "format_version": 1,
+        "valid": True,
+        "diagnostics": [],
+    }
+    diags.warning("deprecated field", address="predictor.x")
+    diags.error("Unknown field", "did you mean ...", "predictor.x", Source("featrix.yaml", 3, 5))
+    data = _valid(validate_json(diags), "validate.schema.json")
+    assert data["valid"] is False
+    assert data["diagnostics"][1]["range"] == {"file": "featrix.yaml", "line": 3, "col": 5}
+
+
+def test_apply_document_has_no_secret() -> None:
+    result = SimpleNamespace(
+        done=["predictor.x"], failed={"endpoint.e": "HTTP 400: bad"}, skipped={}, outputs={"predictor.x": {"n": 1}}
+    )
+    text = apply_json(_plan_with_secret(), result)
+    assert "s3cr3t" not in text
+    data = _valid(text, "apply.schema.json")
+    assert data["ok"] is False and data["failed"] == {"endpoint.e": "HTTP 400: bad"}
+    assert data["summary"].startswith("Plan: 0 to add, 1 to change")
+
+
+def test_state_document_names_secrets_without_values() -> None:
+    blob = "enc:v1:AAAAbm90LWEtcmVhbC1ibG9iLWJ1dC1sb25nLWVub3VnaA=="
+    lock = Lockfile(
+        project="p",
+        environment="prod",
+        serial=7,
+        resources={
+            "endpoint.e": LockEntry(
+                kind="endpoint", status="ready", ids={"endpoint_id": "ep_1"}, secrets={"api_key": blob}
+            )
+        },
+    )
+    text = state_json(lock)
+    assert blob not in text and "enc:v1" not in text
+    data = _valid(text, "state.schema.json")
+    assert data["serial"] == 7 and data["resources"][0]["secrets"] == ["api_key"]
