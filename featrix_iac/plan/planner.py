@@ -323,7 +323,7 @@ def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target
         st.renewed.add(action.address)
     action.reasons.insert(0, reason)
     if not any(c.field == ref_field for c in action.changes):
-        action.changes.insert(0, _ref_change(entry, ref_field, target, forces=True))
+        action.changes.insert(0, _ref_change(entry, ref_field, target, forces=rule.change is not Change.IN_PLACE))
 
 
 def _ref_change(entry: LockEntry, ref_field: str, target: str, *, forces: bool) -> FieldChange:
@@ -349,7 +349,7 @@ def _plan_removals(st: _State, wanted: Desired, deletable: set[str], destroy: bo
             continue
         gone = st.live.get(address, MISSING) is None
         kind = entry.kind
-        retire = kind not in deletable and entry.status != "creating"
+        retire = kind not in deletable
         action = Action(
             address=address,
             kind=kind,

@@ -118,7 +118,7 @@ def removal(destroy: bool, gone: bool, retire: bool, status: str) -> str:
     cause = "featrix destroy" if destroy else "removed from the manifest"
     if gone:
         return f"{cause}; already gone from the server: only the lockfile entry is removed"
-    if status == "creating":
+    if status == "creating" and not retire:
         return f"{cause}; an earlier apply started creating it: only its lockfile entry is removed"
     if retire:
         return f"{cause}; the API cannot delete predictors: it is retired (left on the server, forgotten by featrix)"
