@@ -180,9 +180,25 @@ def test_removal_from_the_manifest_deletes(cli: Any, server: Any, project: Path,
     assert cli("plan", "--detailed-exitcode").returncode == 0
 
 
+def test_target_limits_plan_and_apply(cli: Any, server: Any) -> None:
+    text = manifest(server.url, published=False, vdb_records=3, species_epochs=6, endpoint=False)
+    cli.write(
+        text.replace("    rare_label_value: female\n", "    rare_label_value: female\n    deletion_protection: true\n")
+    )
+    r = cli("plan", "--detailed-exitcode", "--target", "vector_database.catalog")
+    assert r.returncode == 2
+    assert "~ vector_database.catalog" in r.stdout and "predictor.sex" not in r.stdout
+    r = cli.ok("apply", "--auto-approve", "--target", "vector_database.catalog")
+    assert "0 added, 1 changed, 0 destroyed" in r.stdout
+    r = cli("plan", "--detailed-exitcode")
+    assert r.returncode == 2 and "~ predictor.sex" in r.stdout and "vector_database.catalog" not in r.stdout
+    cli.write(manifest(server.url, published=False, vdb_records=3, species_epochs=6, endpoint=False))
+    assert cli("plan", "--detailed-exitcode").returncode == 0
+
+
 def test_destroy_refused_by_prevent_destroy(cli: Any, server: Any, project: Path) -> None:
     cli.write(
-        manifest(server.url, published=False, vdb_records=2, species_epochs=6, endpoint=False, prevent_destroy=True)
+        manifest(server.url, published=False, vdb_records=3, species_epochs=6, endpoint=False, prevent_destroy=True)
     )
     before = (project / "featrix.lock").read_text()
     r = cli("destroy", "--auto-approve")
@@ -194,7 +210,7 @@ def test_destroy_refused_by_prevent_destroy(cli: Any, server: Any, project: Path
 
 def test_second_concurrent_apply_is_refused_naming_the_holder(cli: Any, server: Any) -> None:
     cli.write(
-        manifest(server.url, published=False, vdb_records=2, species_epochs=6, endpoint=True, prevent_destroy=True)
+        manifest(server.url, published=False, vdb_records=3, species_epochs=6, endpoint=True, prevent_destroy=True)
     )
     master, slave = pty.openpty()
     first = cli.popen("apply", stdin=slave, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
