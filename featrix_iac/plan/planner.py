@@ -89,6 +89,7 @@ def make_plan(
         if address in wanted:
             _plan_declared(st, address)
     _cascade(st, wanted)
+    _create_before_destroy(st, deletable if deletable is not None else deletable_kinds())
     _plan_removals(st, wanted, deletable if deletable is not None else deletable_kinds(), destroy)
     _set_dependencies(st)
     actions = _select(st, list(targets))
@@ -285,7 +286,6 @@ def _forced_replacement(entry: LockEntry, live: Any) -> str:
 def _replace(st: _State, action: Action, diff: FieldDiff, forced: str) -> None:
     action.action, action.changes = A.REPLACE, diff.changes
     action.reasons = ([forced] if forced else []) + why.field_reasons(diff, {})
-    action.warnings = why.replace_warnings(action)
     st.renewed.add(action.address)
 
 
@@ -319,7 +319,6 @@ def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target
         return
     if action.action is not A.REPLACE:
         action.action = A.REPLACE
-        action.warnings = why.replace_warnings(action)
         st.renewed.add(action.address)
     action.reasons.insert(0, reason)
     if not any(c.field == ref_field for c in action.changes):
@@ -338,6 +337,30 @@ def _ref_change(entry: LockEntry, ref_field: str, target: str, *, forces: bool) 
 def ref_kind_id(target: str) -> str:
     """The id field of the lockfile entry that names the referenced object (predictor_id, session_id)."""
     return {"predictor": "predictor_id", "foundational_model": "session_id"}.get(target.split(".", 1)[0], "id")
+
+
+def _create_before_destroy(st: _State, deletable: set[str]) -> None:
+    """Decide the order of each replacement (the applier follows the plan, never re-decides).
+
+    A kind the API cannot delete (predictors) is always created first: the old one is only retired.
+    A replacement whose replaced dependents are created first must be created first too (Terraform's
+    rule), so a new foundational model is ready before the old one (and its old predictors) go.
+    """
+    replaced = [a for a in st.actions.values() if a.action is A.REPLACE]
+    for action in replaced:
+        if action.kind not in deletable:
+            action.create_before_destroy = True
+    changed = True
+    while changed:
+        changed = False
+        for action in replaced:
+            if action.create_before_destroy:
+                continue
+            dependents = st.graph.transitive_dependents(action.address) if action.address in st.graph.order else set()
+            if any(st.actions[d].action is A.REPLACE and st.actions[d].create_before_destroy for d in dependents):
+                action.create_before_destroy = changed = True
+    for action in replaced:
+        action.warnings = why.replace_warnings(action) + action.warnings
 
 
 # -- removals --------------------------------------------------------------------------------------------
