@@ -1,6 +1,6 @@
 """The big crash run: SIGKILL `featrix apply` of the quickstart at many random moments, then re-run it.
 
-Run: python bench/bench_crash.py [--runs 30] [--max-delay 2.5] [--seed 1] [--fm-epochs 30]
+Run: python bench/bench_crash.py [--runs 30] [--max-delay 2.5] [--seed 1] [--fm-epochs 30] [--replacement]
 Each run: a fresh project on one local server, `apply --auto-approve` killed after a random delay
 (0 .. max-delay s, which spans upload, training waits and lockfile writes), then the checks of
 tests/robustness/test_crash.py: the lockfile is valid, the re-run succeeds, the next plan is empty,
@@ -29,6 +29,9 @@ def main() -> None:
     parser.add_argument("--max-delay", type=float, default=2.5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fm-epochs", type=int, default=30)
+    parser.add_argument(
+        "--replacement", action="store_true", help="kill a replacement cascade (apply, then change fm_epochs)"
+    )
     args = parser.parse_args()
     from featrix_iac.server.embedded import start_local_server
 
@@ -39,7 +42,7 @@ def main() -> None:
         for i in range(args.runs):
             delay = round(rng.uniform(0.0, args.max_delay), 3)
             point = KillPoint(f"run {i} at {delay}s", None, delay)
-            outcome = crash_and_recover(srv, Path(tmp), point, fm_epochs=args.fm_epochs)
+            outcome = crash_and_recover(srv, Path(tmp), point, fm_epochs=args.fm_epochs, replacement=args.replacement)
             killed += outcome.killed
             last = outcome.output_before_kill.strip().splitlines()[-1:] or ["(nothing printed)"]
             status = "ok" if not outcome.problems else "BROKEN"

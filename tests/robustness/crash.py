@@ -57,11 +57,21 @@ def kill_at(proc: Any, point: KillPoint) -> tuple[bool, str]:
     return code == -signal.SIGKILL, "".join(seen)
 
 
-def crash_and_recover(server: Any, workdir: Path, point: KillPoint, *, fm_epochs: int = 30) -> CrashOutcome:
-    """One scenario: fresh project, apply killed at `point`, lockfile check, re-run apply, re-plan, inventory."""
+def crash_and_recover(
+    server: Any, workdir: Path, point: KillPoint, *, fm_epochs: int = 30, replacement: bool = False
+) -> CrashOutcome:
+    """One scenario: fresh project, apply killed at `point`, lockfile check, re-run apply, re-plan, inventory.
+
+    With `replacement`, the project is applied first and its foundational model's epochs changed, so the
+    killed apply is a replacement cascade (new model, predictors retrained, endpoint moved by shadow/promote).
+    """
     name = "crash-" + re.sub(r"[^a-z0-9]+", "-", point.name.lower()).strip("-")
     root = make_project(workdir / name, server.url, name=name, fm_epochs=fm_epochs)
     cli = Cli(root, cli_env(server.api_key))
+    if replacement:
+        cli.ok("apply", "--auto-approve")
+        manifest = root / "featrix.yaml"
+        manifest.write_text(manifest.read_text().replace(f"fm_epochs: {fm_epochs}", f"fm_epochs: {fm_epochs + 1}"))
     killed, seen = kill_at(cli.popen("apply", "--auto-approve"), point)
     outcome = CrashOutcome(point, killed, seen)
     if problem := lockfile_problem(root):

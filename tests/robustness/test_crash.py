@@ -16,7 +16,6 @@ from crash import KillPoint, crash_and_recover
 POINTS = [
     KillPoint("during upload", r"foundational_model\.penguins: creating"),
     KillPoint("during foundational model training", r"foundational_model\.penguins: .*training", delay=0.2),
-    KillPoint("while predictors are created", r"predictor\.\w+: creating"),
     KillPoint("during predictor training", r"predictor\.\w+: .*training"),
     KillPoint("between lockfile writes", r"predictor\.\w+: created"),
     KillPoint("while the endpoint is created", r"endpoint\.species_api: creating"),
@@ -26,6 +25,26 @@ POINTS = [
 @pytest.mark.parametrize("point", POINTS, ids=[p.name for p in POINTS])
 def test_kill_and_rerun_converges_without_duplicates(server: Any, tmp_path: Path, point: KillPoint) -> None:
     outcome = crash_and_recover(server, tmp_path, point)
+    assert outcome.killed, f"apply finished before the kill point {point.pattern!r}:\n{outcome.output_before_kill}"
+    assert not outcome.problems, f"killed {point.name}; output before the kill:\n{outcome.output_before_kill}\n" + (
+        "\n".join(outcome.problems)
+    )
+
+
+# one point in CI; bench/bench_crash.py --replacement kills replacements at random moments
+REPLACEMENT_POINTS = [
+    KillPoint("replacing the foundational model", r"foundational_model\.penguins: .*training", delay=0.2),
+]
+
+
+# KNOWN BUG (reported in /work/notes/contract-changes.md, gitops 13:30): after a kill in the middle of a
+# foundational model replacement, the re-run only re-attaches to the new model: the predictors and the
+# endpoint stay on the old model (their session_id differs from the model's, yet the next plan is empty)
+# and the old model, recorded as retired with pending_delete, is never deleted. Strict: passes -> remove.
+@pytest.mark.xfail(strict=True, reason="a killed replacement cascade is not resumed (see the comment above)")
+@pytest.mark.parametrize("point", REPLACEMENT_POINTS, ids=[p.name for p in REPLACEMENT_POINTS])
+def test_kill_during_a_replacement_cascade(server: Any, tmp_path: Path, point: KillPoint) -> None:
+    outcome = crash_and_recover(server, tmp_path, point, replacement=True)
     assert outcome.killed, f"apply finished before the kill point {point.pattern!r}:\n{outcome.output_before_kill}"
     assert not outcome.problems, f"killed {point.name}; output before the kill:\n{outcome.output_before_kill}\n" + (
         "\n".join(outcome.problems)
