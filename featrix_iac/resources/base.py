@@ -211,6 +211,26 @@ class Handler:
             futures = {a: pool.submit(self.read, client, e) for a, e in entries.items()}
             return {a: f.result() for a, f in futures.items()}
 
+    def read_listed(
+        self,
+        client: FeatrixClient,
+        entries: dict[str, LockEntry],
+        listed: dict[Any, dict[str, Any]],
+        id_of: Callable[[LockEntry], Any],
+        live_of: Callable[[dict[str, Any], LockEntry], LiveObject],
+    ) -> dict[str, LiveObject | None]:
+        """Entries found in a list answer (by `id_of`) become live objects; the rest are read one by one."""
+        out: dict[str, LiveObject | None] = {}
+        missing: dict[str, LockEntry] = {}
+        for address, entry in entries.items():
+            doc = listed.get(id_of(entry))
+            if doc is None:
+                missing[address] = entry
+            else:
+                out[address] = live_of(doc, entry)
+        out.update(Handler.read_all(self, client, missing))
+        return out
+
     def find_existing(
         self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
     ) -> dict[str, str] | None:

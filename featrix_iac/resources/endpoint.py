@@ -65,16 +65,7 @@ class EndpointHandler(Handler):
         if not entries:
             return {}
         listed = {d.get("id"): d for d in client.get("/endpoints").get("endpoints", []) if isinstance(d, dict)}
-        out: dict[str, LiveObject | None] = {}
-        missing: dict[str, LockEntry] = {}
-        for address, entry in entries.items():
-            doc = listed.get(entry.ids.get("endpoint_id"))
-            if doc is None:
-                missing[address] = entry
-            else:
-                out[address] = self._live(doc, entry)
-        out.update(super().read_all(client, missing))
-        return out
+        return self.read_listed(client, entries, listed, lambda e: e.ids.get("endpoint_id"), self._live)
 
     def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject:
         serving = doc.get("serving_predictor_id")

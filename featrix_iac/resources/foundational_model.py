@@ -121,21 +121,14 @@ class FoundationalModelHandler(Handler):
         sids = [e.ids.get("session_id", "") for e in entries.values()]
         prefix = os.path.commonprefix(sids)  # narrows the org-wide list when the ids share a prefix
         params = {"name_prefix": prefix} if len(prefix) >= 3 else None
-        listed = {
+        listed = {  # still training: not listed here, so the full document is read
             item.get("session_id"): item
             for item in client.get("/compute/sessions-for-org", params=params).get("sessions", [])
-            if isinstance(item, dict)
+            if isinstance(item, dict) and item.get("es_status") in ("done", "failed", "cancelled")
         }
-        out: dict[str, LiveObject | None] = {}
-        missing: dict[str, LockEntry] = {}
-        for address, entry in entries.items():
-            item = listed.get(entry.ids.get("session_id"))
-            if item is None or item.get("es_status") not in ("done", "failed", "cancelled"):
-                missing[address] = entry  # not listed (or still training): read the full document
-            else:
-                out[address] = self._live(item, entry, {})
-        out.update(super().read_all(client, missing))
-        return out
+        return self.read_listed(
+            client, entries, listed, lambda e: e.ids.get("session_id"), lambda item, e: self._live(item, e, {})
+        )
 
     def _live(self, s: dict[str, Any], entry: LockEntry, jobs: dict[str, Any]) -> LiveObject:
         applied = entry.applied

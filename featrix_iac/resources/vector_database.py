@@ -60,25 +60,16 @@ class VectorDatabaseHandler(Handler):
 
     def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
         """One list GET per foundational model; databases missing from a list are read one by one."""
-        by_session: dict[str, dict[str, LockEntry]] = {}
-        for address, entry in entries.items():
-            by_session.setdefault(entry.ids.get("session_id", ""), {})[address] = entry
-        out: dict[str, LiveObject | None] = {}
-        missing: dict[str, LockEntry] = {}
-        for sid, group in by_session.items():
+        listed: dict[Any, dict[str, Any]] = {}
+        for sid in sorted({e.ids.get("session_id", "") for e in entries.values()}):
             try:
                 docs = client.get(f"/session/{sid}/vector_databases").get("vector_databases", []) if sid else []
             except NotFoundError:
                 docs = []
-            listed = {d.get("name"): d for d in docs if isinstance(d, dict)}
-            for address, entry in group.items():
-                doc = listed.get(entry.ids.get("name"))
-                if doc is None:
-                    missing[address] = entry
-                else:
-                    out[address] = self._live(doc, entry)
-        out.update(super().read_all(client, missing))
-        return out
+            listed.update({(sid, d.get("name")): d for d in docs if isinstance(d, dict)})
+        return self.read_listed(
+            client, entries, listed, lambda e: (e.ids.get("session_id", ""), e.ids.get("name")), self._live
+        )
 
     def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject:
         live = {"name": doc.get("name", entry.ids.get("name")), "auto_populate": bool(doc.get("auto_populated", True))}
