@@ -135,7 +135,8 @@ def _build(plan: Plan) -> _Doc:
         head.append("")
         head.append("✅ No changes. The server matches the manifests.")
     doc = _Doc(head=head, rows=[_row(a) for a in changes])
-    doc.optional = [d for d in (_details(a) for a in changes) if d]
+    shown = set(plan.warnings[:WARNING_ITEMS])
+    doc.optional = [d for d in (_details(a, shown) for a in changes) if d]
     if plan.drift:
         doc.optional.insert(0, _drift_section(plan.drift, expanded=plan.refresh_only))
     if plan.warnings:
@@ -187,13 +188,15 @@ def _action_label(action: ActionType) -> str:
     return f"{warn}`{sym}` {action.value}" if sym else action.value
 
 
-def _details(a: Action) -> str:
-    if not (a.changes or a.warnings or len(a.reasons) > 1):
+def _details(a: Action, shown: set[str]) -> str:
+    """A resource's reasons, own warnings (unless the Warnings section, always kept, lists them) and fields."""
+    warnings = [w for w in a.warnings if w not in shown]
+    if not (a.changes or warnings or len(a.reasons) > 1):
         return ""
     lines = [f"<details><summary><code>{_html(a.address)}</code>: {_html(a.action.value)}</summary>", ""]
     for reason in a.reasons:
         lines.append(f"- {_cell(reason, VALUE_CHARS)}")
-    for warning in a.warnings:
+    for warning in warnings:
         lines.append(f"- ⚠️ {_cell(warning, VALUE_CHARS)}")
     if a.changes:
         lines.extend(["", *_changes_table(a.changes)])

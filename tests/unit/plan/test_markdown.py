@@ -181,3 +181,24 @@ def test_smaller_limits_are_honoured(limit: int) -> None:
     md = render_markdown(_huge_plan(1000, 300), limit=limit)
     assert len(md) <= limit
     assert SECRET not in md
+
+
+def test_an_action_warning_listed_under_warnings_is_not_repeated_in_details() -> None:
+    warning = "predictor.p: the old predictor is retired, not deleted"
+    own = "predictor.p: only here"
+    plan = _plan(
+        [
+            Action(
+                address="predictor.p",
+                kind="predictor",
+                action=ActionType.REPLACE,
+                reasons=["target_column changed"],
+                warnings=[warning, own],
+                changes=[FieldChange(field="target_column", old="a", new="b", forces_replacement=True)],
+            )
+        ],
+        warnings=[warning],
+    )
+    md = render_markdown(plan)
+    assert md.count(warning) == 1 and md.index(warning) > md.index("**Warnings**")
+    assert f"- ⚠️ {own}" in md
