@@ -2,8 +2,8 @@
 
 `featrix plan --json` prints `plan_json(plan)`: the Plan model's own data (it carries
 `format_version`), with sensitive field changes redacted whatever the planner put in them. The other
-documents (`validate_json`, `apply_json`, `state_json`) are versioned models below; none holds a secret
-(the state document names a resource's secrets, never their values).
+documents (`validate_json`, `state_json`, and cli/views.py `apply_json`) are versioned models below; none
+holds a secret (the state document names a resource's secrets, never their values).
 Regenerate the schemas with `python -m featrix_iac.plan.jsonformat` (a test checks they are current).
 """
 
@@ -77,17 +77,18 @@ class ValidateDocument(_Doc):
 
 
 class ApplyDocument(_Doc):
-    """`featrix apply --json`: the plan that was executed and what became of each of its actions."""
+    """`featrix apply --json` / `destroy --json` (built by cli/views.py `apply_json`): the plan and its outcome."""
 
+    format: Literal["featrix-apply"] = "featrix-apply"
     format_version: int = RESULT_FORMAT_VERSION
+    operation: Literal["apply", "destroy"]
+    plan: Plan
+    applied: bool = Field(description="False when nothing was applied (no changes, or not approved).")
     ok: bool = Field(description="Every action done (nothing failed or skipped).")
-    environment: str
-    summary: str = Field(description="The executed plan's summary line.")
+    summary: str = Field(description="The summary line, e.g. 'Apply complete! Resources: 1 added, ...'.")
     done: list[str] = Field(default_factory=list, description="Addresses applied.")
     failed: dict[str, str] = Field(default_factory=dict, description="Address -> error (with the server's detail).")
     skipped: dict[str, str] = Field(default_factory=dict, description="Address -> why (e.g. upstream failed).")
-    outputs: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Non-secret outputs by address.")
-    plan: Plan
 
 
 class StateResource(_Doc):
@@ -120,21 +121,6 @@ def validate_json(diagnostics: Iterable[Diagnostic]) -> str:
     items = [DiagnosticDoc.model_validate(d.to_json()) for d in diagnostics]
     doc = ValidateDocument(valid=not any(d.severity == "error" for d in items), diagnostics=items)
     return _dumps(doc.model_dump(mode="json", exclude_none=True))
-
-
-def apply_json(plan: Plan, result: Any) -> str:
-    """`result`: apply's ApplyResult (done, failed, skipped, outputs)."""
-    doc = ApplyDocument(
-        ok=not result.failed and not result.skipped,
-        environment=plan.environment,
-        summary=plan.summary_line(),
-        done=sorted(result.done),
-        failed=dict(result.failed),
-        skipped=dict(result.skipped),
-        outputs=dict(result.outputs),
-        plan=Plan.model_validate(plan_data(plan)),
-    )
-    return _dumps(doc.model_dump(mode="json"))
 
 
 def state_json(lock: Lockfile) -> str:

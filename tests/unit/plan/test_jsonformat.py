@@ -12,7 +12,6 @@ from featrix_iac.diagnostics import Diagnostics, Source
 from featrix_iac.plan.jsonformat import (
     REGENERATE,
     SCHEMA_DIR,
-    apply_json,
     plan_json,
     plan_schema,
     schema_texts,
@@ -103,15 +102,17 @@ def test_validate_document() -> None:
     assert data["diagnostics"][1]["range"] == {"file": "featrix.yaml", "line": 3, "col": 5}
 
 
-def test_apply_document_has_no_secret() -> None:
+@pytest.mark.parametrize("applied", [True, False])
+def test_the_cli_apply_document_matches_its_schema_and_has_no_secret(applied: bool) -> None:
+    from featrix_iac.cli.views import apply_json
+
     result = SimpleNamespace(
-        done=["predictor.x"], failed={"endpoint.e": "HTTP 400: bad"}, skipped={}, outputs={"predictor.x": {"n": 1}}
+        done=["predictor.x"], failed={"endpoint.e": "HTTP 400: bad"}, skipped={}, outputs={}, ok=False
     )
-    text = apply_json(_plan_with_secret(), result)
+    text = apply_json(_plan_with_secret(), result if applied else None)
     assert "s3cr3t" not in text
     data = _valid(text, "apply.schema.json")
-    assert data["ok"] is False and data["failed"] == {"endpoint.e": "HTTP 400: bad"}
-    assert data["summary"].startswith("Plan: 0 to add, 1 to change")
+    assert data["applied"] is applied and data["operation"] == "apply"
 
 
 def test_state_document_names_secrets_without_values() -> None:
