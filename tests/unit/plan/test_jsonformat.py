@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import jsonschema
@@ -131,3 +132,23 @@ def test_state_document_names_secrets_without_values() -> None:
     assert blob not in text and "enc:v1" not in text
     data = _valid(text, "state.schema.json")
     assert data["serial"] == 7 and data["resources"][0]["secrets"] == ["api_key"]
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_the_cli_validate_document_matches_its_schema(tmp_path: Path, broken: bool) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    shutil.copytree(Path(__file__).resolve().parents[3] / "examples" / "quickstart", tmp_path / "p")
+    manifest = tmp_path / "p" / "featrix.yaml"
+    if broken:
+        manifest.write_text(manifest.read_text().replace("target_column: species", "target_colum: species"))
+    r = subprocess.run(
+        [sys.executable, "-m", "featrix_iac", "-C", str(tmp_path / "p"), "validate", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    data = json.loads(r.stdout)
+    jsonschema.validate(data, json.loads((SCHEMA_DIR / "validate.schema.json").read_text()))
+    assert data["valid"] is not broken and r.returncode == int(broken)
