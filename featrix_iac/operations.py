@@ -452,8 +452,7 @@ def import_resource(root: Path | str, env: str | None, address: str, object_id: 
         lock = session.store.load()
         entry = _import_entry(session, lock, address, object_id, wanted)
         with connect(session.loaded) as (client, url):
-            live = handler.read(client, entry)
-            outputs = _import_outputs(client, addr.kind, entry.ids)
+            live, outputs = _import_read(client, handler, entry, object_id)
         entry, result = _adopted(address, object_id, entry, live, handler, wanted, resource)
         entry.outputs = outputs
         lock.resources[address] = entry
@@ -561,6 +560,22 @@ def _required_ref(lock: Lockfile, address: str, ref: str, id_field: str) -> dict
             address,
         )
     return dict(entry.ids)
+
+
+def _import_read(client: FeatrixClient, handler: Any, entry: LockEntry, object_id: str) -> tuple[Any, dict[str, Any]]:
+    """The object through its handler (None: confirmed absent), and its outputs; read errors are refusals."""
+    from featrix_iac.client import FeatrixError
+    from featrix_iac.diagnostics import DiagnosticsError
+
+    try:
+        return handler.read(client, entry), _import_outputs(client, entry.kind, entry.ids)
+    except DiagnosticsError:
+        raise
+    except FeatrixError as exc:
+        raise fail(
+            f"cannot read {entry.kind.replace('_', ' ')} {object_id} from the server: {exc}",
+            "nothing was recorded; run the import again when the server answers",
+        ) from None
 
 
 def _import_outputs(client: FeatrixClient, kind: str, ids: dict[str, str]) -> dict[str, Any]:

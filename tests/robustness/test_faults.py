@@ -11,6 +11,7 @@ Every scenario in isolation: test_faults_matrix.py (bench/bench_faults.py runs i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,9 +129,10 @@ def test_eventual_consistency(server: Any, tmp_path: Path, clean: None) -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_refresh_errors_are_never_read_as_deletions(server: Any, tmp_path: Path, clean: None) -> None:
-    """R17: a plan rides out transient list errors; a lasting 5xx or a 403 stops it, nothing read as deleted."""
-    cli, _ = project(server, tmp_path, "refresh errors")
+def test_reads_ride_out_transient_errors_and_stop_on_lasting_ones(server: Any, tmp_path: Path, clean: None) -> None:
+    """R17: plan and import ride out transient read errors; a lasting 5xx or a 403 stops them with a clear
+    error, nothing read as deleted and nothing recorded."""
+    cli, _ = project(server, tmp_path, "read errors")
     cli.ok("apply", "--auto-approve")
     add_faults(server.url, server.api_key, {"route": "GET /compute/sessions-for-org", "status": 500, "count": 2})
     assert cli("plan", "--detailed-exitcode").returncode == 0
@@ -144,6 +146,18 @@ def test_refresh_errors_are_never_read_as_deletions(server: Any, tmp_path: Path,
         assert_all_fired(server, plan.stdout + plan.stderr)
         assert plan.returncode == 1 and "Nothing was changed" in plan.stderr, plan.stdout + plan.stderr
         assert "will be created" not in plan.stdout and "Traceback" not in plan.stderr
+    clear_faults(server.url, server.api_key)
+    ids = json.loads((cli.project / "featrix.lock").read_text())["resources"]["predictor.sex"]["ids"]
+    cli.ok("state", "rm", "predictor.sex")
+    add_faults(server.url, server.api_key, {"route": STATUS, "status": 503, "count": 0})
+    lasting = cli("import", "predictor.sex", ids["predictor_id"])
+    assert lasting.returncode == 1 and "cannot read predictor" in lasting.stderr and "Traceback" not in lasting.stderr
+    assert "predictor.sex" not in json.loads((cli.project / "featrix.lock").read_text())["resources"]
+    clear_faults(server.url, server.api_key)
+    transient = [{"route": STATUS, "status": 502}, {"route": STATUS, "drop_connection": True}]
+    add_faults(server.url, server.api_key, *transient, {"route": STATUS, "status": 409, "body": BUSY})
+    cli.ok("import", "predictor.sex", f"{ids['session_id']}/{ids['predictor_id']}")
+    assert_all_fired(server, "")
     clear_faults(server.url, server.api_key)
     assert cli("plan", "--detailed-exitcode").returncode == 0
 
