@@ -19,16 +19,17 @@ bench/bench_properties.py (HYPOTHESIS_PROFILE=long).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from robust_helpers import add_faults, clear_faults, cli_env, lockfile_problem, set_consistency
-from strategies import EDIT_NAMES, EXAMPLES, LONG, REPO, examples, fault_rules, featrix_inprocess
+from strategies import EDIT_NAMES, EXAMPLES, LONG, REPO, TRAIN, examples, fault_rules, featrix_inprocess
 
 from featrix_iac.cli.main import COMMANDS
 
@@ -141,6 +142,7 @@ class Known:
     endpoints: set[str] = field(default_factory=set)
     vdbs: set[tuple[str, str]] = field(default_factory=set)
     creating: set[str] = field(default_factory=set)
+    addresses: set[str] = field(default_factory=set)
 
 
 def known(root: Path) -> Known:
@@ -157,6 +159,7 @@ def known(root: Path) -> Known:
                 k.vdbs.add((ids.get("session_id", ""), ids.get("name", "")))
         if entry["status"] == "creating":
             k.creating.add(address)
+        k.addresses.add(address)
     return k
 
 
@@ -170,10 +173,23 @@ def _tag(user_metadata: Any) -> dict[str, Any]:
     return tag if isinstance(tag, dict) else {}
 
 
-def untracked(url: str, api_key: str, project: str, root: Path, *, strict: bool) -> list[str]:
-    """Objects of `project` on the server that the lockfile lost track of (strict: "creating" excuses nothing)."""
+# KNOWN GAP (test_a_removed_predictor_stays_tracked, xfail strict): a predictor removed from the manifest is
+# retired (the API cannot delete it) and its entry is dropped from the lockfile, so it stays on the server
+# untracked. Until that is fixed, predictors the engine reported as retired are excused here.
+RETIRED_PREDICTORS_ARE_FORGOTTEN = True
+RETIRED_LINE = re.compile(r"^(predictor\.\S+): retired\b", re.MULTILINE)
+
+
+def untracked(
+    url: str, api_key: str, project: str, root: Path, *, strict: bool, retired: frozenset[str] = frozenset()
+) -> list[str]:
+    """Objects of `project` on the server that the lockfile lost track of (strict: "creating" excuses nothing).
+
+    `retired`: predictor addresses the engine reported as retired (excused while the known gap stands)."""
     k = known(root)
-    excused = set() if strict else k.creating
+    excused = set() if strict else set(k.creating)
+    if RETIRED_PREDICTORS_ARE_FORGOTTEN:
+        excused |= {a for a in retired if a not in k.addresses}
     out: list[str] = []
     with httpx.Client(base_url=url, headers={"X-Api-Key": api_key}, timeout=30) as http:
         for item in http.get("/compute/sessions-for-org").json()["sessions"]:
@@ -243,7 +259,10 @@ def check_result(args: tuple[str, ...], result: tuple[int, str, str], log: list[
     assert code in allowed, f"{where}\n{out}\n{err}"
     assert "Traceback" not in out + err and "internal error" not in err, f"{where}\n{err}"
     if code == 1:
-        assert "Error: " in err, f"{where}\n{err}"
+        reported = re.search(r"^Error: ", err, re.MULTILINE) or re.search(
+            r"^(Apply|Destroy) failed\.", out, re.MULTILINE
+        )
+        assert reported, f"exit 1 without an Error: or a failed summary\n{where}\n{out}\n{err}"
 
 
 # ---------------------------------------------------------------------------------------------- the property
@@ -284,7 +303,7 @@ def run_history(ctx: Ctx, history: list[tuple[str, list[dict[str, Any]], str, bo
     url, key = ctx.server.url, ctx.server.api_key
     root, name = ctx.new_project()
     env = cli_env(key)
-    model, log = Model(), [f"history of {name}:"]
+    model, log, retired = Model(), [f"history of {name}:"], frozenset[str]()
     manifest = root / "featrix.yaml"
     manifest.write_text(render(model, name, url))
     check_result(("apply", "--auto-approve"), featrix_inprocess(env, "-C", str(root), "apply", "--auto-approve"), log)
@@ -303,26 +322,115 @@ def run_history(ctx: Ctx, history: list[tuple[str, list[dict[str, Any]], str, bo
                     set_consistency(url, key, first_get_404=True, stale_list_seconds=1)
                 for args, result in run_operation(root, env, op):
                     check_result(args, result, log)
+                    retired = retired | set(RETIRED_LINE.findall(result[1]))
                 clear_faults(url, key)
-                problems = lockfile_problems(root) + untracked(url, key, name, root, strict=False)
+                problems = lockfile_problems(root) + untracked(url, key, name, root, strict=False, retired=retired)
                 assert not problems, "\n".join(log + problems)
-            converge(root, env, url, key, name, model, log)
+            converge(root, env, url, key, name, log, retired)
         finally:
             clear_faults(url, key)
 
 
-def converge(root: Path, env: dict[str, str], url: str, key: str, name: str, model: Model, log: list[str]) -> None:
+def converge(
+    root: Path, env: dict[str, str], url: str, key: str, name: str, log: list[str], retired: frozenset[str]
+) -> None:
     """With no faults: apply exits 0, the next plan is empty, everything on the server is tracked by id."""
     code, out, err = featrix_inprocess(env, "-C", str(root), "apply", "--auto-approve")
     assert code == 0, "\n".join(log) + f"\nfinal apply failed:\n{out}\n{err}"
+    retired = retired | set(RETIRED_LINE.findall(out))
     code, out, err = featrix_inprocess(env, "-C", str(root), "plan", "--detailed-exitcode")
     assert code == 0, "\n".join(log) + f"\nplan after the final apply is not empty:\n{out}\n{err}"
-    problems = lockfile_problems(root) + untracked(url, key, name, root, strict=True)
+    problems = lockfile_problems(root) + untracked(url, key, name, root, strict=True, retired=retired)
     assert not problems, "\n".join(log + problems)
 
 
+# two designed histories always run (CI's random ones are few): key rotation and vdb replacement under
+# committed-then-failed calls and a dropped connection, a 429-throttled refresh, a protected destroy, import
+CHOSEN = [
+    [
+        (
+            "rotate the endpoint key",
+            [{"route": "POST /endpoints/[^/]+/regenerate_key", "status": 503, "when": "after"}],
+            "apply",
+            False,
+        ),
+        (
+            "rewrite the vdb records (replace)",
+            [{"route": "POST .*/vector_databases$", "drop_connection": True, "when": "after"}],
+            "apply",
+            False,
+        ),
+        (
+            "remove the endpoint",
+            [{"route": "GET /compute/sessions-for-org", "status": 429, "retry_after": 1, "count": 2}],
+            "refresh-only",
+            True,
+        ),
+    ],
+    [
+        (
+            "change species epochs (replace)",
+            [{"route": f"POST {TRAIN}", "status": 500, "when": "after"}],
+            "apply",
+            False,
+        ),
+        (
+            "toggle deletion_protection (in place)",
+            [{"route": "POST /endpoints$", "status": 502, "when": "after"}],
+            "destroy",
+            False,
+        ),
+        ("add predictor island", [{"route": "POST /compute/upload_with_new_session", "status": 503}], "apply", True),
+        ("toggle deletion_protection (in place)", [], "import", False),
+    ],
+]
+
+
 @pytest.mark.timeout(0 if LONG else 900)  # the long run is bounded by its example count
-@settings(max_examples=examples(3, 60))
+@settings(max_examples=examples(2, 60))
 @given(history=st.lists(steps, min_size=2, max_size=4))
+@example(history=CHOSEN[0])
+@example(history=CHOSEN[1])
 def test_random_histories_keep_the_engine_invariants(ctx: Ctx, history: list[Any]) -> None:
     run_history(ctx, history)
+
+
+def test_the_untracked_check_sees_a_stray_object(ctx: Ctx) -> None:
+    """The invariant can fail: an endpoint tagged with the project but unknown to the lockfile is reported,
+    excused only while its address is recorded as being created."""
+    url, key = ctx.server.url, ctx.server.api_key
+    root, name = ctx.new_project()
+    (root / "featrix.yaml").write_text(render(Model(sex=False), name, url))
+    code, out, err = featrix_inprocess(cli_env(key), "-C", str(root), "apply", "--auto-approve")
+    assert code == 0, out + err
+    assert untracked(url, key, name, root, strict=True) == []
+    lock = json.loads((root / "featrix.lock").read_text())
+    ids = lock["resources"]["predictor.species"]["ids"]
+    tag = {"featrix_iac": {"project": name, "address": "endpoint.stray"}}
+    body = {"name": f"{name}-stray", "predictor_id": ids["predictor_id"], "session_id": ids["session_id"]}
+    r = httpx.post(f"{url}/endpoints", json=body | {"user_metadata": tag}, headers={"X-Api-Key": key}, timeout=30)
+    r.raise_for_status()
+    stray = untracked(url, key, name, root, strict=True)
+    assert len(stray) == 1 and "endpoint.stray" in stray[0], stray
+    assert untracked(url, key, name, root, strict=False) == stray  # no "creating" entry excuses it
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="engine bug found by test_random_histories_keep_the_engine_invariants (shrunk: remove predictor.sex, "
+    "apply): apply/applier.py _destroy() RETIREs a removed predictor and then drops its lockfile entry "
+    "(_save(address, None)), so the predictor, still on the server, is tracked by nothing; its `retired` records "
+    "are dropped too, and applier.known_predictor_ids() no longer protects it from the by-name orphan search "
+    "when the same predictor is declared again. Fix: keep a status 'retired' entry with the ids in `retired` "
+    "(the planner already ignores such entries), pruned when the foundational model is deleted.",
+)
+def test_a_removed_predictor_stays_tracked(ctx: Ctx) -> None:
+    url, key = ctx.server.url, ctx.server.api_key
+    root, name = ctx.new_project()
+    env = cli_env(key)
+    (root / "featrix.yaml").write_text(render(Model(), name, url))
+    assert featrix_inprocess(env, "-C", str(root), "apply", "--auto-approve")[0] == 0
+    (root / "featrix.yaml").write_text(render(Model(sex=False), name, url))
+    code, out, err = featrix_inprocess(env, "-C", str(root), "apply", "--auto-approve")
+    assert code == 0 and "predictor.sex: retired" in out, out + err
+    assert untracked(url, key, name, root, strict=True) == []
