@@ -233,22 +233,50 @@ OPERATIONS: dict[str, tuple[tuple[str, ...], tuple[int, ...]]] = {
 }
 
 
-def run_operation(root: Path, env: dict[str, str], op: str) -> list[tuple[tuple[str, ...], tuple[int, str, str]]]:
-    """The CLI call(s) of one operation; `import` = `state rm` + `import` of a recorded endpoint or predictor."""
-    if op != "import":
-        args, _ = OPERATIONS[op]
-        return [(args, featrix_inprocess(env, "-C", str(root), *args))]
-    if not HAS_IMPORT or not (root / "featrix.lock").exists():
-        return run_operation(root, env, "plan")
+def _import_candidate(root: Path) -> tuple[str, str] | None:
+    """A ready endpoint or vector database (they carry no `retired` records) declared in the manifest, and its ID."""
+    import yaml
+
     lock = json.loads((root / "featrix.lock").read_text())
-    ready = [
-        (a, e) for a, e in sorted(lock["resources"].items()) if e["status"] == "ready" and a.startswith("endpoint.")
-    ]
-    if not ready:
-        return run_operation(root, env, "plan")
-    address, entry = ready[0]
-    steps = [("state", "rm", address), ("import", address, entry["ids"]["endpoint_id"])]
-    return [(args, featrix_inprocess(env, "-C", str(root), *args)) for args in steps]
+    data = yaml.safe_load((root / "featrix.yaml").read_text())
+    declared = {f"endpoint.{k}" for k in data.get("endpoints") or {}}
+    declared |= {f"vector_database.{k}" for k in data.get("vector_databases") or {}}
+    first = "endpoint." if lock["serial"] // 2 % 2 else "vector_database."  # alternate the kinds imported
+    for address, entry in sorted(lock["resources"].items(), key=lambda item: not item[0].startswith(first)):
+        ids = entry["ids"]
+        if entry["status"] != "ready" or address not in declared or entry.get("retired"):
+            continue
+        if address.startswith("endpoint.") and ids.get("endpoint_id"):
+            return address, ids["endpoint_id"]
+        if address.startswith("vector_database.") and ids.get("session_id"):
+            return address, f"{ids['session_id']}/{ids['name']}"
+    return None
+
+
+def run_operation(
+    root: Path, env: dict[str, str], op: str, url: str, key: str
+) -> list[tuple[tuple[str, ...], tuple[int, str, str]]]:
+    """The CLI call(s) of one operation.
+
+    `import` = `state rm` + `import` of a recorded endpoint or vector database, under the step's faults; when
+    that import fails it is retried once without faults (what a user does), and when the manifest and the
+    object disagree (an edit not applied yet) the lockfile is put back as it was.
+    """
+    cli = lambda *args: (args, featrix_inprocess(env, "-C", str(root), *args))  # noqa: E731
+    if op != "import":
+        return [cli(*OPERATIONS[op][0])]
+    candidate = _import_candidate(root) if HAS_IMPORT and (root / "featrix.lock").exists() else None
+    if candidate is None:
+        return [cli("plan", "--detailed-exitcode")]
+    address, object_id = candidate
+    backup = (root / "featrix.lock").read_bytes()
+    calls = [cli("state", "rm", address), cli("import", address, object_id)]
+    if calls[-1][1][0] != 0:
+        clear_faults(url, key)
+        calls.append(cli("import", address, object_id))
+        if calls[-1][1][0] != 0:
+            (root / "featrix.lock").write_bytes(backup)
+    return calls
 
 
 def check_result(args: tuple[str, ...], result: tuple[int, str, str], log: list[str]) -> None:
@@ -320,7 +348,7 @@ def run_history(ctx: Ctx, history: list[tuple[str, list[dict[str, Any]], str, bo
                     add_faults(url, key, *faults)
                 if inconsistent:
                     set_consistency(url, key, first_get_404=True, stale_list_seconds=1)
-                for args, result in run_operation(root, env, op):
+                for args, result in run_operation(root, env, op, url, key):
                     check_result(args, result, log)
                     retired = retired | set(RETIRED_LINE.findall(result[1]))
                 clear_faults(url, key)
