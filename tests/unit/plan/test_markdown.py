@@ -202,3 +202,65 @@ def test_an_action_warning_listed_under_warnings_is_not_repeated_in_details() ->
     md = render_markdown(plan)
     assert md.count(warning) == 1 and md.index(warning) > md.index("**Warnings**")
     assert f"- ⚠️ {own}" in md
+
+
+def _golden_module():  # type: ignore[no-untyped-def]
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "golden" / "plans" / "test_golden_plans.py"
+    spec = importlib.util.spec_from_file_location("golden_plans_for_markdown", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GOLDEN = _golden_module()
+
+
+def _golden_plan(name: str) -> Plan | None:
+    import json
+
+    from featrix_iac.diagnostics import DiagnosticsError
+    from featrix_iac.graph import build_graph
+    from featrix_iac.plan.planner import make_plan
+    from featrix_iac.state import Lockfile
+
+    case = GOLDEN.HERE / name
+    args = json.loads((case / "args.json").read_text()) if (case / "args.json").exists() else {}
+    found = args.pop("found", {})
+    loaded, desired = GOLDEN.desired_of(case)
+    lock = Lockfile.model_validate(json.loads((case / "lockfile.json").read_text()))
+    try:
+        return make_plan(
+            desired,
+            lock,
+            GOLDEN.live_of(case, lock),
+            build_graph(loaded.project),
+            server_url="http://127.0.0.1:8000",
+            found=found,
+            source_of=lambda address, path: GOLDEN._source(loaded, address, path),
+            **args,
+        )
+    except DiagnosticsError:
+        return None
+
+
+@pytest.mark.parametrize("name", GOLDEN.CASES)
+def test_every_golden_plan_renders_completely(name: str) -> None:
+    plan = _golden_plan(name)
+    if plan is None:
+        pytest.skip("the planner refuses this case")
+    md = render_markdown(plan)
+    for action in plan.changes():
+        assert f"| `{action.address}` |" in md, action.address
+        if action.action in (ActionType.REPLACE, ActionType.DELETE, ActionType.RETIRE):
+            callout = next(
+                line for line in md.splitlines() if line.startswith("> ⚠️") and action.action.value[:5] in line
+            )
+            assert f"`{action.address}`" in callout
+    for drift in plan.drift:
+        assert f"`{drift.address}`" in md
+    small = render_markdown(plan, limit=1200)
+    assert len(small) <= 1200
