@@ -120,3 +120,34 @@ def run_scenario(
 def test_fault_scenario(server: Any, tmp_path: Path, scenario: Scenario) -> None:
     problems = run_scenario(server, tmp_path / "project", scenario)
     assert not problems, "\n".join(problems)
+
+
+MOVES = [
+    {"route": "POST /endpoints/[^/]+/shadow$", "status": 503, "when": "after"},
+    {"route": "POST /endpoints/[^/]+/promote$", "status": 503, "when": "after"},
+    {"route": "POST /endpoints/[^/]+/promote$", "drop_connection": True, "when": "after"},
+]
+
+
+@pytest.mark.skipif(not os.environ.get("FEATRIX_FAULT_MATRIX"), reason="set FEATRIX_FAULT_MATRIX=1 (slow)")
+@pytest.mark.parametrize("fault", MOVES, ids=["503 after shadow", "503 after promote", "dropped after promote"])
+def test_endpoint_move_under_faults(server: Any, tmp_path: Path, fault: dict[str, Any]) -> None:
+    """An endpoint moved to another predictor (shadow → promote, "once" calls) whose answer is lost: the
+    branch fails, and the next apply finishes the move on the same endpoint (same id, same key)."""
+    name = "matrix-move-" + re.sub(r"[^a-z0-9]+", "-", fault["route"] + str(fault.get("status", "drop")))[-20:]
+    root = make_project(tmp_path / "project", server.url, name=name, timeout=2, fm_epochs=3, predictor_epochs=3)
+    cli = Cli(root, cli_env(server.api_key, FEATRIX_RETRY_SCALE="0.1"))
+    clear_faults(server.url, server.api_key)
+    cli.ok("apply", "--auto-approve")
+    key = cli.ok("output", "endpoint.species_api.api_key").stdout.strip()
+    manifest = root / "featrix.yaml"
+    manifest.write_text(manifest.read_text().replace("    predictor: species\n", "    predictor: sex\n"))
+    add_faults(server.url, server.api_key, fault)
+    first = cli("apply", "--auto-approve")
+    assert fault_hits(server.url, server.api_key) == [1] and first.returncode == 1
+    assert "Traceback" not in first.stderr
+    clear_faults(server.url, server.api_key)
+    cli.ok("apply", "--auto-approve")
+    assert cli.ok("output", "endpoint.species_api.api_key").stdout.strip() == key
+    problems = convergence_problems(cli, server.url, server.api_key, name)
+    assert not problems, "\n".join(problems)
