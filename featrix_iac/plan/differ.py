@@ -98,9 +98,11 @@ def diff_fields(
         want, applied = desired[name], prior.get(name, None if rule.write_only else MISSING)
         reported = live is not None and rule.live and name in live
         current = live[name] if reported and live is not None else applied
+        if is_ignored(name, ignore):
+            continue  # lifecycle.ignore_changes: neither a change nor drift
         if reported and applied is not MISSING and not same(current, applied):
             out.drift.append(_change(rule, name, applied, current))
-        if is_ignored(name, ignore) or current is MISSING or same(want, current):
+        if current is MISSING or same(want, current):
             continue
         if applied is MISSING or not same(want, applied):
             out.manifest_fields.append(name)

@@ -68,7 +68,7 @@ def _no_changes(plan: Plan) -> str:
     n = len(plan.actions)
     tail = f" ({n} resource{'s' if n != 1 else ''} up to date)" if n else ""
     if plan.drift:
-        return f"No changes: the server will match the manifests once the drift above is converged{tail}."
+        return f"No changes to the manifests' resources{tail}; only the drift above."
     return f"No changes. The server matches the manifests{tail}."
 
 
