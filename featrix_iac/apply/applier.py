@@ -243,7 +243,8 @@ class _Applier:
                 "on_progress", action.address, "re-attaching to the object an earlier apply created", None
             )
             return current
-        ids = self._find(action, h, current, "an earlier apply stopped after recording its intent")
+        cause = "an earlier apply stopped after recording its intent"
+        ids = self._find(action, h, current, cause, grace=FIND_GRACE)  # lists may still lag behind that create
         if ids is None:
             return None
         self.tracker.emit("on_progress", action.address, "adopting the object an earlier apply created", None)
