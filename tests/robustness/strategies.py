@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 
 REPO = Path(__file__).resolve().parents[2]
@@ -29,7 +29,9 @@ _COMMON: dict[str, Any] = {
     ],
 }
 settings.register_profile("ci", derandomize=True, print_blob=True, **_COMMON)
-settings.register_profile("long", derandomize=False, print_blob=True, **_COMMON)
+_NO_SHRINK = os.environ.get("FEATRIX_PROPERTY_NO_SHRINK", "") not in ("", "0")  # bench --no-shrink
+_PHASES = [Phase.explicit, Phase.reuse, Phase.generate, Phase.target] if _NO_SHRINK else list(Phase)
+settings.register_profile("long", derandomize=False, print_blob=True, phases=_PHASES, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 LONG = os.environ.get("HYPOTHESIS_PROFILE", "ci") == "long"
 
