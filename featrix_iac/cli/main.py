@@ -39,7 +39,7 @@ SHORT_HELP: dict[str, str] = {
     "apply": "Converge the server to the manifests (asks first).",
     "destroy": "Delete everything the lockfile records (asks first).",
     "output": "Print recorded outputs; a secret only when named (ADDRESS.FIELD).",
-    "state": "The lockfile: state list | show ADDRESS | rm ADDRESS... | mv SRC DST.",
+    "state": "The lockfile: list, show ADDRESS, rm (forget), mv (re-address).",
     "import": "Adopt an existing server object into the lockfile (ADDRESS ID).",
     "unlock": "Release an environment's lock held by a stuck process (LOCK_ID).",
     "show": "Show a saved plan file (--json, --markdown), or the lockfile.",
