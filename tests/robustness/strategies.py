@@ -394,3 +394,67 @@ def fault_rules(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 OPERATIONS = ["plan", "apply", "apply", "destroy", "refresh-only", "import"]
+
+
+# ---------------------------------------------------------------------------------------------- plausible edits
+
+PALETTE: dict[str, list[Any]] = {
+    "epochs": [0, 1, 3, 5, -1, 10**6, "3", "{{ var('fm_epochs') + 1 }}", None, 2.5],
+    "published": [True, False, "yes", "{{ var('protect') }}", None],
+    "deletion_protection": [True, False, "{{ environment == 'prod' }}"],
+    "type": ["binary_classifier", "multi_classifier", "regressor", "classifier"],
+    "target_column": ["species", "sex", "island", "body_mass_g", "year", "nope", ""],
+    "foundational_model": ["penguins", "ghost", "", "foundational_model.penguins"],
+    "predictor": ["species", "sex", "body_mass", "ghost", "island"],
+    "data": ["data/penguins.csv", "data/new_penguins.csv", "data/missing.csv", "data", "https://example.invalid/x.csv"],
+    "ignore_columns": [["year"], [], ["year", "island"], ["nope"], "year"],
+    "rare_label_value": ["female", "male", "unknown", None],
+    "description": ["Penguins", "", "ünïcødé ✓", "x" * 600],
+    "api_key": [
+        {"rotation": 1},
+        {"rotation": 0},
+        {"rotation": -1},
+        {"revoked": True},
+        {"rotation": 2, "revoked": False},
+    ],
+    "lifecycle": [
+        {"prevent_destroy": True},
+        {"create_before_destroy": False},
+        {"ignore_changes": ["epochs"]},
+        {"ignore_changes": ["nope"]},
+    ],
+    "depends_on": [["foundational_model.penguins"], ["predictor.sex"], ["predictor.ghost"], ["nonsense"]],
+    "webhooks": [{"training_finished": "http://127.0.0.1:9/other"}, {}, {"nope": "http://x"}, {"training_finished": 3}],
+    "records": [[{"bill_length_mm": 40.0}], [], [{"nope": 1}], "x"],
+    "user_metadata": [{"team": "a"}, {"k" * 40: "v" * 40000}, []],
+}
+SECTIONS = ["foundational_models", "predictors", "endpoints", "vector_databases"]
+
+
+@st.composite
+def plausible_mutation(draw: st.DrawFn, tree: dict[str, Any]) -> dict[str, Any]:
+    """1-3 edits of a parsed manifest that mostly keep it valid: other values, removed fields or resources,
+    copied and renamed resources. The server block is never touched (the plan stays on the test server)."""
+    import copy
+
+    data = copy.deepcopy(tree)
+    for _ in range(draw(st.integers(1, 3))):
+        sections = [s for s in SECTIONS if isinstance(data.get(s), dict) and data[s]]
+        if not sections:
+            break
+        items = data[draw(st.sampled_from(sections))]
+        key = draw(st.sampled_from(sorted(items)))
+        body = items[key]
+        op = draw(st.sampled_from(["set", "set", "set", "drop_field", "drop_resource", "copy", "rename"]))
+        if op == "set" and isinstance(body, dict):
+            field_name = draw(st.sampled_from(sorted(PALETTE)))
+            body[field_name] = draw(st.sampled_from(PALETTE[field_name]))
+        elif op == "drop_field" and isinstance(body, dict) and body:
+            body.pop(draw(st.sampled_from(sorted(body))))
+        elif op == "drop_resource":
+            items.pop(key)
+        elif op == "copy":
+            items[draw(st.sampled_from(["copy", "island", "x" * 70, "Bad-Key", "ünï"]))] = copy.deepcopy(body)
+        elif op == "rename":
+            items[draw(st.sampled_from(["renamed", "species2", "9lives", ""]))] = items.pop(key)
+    return data

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from robust_helpers import cli_env
 from strategies import (
@@ -29,6 +29,7 @@ from strategies import (
     featrix_inprocess,
     golden_cases,
     manifest_files,
+    plausible_mutation,
     project_mutations,
 )
 
@@ -67,6 +68,8 @@ def position_problem(block: str, root: Path) -> str:
 def check_outcome(result: tuple[int, str, str], allowed: tuple[int, ...], root: Path) -> list[str]:
     """The property: an allowed exit code, no crash, and positioned `Error:` blocks on exit 1."""
     code, out, err = result
+    summaries = [line[7:].split('"')[0].strip() for line in err.splitlines() if line.startswith("Error: ")]
+    event(f"exit {code}" + (f": {summaries[0]}" if summaries else ""))  # --hypothesis-show-statistics
     assert code in allowed, (code, out, err)
     assert "Traceback" not in out + err, err
     assert "internal error" not in err, err
@@ -152,7 +155,10 @@ def test_plan_examples_mutated(ctx: Ctx, base: str, data: st.DataObject) -> None
     snap = Snapshot.take(root)
     e = ["-e", "dev"] if base == "multi-env" else []
     try:
-        _mutate(root, data, protect=True)
+        if data.draw(st.booleans(), label="plausible edits"):
+            _edit_tree(root, data)
+        else:
+            _mutate(root, data, protect=True)
         validated = featrix_inprocess(env, "-C", str(root), "validate", *e)
         check_outcome(validated, (0, 1), root)
         planned = featrix_inprocess(env, "-C", str(root), "plan", "--detailed-exitcode", *e)
@@ -161,6 +167,15 @@ def test_plan_examples_mutated(ctx: Ctx, base: str, data: st.DataObject) -> None
             assert planned[0] == 1 and blocks == error_blocks(validated[2]), (validated[2], planned[2])
     finally:
         snap.restore()
+
+
+def _edit_tree(root: Path, data: st.DataObject) -> None:
+    import yaml
+
+    name = data.draw(st.sampled_from(manifest_files(root)), label="file")
+    tree = yaml.safe_load((root / name).read_text(encoding="utf-8"))
+    edited = data.draw(plausible_mutation(tree), label="edited")
+    (root / name).write_text(yaml.safe_dump(edited, allow_unicode=True, sort_keys=False), encoding="utf-8")
 
 
 def _subprocess(root: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
