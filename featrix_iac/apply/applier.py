@@ -180,6 +180,8 @@ class _Applier:
         else:
             token = uuid.uuid4().hex
         retired = list(current.retired) if current is not None else []
+        if current is not None and current.status == "retired" and current.ids:
+            retired.append({**current.ids, "reason": "retired"})  # declared again: the old one stays tracked
         if replacing and current is not None and current.ids:
             record = {**current.ids, "reason": "replaced"}
             if h.deletable:
@@ -382,7 +384,19 @@ class _Applier:
             if action.action is not ActionType.REPLACE:
                 self._save(address, old.model_copy(deep=True, update={"status": "deleting"}))
             self._delete_object(h, address, old)
+        if action.action is ActionType.RETIRE and old is not None and old.ids:
+            # still on the server (the API cannot delete it): keep tracking it until its model is deleted
+            self._save(address, old.model_copy(deep=True, update={"status": "retired", "protected": False}))
+            return
         self._save(address, None)
+        if old is not None and old.ids.get("session_id") and action.kind == "foundational_model":
+            self._forget_retired_on(old.ids["session_id"])
+
+    def _forget_retired_on(self, session_id: str) -> None:
+        """A deleted foundational model takes its retired predictors with it: forget their entries."""
+        for address, entry in list(self.lock.resources.items()):
+            if entry.status == "retired" and entry.ids.get("session_id") == session_id:
+                self._save(address, None)
 
     def _destroy_replaced(self, action: Action, h: Handler, old: LockEntry | None) -> None:
         """The old half of a create-before-destroy replacement, once the new one and its dependents are done.

@@ -241,6 +241,11 @@ def _resume(st: _State, action: Action, entry: LockEntry, rules: Sequence[FieldR
     action.reasons = [why.resume(entry.ids)]
     if action.address in st.found and found is None and not entry.ids:
         action.reasons = [why.RESUME_NOT_FOUND]
+    if any(r.get("pending_delete") for r in entry.retired):
+        # an interrupted replacement: finish it (dependents follow, then the old object is deleted)
+        action.action, action.create_before_destroy = A.REPLACE, True
+        action.reasons.append(why.RESUME_REPLACEMENT)
+        st.renewed.add(action.address)
 
 
 def _existing(
@@ -305,12 +310,26 @@ def _cascade(st: _State, wanted: Desired) -> None:
         for ref_field, ref_kind in REFERENCE_FIELDS.get(action.kind, ()):
             target = f"{ref_kind}.{getattr(resource, ref_field, '')}"
             if target in st.renewed:
-                _follow(st, action, entry, ref_field, target)
+                _follow(st, action, entry, ref_field, target, why.cascade(target, st.actions[target], action.kind))
+            elif entry.applied.get(ref_field) == target.split(".", 1)[1] and _stale_reference(st, entry, target):
+                _follow(st, action, entry, ref_field, target, why.stale_reference(target, action.kind))
 
 
-def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target: str) -> None:
+def _stale_reference(st: _State, entry: LockEntry, target: str) -> bool:
+    """The entry was made on an older object than its target's entry records: a replacement cascade that an
+    interrupted apply did not finish (the target was renewed, this dependent never followed)."""
+    id_field = ref_kind_id(target)
+    referenced = st.lockfile.resources.get(target)
+    if referenced is None or not entry.ids.get(id_field):
+        return False
+    if referenced.status == "creating":  # being created again: this cannot have been made on the new one
+        return True
+    current = referenced.ids.get(id_field)
+    return referenced.status == "ready" and bool(current) and current != entry.ids[id_field]
+
+
+def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target: str, reason: str) -> None:
     rule = rule_for(st.kind_rules(action.kind), ref_field)
-    reason = why.cascade(target, st.actions[target], rule.change is Change.IN_PLACE, action.kind)
     if rule.change is Change.IN_PLACE and action.action is not A.REPLACE:
         action.changes = [c for c in action.changes if c.field != ref_field]
         action.changes.insert(0, _ref_change(entry, ref_field, target, forces=False))

@@ -18,6 +18,9 @@ ADOPT_FOUND = (
     "(an earlier apply stopped before recording it): adopted, not created again"
 )
 RESUME_NOT_FOUND = "an earlier apply recorded the intent to create it, but nothing with its creation tag exists"
+RESUME_REPLACEMENT = (
+    "it replaces an older object that an interrupted apply did not delete yet: deleted once dependents follow"
+)
 CASCADE_PREFIX = "follows "
 
 # what a changed field means, beyond "changed"
@@ -102,16 +105,24 @@ def recreate_warnings(action: Action) -> list[str]:
     return []
 
 
-def cascade(target: str, target_action: Action, in_place: bool, kind: str) -> str:
+def cascade(target: str, target_action: Action, kind: str) -> str:
     what = "is replaced" if target_action.action.value == "replace" else "is created again"
-    if in_place and kind == "endpoint":
-        return (
-            f"{CASCADE_PREFIX}{target}: it {what}; the endpoint moves to the new predictor by shadow → promote, "
-            "keeping its URL and API key"
-        )
+    return f"{CASCADE_PREFIX}{target}: it {what}{_consequence(kind)}"
+
+
+def stale_reference(target: str, kind: str) -> str:
+    """A dependent still on the object its target had before an interrupted replacement."""
+    return (
+        f"{CASCADE_PREFIX}{target}: an earlier apply replaced it but stopped before this followed{_consequence(kind)}"
+    )
+
+
+def _consequence(kind: str) -> str:
+    if kind == "endpoint":
+        return "; the endpoint moves to the new predictor by shadow → promote, keeping its URL and API key"
     if kind == "predictor":
-        return f"{CASCADE_PREFIX}{target}: it {what}, so this predictor is trained again on the new one"
-    return f"{CASCADE_PREFIX}{target}: it {what}, so this is created again on the new one"
+        return ", so this predictor is trained again on the new one"
+    return ", so this is created again on the new one"
 
 
 def removal(destroy: bool, gone: bool, retire: bool, status: str) -> str:

@@ -37,11 +37,8 @@ REPLACEMENT_POINTS = [
 ]
 
 
-# KNOWN BUG (reported in /work/notes/contract-changes.md, gitops 13:30): after a kill in the middle of a
-# foundational model replacement, the re-run only re-attaches to the new model: the predictors and the
-# endpoint stay on the old model (their session_id differs from the model's, yet the next plan is empty)
-# and the old model, recorded as retired with pending_delete, is never deleted. Strict: passes -> remove.
-@pytest.mark.xfail(strict=True, reason="a killed replacement cascade is not resumed (see the comment above)")
+# A kill in the middle of a foundational model replacement: the re-run finishes the cascade (predictors and
+# endpoint follow the new model) and deletes the old model (its pending_delete record).
 @pytest.mark.parametrize("point", REPLACEMENT_POINTS, ids=[p.name for p in REPLACEMENT_POINTS])
 def test_kill_during_a_replacement_cascade(server: Any, tmp_path: Path, point: KillPoint) -> None:
     outcome = crash_and_recover(server, tmp_path, point, replacement=True)

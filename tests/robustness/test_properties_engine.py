@@ -173,10 +173,9 @@ def _tag(user_metadata: Any) -> dict[str, Any]:
     return tag if isinstance(tag, dict) else {}
 
 
-# KNOWN GAP (test_a_removed_predictor_stays_tracked, xfail strict): a predictor removed from the manifest is
-# retired (the API cannot delete it) and its entry is dropped from the lockfile, so it stays on the server
-# untracked. Until that is fixed, predictors the engine reported as retired are excused here.
-RETIRED_PREDICTORS_ARE_FORGOTTEN = True
+# Fixed gap (test_a_removed_predictor_stays_tracked): a retired predictor used to be dropped from the lockfile
+# while it stayed on the server. It is now kept with status "retired"; nothing is excused any more.
+RETIRED_PREDICTORS_ARE_FORGOTTEN = False
 RETIRED_LINE = re.compile(r"^(predictor\.\S+): retired\b", re.MULTILINE)
 
 
@@ -443,15 +442,7 @@ def test_the_untracked_check_sees_a_stray_object(ctx: Ctx) -> None:
     assert untracked(url, key, name, root, strict=False) == stray  # no "creating" entry excuses it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug found by test_random_histories_keep_the_engine_invariants (shrunk: remove predictor.sex, "
-    "apply): apply/applier.py _destroy() RETIREs a removed predictor and then drops its lockfile entry "
-    "(_save(address, None)), so the predictor, still on the server, is tracked by nothing; its `retired` records "
-    "are dropped too, and applier.known_predictor_ids() no longer protects it from the by-name orphan search "
-    "when the same predictor is declared again. Fix: keep a status 'retired' entry with the ids in `retired` "
-    "(the planner already ignores such entries), pruned when the foundational model is deleted.",
-)
+# regression (found by test_random_histories_keep_the_engine_invariants): a retired predictor stays tracked
 def test_a_removed_predictor_stays_tracked(ctx: Ctx) -> None:
     url, key = ctx.server.url, ctx.server.api_key
     root, name = ctx.new_project()

@@ -209,13 +209,12 @@ def test_followups_and_in_place_updates_run_their_steps(tmp_path: Path) -> None:
     assert not lock.entry(FM).protected
 
 
-def _seed(store: Any, lock: Any, entries: dict[str, tuple[str, list[str], bool]]) -> None:
+def _seed(
+    store: Any, lock: Any, entries: dict[str, tuple[str, list[str], bool]], session_id: str | None = None
+) -> None:
     for address, (kind, deps, protected) in entries.items():
-        store.update(
-            lock,
-            address,
-            LockEntry(kind=kind, status="ready", ids={"id": f"old-{address}"}, depends_on=deps, protected=protected),
-        )
+        ids = {"id": f"old-{address}", **({"session_id": session_id} if session_id else {})}
+        store.update(lock, address, LockEntry(kind=kind, status="ready", ids=ids, depends_on=deps, protected=protected))
 
 
 def test_deletes_run_in_reverse_dependency_order(tmp_path: Path) -> None:
@@ -225,6 +224,7 @@ def test_deletes_run_in_reverse_dependency_order(tmp_path: Path) -> None:
         store,
         lock,
         {FM: ("foundational_model", [], True), P1: ("predictor", [FM], True), EP: ("endpoint", [P1], False)},
+        session_id="s-1",
     )
     p = plan(
         action(FM, ActionType.DELETE),
@@ -232,9 +232,19 @@ def test_deletes_run_in_reverse_dependency_order(tmp_path: Path) -> None:
         action(EP, ActionType.DELETE, deps=(P1,)),
     )
     result, lock, _ = run(tmp_path, p, handlers(log), store_lock=(store, lock))
-    assert sorted(result.done) == sorted([FM, P1, EP]) and lock.resources == {}
+    assert sorted(result.done) == sorted([FM, P1, EP]) and lock.resources == {}  # P1 went with its model
     assert log.index("delete", EP) < log.index("unprotect", P1) < log.index("unprotect", FM) < log.index("delete", FM)
     assert ("delete", P1) not in log.calls  # predictors are retired, never deleted
+
+
+def test_a_retired_predictor_stays_tracked_while_its_model_lives(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    _seed(store, lock, {FM: ("foundational_model", [], False), P1: ("predictor", [FM], True)}, session_id="s-1")
+    result, lock, _ = run(tmp_path, plan(action(P1, ActionType.RETIRE)), handlers(log), store_lock=(store, lock))
+    assert result.done == [P1] and ("delete", P1) not in log.calls
+    retired = lock.resources[P1]
+    assert retired.status == "retired" and retired.ids["id"] == f"old-{P1}" and not retired.protected
 
 
 def test_replace_creates_before_destroying_when_asked_and_remembers_the_old_ids(tmp_path: Path) -> None:
