@@ -500,6 +500,9 @@ def _import_entry(session: Session, lock: Lockfile, address: str, object_id: str
     applied, hashes = handler_for(kind).split_applied(wanted)
     resource = session.loaded.project.get(_parse_address(address))
     lifecycle = getattr(resource, "lifecycle", None)
+    retired = list(current.retired) if current is not None else []
+    if current is not None and current.status == "retired" and current.ids and not _same_object(kind, current.ids, ids):
+        retired.append({**current.ids, "reason": "retired"})  # as apply does: the old one stays tracked
     return LockEntry(
         kind=kind,
         status="ready",
@@ -508,7 +511,7 @@ def _import_entry(session: Session, lock: Lockfile, address: str, object_id: str
         hashes=hashes,
         depends_on=sorted(session.graph.dependencies(address)),
         protected=bool(wanted.get("deletion_protection")) or bool(lifecycle and lifecycle.prevent_destroy),
-        retired=list(current.retired) if current is not None else [],
+        retired=retired,
     )
 
 
