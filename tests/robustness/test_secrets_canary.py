@@ -123,3 +123,10 @@ def test_one_flipped_ciphertext_byte_is_a_clear_error(flow: dict[str, Any], tmp_
         assert not leaks({"stderr": r.stderr.encode()}, flow["keys"])
     finally:
         lockfile.write_bytes(original)
+
+
+def test_the_server_keeps_endpoint_keys_hashed(flow: dict[str, Any], server: Any) -> None:
+    """DESIGN §9: the local server stores endpoint keys hashed; neither key is anywhere in its data folder."""
+    files = project_files(server.data_dir)
+    assert files, "the server's data folder is empty?"
+    assert not leaks(files, flow["keys"])
