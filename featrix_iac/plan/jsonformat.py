@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -178,7 +178,7 @@ def lockfile_schema() -> dict[str, Any]:
     return schema
 
 
-SCHEMAS = {
+SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "plan.schema.json": plan_schema,
     "lockfile.schema.json": lockfile_schema,
     "validate.schema.json": lambda: _document_schema(ValidateDocument, "featrix validate --json"),
