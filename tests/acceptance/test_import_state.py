@@ -210,3 +210,26 @@ def test_unlock_releases_a_stuck_lock_by_its_id_only(cli: Any, project: Path) ->
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_import_resolves_an_undetermined_create(cli: Any, server: Any, project: Path) -> None:
+    """A create whose answer was lost, unseen in a lagging list, stays 'creating' in the lockfile; importing
+    the object that the server did make (found by its creation token) resolves it."""
+    headers = {"X-Api-Key": server.api_key}
+    cli.ok("state", "rm", ENDPOINT)  # forgotten (still on the server): the next apply creates another one
+    httpx.post(server.url + "/__test__/consistency", headers=headers, json={"stale_list_seconds": 60}, timeout=10)
+    fault = {"route": "POST /endpoints$", "drop_connection": True, "when": "after"}
+    httpx.post(server.url + "/__test__/faults", headers=headers, json=fault, timeout=10)
+    try:
+        lost = cli("apply", "--auto-approve")
+    finally:
+        httpx.delete(server.url + "/__test__/faults", headers=headers, timeout=10)  # lists are whole again
+    assert lost.returncode == 1 and "stays in the lockfile" in lost.stdout + lost.stderr
+    entry = lockfile(project)["resources"][ENDPOINT]
+    assert entry["status"] == "creating" and not entry["ids"]
+    endpoints = httpx.get(server.url + "/endpoints", headers=headers, timeout=10).json()["endpoints"]
+    made = [e["id"] for e in endpoints if json.dumps(e.get("user_metadata") or {}).find(entry["creation_token"]) >= 0]
+    assert len(made) == 1
+    cli.ok("import", ENDPOINT, made[0])
+    assert ids(project, ENDPOINT)["endpoint_id"] == made[0]
+    assert cli("plan", "--detailed-exitcode").returncode == 0
