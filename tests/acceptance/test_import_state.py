@@ -228,7 +228,7 @@ def test_import_resolves_an_undetermined_create(cli: Any, server: Any, project: 
     entry = lockfile(project)["resources"][ENDPOINT]
     assert entry["status"] == "creating" and not entry["ids"]
     endpoints = httpx.get(server.url + "/endpoints", headers=headers, timeout=10).json()["endpoints"]
-    made = [e["id"] for e in endpoints if json.dumps(e.get("user_metadata") or {}).find(entry["creation_token"]) >= 0]
+    made = [e["id"] for e in endpoints if entry["creation_token"] in json.dumps(e.get("user_metadata") or {})]
     assert len(made) == 1
     cli.ok("import", ENDPOINT, made[0])
     assert ids(project, ENDPOINT)["endpoint_id"] == made[0]
