@@ -123,3 +123,16 @@ def test_refresh_only_ignores_manifest_edits_and_reports_no_drift(cli: Cli) -> N
     r = cli("plan", "--refresh-only", "--detailed-exitcode")
     assert r.returncode == 0, r.stdout + r.stderr
     assert cli("plan", "--detailed-exitcode").returncode == 2
+
+
+def test_drift_check_markdown_exits_2_and_apply_converges(cli: Cli, server: Any) -> None:
+    import httpx
+
+    lock = json.loads((cli.project / "featrix.lock").read_text())
+    eid = lock["resources"]["endpoint.species_api"]["ids"]["endpoint_id"]
+    httpx.delete(f"{server.url}/endpoints/{eid}", headers={"X-Api-Key": server.api_key}, timeout=30).raise_for_status()
+    r = cli("plan", "--refresh-only", "--detailed-exitcode", "--markdown")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "### featrix drift check" in r.stdout and "`endpoint.species_api`: deleted outside featrix" in r.stdout
+    cli.ok("apply", "--auto-approve")
+    cli.ok("plan", "--refresh-only", "--detailed-exitcode")
