@@ -3,7 +3,8 @@
 One applied project on a local server with its test hooks on (to see which requests each command sends):
 forget everything with `state rm` (no request at all), adopt it back with `featrix import` (only reads;
 a mismatch is refused with a diff), and the next plan is empty; rename addresses with `state mv`;
-a protected entry needs --force; a stuck lock is released only with its id.
+a protected entry needs --force; a stuck lock is released only with its id. The tests run in order on the
+one project (each starts from where the previous one left it).
 """
 
 from __future__ import annotations
@@ -164,7 +165,9 @@ def test_state_mv_follows_renamed_keys(
     assert cli("plan", "--detailed-exitcode").returncode == 0
 
 
-def test_state_rm_of_a_protected_entry_needs_force(cli: Any, server: Any, project: Path) -> None:
+def test_state_rm_of_a_protected_entry_needs_force(
+    cli: Any, server: Any, project: Path, applied: dict[str, dict[str, str]]
+) -> None:
     text = manifest(server.url, rotation=1).replace(
         "    rare_label_value: female\n", "    rare_label_value: female\n    deletion_protection: true\n"
     )
@@ -191,7 +194,9 @@ with StateStore(sys.argv[1], "default").lock("apply") as info:
 """
 
 
-def test_unlock_releases_a_stuck_lock_by_its_id_only(cli: Any, project: Path) -> None:
+def test_unlock_releases_a_stuck_lock_by_its_id_only(
+    cli: Any, project: Path, applied: dict[str, dict[str, str]]
+) -> None:
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(project)], stdout=subprocess.PIPE, text=True, env=cli.env
     )
@@ -212,7 +217,9 @@ def test_unlock_releases_a_stuck_lock_by_its_id_only(cli: Any, project: Path) ->
         holder.wait()
 
 
-def test_import_resolves_an_undetermined_create(cli: Any, server: Any, project: Path) -> None:
+def test_import_resolves_an_undetermined_create(
+    cli: Any, server: Any, project: Path, applied: dict[str, dict[str, str]]
+) -> None:
     """A create whose answer was lost, unseen in a lagging list, stays 'creating' in the lockfile; importing
     the object that the server did make (found by its creation token) resolves it."""
     headers = {"X-Api-Key": server.api_key}
