@@ -46,3 +46,22 @@ def test_kill_during_a_replacement_cascade(server: Any, tmp_path: Path, point: K
     assert not outcome.problems, f"killed {point.name}; output before the kill:\n{outcome.output_before_kill}\n" + (
         "\n".join(outcome.problems)
     )
+
+
+def test_kill_during_destroy_and_rerun_leaves_nothing(server: Any, tmp_path: Path) -> None:
+    import json
+
+    from crash import kill_at
+    from robust_helpers import Cli, cli_env, inventory, lockfile_problem, make_project
+
+    root = make_project(tmp_path / "destroy", server.url, name="crash-destroy")
+    cli = Cli(root, cli_env(server.api_key))
+    cli.ok("apply", "--auto-approve")
+    killed, seen = kill_at(cli.popen("destroy", "--auto-approve"), KillPoint("destroy", r"predictor\.\w+: retiring"))
+    assert killed, seen
+    assert not lockfile_problem(root)
+    cli.ok("destroy", "--auto-approve")
+    assert json.loads((root / "featrix.lock").read_text())["resources"] == {}
+    inv = inventory(server.url, server.api_key, "crash-destroy")
+    assert not inv.fms and not inv.endpoints, inv  # retired predictors go with their deleted model
+    cli.ok("plan", "--destroy", "--detailed-exitcode")
