@@ -65,3 +65,21 @@ def test_kill_during_destroy_and_rerun_leaves_nothing(server: Any, tmp_path: Pat
     inv = inventory(server.url, server.api_key, "crash-destroy")
     assert not inv.fms and not inv.endpoints, inv  # retired predictors go with their deleted model
     cli.ok("plan", "--destroy", "--detailed-exitcode")
+
+
+def test_a_saved_plan_killed_midway_is_stale_afterwards_and_a_fresh_apply_converges(
+    server: Any, tmp_path: Path
+) -> None:
+    from crash import kill_at
+    from robust_helpers import Cli, cli_env, convergence_problems, make_project
+
+    root = make_project(tmp_path / "saved", server.url, name="crash-saved", fm_epochs=30)
+    cli = Cli(root, cli_env(server.api_key))
+    cli.ok("plan", "-out", "plan.fxplan", "--detailed-exitcode", codes=(2,))
+    killed, seen = kill_at(cli.popen("apply", "plan.fxplan"), KillPoint("saved", r"predictor\.\w+: .*training"))
+    assert killed, seen
+    replay = cli("apply", "plan.fxplan")  # part of it was applied: replaying it would be wrong
+    assert replay.returncode == 1 and "plan is stale: the lockfile moved on" in replay.stderr, replay.stderr
+    cli.ok("apply", "--auto-approve")
+    problems = convergence_problems(cli, server.url, server.api_key, "crash-saved")
+    assert not problems, "\n".join(problems)
