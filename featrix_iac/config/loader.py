@@ -48,8 +48,11 @@ def _data_paths(data: dict[str, Any]) -> list[tuple[Path_, str]]:
         if not isinstance(items, dict):
             continue
         for key, body in items.items():
-            if isinstance(body, dict) and isinstance(body.get(field), str) and body[field]:
-                out.append(((section, key, field), body[field]))
+            value = body.get(field) if isinstance(body, dict) else None
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = body[field] = str(value)  # `data: 2024` is a path too (as the model reads it)
+            if isinstance(value, str) and value:
+                out.append(((section, key, field), value))
     return out
 
 

@@ -53,6 +53,13 @@ CASES = {
     "recursive alias": (HEAD + b"extra: &a [*a]\n", "in featrix.yaml:3:", "nested more than 64 levels deep"),
     # and its cousin, an alias "billion laughs" (10**8 values), which would hang instead of failing
     "alias bomb": (HEAD + _alias_bomb(9), "in featrix.yaml:", "over 200000 values"),
+    # test_plan_examples_mutated (long run): `data: 0` passed validate, then plan failed with an unpositioned
+    # "data file not found: /abs/path/0"; a number is read as a path like every string field
+    "numeric data path": (
+        HEAD + b"foundational_models:\n  fm:\n    data: 0\n",
+        "in featrix.yaml:5:11",
+        '"0" does not exist',
+    ),
 }
 
 
