@@ -173,26 +173,20 @@ def _tag(user_metadata: Any) -> dict[str, Any]:
     return tag if isinstance(tag, dict) else {}
 
 
-# Fixed gap (test_a_removed_predictor_stays_tracked): a retired predictor used to be dropped from the lockfile
-# while it stayed on the server. It is now kept with status "retired"; nothing is excused any more.
-RETIRED_PREDICTORS_ARE_FORGOTTEN = False
-RETIRED_LINE = re.compile(r"^(predictor\.\S+): retired\b", re.MULTILINE)
-
-
-def untracked(
-    url: str, api_key: str, project: str, root: Path, *, strict: bool, retired: frozenset[str] = frozenset()
-) -> list[str]:
-    """Objects of `project` on the server that the lockfile lost track of (strict: "creating" excuses nothing).
-
-    `retired`: predictor addresses the engine reported as retired (excused while the known gap stands)."""
+def untracked(url: str, api_key: str, project: str, root: Path, *, strict: bool) -> list[str]:
+    """Objects of `project` on the server that the lockfile lost track of (strict: "creating" excuses nothing)."""
     k = known(root)
     excused = set() if strict else set(k.creating)
-    if RETIRED_PREDICTORS_ARE_FORGOTTEN:
-        excused |= {a for a in retired if a not in k.addresses}
     out: list[str] = []
     with httpx.Client(base_url=url, headers={"X-Api-Key": api_key}, timeout=30) as http:
         for item in http.get("/compute/sessions-for-org").json()["sessions"]:
             sid = item["session_id"] if isinstance(item, dict) else item
+            if (
+                isinstance(item, dict)
+                and "user_metadata" in item
+                and _tag(item["user_metadata"]).get("project") != project
+            ):
+                continue  # another project's (the listing reports the tag): no need to read it
             doc = http.get(f"/compute/session/{sid}")
             if doc.status_code == 404:
                 continue  # deleted meanwhile
@@ -330,7 +324,7 @@ def run_history(ctx: Ctx, history: list[tuple[str, list[dict[str, Any]], str, bo
     url, key = ctx.server.url, ctx.server.api_key
     root, name = ctx.new_project()
     env = cli_env(key)
-    model, log, retired = Model(), [f"history of {name}:"], frozenset[str]()
+    model, log = Model(), [f"history of {name}:"]
     manifest = root / "featrix.yaml"
     manifest.write_text(render(model, name, url))
     check_result(("apply", "--auto-approve"), featrix_inprocess(env, "-C", str(root), "apply", "--auto-approve"), log)
@@ -349,25 +343,21 @@ def run_history(ctx: Ctx, history: list[tuple[str, list[dict[str, Any]], str, bo
                     set_consistency(url, key, first_get_404=True, stale_list_seconds=1)
                 for args, result in run_operation(root, env, op, url, key):
                     check_result(args, result, log)
-                    retired = retired | set(RETIRED_LINE.findall(result[1]))
                 clear_faults(url, key)
-                problems = lockfile_problems(root) + untracked(url, key, name, root, strict=False, retired=retired)
+                problems = lockfile_problems(root) + untracked(url, key, name, root, strict=False)
                 assert not problems, "\n".join(log + problems)
-            converge(root, env, url, key, name, log, retired)
+            converge(root, env, url, key, name, log)
         finally:
             clear_faults(url, key)
 
 
-def converge(
-    root: Path, env: dict[str, str], url: str, key: str, name: str, log: list[str], retired: frozenset[str]
-) -> None:
+def converge(root: Path, env: dict[str, str], url: str, key: str, name: str, log: list[str]) -> None:
     """With no faults: apply exits 0, the next plan is empty, everything on the server is tracked by id."""
     code, out, err = featrix_inprocess(env, "-C", str(root), "apply", "--auto-approve")
     assert code == 0, "\n".join(log) + f"\nfinal apply failed:\n{out}\n{err}"
-    retired = retired | set(RETIRED_LINE.findall(out))
     code, out, err = featrix_inprocess(env, "-C", str(root), "plan", "--detailed-exitcode")
     assert code == 0, "\n".join(log) + f"\nplan after the final apply is not empty:\n{out}\n{err}"
-    problems = lockfile_problems(root) + untracked(url, key, name, root, strict=True, retired=retired)
+    problems = lockfile_problems(root) + untracked(url, key, name, root, strict=True)
     assert not problems, "\n".join(log + problems)
 
 
@@ -452,4 +442,11 @@ def test_a_removed_predictor_stays_tracked(ctx: Ctx) -> None:
     (root / "featrix.yaml").write_text(render(Model(sex=False), name, url))
     code, out, err = featrix_inprocess(env, "-C", str(root), "apply", "--auto-approve")
     assert code == 0 and "predictor.sex: retired" in out, out + err
+    assert untracked(url, key, name, root, strict=True) == []
+    # declared again: a new predictor, the retired one still recorded; destroy then forgets everything
+    (root / "featrix.yaml").write_text(render(Model(), name, url))
+    converge(root, env, url, key, name, ["sex declared again"])
+    code, out, err = featrix_inprocess(env, "-C", str(root), "destroy", "--auto-approve")
+    assert code == 0, out + err
+    assert json.loads((root / "featrix.lock").read_text())["resources"] == {}
     assert untracked(url, key, name, root, strict=True) == []
