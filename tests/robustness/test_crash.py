@@ -33,13 +33,19 @@ def test_kill_and_rerun_converges_without_duplicates(server: Any, tmp_path: Path
 
 # one point in CI; bench/bench_crash.py --replacement kills replacements at random moments
 REPLACEMENT_POINTS = [
-    KillPoint("replacing the foundational model", r"foundational_model\.penguins: .*training", delay=0.2),
+    pytest.param(KillPoint("replacing the foundational model", r"foundational_model\.penguins: .*training", delay=0.2)),
+    # KNOWN BUG (notes/contract-changes.md, gitops 13:50): killed once the new model is ready and the predictors
+    # retrain, the re-run finishes the cascade but never deletes the old model (pending_delete stays, plan empty)
+    pytest.param(
+        KillPoint("retraining the predictors", r"predictor\.\w+: .*training"),
+        marks=pytest.mark.xfail(strict=True, reason="the old model's pending delete is lost (see the comment)"),
+    ),
 ]
 
 
 # A kill in the middle of a foundational model replacement: the re-run finishes the cascade (predictors and
 # endpoint follow the new model) and deletes the old model (its pending_delete record).
-@pytest.mark.parametrize("point", REPLACEMENT_POINTS, ids=[p.name for p in REPLACEMENT_POINTS])
+@pytest.mark.parametrize("point", REPLACEMENT_POINTS, ids=[p.values[0].name for p in REPLACEMENT_POINTS])
 def test_kill_during_a_replacement_cascade(server: Any, tmp_path: Path, point: KillPoint) -> None:
     outcome = crash_and_recover(server, tmp_path, point, replacement=True)
     assert outcome.killed, f"apply finished before the kill point {point.pattern!r}:\n{outcome.output_before_kill}"
