@@ -89,3 +89,39 @@ def test_a_saved_plan_killed_midway_is_stale_afterwards_and_a_fresh_apply_conver
     cli.ok("apply", "--auto-approve")
     problems = convergence_problems(cli, server.url, server.api_key, "crash-saved")
     assert not problems, "\n".join(problems)
+
+
+def test_a_key_rotation_killed_midway_ends_with_a_recorded_key_that_works(server: Any, tmp_path: Path) -> None:
+    import json
+
+    import httpx
+    from crash import kill_at
+    from robust_helpers import Cli, add_faults, clear_faults, cli_env, make_project
+
+    record = {"bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181, "island": "Torgersen"}
+    root = make_project(tmp_path / "rotate", server.url, name="crash-rotate")
+    cli = Cli(root, cli_env(server.api_key))
+    cli.ok("apply", "--auto-approve")
+    manifest = root / "featrix.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("    description: Pen", "    api_key: {rotation: 1}\n    description: Pen")
+    )
+    # slow the rotation down so that the kill lands while it is in flight
+    add_faults(
+        server.url, server.api_key, {"route": "POST /endpoints/[^/]+/regenerate_key$", "latency_ms": 300, "count": 0}
+    )
+    try:
+        killed, seen = kill_at(
+            cli.popen("apply", "--auto-approve"), KillPoint("rotate", r"endpoint\.species_api: ", 0.2)
+        )
+    finally:
+        clear_faults(server.url, server.api_key)
+    assert killed, seen
+    cli.ok("apply", "--auto-approve")
+    cli.ok("plan", "--detailed-exitcode")
+    key = cli.ok("output", "endpoint.species_api.api_key").stdout.strip()
+    eid = json.loads((root / "featrix.lock").read_text())["resources"]["endpoint.species_api"]["ids"]["endpoint_id"]
+    resp = httpx.post(
+        f"{server.url}/endpoint/{eid}/predict", json={"query_record": record}, headers={"X-API-Key": key}, timeout=30
+    )
+    assert resp.status_code == 200, resp.text
