@@ -346,6 +346,7 @@ def project_mutations(draw: st.DrawFn, files: dict[str, str], protect: bool) -> 
 
 EDIT_NAMES = [
     "none",
+    "retrain the foundational model (replace cascade)",
     "add predictor island",
     "remove predictor sex",
     "change species epochs (replace)",
@@ -429,6 +430,18 @@ PALETTE: dict[str, list[Any]] = {
     "user_metadata": [{"team": "a"}, {"k" * 40: "v" * 40000}, []],
 }
 SECTIONS = ["foundational_models", "predictors", "endpoints", "vector_databases"]
+_SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**30), 10**30),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+RANDOM_VALUES = st.recursive(
+    _SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -445,8 +458,13 @@ def plausible_mutation(draw: st.DrawFn, tree: dict[str, Any]) -> dict[str, Any]:
         items = data[draw(st.sampled_from(sections))]
         key = draw(st.sampled_from(sorted(items)))
         body = items[key]
-        op = draw(st.sampled_from(["set", "set", "set", "drop_field", "drop_resource", "copy", "rename"]))
-        if op == "set" and isinstance(body, dict):
+        op = draw(st.sampled_from(["set", "set", "set", "random", "drop_field", "drop_resource", "copy", "rename"]))
+        if op == "random":  # any value, any key: the body itself or one of its fields
+            if isinstance(body, dict) and draw(st.booleans()):
+                body[draw(st.sampled_from([*sorted(body), *PALETTE]))] = draw(RANDOM_VALUES)
+            else:
+                items[key] = draw(RANDOM_VALUES)
+        elif op == "set" and isinstance(body, dict):
             field_name = draw(st.sampled_from(sorted(PALETTE)))
             body[field_name] = draw(st.sampled_from(PALETTE[field_name]))
         elif op == "drop_field" and isinstance(body, dict) and body:

@@ -2,7 +2,8 @@
 
 A history is a few steps of (manifest edit, fault schedule, operation) on a fresh tiny project (58
 penguins rows, 2 epochs) against the local server with its test hooks. Edits: add / remove a
-predictor, species epochs (replace), published and deletion_protection (in place), key rotation,
+predictor, foundational model epochs (a replace cascade), species epochs
+(replace), published and deletion_protection (in place), key rotation,
 vector database records (append in place, rewrite = replace), endpoint removed / restored. Faults: 5xx
 before / after the server commits, 429 with Retry-After 0..1, dropped connections on random routes, and
 sometimes eventual consistency. Operations: plan, apply, destroy, plan --refresh-only, and
@@ -42,6 +43,7 @@ HAS_IMPORT = "import" in COMMANDS and "state" in COMMANDS
 class Model:
     """What the manifest declares; edits change it, render() writes it."""
 
+    fm_epochs: int = 2
     species_epochs: int = 2
     sex: bool = True
     island: bool = False
@@ -54,6 +56,8 @@ class Model:
 
 def edit(model: Model, name: str) -> Model:
     """One named edit (strategies.EDIT_NAMES)."""
+    if name == "retrain the foundational model (replace cascade)":  # refused while protected: not drawn then
+        return model if model.protected else replace(model, fm_epochs=2 if model.fm_epochs == 3 else 3)
     if name == "add predictor island":
         return replace(model, island=True)
     if name == "remove predictor sex":
@@ -89,7 +93,7 @@ foundational_models:
   penguins:
     data: data/penguins.csv
     ignore_columns: [year]
-    epochs: 2
+    epochs: {model.fm_epochs}
     published: {str(model.published).lower()}
     deletion_protection: {str(model.protected).lower()}
 
@@ -361,10 +365,17 @@ def converge(root: Path, env: dict[str, str], url: str, key: str, name: str, log
     assert not problems, "\n".join(log + problems)
 
 
-# two designed histories always run (CI's random ones are few): key rotation and vdb replacement under
-# committed-then-failed calls and a dropped connection, a 429-throttled refresh, a protected destroy, import
+# two designed histories always run (CI's random ones are few): a replace cascade, key rotation and vdb
+# replacement under committed-then-failed calls and a dropped connection, a 429-throttled refresh, a
+# protected destroy, import
 CHOSEN = [
     [
+        (
+            "retrain the foundational model (replace cascade)",
+            [{"route": "POST /compute/upload_with_new_session", "status": 503, "when": "after"}],
+            "apply",
+            False,
+        ),
         (
             "rotate the endpoint key",
             [{"route": "POST /endpoints/[^/]+/regenerate_key", "status": 503, "when": "after"}],
@@ -404,7 +415,7 @@ CHOSEN = [
 
 
 @pytest.mark.timeout(0 if LONG else 900)  # the long run is bounded by its example count
-@settings(max_examples=examples(2, 60))
+@settings(max_examples=examples(3, 60))
 @given(history=st.lists(steps, min_size=2, max_size=4))
 @example(history=CHOSEN[0])
 @example(history=CHOSEN[1])
