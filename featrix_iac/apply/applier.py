@@ -377,7 +377,7 @@ class _Applier:
     def _destroy(self, action: Action) -> None:
         h, address = self._handler(action), action.address
         old = self.prior.get(address)
-        if action.action is ActionType.REPLACE and self.cbd.get(address, False):
+        if (action.action is ActionType.REPLACE and self.cbd.get(address, False)) or action.delete_replaced:
             self._destroy_replaced(action, h, old)
             return
         if old is not None and old.ids:

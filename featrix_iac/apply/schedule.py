@@ -61,7 +61,7 @@ def build_nodes(actions: list[Action], prior_deps: dict[str, list[str]]) -> list
         if a.action in CREATE_SIDE:
             deps = {node_id(d, "main") for d in a.depends_on if d in by_addr and by_addr[d].action in CREATE_SIDE}
             nodes[node_id(a.address, "main")] = Node(node_id(a.address, "main"), a.address, "main", deps)
-        if a.action in DESTROY_SIDE:
+        if a.action in DESTROY_SIDE or a.delete_replaced:
             nodes[node_id(a.address, "destroy")] = Node(node_id(a.address, "destroy"), a.address, "destroy")
     for a in live:
         destroy = nodes.get(node_id(a.address, "destroy"))
@@ -74,7 +74,7 @@ def build_nodes(actions: list[Action], prior_deps: dict[str, list[str]]) -> list
                     destroy.deps.add(node_id(b, phase))
         main = nodes.get(node_id(a.address, "main"))
         if main is not None:
-            if cbd.get(a.address, False):
+            if cbd.get(a.address, False) or a.delete_replaced:  # the old object goes after the new one
                 destroy.deps.add(main.id)
             else:
                 main.deps.add(destroy.id)

@@ -56,6 +56,9 @@ class Action(_Data):
     prior_ids: dict[str, str] = Field(default_factory=dict)  # ids in the lockfile (or found, for adopt)
     depends_on: list[str] = Field(default_factory=list)  # addresses this action waits for
     create_before_destroy: bool = False
+    # the entry still records objects it replaced that an interrupted apply did not delete: delete them
+    # once dependents have followed (a destroy step after an update or no-op)
+    delete_replaced: bool = False
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -89,6 +89,7 @@ def make_plan(
         if address in wanted:
             _plan_declared(st, address)
     _cascade(st, wanted)
+    _finish_replacements(st)
     _create_before_destroy(st, deletable if deletable is not None else deletable_kinds())
     _plan_removals(st, wanted, deletable if deletable is not None else deletable_kinds(), destroy)
     _set_dependencies(st)
@@ -313,6 +314,28 @@ def _cascade(st: _State, wanted: Desired) -> None:
                 _follow(st, action, entry, ref_field, target, why.cascade(target, st.actions[target], action.kind))
             elif entry.applied.get(ref_field) == target.split(".", 1)[1] and _stale_reference(st, entry, target):
                 _follow(st, action, entry, ref_field, target, why.stale_reference(target, action.kind))
+
+
+def _finish_replacements(st: _State) -> None:
+    """An entry that still records replaced objects to delete (an apply stopped after the new one was
+    ready) gets a step that deletes them after its dependents followed."""
+    for address, action in st.actions.items():
+        entry = st.lockfile.resources.get(address)
+        if entry is None or entry.status != "ready" or action.action not in (A.NOOP, A.UPDATE):
+            continue
+        pending = [r for r in entry.retired if r.get("pending_delete")]
+        if not pending:
+            continue
+        if action.action is A.NOOP:
+            action.action = A.UPDATE
+        action.delete_replaced = True
+        action.reasons.append(why.FINISH_REPLACEMENT)
+        id_field = ref_kind_id(address)
+        for record in pending:
+            old = record.get(id_field) or ", ".join(
+                f"{k} {v}" for k, v in sorted(record.items()) if k != "pending_delete"
+            )
+            action.changes.append(FieldChange(field="replaced object", old=old, new="(deleted)"))
 
 
 def _stale_reference(st: _State, entry: LockEntry, target: str) -> bool:

@@ -21,6 +21,9 @@ RESUME_NOT_FOUND = "an earlier apply recorded the intent to create it, but nothi
 RESUME_REPLACEMENT = (
     "it replaces an older object that an interrupted apply did not delete yet: deleted once dependents follow"
 )
+FINISH_REPLACEMENT = (
+    "an interrupted apply replaced it but did not delete the old object yet: deleted now, after dependents follow"
+)
 CASCADE_PREFIX = "follows "
 
 # what a changed field means, beyond "changed"

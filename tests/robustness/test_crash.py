@@ -34,12 +34,7 @@ def test_kill_and_rerun_converges_without_duplicates(server: Any, tmp_path: Path
 # one point in CI; bench/bench_crash.py --replacement kills replacements at random moments
 REPLACEMENT_POINTS = [
     pytest.param(KillPoint("replacing the foundational model", r"foundational_model\.penguins: .*training", delay=0.2)),
-    # KNOWN BUG (notes/contract-changes.md, gitops 13:50): killed once the new model is ready and the predictors
-    # retrain, the re-run finishes the cascade but never deletes the old model (pending_delete stays, plan empty)
-    pytest.param(
-        KillPoint("retraining the predictors", r"predictor\.\w+: .*training"),
-        marks=pytest.mark.xfail(strict=True, reason="the old model's pending delete is lost (see the comment)"),
-    ),
+    pytest.param(KillPoint("retraining the predictors", r"predictor\.\w+: .*training")),
 ]
 
 
