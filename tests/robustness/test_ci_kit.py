@@ -94,7 +94,7 @@ def test_a_body_without_the_marker_is_refused(tmp_path: Path) -> None:
 
 def _hooks() -> list[dict[str, object]]:
     config = yaml.safe_load((CI / ".pre-commit-config.yaml").read_text())
-    provided = yaml.safe_load((CI / ".pre-commit-hooks.yaml").read_text())
+    provided = yaml.safe_load((REPO / ".pre-commit-hooks.yaml").read_text())
     return [*config["repos"][0]["hooks"], *provided]
 
 
