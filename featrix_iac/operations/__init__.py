@@ -1,0 +1,48 @@
+"""The one place that wires config → graph → state → client (or the embedded server) → refresh → planner → apply.
+
+Every command of the CLI that talks to a server goes through here. Nothing here prints: progress goes
+to the observer the CLI passes, results come back as data, failures are DiagnosticsError.
+"""
+
+from featrix_iac.operations.planning import (
+    ApplyOutcome,
+    PlanResult,
+    apply,
+    apply_saved,
+    desired_of,
+    fingerprints_of,
+    make_plan_with,
+    plan,
+    run_apply,
+)
+from featrix_iac.operations.reading import OutputValue, output, outputs, predict, state_list, state_show
+from featrix_iac.operations.session import LOCAL, REDACTED, Session, connect, open_session
+from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
+
+__all__ = [
+    "LOCAL",
+    "REDACTED",
+    "ApplyOutcome",
+    "ImportResult",
+    "OutputValue",
+    "PlanResult",
+    "Session",
+    "apply",
+    "apply_saved",
+    "connect",
+    "desired_of",
+    "fingerprints_of",
+    "import_resource",
+    "make_plan_with",
+    "open_session",
+    "output",
+    "outputs",
+    "plan",
+    "predict",
+    "run_apply",
+    "state_list",
+    "state_mv",
+    "state_rm",
+    "state_show",
+    "unlock",
+]

@@ -1,0 +1,229 @@
+"""Plan and apply: desired state and fingerprints, refresh, the planner, saved plans, the applier."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from featrix_iac.diagnostics import fail
+from featrix_iac.operations.session import Session, connect, open_session
+
+if TYPE_CHECKING:
+    from featrix_iac.apply import ApplyResult, Interrupt, Observer
+    from featrix_iac.client import FeatrixClient, RetryEvent
+    from featrix_iac.config import LoadedProject
+    from featrix_iac.plan.model import Plan
+    from featrix_iac.state import Lockfile
+
+
+@dataclass
+class PlanResult:
+    """A plan and what it was made against (for saved plans: lineage, serial, fingerprints)."""
+
+    plan: Plan
+    loaded: LoadedProject
+    lockfile: Lockfile
+    desired: dict[str, tuple[Any, dict[str, Any]]]
+    data_fingerprints: dict[str, str] = field(default_factory=dict)
+    requests: int = 0  # HTTP requests made by refresh
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ApplyOutcome:
+    """What `apply` did: the plan it executed (approved or not) and the applier's result."""
+
+    planned: PlanResult
+    approved: bool
+    result: ApplyResult | None = None
+
+
+# -- planning ------------------------------------------------------------------------------------------
+
+
+def desired_of(session: Session) -> dict[str, tuple[Any, dict[str, Any]]]:
+    """{address: (manifest resource, handler.desired())}, data files fingerprinted through the store's cache."""
+    from featrix_iac.resources.base import DesiredContext
+    from featrix_iac.resources.registry import handler_for
+
+    loaded = session.loaded
+    ctx = DesiredContext(loaded.project.project, loaded.environment, loaded.root, session.store.fingerprint)
+    return {
+        str(addr): (res, handler_for(addr.kind).desired(addr.key, res, ctx)) for addr, res in loaded.project.resources()
+    }
+
+
+def fingerprints_of(desired: dict[str, tuple[Any, dict[str, Any]]]) -> dict[str, str]:
+    """{address: fingerprint} of every data file the plan depends on (for saved plans)."""
+    out: dict[str, str] = {}
+    for address, (_, d) in desired.items():
+        for name in ("data", "records_file"):
+            if isinstance(d.get(name), str):
+                out[address if name == "data" else f"{address}.{name}"] = d[name]
+    return out
+
+
+def make_plan_with(
+    session: Session,
+    client: FeatrixClient,
+    server_url: str,
+    lockfile: Lockfile,
+    *,
+    targets: tuple[str, ...] = (),
+    destroy: bool = False,
+    refresh_only: bool = False,
+    allow_empty: bool = False,
+) -> PlanResult:
+    """Refresh (the only I/O) and run the pure planner."""
+    from featrix_iac.addresses import SECTION_OF_KIND
+    from featrix_iac.plan.planner import make_plan
+    from featrix_iac.plan.refresh import refresh
+
+    loaded = session.loaded
+    desired = desired_of(session)
+    before = client.request_count
+    seen = refresh(
+        client,
+        lockfile,
+        desired={a: d for a, (_, d) in desired.items()},
+        project=loaded.project.project,
+        environment=loaded.environment,
+    )
+
+    def source_of(address: str, path: tuple[str, ...]) -> Any:
+        kind, key = address.split(".", 1)
+        return loaded.source(SECTION_OF_KIND[kind], key, *path)
+
+    plan = make_plan(
+        desired,
+        lockfile,
+        seen.live,
+        session.graph,
+        destroy=destroy,
+        refresh_only=refresh_only,
+        allow_empty=allow_empty,
+        targets=targets,
+        project=loaded.project.project,
+        environment=loaded.environment,
+        server_url=server_url,
+        found=seen.found,
+        source_of=source_of,
+    )
+    warnings = list(seen.warnings)
+    if lockfile.server_url and lockfile.server_url != server_url and lockfile.resources:
+        warnings.append(
+            f"the lockfile was written for server {lockfile.server_url}, the manifest now names {server_url}: "
+            "objects the other server holds read as deleted here"
+        )
+    plan.warnings = sorted({*plan.warnings, *warnings})
+    return PlanResult(
+        plan, loaded, lockfile, desired, fingerprints_of(desired), client.request_count - before, warnings
+    )
+
+
+def plan(
+    root: Path | str,
+    env: str | None = None,
+    *,
+    targets: tuple[str, ...] = (),
+    destroy: bool = False,
+    refresh_only: bool = False,
+    allow_empty: bool = False,
+    on_retry: Callable[[RetryEvent], None] | None = None,
+) -> PlanResult:
+    """`featrix plan`: read-only; no lock is taken, nothing is written."""
+    session = open_session(root, env)
+    lockfile = session.store.load()
+    with connect(session.loaded, on_retry=on_retry) as (client, url):
+        return make_plan_with(
+            session,
+            client,
+            url,
+            lockfile,
+            targets=targets,
+            destroy=destroy,
+            refresh_only=refresh_only,
+            allow_empty=allow_empty,
+        )
+
+
+# -- applying --------------------------------------------------------------------------------------------
+
+
+def apply(
+    root: Path | str,
+    env: str | None = None,
+    *,
+    confirm: Callable[[PlanResult], bool],
+    observer: Observer | None = None,
+    parallelism: int = 8,
+    targets: tuple[str, ...] = (),
+    destroy: bool = False,
+    allow_empty: bool = False,
+    interrupt: Interrupt | None = None,
+    on_retry: Callable[[RetryEvent], None] | None = None,
+) -> ApplyOutcome:
+    """`featrix apply` / `featrix destroy`: under the environment's lock, plan, ask `confirm`, then apply.
+
+    `confirm` sees the plan (the CLI shows it and asks); it is not called when there is nothing to do.
+    """
+    session = open_session(root, env)
+    with session.store.lock("destroy" if destroy else "apply"):
+        lockfile = session.store.load()
+        with connect(session.loaded, on_retry=on_retry) as (client, url):
+            planned = make_plan_with(
+                session, client, url, lockfile, targets=targets, destroy=destroy, allow_empty=allow_empty
+            )
+            if not planned.plan.has_changes() or not confirm(planned):
+                return ApplyOutcome(planned, approved=False)
+            result = run_apply(session, client, planned, observer, parallelism, interrupt)
+            return ApplyOutcome(planned, approved=True, result=result)
+
+
+def apply_saved(
+    root: Path | str,
+    env: str | None,
+    saved_plan: Plan,
+    *,
+    check: Callable[[PlanResult], None],
+    observer: Observer | None = None,
+    parallelism: int = 8,
+    interrupt: Interrupt | None = None,
+) -> ApplyOutcome:
+    """Apply a plan made earlier (`featrix apply FILE`), exactly: `check(current)` refuses a stale one."""
+    session = open_session(root, env)
+    with session.store.lock("apply"):
+        lockfile = session.store.load()
+        desired = desired_of(session)
+        current = PlanResult(saved_plan, session.loaded, lockfile, desired, fingerprints_of(desired))
+        check(current)
+        with connect(session.loaded) as (client, _url):
+            result = run_apply(session, client, current, observer, parallelism, interrupt)
+        return ApplyOutcome(current, approved=True, result=result)
+
+
+def run_apply(
+    session: Session,
+    client: FeatrixClient,
+    planned: PlanResult,
+    observer: Observer | None,
+    parallelism: int,
+    interrupt: Interrupt | None,
+) -> ApplyResult:
+    from featrix_iac.apply import apply_plan
+
+    if parallelism < 1:
+        raise fail(f"--parallelism must be at least 1, not {parallelism}")
+    planned.lockfile.server_url = planned.plan.server_url or planned.lockfile.server_url  # saved with the first step
+    return apply_plan(
+        planned.plan,
+        loaded=session.loaded,
+        client=client,
+        store=session.store,
+        lockfile=planned.lockfile,
+        observer=observer,
+        parallelism=parallelism,
+        interrupt=interrupt,
+    )

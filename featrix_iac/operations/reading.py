@@ -1,0 +1,121 @@
+"""Reading what the lockfile records: outputs (the one way to a secret), state list / show, predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from featrix_iac.diagnostics import fail
+from featrix_iac.operations.session import REDACTED, connect, open_session
+
+if TYPE_CHECKING:
+    from featrix_iac.state import LockEntry, Lockfile, StateStore
+
+
+# -- reading the lockfile: output and state ---------------------------------------------------------------
+
+
+IMPORT_KEY_NOTE = (
+    "an endpoint's API key cannot be read back from the server, so the lockfile records none: "
+    "`featrix output {address}.api_key` has no key until you rotate it (raise api_key.rotation in the "
+    "manifest and apply)"
+)
+
+
+@dataclass(frozen=True)
+class OutputValue:
+    address: str
+    name: str
+    value: Any  # REDACTED for secrets unless asked for by name
+    sensitive: bool = False
+
+
+def _store(root: Path | str, env: str | None) -> tuple[StateStore, Lockfile]:
+    from featrix_iac.config import load_project
+    from featrix_iac.state import StateStore
+
+    loaded = load_project(root, env)
+    store = StateStore(loaded.root, loaded.environment, project=loaded.project.project)
+    return store, store.load()
+
+
+def outputs(root: Path | str, env: str | None = None) -> list[OutputValue]:
+    """Every recorded output: ids, computed values, and secrets as (sensitive value)."""
+    _, lock = _store(root, env)
+    out: list[OutputValue] = []
+    for address in lock.addresses():
+        entry = lock.resources[address]
+        if entry.status == "retired":
+            continue
+        values = {**{k: v for k, v in entry.ids.items()}, **entry.outputs}
+        out.extend(OutputValue(address, k, v) for k, v in sorted(values.items()))
+        out.extend(OutputValue(address, k, REDACTED, True) for k in sorted(entry.secrets))
+    return out
+
+
+def output(root: Path | str, env: str | None, ref: str) -> OutputValue:
+    """One output by `ADDRESS.FIELD`, e.g. endpoint.species_api.api_key: the one way to read a secret."""
+    store, lock = _store(root, env)
+    address, _, name = ref.rpartition(".")
+    entry = lock.entry(address)
+    if not address or entry is None:
+        known = ", ".join(lock.addresses()) or "none"
+        raise fail(f"no {address or ref} in the lockfile", f"recorded addresses: {known}", address=address or ref)
+    if name in entry.secrets:
+        return OutputValue(address, name, store.decrypt(address, entry.secrets[name]), True)
+    if name == "api_key" and entry.kind == "endpoint":  # e.g. imported: keys cannot be read back
+        raise fail(f"{address} has no API key in the lockfile", IMPORT_KEY_NOTE.format(address=address), address)
+    values = {**entry.ids, **entry.outputs}
+    if name not in values:
+        fields = ", ".join(sorted({*values, *entry.secrets})) or "none"
+        raise fail(f"{address} has no output {name!r}", f"its outputs: {fields}", address=address)
+    return OutputValue(address, name, values[name])
+
+
+def state_list(root: Path | str, env: str | None = None) -> list[tuple[str, LockEntry]]:
+    _, lock = _store(root, env)
+    return [(a, lock.resources[a]) for a in lock.addresses()]
+
+
+def state_show(root: Path | str, env: str | None, address: str) -> dict[str, Any]:
+    """One lockfile entry as data, secrets shown as (sensitive value)."""
+    _, lock = _store(root, env)
+    entry = lock.entry(address)
+    if entry is None:
+        raise fail(f"no {address} in the lockfile", f"recorded: {', '.join(lock.addresses()) or 'none'}", address)
+    data = entry.model_dump(mode="json")
+    data["secrets"] = {k: REDACTED for k in entry.secrets}
+    return data
+
+
+# -- predictions through what the lockfile records -----------------------------------------------------
+
+
+def predict(root: Path | str, env: str | None, address: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Predict each record through an endpoint (with its own key) or a predictor (with the account key)."""
+    session = open_session(root, env)
+    lock = session.store.load()
+    entry = lock.entry(address)
+    if (
+        entry is None
+        or entry.status not in ("ready", "tainted")
+        or address.split(".")[0] not in ("endpoint", "predictor")
+    ):
+        usable = [a for a in lock.addresses() if a.startswith(("endpoint.", "predictor."))]
+        raise fail(
+            f"cannot predict with {address}",
+            "give an endpoint or predictor that `featrix apply` created; "
+            f"the lockfile has: {', '.join(usable) or 'none'}",
+            address=address,
+        )
+    with connect(session.loaded) as (client, _):
+        if entry.kind == "endpoint":
+            if "api_key" not in entry.secrets:
+                raise fail(f"{address} has no API key in the lockfile", IMPORT_KEY_NOTE.format(address=address))
+            key = session.store.decrypt(address, entry.secrets["api_key"])
+            path = f"/endpoint/{entry.ids['endpoint_id']}/predict"
+            return [client.post(path, {"query_record": r}, headers={"X-API-Key": key}) for r in records]
+        path = f"/compute/session/{entry.ids['session_id']}/predict"
+        pid = entry.ids["predictor_id"]
+        return [client.post(path, {"query_record": r, "predictor_id": pid}) for r in records]
