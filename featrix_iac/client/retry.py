@@ -76,6 +76,7 @@ class Rule:
     action: Action
     max_wait: float = 0.0  # WAIT rules: give up after this long
     delay: float = 0.0  # WAIT rules: sleep when the server sends no Retry-After
+    refused: bool = False  # the server refused before doing anything: retried even for `once` calls
 
 
 def _upgrading(o: Outcome) -> bool:
@@ -104,7 +105,9 @@ RULES: tuple[Rule, ...] = (
     Rule("node_upgrading", _upgrading, Action.WAIT, NODE_UPGRADE_MAX_WAIT, NODE_UPGRADE_DELAY),
     Rule("quota_exceeded", _quota, Action.WAIT, QUOTA_MAX_WAIT, QUOTA_DELAY),
     Rule("training_in_progress", lambda o: o.status == 503 and training_status(o.body) is not None, Action.RETURN),
-    Rule("stalled_node_busy", lambda o: o.status == 409 and o.detail == "stalled-node-busy", Action.RETRY),
+    Rule(
+        "stalled_node_busy", lambda o: o.status == 409 and o.detail == "stalled-node-busy", Action.RETRY, refused=True
+    ),
     Rule("transient_status", lambda o: o.status in TRANSIENT_STATUSES, Action.RETRY),
     Rule(
         "predict_sent_lost", lambda o: o.is_predict and o.transport not in (None, Transport.CONNECT), Action.AMBIGUOUS
@@ -177,7 +180,8 @@ def decide(
             return Decision(Action.WAIT, rule, retry_after or rule.delay)
         return Decision(Action.RAISE, rule)
     if rule.action is Action.RETRY:
-        attempts_left = budget.max_attempts is None or attempt < budget.max_attempts
+        limit = MAX_ATTEMPTS if rule.refused else budget.max_attempts  # nothing happened: even a `once` call
+        attempts_left = limit is None or attempt < limit
         if attempts_left and elapsed < budget.max_retry_time:
             return Decision(Action.RETRY, rule, retry_after if retry_after is not None else backoff(attempt))
         return Decision(Action.RAISE, rule)

@@ -68,7 +68,7 @@ SCENARIOS: list[Scenario] = [
         {},
         AT_ONCE,
     ),
-    ("409 stalled-node-busy on training", [{"route": TRAIN, "status": 409, "body": BUSY}], {}, NEXT_RUN),
+    ("409 stalled-node-busy on training", [{"route": TRAIN, "status": 409, "body": BUSY}], {}, AT_ONCE),
     ("503 on training (before commit)", [{"route": TRAIN, "status": 503}], {}, NEXT_RUN),
     ("503 on the endpoint create (before commit)", [{"route": ENDPOINTS, "status": 503}], {}, NEXT_RUN),
     ("503 after the endpoint was created", [{"route": ENDPOINTS, "status": 503, "when": "after"}], {}, AT_ONCE),

@@ -217,6 +217,19 @@ def test_stalled_node_busy_is_retried_other_409s_are_not() -> None:
     assert len(server.requests) == 1
 
 
+def test_stalled_node_busy_is_retried_even_for_a_once_call() -> None:
+    # the server refused before doing anything, so re-sending cannot duplicate (unlike a lost answer)
+    server = Server(*([status(409, {"detail": "stalled-node-busy"})] * 2), ok({"predictor_id": "p1"}))
+    client, sleeps = make(server)
+    assert client.post("/compute/session/s1/train_predictor", {}, once=True) == {"predictor_id": "p1"}
+    assert len(server.requests) == 3 and sleeps == [2.0, 4.0]
+    server = Server(status(500, {"detail": "boom"}))
+    client, _ = make(server)
+    with pytest.raises(ServerError):
+        client.post("/compute/session/s1/train_predictor", {}, once=True)
+    assert len(server.requests) == 1  # a 5xx may have committed: a once call is not re-sent
+
+
 def test_quota_exceeded_waits_beyond_the_attempt_limit() -> None:
     quota = {"quota_exceeded": True, "pending_count": 8, "queue_limit": 8}
     server = Server(*([status(429, quota)] * 9), ok({"session_id": "s"}))
