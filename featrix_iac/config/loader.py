@@ -67,7 +67,7 @@ def _rebase_data_paths(
         declaring_dir = (root / (src.file if src else ROOT_FILE)).parent
         full = Path(os.path.normpath(declaring_dir / value))
         rebased = value if Path(value).is_absolute() else Path(os.path.relpath(full, root)).as_posix()
-        data[path[0]][path[1]][path[2]] = rebased
+        data[str(path[0])][str(path[1])][str(path[2])] = rebased
         if not full.is_file():
             what = "is a folder, not a file" if full.is_dir() else "does not exist"
             shown = f'"{value}"' + (f" ({rebased} from the project root)" if rebased != value else "")

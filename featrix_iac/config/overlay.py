@@ -55,7 +55,8 @@ def _check_env(doc: Document, name: str, overlay: dict[str, Any], check_fields: 
         items = overlay.get(section)
         if not isinstance(items, dict):
             continue
-        declared = doc.data.get(section) if isinstance(doc.data.get(section), dict) else {}
+        found = doc.data.get(section)
+        declared: dict[str, Any] = found if isinstance(found, dict) else {}
         for key, body in items.items():
             at = ("environments", name, section, key)
             if key not in declared:

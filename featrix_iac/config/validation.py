@@ -135,7 +135,7 @@ def validate_project(data: dict[str, Any], sources: SourceMap, skip: set[Path_],
             continue
         if where.union_at is not None and isinstance(_lookup(data, where.union_at), dict) != where.model_branch:
             continue
-        summary, detail = _describe(where, err)
+        summary, detail = _describe(where, dict(err))
         if err["type"] == "missing":
             source = sources.key(path[:-1])
         elif err["type"] == "extra_forbidden" or where.field is None:

@@ -84,11 +84,11 @@ class _Builder:
                 continue
             key = str(_constructor.construct_object(key_node))
             if key in out:
-                first = self.sources.keys[(*path, key)]
+                first = self.sources.keys[path + (key,)]
                 self.diags.error(f'Duplicate key "{key}"', f"It was already defined at {first}.", source=ksrc)
                 continue
-            self.sources.keys[(*path, key)] = ksrc
-            out[key] = self.build(value_node, (*path, key))
+            self.sources.keys[path + (key,)] = ksrc
+            out[key] = self.build(value_node, path + (key,))
         return out
 
 
