@@ -111,7 +111,8 @@ class Inventory:
         return out
 
 
-def _tag(user_metadata: Any) -> dict[str, Any]:
+def tag_of(user_metadata: Any) -> dict[str, Any]:
+    """The featrix_iac creation tag inside an object's user_metadata (a dict or a JSON string)."""
     if isinstance(user_metadata, str):
         try:
             user_metadata = json.loads(user_metadata)
@@ -131,7 +132,7 @@ def inventory(url: str, api_key: str, project: str) -> Inventory:
         for item in sessions:
             sid = item["session_id"] if isinstance(item, dict) else item
             doc = http.get(f"/compute/session/{sid}").json()
-            tag = _tag(doc["session"].get("user_metadata"))
+            tag = tag_of(doc["session"].get("user_metadata"))
             if tag.get("project") != project:
                 continue
             address = str(tag.get("address"))
@@ -139,7 +140,7 @@ def inventory(url: str, api_key: str, project: str) -> Inventory:
             for job in doc.get("job_plan", []):
                 if job.get("job_type") == "train_single_predictor":
                     predictors[(address, str(job.get("name")))] += 1
-        tags = [_tag(e.get("user_metadata")) for e in http.get("/endpoints").json()["endpoints"]]
+        tags = [tag_of(e.get("user_metadata")) for e in http.get("/endpoints").json()["endpoints"]]
         endpoints = Counter(str(t.get("address")) for t in tags if t.get("project") == project)
     return Inventory(fms, predictors, endpoints)
 

@@ -29,7 +29,7 @@ import httpx
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from robust_helpers import add_faults, clear_faults, cli_env, lockfile_problem, set_consistency
+from robust_helpers import add_faults, clear_faults, cli_env, lockfile_problem, set_consistency, tag_of
 from strategies import EDIT_NAMES, EXAMPLES, LONG, REPO, TRAIN, examples, fault_rules, featrix_inprocess
 
 from featrix_iac.cli.main import COMMANDS
@@ -167,16 +167,6 @@ def known(root: Path) -> Known:
     return k
 
 
-def _tag(user_metadata: Any) -> dict[str, Any]:
-    if isinstance(user_metadata, str):
-        try:
-            user_metadata = json.loads(user_metadata)
-        except ValueError:
-            return {}
-    tag = user_metadata.get("featrix_iac") if isinstance(user_metadata, dict) else None
-    return tag if isinstance(tag, dict) else {}
-
-
 def untracked(url: str, api_key: str, project: str, root: Path, *, strict: bool) -> list[str]:
     """Objects of `project` on the server that the lockfile lost track of (strict: "creating" excuses nothing)."""
     k = known(root)
@@ -188,21 +178,21 @@ def untracked(url: str, api_key: str, project: str, root: Path, *, strict: bool)
             if (
                 isinstance(item, dict)
                 and "user_metadata" in item
-                and _tag(item["user_metadata"]).get("project") != project
+                and tag_of(item["user_metadata"]).get("project") != project
             ):
                 continue  # another project's (the listing reports the tag): no need to read it
             doc = http.get(f"/compute/session/{sid}")
             if doc.status_code == 404:
                 continue  # deleted meanwhile
             doc_json = doc.json()
-            tag = _tag(doc_json["session"].get("user_metadata"))
+            tag = tag_of(doc_json["session"].get("user_metadata"))
             if tag.get("project") != project:
                 continue
             if sid not in k.sessions and tag.get("address") not in excused:
                 out.append(f"foundational model {sid} ({tag.get('address')})")
                 continue
             for job in doc_json.get("job_plan", []):
-                pid, ptag = job.get("predictor_id"), _tag(job.get("user_metadata"))
+                pid, ptag = job.get("predictor_id"), tag_of(job.get("user_metadata"))
                 address = ptag.get("address") or f"predictor.{job.get('name')}"
                 if (
                     job.get("job_type") == "train_single_predictor"
@@ -214,7 +204,7 @@ def untracked(url: str, api_key: str, project: str, root: Path, *, strict: bool)
                 if (sid, vdb.get("name")) not in k.vdbs and f"vector_database.{vdb.get('name')}" not in excused:
                     out.append(f"vector database {vdb.get('name')} on {sid}")
         for ep in http.get("/endpoints").json()["endpoints"]:
-            tag = _tag(ep.get("user_metadata"))
+            tag = tag_of(ep.get("user_metadata"))
             if tag.get("project") == project and ep["id"] not in k.endpoints and tag.get("address") not in excused:
                 out.append(f"endpoint {ep['id']} ({tag.get('address')})")
     return out
