@@ -173,12 +173,16 @@ def make_observer(*, as_json: bool = False) -> LineObserver:
 
 def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> str:
     """ "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." or the done / failed / skipped lists."""
+    from featrix_iac.resources.registry import handler_for
+
     kinds = {a.address: a.action.value for a in plan.changes()}
     done = [a for a in result.done if a in kinds]
     n = {v: sum(1 for a in done if kinds[a] == v) for v in set(kinds.values())}
+    # a replaced predictor is retired, not destroyed: the API cannot delete it
+    kept = sum(1 for a in done if kinds[a] == "replace" and not handler_for(a.split(".", 1)[0]).deletable)
     added = n.get("create", 0) + n.get("adopt", 0) + n.get("replace", 0)
-    destroyed = n.get("delete", 0) + n.get("replace", 0)
-    retired = f", {n['retire']} retired" if n.get("retire") else ""
+    destroyed = n.get("delete", 0) + n.get("replace", 0) - kept
+    retired = f", {n.get('retire', 0) + kept} retired" if n.get("retire", 0) + kept else ""
     counts = f"Resources: {added} added, {n.get('update', 0)} changed, {destroyed} destroyed{retired}."
     what = "Destroy" if destroy else "Apply"
     if result.ok:

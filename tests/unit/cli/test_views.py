@@ -32,7 +32,8 @@ def test_complete_summary_counts_by_action() -> None:
     )
     done = ["foundational_model.a", "predictor.b", "endpoint.c", "vector_database.d", "predictor.e"]
     text = apply_summary(plan, ApplyResult(done=done))
-    assert text == "Apply complete! Resources: 2 added, 1 changed, 2 destroyed, 1 retired."
+    # the replaced predictor is retired (the API cannot delete predictors), not destroyed
+    assert text == "Apply complete! Resources: 2 added, 1 changed, 1 destroyed, 2 retired."
     assert apply_summary(plan, ApplyResult(done=done), destroy=True).startswith("Destroy complete!")
 
 
