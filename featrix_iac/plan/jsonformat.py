@@ -155,9 +155,7 @@ def _document_schema(model: type[BaseModel], title: str) -> dict[str, Any]:
 
 
 def plan_schema() -> dict[str, Any]:
-    schema = Plan.model_json_schema(mode="serialization")
-    schema["$schema"] = DIALECT
-    schema["title"] = "featrix plan (featrix plan --json)"
+    schema = _document_schema(Plan, "featrix plan (featrix plan --json)")
     schema["description"] = (
         f"A featrix-iac plan, format_version {PLAN_FORMAT_VERSION}. Sensitive values are never present: "
         f'changes with "sensitive": true hold "{REDACTED}".'
@@ -168,9 +166,7 @@ def plan_schema() -> dict[str, Any]:
 def lockfile_schema() -> dict[str, Any]:
     from featrix_iac.state.lockfile import FORMAT_VERSION, Lockfile
 
-    schema = Lockfile.model_json_schema(mode="serialization")
-    schema["$schema"] = DIALECT
-    schema["title"] = "featrix lockfile (featrix.lock, featrix.<environment>.lock)"
+    schema = _document_schema(Lockfile, "featrix lockfile (featrix.lock, featrix.<environment>.lock)")
     schema["description"] = (
         f"What featrix-iac created in one environment, format_version {FORMAT_VERSION}. "
         'Secrets are AES-256-GCM blobs ("enc:v1:..."), never plaintext.'

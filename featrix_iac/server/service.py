@@ -134,12 +134,7 @@ class Service:
         return pd.read_pickle(self.artifacts / sid / "data.pkl")
 
     def save_object(self, rel: str, obj: Any) -> None:
-        path = self.artifacts / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
+        self.write_pickle(rel, obj)
         with self._cache_lock:
             self._cache[rel] = obj
 
