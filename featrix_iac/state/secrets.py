@@ -7,6 +7,10 @@ The lock key, first match wins:
      "featrix-iac/lock-key/v1", so the same passphrase opens the lockfile on every machine);
   3. `<root>/.featrix/lock.key` (base64 of 32 random bytes), generated on the first encryption with
      mode 0600; the `.featrix` folder holds a `.gitignore` of `*` so it is never committed.
+An empty FEATRIX_LOCK_KEY counts as unset (GitHub Actions passes "" for a missing secret). A key is never
+generated while the lockfile holds secrets (new ones would be under a key that does not open the old
+ones), nor when `CI` is set (a key made on a runner is lost with it): then FEATRIX_LOCK_KEY is required.
+The key file is written to a temp file and linked into place, so no reader ever sees it half written.
 
 Key rotation: put the old key in FEATRIX_LOCK_KEY_FALLBACK (same formats) and the new one in
 FEATRIX_LOCK_KEY; secrets encrypted with the old key still decrypt, and the next save re-encrypts
@@ -20,18 +24,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import hashlib
 import hmac
 import os
+import tempfile
 import threading
 from pathlib import Path
 
 from featrix_iac.diagnostics import DiagnosticsError, fail
+from featrix_iac.state.atomic import fsync_dir
 
 PREFIX = "enc:v1:"
 ENV_VAR = "FEATRIX_LOCK_KEY"
 FALLBACK_ENV_VAR = "FEATRIX_LOCK_KEY_FALLBACK"
+CI_ENV_VAR = "CI"
 KEY_FILE = "lock.key"
 PBKDF2_ITERATIONS = 600_000
 PBKDF2_SALT = b"featrix-iac/lock-key/v1"
@@ -84,6 +92,8 @@ class KeyRing:
         self._key = explicit
         self._source = "the lock_key argument" if explicit is not None else ""
         self._lock = threading.Lock()
+        self.recorded_secrets = 0  # secrets in the lockfile as read: a new key would not open them
+        self.lockfile_name = "the lockfile"
 
     @property
     def key_file(self) -> Path:
@@ -115,17 +125,38 @@ class KeyRing:
         return self._source or f"${ENV_VAR} or {self.key_file}"
 
     def _load(self, create: bool) -> tuple[bytes, str]:
-        env = os.environ.get(ENV_VAR, "")
-        if env.strip():
+        env = os.environ.get(ENV_VAR)
+        if env is not None and env.strip():
             return key_from_text(env), f"${ENV_VAR}"
         if self.key_file.is_file():
             return self._read_key_file(), str(self.key_file)
+        empty = f"{ENV_VAR} is set but empty, which counts as unset. " if env is not None else ""
         if not create:
             raise fail(
-                "no lock key to decrypt the lockfile's secrets",
-                f"set {ENV_VAR} to the key they were encrypted with, or restore {self.key_file}",
+                f"no lock key to decrypt the lockfile's secrets: {ENV_VAR} is {'empty' if empty else 'not set'}",
+                f"{empty}Set {ENV_VAR} to the key they were encrypted with, or restore {self.key_file}",
             )
+        refusal = self._refuse_generation()
+        if refusal:
+            raise fail(f"no lock key: {ENV_VAR} is {'empty' if empty else 'not set'}", empty + refusal)
         return self._generate(), str(self.key_file)
+
+    def _refuse_generation(self) -> str:
+        """Why a new key file must not be generated here ("" when it may be)."""
+        if self.recorded_secrets:
+            return (
+                f"{self.lockfile_name} holds {self.recorded_secrets} encrypted secret(s) and {self.key_file} does "
+                f"not exist, so featrix does not generate a new key: new secrets would be encrypted under a key "
+                f"that does not open the old ones. Set {ENV_VAR} to the key they were encrypted with, or restore "
+                f"{self.key_file}."
+            )
+        if in_ci():
+            return (
+                f"${CI_ENV_VAR} is set, and featrix never generates a lock key in CI (it would be lost with the "
+                f"runner, and with it every key encrypted under it). Set {ENV_VAR} from a secret of the CI system "
+                f"(the same key everywhere this lockfile is applied)."
+            )
+        return ""
 
     def _read_key_file(self) -> bytes:
         text = self.key_file.read_text(encoding="utf-8").strip()
@@ -138,17 +169,34 @@ class KeyRing:
         return key
 
     def _generate(self) -> bytes:
+        """Write a new key file atomically: a complete temp file, linked into place only if none exists.
+
+        os.link fails when the key file exists, so of simultaneous first uses exactly one key wins and
+        every other process reads that one, never an empty or half-written file.
+        """
         ensure_private_folder(self.private_dir)
         key = os.urandom(32)
+        fd, tmp = tempfile.mkstemp(dir=self.private_dir, prefix=f".{KEY_FILE}.", suffix=".tmp")
         try:
-            fd = os.open(self.key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process made one first: use it
-            return self._read_key_file()
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(base64.b64encode(key).decode("ascii") + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                os.fchmod(fh.fileno(), 0o600)
+                fh.write(base64.b64encode(key).decode("ascii") + "\n")
+                fh.flush()
+                os.fsync(fh.fileno())
+            try:
+                os.link(tmp, self.key_file)
+            except FileExistsError:  # another process made one first: use it
+                return self._read_key_file()
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        fsync_dir(self.private_dir)
         return key
+
+
+def in_ci() -> bool:
+    """`CI` set to anything but an empty or false value (GitHub Actions, GitLab and most runners set it)."""
+    return os.environ.get(CI_ENV_VAR, "").strip().lower() not in ("", "0", "false", "no")
 
 
 def encrypt(key: bytes, address: str, plaintext: str) -> str:

@@ -1,0 +1,125 @@
+"""Lock key rules: never generated over recorded secrets or in CI, empty variable = unset, atomic key file."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from featrix_iac.diagnostics import DiagnosticsError
+from featrix_iac.state import LockEntry, StateStore
+
+SECRET = "fx_ep_canary_91c3"
+
+
+@pytest.fixture(autouse=True)
+def no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FEATRIX_LOCK_KEY", raising=False)
+    monkeypatch.delenv("FEATRIX_LOCK_KEY_FALLBACK", raising=False)
+    monkeypatch.delenv("CI", raising=False)
+
+
+def key_file(root: Path) -> Path:
+    return root / ".featrix" / "lock.key"
+
+
+def lockfile_with_a_secret(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A committed lockfile holding an endpoint key, in a checkout without `.featrix/` (it is git-ignored)."""
+    monkeypatch.setenv("FEATRIX_LOCK_KEY", "the team passphrase")
+    s = StateStore(root, "default")
+    lock = s.load()
+    blob = s.encrypt("endpoint.api", SECRET)
+    s.update(lock, "endpoint.api", LockEntry(kind="endpoint", status="ready", secrets={"api_key": blob}))
+    monkeypatch.delenv("FEATRIX_LOCK_KEY")
+    assert not key_file(root).exists()
+
+
+def message(info: pytest.ExceptionInfo[DiagnosticsError]) -> str:
+    d = info.value.diagnostics.items[0]
+    return f"{d.summary}\n{d.detail}"
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_no_key_is_generated_while_the_lockfile_holds_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    lockfile_with_a_secret(tmp_path, monkeypatch)
+    if value is not None:
+        monkeypatch.setenv("FEATRIX_LOCK_KEY", value)
+    s = StateStore(tmp_path, "default")
+    s.load()
+    with pytest.raises(DiagnosticsError) as info:
+        s.encrypt("endpoint.other", "fx_new_key")
+    text = message(info)
+    assert "FEATRIX_LOCK_KEY" in text and "featrix.lock" in text
+    assert ("empty" in text) == (value is not None)
+    assert not key_file(tmp_path).exists()
+
+
+def test_an_empty_variable_counts_as_unset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FEATRIX_LOCK_KEY", "")
+    s = StateStore(tmp_path, "default")
+    s.load()
+    blob = s.encrypt("endpoint.api", SECRET)  # no lockfile secrets, not CI: a key file is generated
+    assert key_file(tmp_path).is_file()
+    assert StateStore(tmp_path, "default").decrypt("endpoint.api", blob) == SECRET
+
+
+def test_an_empty_variable_is_named_when_nothing_decrypts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    lockfile_with_a_secret(tmp_path, monkeypatch)
+    monkeypatch.setenv("FEATRIX_LOCK_KEY", "")
+    s = StateStore(tmp_path, "default")
+    blob = s.load().resources["endpoint.api"].secrets["api_key"]
+    with pytest.raises(DiagnosticsError) as info:
+        s.decrypt("endpoint.api", blob)
+    assert "FEATRIX_LOCK_KEY" in message(info) and "empty" in message(info)
+
+
+@pytest.mark.parametrize("value", [None, ""])
+def test_ci_requires_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None) -> None:
+    monkeypatch.setenv("CI", "true")
+    if value is not None:
+        monkeypatch.setenv("FEATRIX_LOCK_KEY", value)
+    s = StateStore(tmp_path, "default")
+    s.load()
+    with pytest.raises(DiagnosticsError) as info:
+        s.encrypt("endpoint.api", SECRET)
+    assert "FEATRIX_LOCK_KEY" in message(info) and "CI" in message(info)
+    assert not key_file(tmp_path).exists()
+    monkeypatch.setenv("FEATRIX_LOCK_KEY", "the team passphrase")
+    assert s.decrypt("endpoint.api", StateStore(tmp_path, "default").encrypt("endpoint.api", SECRET)) == SECRET
+
+
+@pytest.mark.parametrize("value", ["false", "0"])
+def test_ci_false_is_not_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CI", value)
+    StateStore(tmp_path, "default").encrypt("endpoint.api", SECRET)
+    assert key_file(tmp_path).is_file()
+
+
+def _first_use(root: Path, barrier: Any, results: Any) -> None:
+    store = StateStore(root, "default")
+    barrier.wait()
+    try:
+        results.put(("ok", store.encrypt("endpoint.api", SECRET)))
+    except DiagnosticsError as exc:
+        results.put(("error", str(exc)))
+
+
+def test_simultaneous_first_uses_share_one_complete_key(tmp_path: Path) -> None:
+    """Many processes' first use at once: all get one key; none reads an empty or partial key file."""
+    n = 48
+    ctx = multiprocessing.get_context("fork")
+    barrier, results = ctx.Barrier(n), ctx.Queue()
+    procs = [ctx.Process(target=_first_use, args=(tmp_path, barrier, results)) for _ in range(n)]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=60) for _ in range(n)]
+    for proc in procs:
+        proc.join(timeout=60)
+    assert [text for status, text in outcomes if status == "error"] == []
+    reader = StateStore(tmp_path, "default")
+    assert all(reader.decrypt("endpoint.api", blob) == SECRET for _, blob in outcomes)
+    assert [p.name for p in (tmp_path / ".featrix").iterdir() if p.name.endswith(".tmp")] == []
