@@ -10,10 +10,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from featrix_iac import __version__
+from featrix_iac.addresses import KINDS, Address
 from featrix_iac.state.secrets import PREFIX, is_encrypted
 
 FORMAT_VERSION = 1
-KINDS = ("foundational_model", "predictor", "endpoint", "vector_database")
 Status = Literal["creating", "ready", "tainted", "retired", "deleting"]
 
 
@@ -62,6 +62,41 @@ class Lockfile(BaseModel):
 
     def addresses(self, kind: str | None = None) -> list[str]:
         return sorted(a for a, e in self.resources.items() if kind is None or e.kind == kind)
+
+
+def problems(lock: Lockfile) -> list[str]:
+    """What the schema cannot check: every key is an address, of its entry's kind, with consistent ids.
+
+    A lockfile with problems is refused at load and never written (it would be acted on wrongly:
+    an address that is not `kind.key`, or a kind another than its address's, makes apply duplicate).
+    """
+    found: list[str] = []
+    if lock.serial < 0:
+        found.append(f"serial: {lock.serial} is negative")
+    if not lock.lineage.strip():
+        found.append("lineage: empty")
+    for address, entry in sorted(lock.resources.items()):
+        where = f"resources.{address}"
+        try:
+            kind = Address.parse(address).kind
+        except ValueError:
+            found.append(f"resources: {address!r} is not an address (KIND.KEY, KIND one of {', '.join(KINDS)})")
+            continue
+        if entry.kind != kind:
+            found.append(f"{where}.kind: {entry.kind!r} does not match the address (expected {kind!r})")
+        found += [f"{where}.ids.{k}: empty" for k, v in sorted(entry.ids.items()) if not v.strip()]
+        for dep in entry.depends_on:
+            if dep == address or not _is_address(dep):
+                found.append(f"{where}.depends_on: {dep!r} is not another resource's address")
+    return found
+
+
+def _is_address(text: str) -> bool:
+    try:
+        Address.parse(text)
+    except ValueError:
+        return False
+    return True
 
 
 def dumps(lock: Lockfile) -> str:

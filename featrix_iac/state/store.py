@@ -17,7 +17,7 @@ from featrix_iac.diagnostics import DiagnosticsError, Source, fail
 from featrix_iac.state import secrets as sec
 from featrix_iac.state.atomic import atomic_write
 from featrix_iac.state.fingerprint import fingerprint_file
-from featrix_iac.state.lockfile import FORMAT_VERSION, LockEntry, Lockfile, dumps, version_tuple
+from featrix_iac.state.lockfile import FORMAT_VERSION, LockEntry, Lockfile, dumps, problems, version_tuple
 from featrix_iac.state.locking import EnvLock, LockInfo
 
 PRIVATE_DIR = ".featrix"
@@ -60,9 +60,12 @@ class StateStore:
         with self._mutex:
             if not self.path.exists():
                 self._disk = None
+                self._keys.recorded_secrets = 0
                 return Lockfile(project=self.project, environment=self.environment)
             data, stat = self._read_raw()
             lock = self._validate(data)
+            self._keys.recorded_secrets = sum(len(e.secrets) for e in lock.resources.values())
+            self._keys.lockfile_name = self.path.name
             if lock.environment != self.environment:
                 raise fail(
                     f"lockfile {self.path.name} belongs to environment {lock.environment!r}, not {self.environment!r}",
@@ -159,12 +162,16 @@ class StateStore:
                 source=Source(str(self.path)),
             )
         try:
-            return Lockfile.model_validate(data)
+            lock = Lockfile.model_validate(data)
         except ValidationError as exc:
-            problems = "; ".join(
+            reasons = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors(include_input=False)
             )
-            raise self._corrupt(problems) from None
+            raise self._corrupt(reasons) from None
+        found = problems(lock)
+        if found:
+            raise self._corrupt("; ".join(found))
+        return lock
 
     def _corrupt(self, reason: str) -> DiagnosticsError:
         return fail(
@@ -177,6 +184,13 @@ class StateStore:
         """Refuse to write plaintext secrets, another environment, or over a file we did not read."""
         if lock.environment != self.environment:
             raise fail(f"refusing to write a lockfile of environment {lock.environment!r} to {self.path.name}")
+        found = problems(lock)
+        if found:
+            raise fail(
+                f"refusing to write an invalid lockfile to {self.path.name}: {'; '.join(found)}",
+                f"{self.path} was left as it was.",
+                source=Source(str(self.path)),
+            )
         for address, entry in lock.resources.items():
             plain = sorted(k for k, v in entry.secrets.items() if not sec.is_encrypted(v))
             if plain:

@@ -162,6 +162,50 @@ def test_invalid_content_is_refused(tmp_path: Path, mutate, words: str) -> None:
     assert "fx_plain" not in str(info.value.diagnostics.items[0])
 
 
+def _rekey_entry(data: dict, old: str, new: str) -> None:  # type: ignore[type-arg]
+    data["resources"][new] = data["resources"].pop(old)
+
+
+@pytest.mark.parametrize(
+    "mutate, words",
+    [
+        (lambda d: _rekey_entry(d, "endpoint.api", "api"), "'api' is not an address"),
+        (lambda d: _rekey_entry(d, "endpoint.api", "widget.api"), "'widget.api' is not an address"),
+        (lambda d: _rekey_entry(d, "endpoint.api", "endpoint.a b"), "'endpoint.a b' is not an address"),
+        (lambda d: d["resources"]["endpoint.api"].update(kind="predictor"), "does not match the address"),
+        (lambda d: d["resources"]["endpoint.api"]["ids"].update(endpoint_id=" "), "ids.endpoint_id: empty"),
+        (lambda d: d["resources"]["endpoint.api"].update(depends_on=["predictor"]), "depends_on"),
+        (lambda d: d["resources"]["endpoint.api"].update(depends_on=["endpoint.api"]), "depends_on"),
+        (lambda d: d.update(serial=-1), "serial"),
+    ],
+)
+def test_inconsistent_entries_are_refused_and_never_rewritten(tmp_path: Path, mutate, words: str) -> None:  # type: ignore[no-untyped-def]
+    """Full validation at load: every key is KIND.KEY and its entry of that kind; the file stays untouched."""
+    s = store(tmp_path)
+    s.save(sample(s))
+    data = json.loads(s.path.read_text())
+    mutate(data)
+    s.path.write_text(json.dumps(data))
+    before = s.path.read_bytes()
+    with pytest.raises(DiagnosticsError) as info:
+        store(tmp_path).load()
+    assert "corrupt" in str(info.value) and words in str(info.value.diagnostics.items[0])
+    assert s.path.read_bytes() == before
+
+
+@pytest.mark.parametrize("address, kind", [("api", "endpoint"), ("endpoint.api", "predictor")])
+def test_an_invalid_lockfile_is_never_written(tmp_path: Path, address: str, kind: str) -> None:
+    s = store(tmp_path)
+    lock = sample(s)
+    s.save(lock)
+    before = s.path.read_bytes()
+    with pytest.raises(DiagnosticsError) as info:
+        s.update(lock, address, LockEntry(kind=kind, status="ready", ids={"endpoint_id": "ep-9"}))
+    assert "refusing to write an invalid lockfile" in str(info.value)
+    assert s.path.read_bytes() == before
+    assert store(tmp_path).load().serial == lock.serial
+
+
 @pytest.mark.parametrize("field, value", [("format_version", 2), ("tool_version", "99.0.0")])
 def test_newer_lockfiles_are_refused(tmp_path: Path, field: str, value: object) -> None:
     s = store(tmp_path)
