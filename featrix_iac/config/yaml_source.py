@@ -14,6 +14,7 @@ Path_ = tuple[str | int, ...]
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
 MAX_DEPTH, MAX_NODES = 64, 200_000  # beyond these a manifest is an error, not a RecursionError or a hang
+SYNTAX_ERROR, VALUE_ERROR = "Invalid YAML syntax", "Invalid YAML value"  # the summaries of unreadable YAML
 
 
 @dataclass
@@ -117,18 +118,16 @@ def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> Parse
             cm = exc.context_mark
             detail += f" ({exc.context} started at line {cm.line + 1}, column {cm.column + 1})"
         detail = detail[:1].upper() + detail[1:]
-        diags.error("Invalid YAML syntax", detail, source=_src(display, mark) if mark else Source(display))
+        diags.error(SYNTAX_ERROR, detail, source=_src(display, mark) if mark else Source(display))
         return None
     except yaml.reader.ReaderError as exc:  # a forbidden character: point at it
         before = text[: exc.position]
         line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
         what = f"#x{exc.character:04x}" if isinstance(exc.character, int) else repr(exc.character)
-        diags.error(
-            "Invalid YAML syntax", f"Unacceptable character {what}: {exc.reason}.", source=Source(display, line, col)
-        )
+        diags.error(SYNTAX_ERROR, f"Unacceptable character {what}: {exc.reason}.", source=Source(display, line, col))
         return None
     except yaml.YAMLError as exc:
-        diags.error("Invalid YAML syntax", str(exc), source=Source(display))
+        diags.error(SYNTAX_ERROR, str(exc), source=Source(display))
         return None
     if node is None or (isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"):
         diags.error(
@@ -150,6 +149,6 @@ def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> Parse
         mark = getattr(exc, "problem_mark", None)
         problem = str(getattr(exc, "problem", None) or exc)
         source = _src(display, mark) if mark else None
-        diags.error("Invalid YAML value", problem[:1].upper() + problem[1:], source=source)
+        diags.error(VALUE_ERROR, problem[:1].upper() + problem[1:], source=source)
         return None
     return ParsedFile(path, display, data, builder.sources)

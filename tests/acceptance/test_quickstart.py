@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 from acceptance_helpers import Cli, cli_env
+from repo_files import copy_project
 
 QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 GENTOO = '{"island": "Biscoe", "bill_length_mm": 48.6, "bill_depth_mm": 16.0, "flipper_length_mm": 230, "body_mass_g": 5800, "sex": "male"}'
@@ -16,7 +16,7 @@ GENTOO = '{"island": "Biscoe", "bill_length_mm": 48.6, "bill_depth_mm": 16.0, "f
 @pytest.fixture(scope="module")
 def quickstart(tmp_path_factory: pytest.TempPathFactory) -> Cli:
     root = tmp_path_factory.mktemp("quickstart") / "quickstart"
-    shutil.copytree(QUICKSTART, root, ignore=shutil.ignore_patterns(".featrix", "*.lock"))
+    copy_project(QUICKSTART, root)
     cli = Cli(root, cli_env(None))
     r = cli.ok("apply", "--auto-approve")
     assert "Apply complete! Resources: 5 added, 0 changed, 0 destroyed." in r.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from repo_files import copy_project
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART = REPO / "examples" / "quickstart"
@@ -32,7 +32,7 @@ def make_project(
     timeout: float | None = None,
 ) -> Path:
     """A copy of the quickstart named `name`, pointed at `url`; optionally more epochs, so training takes longer."""
-    shutil.copytree(QUICKSTART, root)
+    copy_project(QUICKSTART, root)
     manifest = root / "featrix.yaml"
     server = f"url: {url}" + (f"\n  timeout: {timeout}" if timeout else "")
     text = manifest.read_text(encoding="utf-8").replace("url: local", server)

@@ -6,13 +6,13 @@ import contextlib
 import io
 import os
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
+from repo_files import copy_project
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -67,7 +67,7 @@ PROTECTED = re.compile(r"^\s*(server:|url:|api_key_env:|version:)|url:")
 
 def copy_base(src: Path, dst: Path, url: str | None = None) -> Path:
     """Copy a project folder; with `url`, point every `url: local` at that server."""
-    shutil.copytree(src, dst)
+    copy_project(src, dst)
     if url is not None:
         manifest = dst / "featrix.yaml"
         manifest.write_text(manifest.read_text(encoding="utf-8").replace("url: local", f"url: {url}"), "utf-8")

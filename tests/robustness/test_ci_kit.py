@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from repo_files import copy_project
 
 REPO = Path(__file__).resolve().parents[2]
 CI = REPO / "examples" / "ci"
@@ -108,7 +109,7 @@ def _run_hook(entry: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_pre_commit_hooks_pass_on_a_clean_project_and_fail_on_a_bad_one(tmp_path: Path) -> None:
     root = tmp_path / "project"
-    shutil.copytree(MULTI_ENV, root)
+    copy_project(MULTI_ENV, root)
     hooks = _hooks()
     assert {h["id"] for h in hooks} >= {"featrix-fmt", "featrix-validate"}
     for hook in hooks:

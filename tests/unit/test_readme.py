@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from featrix_iac.cli.main import COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,3 +39,36 @@ def test_manifest_reference_names_every_resource_section() -> None:
     reference = _section("Manifest reference")
     for section in ("foundational_models", "predictors", "endpoints", "vector_databases"):
         assert f"**{section}.KEY**" in reference
+
+
+def _readme_block(marker: str) -> str:
+    found = re.search(rf"<!-- ci:{marker} -->\n```\n(.+)\n```", README)
+    assert found, marker
+    return found.group(1)
+
+
+def test_ci_runs_the_readme_commands_in_the_readme_order(tmp_path: Path) -> None:
+    """`.ci/run` on a checkout whose README commands only log their name: main command first, then the tests."""
+    import shutil
+    import subprocess
+
+    if shutil.which("bash") is None:
+        pytest.skip("bash not available")
+    (tmp_path / ".ci").mkdir()
+    shutil.copy2(ROOT / ".ci" / "run", tmp_path / ".ci" / "run")
+    log = tmp_path / "order.log"
+    readme = README
+    for marker in ("main-command", "test-command"):
+        readme = readme.replace(_readme_block(marker), f"echo {marker} >> '{log}'")
+    (tmp_path / "README.md").write_text(readme, encoding="utf-8")
+    r = subprocess.run(["bash", str(tmp_path / ".ci" / "run")], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert log.read_text().split() == ["main-command", "test-command"]
+    assert README.index("<!-- ci:main-command -->") < README.index("<!-- ci:test-command -->")
+
+
+@pytest.mark.parametrize("marker", ["main-command", "test-command"])
+def test_the_readme_commands_install_the_newest_allowed_releases(marker: str) -> None:
+    """An existing .venv is upgraded to what a fresh machine would resolve, not left on older releases."""
+    install = next(part for part in _readme_block(marker).split("&&") if " install " in part)
+    assert "--upgrade" in install.split() and "--upgrade-strategy eager" in install, install

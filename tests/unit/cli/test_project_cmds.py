@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from repo_files import copy_project
 
 from featrix_iac.cli.errors import run
 from featrix_iac.cli.main import cli
@@ -30,7 +30,7 @@ def featrix(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 @pytest.fixture
 def quickstart(tmp_path: Path) -> Path:
     dst = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLES / "quickstart", dst)
+    copy_project(EXAMPLES / "quickstart", dst)
     return dst
 
 

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import jsonschema
 import pytest
+from repo_files import copy_project
 
 from featrix_iac.diagnostics import Diagnostics, Source
 from featrix_iac.plan.jsonformat import (
@@ -136,11 +137,10 @@ def test_state_document_names_secrets_without_values() -> None:
 
 @pytest.mark.parametrize("broken", [False, True])
 def test_the_cli_validate_document_matches_its_schema(tmp_path: Path, broken: bool) -> None:
-    import shutil
     import subprocess
     import sys
 
-    shutil.copytree(Path(__file__).resolve().parents[3] / "examples" / "quickstart", tmp_path / "p")
+    copy_project(Path(__file__).resolve().parents[3] / "examples" / "quickstart", tmp_path / "p")
     manifest = tmp_path / "p" / "featrix.yaml"
     if broken:
         manifest.write_text(manifest.read_text().replace("target_column: species", "target_colum: species"))

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import stat
 from pathlib import Path
 
 import pytest
+from repo_files import copy_project
 
 from featrix_iac.config import load_project
 from featrix_iac.diagnostics import DiagnosticsError
@@ -200,7 +200,7 @@ def test_manifest_digest_tracks_content_and_secrets_without_revealing_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "qs"
-    shutil.copytree(QUICKSTART, root)
+    copy_project(QUICKSTART, root)
     monkeypatch.setenv("FEATRIX_WEBHOOK_SECRET", SECRET)
     first = manifest_digest(load_project(root))
     assert first == manifest_digest(load_project(root))
