@@ -7,6 +7,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from featrix_iac.model.base import Strict, sensitive
 
@@ -24,6 +25,10 @@ class Lifecycle(Strict):
     create_before_destroy: bool = Field(
         False, description="On replacement, create the new object before deleting the old one."
     )
+
+
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
 
 
 class Deprecation(Strict):
@@ -117,8 +122,23 @@ class FoundationalModel(Resource):
     priority: Priority | None = Field(None, description="Queue priority hint; never diffed.")
     compute_cluster: str | None = Field(None, description="Compute cluster (X-Featrix-Node); a change clones.")
     published: bool | Published = Field(False, description="Publish state (true, or {name: ...}).")
-    deprecation: Deprecation | None = Field(None, description="Deprecation notice (cannot be cleared once set).")
+    # no `null` in the schema: a deprecation cannot be cleared (only leaving the block out means "none")
+    deprecation: Deprecation | SkipJsonSchema[None] = Field(
+        None,
+        description="Deprecation notice (set in place; the API cannot clear it once set).",
+        json_schema_extra=_no_default,  # no `null` to offer
+    )
     deletion_protection: bool = Field(False, description="Refuse deletion on the server.")
+
+    @field_validator("deprecation", mode="before")
+    @classmethod
+    def _no_null_deprecation(cls, v: Any) -> Any:
+        if v is None:
+            raise ValueError(
+                "deprecation cannot be null: the Featrix API cannot clear a deprecation; leave the block out "
+                "when the model was never deprecated"
+            )
+        return v
 
     @model_validator(mode="after")
     def _checks(self) -> FoundationalModel:

@@ -54,6 +54,19 @@ def is_ignored(name: str, ignore: Sequence[str] | str) -> bool:
     return False
 
 
+def is_empty(value: Any) -> bool:
+    return value is None or value is MISSING or value in ("", [], {})
+
+
+@dataclass(frozen=True)
+class Uncleared:
+    """A set-only field the server has and the manifest does not: removed from it, or set outside featrix."""
+
+    rule: FieldRule
+    change: FieldChange
+    outside: bool  # the server got it outside featrix (drift), not a manifest edit
+
+
 @dataclass
 class FieldDiff:
     """The outcome of comparing one resource's fields: what to change, and what drifted."""
@@ -62,6 +75,8 @@ class FieldDiff:
     drift: list[FieldChange] = field(default_factory=list)
     manifest_fields: list[str] = field(default_factory=list)  # changed in the manifest since the last apply
     drift_fields: list[str] = field(default_factory=list)  # changed outside the tool, to converge
+    # set-only fields (rule.set_only) the change would clear: no call can, so the planner refuses them
+    uncleared: list[Uncleared] = field(default_factory=list)
 
     @property
     def replace(self) -> bool:
@@ -104,10 +119,11 @@ def diff_fields(
             out.drift.append(_change(rule, name, applied, current))
         if current is MISSING or same(want, current):
             continue
-        if applied is MISSING or not same(want, applied):
-            out.manifest_fields.append(name)
-        else:
-            out.drift_fields.append(name)
+        outside = applied is not MISSING and same(want, applied)
+        if rule.set_only is not None and is_empty(want) and not is_empty(current):
+            out.uncleared.append(Uncleared(rule, _change(rule, name, current, want), outside))
+            continue
+        (out.drift_fields if outside else out.manifest_fields).append(name)
         out.changes.append(_change(rule, name, current, want, forces_replacement(rule, current, want)))
     return out
 

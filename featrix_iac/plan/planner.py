@@ -10,7 +10,7 @@ from featrix_iac import __version__
 from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
 from featrix_iac.graph import REFERENCE_FIELDS, ResourceGraph
 from featrix_iac.plan import reasons as why
-from featrix_iac.plan.differ import MISSING, FieldDiff, creation_changes, diff_fields, is_ignored, rule_for
+from featrix_iac.plan.differ import MISSING, FieldDiff, Uncleared, creation_changes, diff_fields, is_ignored, rule_for
 from featrix_iac.plan.model import Action, ActionType, Drift, FieldChange, Plan
 from featrix_iac.resources.base import Change, FieldRule, LiveObject
 from featrix_iac.state import LockEntry, Lockfile
@@ -36,6 +36,7 @@ class _State:
     actions: dict[str, Action] = field(default_factory=dict)
     drift: dict[str, Drift] = field(default_factory=dict)
     renewed: set[str] = field(default_factory=set)  # addresses whose server ids change (dependents follow)
+    uncleared: dict[str, list[Uncleared]] = field(default_factory=dict)  # set-only fields the plan would clear
 
     def kind_rules(self, kind: str) -> Sequence[FieldRule]:
         return self.rules.get(kind, ())
@@ -94,7 +95,10 @@ def make_plan(
     _plan_removals(st, wanted, deletable if deletable is not None else deletable_kinds(), destroy)
     _set_dependencies(st)
     actions = _select(st, list(targets))
-    _guard_destroy(st, actions, source_of)
+    diags = Diagnostics()
+    if not refresh_only:
+        _guard_uncleared(st, actions, source_of, diags)
+    _guard_destroy(st, actions, source_of, diags)
     return Plan(
         tool_version=__version__,
         project=project or lockfile.project,
@@ -141,9 +145,21 @@ def _check_targets(st: _State, targets: list[str]) -> None:
         )
 
 
-def _guard_destroy(st: _State, actions: list[Action], source_of: SourceOf | None) -> None:
+def _guard_uncleared(st: _State, actions: list[Action], source_of: SourceOf | None, diags: Diagnostics) -> None:
+    """A set-only field (FieldRule.set_only) that the server has and the manifest drops: no call can clear
+    it, so the plan refuses with the field's position instead of pretending to update it."""
+    for action in sorted(actions, key=lambda a: a.address):
+        if action.action is A.REPLACE:
+            continue  # the new object starts without it
+        for item in st.uncleared.get(action.address, ()):
+            path = item.rule.set_only.path if item.rule.set_only and item.rule.set_only.path else (item.rule.name,)
+            src = source_of(action.address, path) if source_of else None
+            summary, detail = why.uncleared(action.address, item)
+            diags.error(summary, detail, action.address, src)
+
+
+def _guard_destroy(st: _State, actions: list[Action], source_of: SourceOf | None, diags: Diagnostics) -> None:
     """prevent_destroy and recorded deletion protection refuse every delete, retire and replace."""
-    diags = Diagnostics()
     for action in sorted(actions, key=lambda a: a.address):
         address = action.address
         entry = st.lockfile.resources.get(address)
@@ -164,7 +180,7 @@ def _guard_destroy(st: _State, actions: list[Action], source_of: SourceOf | None
         elif entry is not None and entry.protected and _lifted(st, address):
             action.warnings.append(why.protection_lifted(address))
         elif entry is not None and entry.protected:
-            src = source_of(address, ()) if source_of and resource is not None else None
+            src = source_of(address, ("deletion_protection",)) if source_of and resource is not None else None
             diags.error(
                 f"cannot {verb} {address}: the lockfile records deletion protection for it",
                 why.protected_detail(action, declared=resource is not None),
@@ -269,6 +285,8 @@ def _existing(
         return
     fields = live.fields if isinstance(live, LiveObject) else None
     diff = diff_fields(rules, wanted, prior, fields, ignore)
+    if diff.uncleared:
+        st.uncleared[address] = diff.uncleared
     if diff.drift:
         st.drift[address] = Drift(address=address, changes=diff.drift)
     forced = _forced_replacement(entry, live)
@@ -277,6 +295,7 @@ def _existing(
     elif diff.changes:
         action.action, action.changes = A.UPDATE, diff.changes
         action.reasons = why.field_reasons(diff, entry.applied)
+        action.warnings = why.update_warnings(action)
 
 
 def _forced_replacement(entry: LockEntry, live: Any) -> str:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from featrix_iac.plan.differ import FieldDiff
+    from featrix_iac.plan.differ import FieldDiff, Uncleared
     from featrix_iac.plan.model import Action
 
 NEW = "declared in the manifest, not yet created"
@@ -102,6 +103,19 @@ def replace_warnings(action: Action) -> list[str]:
     return []
 
 
+def update_warnings(action: Action) -> list[str]:
+    """In-place changes that still break callers: every one that makes the server issue a new API key."""
+    new_key = any(
+        c.field == "api_key.rotation" or (c.field == "api_key.revoked" and c.new is False) for c in action.changes
+    )
+    if not new_key:
+        return []
+    return [
+        f"{action.address}: the server issues a new API key and the old one stops working; callers holding "
+        f"the old key will fail until they get the new one (featrix output {action.address}.api_key)"
+    ]
+
+
 def recreate_warnings(action: Action) -> list[str]:
     if action.kind == "endpoint":
         return [f"{action.address}: the endpoint is created again with a new URL and a new API key"]
@@ -156,6 +170,25 @@ def removed_orphan(address: str, found: dict[str, str] | None, looked: bool) -> 
     return [f"{address}: cannot tell whether an earlier apply created it; check the server for an object it left"]
 
 
+def uncleared(address: str, item: Uncleared) -> tuple[str, str]:
+    """(summary, detail) of the refusal to clear a set-only field (the server keeps it whatever apply does)."""
+    name, rule = item.change.field, item.rule.set_only
+    assert rule is not None
+    old = item.change.old if isinstance(item.change.old, str) else json.dumps(item.change.old, sort_keys=True)
+    if item.outside:
+        summary = f"{address}: {name} was set outside featrix, and the Featrix API cannot clear it"
+        first = f"The server reports {name} = {old}, which the manifest does not set"
+    else:
+        summary = f"cannot remove {name} from {address}: the Featrix API cannot clear it"
+        first = f"The manifest no longer sets {name}, but the server keeps {old}"
+    detail = (
+        f"{first}: {rule.why}.\n"
+        "Apply could not change it, so the plan stops here instead of reporting an update.\n"
+        f"To proceed: {rule.way_out}."
+    )
+    return summary, detail
+
+
 def prevent_destroy_detail(action: Action) -> str:
     return (
         f"The plan would {action.action.value} it ({'; '.join(action.reasons)}).\n"
@@ -164,9 +197,19 @@ def prevent_destroy_detail(action: Action) -> str:
 
 
 def protected_detail(action: Action, declared: bool) -> str:
+    what = f"The plan would {action.action.value} it ({'; '.join(action.reasons)})."
+    if action.action.value == "replace" and declared:
+        # e.g. a data refresh retrains a protected predictor: the old one must lose its protection first
+        return (
+            f"{what}\nDeletion protection keeps the old one, so the replacement is refused. To go ahead:\n"
+            f"  1. set deletion_protection: false on {action.address} in the manifest (keep your other changes);\n"
+            "  2. featrix apply: the protection is lifted first, then the replacement runs;\n"
+            f"  3. set deletion_protection: true again and featrix apply, so the new {action.kind.replace('_', ' ')} "
+            "is protected."
+        )
     step = (
         "set deletion_protection: false in the manifest (apply then lifts the protection before deleting)"
         if declared
         else "restore its block with deletion_protection: false and apply, then remove it"
     )
-    return f"The plan would {action.action.value} it ({'; '.join(action.reasons)}).\nTo proceed: {step}."
+    return f"{what}\nTo proceed: {step}."

@@ -25,6 +25,15 @@ class Change(str, Enum):
 
 
 @dataclass(frozen=True)
+class SetOnly:
+    """A field the API can set but never set back to empty: clearing it is a positioned plan error."""
+
+    why: str  # why no call can clear it (the official client's function that shows it)
+    way_out: str  # what the user can do instead
+    path: tuple[str, ...] = ()  # where the field is written in the manifest (default: its name)
+
+
+@dataclass(frozen=True)
 class FieldRule:
     """How one desired field of a kind is compared and changed."""
 
@@ -35,6 +44,7 @@ class FieldRule:
     live: bool = True  # the server reports it, so drift can be detected
     route: str = ""  # the API route that changes it in place (documentation and plan detail)
     append_only: bool = False  # a list changed in place when the old value is a prefix of the new, else replace
+    set_only: SetOnly | None = None  # set in place, but no route clears it (deprecation, webhook secret)
 
 
 @dataclass

@@ -18,6 +18,7 @@ from featrix_iac.resources.base import (
     LiveObject,
     Operation,
     Progress,
+    SetOnly,
     StepResult,
     get_confirmed,
     tag_matches,
@@ -49,6 +50,13 @@ CREATION_DEFAULTS: dict[str, Any] = {
     "deprecation": None,
     "deletion_protection": False,
 }
+# no undeprecate route: the official client has only FoundationalModel.deprecate (REST contract §2.8, §9.1)
+DEPRECATION_SET_ONLY = SetOnly(
+    why="the Featrix API has a route to deprecate a foundational model but none to clear a deprecation "
+    "(the official client has only FoundationalModel.deprecate)",
+    way_out="keep (or restore) the deprecation block in the manifest, or add deprecation to "
+    "lifecycle.ignore_changes to stop managing it; a replaced foundational model (e.g. new data) starts undeprecated",
+)
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # as config.is_url: the server fetches these itself
 
 
@@ -68,7 +76,7 @@ class FoundationalModelHandler(Handler):
         FieldRule("priority", Change.IGNORED, live=False),
         FieldRule("published", IP, route="publish+unpublish"),
         FieldRule("published_name", IP, route="publish+unpublish"),
-        FieldRule("deprecation", IP, route="deprecate"),
+        FieldRule("deprecation", IP, route="deprecate", set_only=DEPRECATION_SET_ONLY),
         FieldRule("deletion_protection", IP, route="deletion_protection"),
     )
 
@@ -141,9 +149,7 @@ class FoundationalModelHandler(Handler):
         if "published" in s:  # the local server reports it; the real one does not (the lockfile is the truth)
             live["published"] = bool(s.get("published"))
             live["published_name"] = s.get("published_name") if live["published"] else None
-        if "deprecation" in s and applied.get("deprecation") is not None:
-            # a deprecation cannot be cleared (no route): once the manifest drops it, live keeps it forever,
-            # so it is compared only while the manifest sets one (else it would be a perpetual diff)
+        if "deprecation" in s:  # the local server reports it; the real one does not (the lockfile is the truth)
             dep = s.get("deprecation")
             live["deprecation"] = (
                 {"warning_message": dep.get("warning_message"), "expiration_date": dep.get("expiration_date")}

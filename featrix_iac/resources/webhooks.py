@@ -12,13 +12,29 @@ from __future__ import annotations
 from typing import Any
 
 from featrix_iac.client import FeatrixClient
-from featrix_iac.resources.base import Change, FieldRule, Operation
+from featrix_iac.resources.base import Change, FieldRule, Operation, SetOnly
 from featrix_iac.state import hash_write_only
 
 ROUTE = "configure_webhooks+disable_webhook"
+# Predictor.configure_webhooks sends webhook_secret only when it is non-empty (REST contract §4.2, §9.4)
+SECRET_SET_ONLY = SetOnly(
+    why="the Featrix API cannot clear a webhook secret (the official client's Predictor.configure_webhooks "
+    "sends webhook_secret only when it is non-empty), so deliveries stay signed with it",
+    way_out="keep webhooks.webhook_secret in the manifest, or set a new one (apply configures it), "
+    "or add webhooks to lifecycle.ignore_changes to stop managing them",
+    path=("webhooks", "webhook_secret"),
+)
 RULES = (
     FieldRule("webhooks", Change.IN_PLACE, live=False, route=ROUTE),
-    FieldRule("webhook_secret", Change.IN_PLACE, sensitive=True, write_only=True, live=False, route=ROUTE),
+    FieldRule(
+        "webhook_secret",
+        Change.IN_PLACE,
+        sensitive=True,
+        write_only=True,
+        live=False,
+        route=ROUTE,
+        set_only=SECRET_SET_ONLY,
+    ),
 )
 FIELDS = tuple(r.name for r in RULES)
 
@@ -66,7 +82,5 @@ def apply_step(client: FeatrixClient, op: Operation, step: str) -> None:
         client.post(f"/session/{sid}/disable_webhook", {"event_type": event, "predictor_id": pid})
         return
     hooks = op.resource.webhooks if op.resource is not None else None
-    body = creation_body(hooks)
-    if not body.get("webhook_secret") and (op.entry and op.entry.hashes.get("webhook_secret")):
-        body["webhook_secret"] = ""  # the secret was removed from the manifest: stop signing
+    body = creation_body(hooks)  # never an empty secret: the plan refuses to clear one (SECRET_SET_ONLY)
     client.post(f"/session/{sid}/configure_webhooks", {"webhooks": body, "predictor_id": pid})
