@@ -1,7 +1,8 @@
 """Refresh, the only I/O of planning: read the live objects of the lockfile's entries, batched per kind.
 
 A read error never reads as a deletion: 401/403, 5xx (after the client's retries), connection
-failures and unconfirmed 404s abort the plan with an Error. Only a handler's None (a 404 it confirmed,
+failures, unconfirmed 404s and 200 answers that are not the document asked for (`{}`, another
+object's document, a list without its list) abort the plan with an Error. Only a handler's None (a 404 it confirmed,
 or an object missing from a document that was read) means "deleted outside featrix".
 """
 
@@ -14,7 +15,7 @@ from typing import Any
 
 from featrix_iac.client import AuthError, FeatrixClient, FeatrixError
 from featrix_iac.diagnostics import DiagnosticsError, fail
-from featrix_iac.resources.base import CannotTell, Handler, LiveObject, make_tag
+from featrix_iac.resources.base import CannotTell, Handler, LiveObject, MalformedDocument, make_tag
 from featrix_iac.state import LockEntry, Lockfile
 
 READ_STATUSES = ("ready", "tainted", "deleting")
@@ -78,6 +79,9 @@ def refresh_error(kind: str, addresses: list[str], exc: FeatrixError) -> Diagnos
     if isinstance(exc, AuthError):
         summary = f"the server refused the account API key while reading {what}{code}"
         hint = "Check FEATRIX_API_KEY (or the manifest's server.api_key_env) and its permissions."
+    elif isinstance(exc, MalformedDocument):
+        summary = f"cannot read {what} from the server: {exc}"
+        hint = "The server answered, but not with the document asked for (a proxy or a server fault)."
     else:
         summary = f"cannot read {what} from the server{code}: {exc}"
         hint = "The server may be down or overloaded; run the plan again later."

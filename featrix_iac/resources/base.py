@@ -10,7 +10,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from featrix_iac.client.errors import ConnectionFailed, NotFoundError, ServerError
+from featrix_iac.client.errors import ConnectionFailed, FeatrixError, NotFoundError, ServerError
 
 if TYPE_CHECKING:
     from featrix_iac.client import FeatrixClient
@@ -154,17 +154,60 @@ def tag_matches(user_metadata: Any, tag: dict[str, Any]) -> bool:
     return bool(theirs) and all(theirs.get(k) == mine.get(k) for k in keys)
 
 
+class MalformedDocument(FeatrixError):
+    """A successful answer that is not the document asked for: it confirms nothing, least of all an absence."""
+
+
+Check = Callable[[Any], str]  # a document -> what is wrong with it ("" when it is the document asked for)
+
+
+def is_object(doc: Any) -> str:
+    return "" if isinstance(doc, dict) else f"a JSON {type(doc).__name__}, not an object"
+
+
+def malformed(path: str, problem: str) -> MalformedDocument:
+    return MalformedDocument(
+        f"GET {path} answered with a malformed document: {problem}", detail=problem, method="GET", path=path
+    )
+
+
+def get_checked(client: FeatrixClient, path: str, check: Check = is_object, **kwargs: Any) -> Any:
+    """GET `path` and check the answer's shape; MalformedDocument (a FeatrixError) when it is wrong."""
+    doc = client.get(path, **kwargs)
+    problem = check(doc)
+    if problem:
+        raise malformed(path, problem)
+    return doc
+
+
+def get_list(client: FeatrixClient, path: str, key: str, **kwargs: Any) -> list[Any]:
+    """The `key` list of a list answer (`{"endpoints": [...]}`); MalformedDocument when there is none.
+
+    An answer without the list (`{}`, an error body sent with 200) must not read as "nothing exists".
+    """
+
+    def check(doc: Any) -> str:
+        if not isinstance(doc, dict):
+            return is_object(doc)
+        return "" if isinstance(doc.get(key), list) else f"no {key!r} list"
+
+    items: list[Any] = get_checked(client, path, check, **kwargs)[key]
+    return items
+
+
 def get_confirmed(
-    client: FeatrixClient, path: str, *, delays: tuple[float, ...] = (0.2, 0.5, 1.0)
+    client: FeatrixClient, path: str, *, delays: tuple[float, ...] = (0.2, 0.5, 1.0), check: Check = is_object
 ) -> dict[str, Any] | None:
     """GET `path`; None only when 404 is seen 1 + len(delays) times in a row (eventual consistency).
 
-    Any other error (401/403, 5xx after the client's retries, connection failures) is raised: refresh
-    must never mistake an error for a deletion.
+    Any other error (401/403, 5xx after the client's retries, connection failures) is raised, and so
+    is an answer that fails `check` (MalformedDocument): refresh must never mistake an error, or a
+    200 that is not the document asked for, for a deletion.
     """
     for delay in (*delays, None):
         try:
-            return client.get(path)
+            doc: dict[str, Any] = get_checked(client, path, check)
+            return doc
         except NotFoundError:
             if delay is None:
                 return None

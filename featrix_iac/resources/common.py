@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from featrix_iac.resources.base import Progress
@@ -26,6 +27,35 @@ def session_of(doc: dict[str, Any]) -> dict[str, Any]:
     """The session fields of GET /compute/session/{id} (nested under "session", or flat)."""
     inner = doc.get("session")
     return inner if isinstance(inner, dict) else doc
+
+
+def session_check(sid: str) -> Callable[[Any], str]:
+    """What is wrong with an answer to GET /compute/session/{sid} ("" when it is that session's document).
+
+    Shape per the contract (§2.3, `foundational_model.py:FoundationalModel.from_session_id`):
+    `{"session": {...}, "jobs": {...}}` or the session fields flat; `job_plan` a list, `jobs` an object.
+    """
+
+    def check(doc: Any) -> str:
+        if not isinstance(doc, dict):
+            return f"a JSON {type(doc).__name__}, not an object"
+        s = session_of(doc)
+        got = s.get("session_id")
+        if got is not None and str(got) != sid:
+            return f"the document of session {got}, not of {sid}"
+        if got is None and not isinstance(s.get("status"), str):
+            return "neither a session_id nor a status: not a session document"
+        for where, key, kind in ((doc, "jobs", dict), (s, "job_plan", list), (doc, "job_plan", list)):
+            if where.get(key) is not None and not isinstance(where[key], kind):
+                return f"{key} is not a JSON {'object' if kind is dict else 'list'}"
+        return ""
+
+    return check
+
+
+def is_replayed(doc: dict[str, Any]) -> bool:
+    """`stale: true`: the router replayed a cached answer (contract §2.3): it cannot confirm an absence."""
+    return doc.get("stale") is True
 
 
 def job_plan_of(doc: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from featrix_iac.resources.base import (
     StepResult,
     WaitTimeout,
     get_confirmed,
+    get_list,
     tag_matches,
     tag_of,
 )
@@ -57,14 +58,14 @@ class EndpointHandler(Handler):
         eid = entry.ids.get("endpoint_id")
         if not eid:
             return None
-        doc = get_confirmed(client, f"/endpoints/{eid}")
+        doc = get_confirmed(client, f"/endpoints/{eid}", check=lambda d: _endpoint_problem(d, eid))
         return None if doc is None else self._live(doc, entry)
 
     def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
         """One GET /endpoints; entries missing from the list are read one by one (confirming a 404)."""
         if not entries:
             return {}
-        listed = {d.get("id"): d for d in client.get("/endpoints").get("endpoints", []) if isinstance(d, dict)}
+        listed = {d.get("id"): d for d in get_list(client, "/endpoints", "endpoints") if isinstance(d, dict)}
         return self.read_listed(client, entries, listed, lambda e: e.ids.get("endpoint_id"), self._live)
 
     def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject:
@@ -90,7 +91,7 @@ class EndpointHandler(Handler):
         self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
     ) -> dict[str, str] | None:
         try:
-            docs = client.get("/endpoints").get("endpoints", [])
+            docs = get_list(client, "/endpoints", "endpoints")
         except FeatrixError as exc:
             raise CannotTell(f"cannot list endpoints: {exc}") from exc
         for doc in docs:
@@ -189,3 +190,10 @@ def _wait_shadow_published(client: FeatrixClient, eid: str, pid: str, timeout: f
         if time.monotonic() > deadline:
             raise WaitTimeout(f"the shadow {pid} of endpoint {eid} was not published after {timeout:.0f}s")
         time.sleep(0.5)
+
+
+def _endpoint_problem(doc: Any, eid: str) -> str:
+    """What is wrong with an answer to GET /endpoints/{eid} (`api_endpoint.py:APIEndpoint.from_response` reads `id`)."""
+    if not isinstance(doc, dict):
+        return f"a JSON {type(doc).__name__}, not an object"
+    return "" if str(doc.get("id")) == eid else f"the document of endpoint {doc.get('id')!r}, not of {eid}"

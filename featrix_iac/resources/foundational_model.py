@@ -21,10 +21,19 @@ from featrix_iac.resources.base import (
     SetOnly,
     StepResult,
     get_confirmed,
+    get_list,
     tag_matches,
     tag_of,
 )
-from featrix_iac.resources.common import fold_status, job_progress, jobs_of, newest, session_of, without_tag
+from featrix_iac.resources.common import (
+    fold_status,
+    job_progress,
+    jobs_of,
+    newest,
+    session_check,
+    session_of,
+    without_tag,
+)
 from featrix_iac.state import LockEntry, fingerprint_url
 
 R, IP = Change.REPLACE, Change.IN_PLACE
@@ -119,7 +128,7 @@ class FoundationalModelHandler(Handler):
         sid = entry.ids.get("session_id")
         if not sid:
             return None
-        doc = get_confirmed(client, f"/compute/session/{sid}")
+        doc = get_confirmed(client, f"/compute/session/{sid}", check=session_check(sid))
         return None if doc is None else self._live(session_of(doc), entry, jobs_of(doc))
 
     def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
@@ -131,7 +140,7 @@ class FoundationalModelHandler(Handler):
         params = {"name_prefix": prefix} if len(prefix) >= 3 else None
         listed = {  # still training: not listed here, so the full document is read
             item.get("session_id"): item
-            for item in client.get("/compute/sessions-for-org", params=params).get("sessions", [])
+            for item in get_list(client, "/compute/sessions-for-org", "sessions", params=params)
             if isinstance(item, dict) and item.get("es_status") in ("done", "failed", "cancelled")
         }
         return self.read_listed(
@@ -169,7 +178,7 @@ class FoundationalModelHandler(Handler):
         self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
     ) -> dict[str, str] | None:
         try:
-            items = client.get("/compute/sessions-for-org").get("sessions", [])
+            items = get_list(client, "/compute/sessions-for-org", "sessions")
         except FeatrixError as exc:
             raise CannotTell(f"cannot list sessions: {exc}") from exc
         for item in items:

@@ -18,11 +18,22 @@ from featrix_iac.resources.base import (
     Operation,
     Progress,
     StepResult,
+    get_checked,
     get_confirmed,
+    malformed,
     tag_matches,
     tag_of,
 )
-from featrix_iac.resources.common import fold_status, job_plan_of, job_progress, jobs_of, newest, session_of
+from featrix_iac.resources.common import (
+    fold_status,
+    is_replayed,
+    job_plan_of,
+    job_progress,
+    jobs_of,
+    newest,
+    session_check,
+    session_of,
+)
 from featrix_iac.state import LockEntry
 
 R, IP = Change.REPLACE, Change.IN_PLACE
@@ -88,8 +99,8 @@ class PredictorHandler(Handler):
         sid = entry.ids.get("session_id")
         if not sid or not entry.ids.get("predictor_id"):
             return None
-        doc = get_confirmed(client, f"/compute/session/{sid}")
-        return None if doc is None else self._live(doc, entry)
+        doc = get_confirmed(client, f"/compute/session/{sid}", check=session_check(sid))
+        return None if doc is None else self._live_or_confirmed_absent(doc, sid, entry)
 
     def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
         """One session GET per foundational model (all its predictors are in that document)."""
@@ -106,13 +117,24 @@ class PredictorHandler(Handler):
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(self.read_parallelism, len(by_session))) as pool:
-            futures = {sid: pool.submit(get_confirmed, client, f"/compute/session/{sid}") for sid in by_session}
+            futures = {
+                sid: pool.submit(get_confirmed, client, f"/compute/session/{sid}", check=session_check(sid))
+                for sid in by_session
+            }
             docs = {sid: f.result() for sid, f in futures.items()}
         for sid, group in by_session.items():
             for address, entry in group.items():
                 doc = docs[sid]
-                out[address] = None if doc is None else self._live(doc, entry)
+                out[address] = None if doc is None else self._live_or_confirmed_absent(doc, sid, entry)
         return out
+
+    def _live_or_confirmed_absent(self, doc: dict[str, Any], sid: str, entry: LockEntry) -> LiveObject | None:
+        """The predictor in its session's document; None only when a current (not replayed) document lacks it."""
+        live = self._live(doc, entry)
+        if live is None and is_replayed(doc):
+            problem = f"a replayed (stale) answer without predictor {entry.ids['predictor_id']} confirms nothing"
+            raise malformed(f"/compute/session/{sid}", problem)
+        return live
 
     def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject | None:
         pid = entry.ids["predictor_id"]
@@ -144,7 +166,7 @@ class PredictorHandler(Handler):
         if not sid:
             raise CannotTell("the foundational model of this predictor has no session id in the lockfile")
         try:
-            doc = client.get(f"/compute/session/{sid}")
+            doc = get_checked(client, f"/compute/session/{sid}", session_check(sid))
         except FeatrixError as exc:
             raise CannotTell(f"cannot read session {sid}: {exc}") from exc
         records = [*job_plan_of(doc), *jobs_of(doc).values()]

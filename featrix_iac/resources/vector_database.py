@@ -19,6 +19,7 @@ from featrix_iac.resources.base import (
     Operation,
     StepResult,
     get_confirmed,
+    get_list,
 )
 from featrix_iac.resources.common import record_digest
 from featrix_iac.resources.foundational_model import is_url
@@ -55,7 +56,8 @@ class VectorDatabaseHandler(Handler):
         sid, name = entry.ids.get("session_id"), entry.ids.get("name")
         if not sid or not name:
             return None
-        doc = get_confirmed(client, f"/session/{sid}/vector_databases/{quote(name, safe='')}")
+        path = f"/session/{sid}/vector_databases/{quote(name, safe='')}"
+        doc = get_confirmed(client, path, check=lambda d: _vdb_problem(d, name))
         return None if doc is None else self._live(doc, entry)
 
     def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
@@ -63,7 +65,7 @@ class VectorDatabaseHandler(Handler):
         listed: dict[Any, dict[str, Any]] = {}
         for sid in sorted({e.ids.get("session_id", "") for e in entries.values()}):
             try:
-                docs = client.get(f"/session/{sid}/vector_databases").get("vector_databases", []) if sid else []
+                docs = get_list(client, f"/session/{sid}/vector_databases", "vector_databases") if sid else []
             except NotFoundError:
                 docs = []
             listed.update({(sid, d.get("name")): d for d in docs if isinstance(d, dict)})
@@ -84,7 +86,7 @@ class VectorDatabaseHandler(Handler):
         if not sid or not name:
             raise CannotTell("no session id or name to search for the vector database")
         try:
-            docs = client.get(f"/session/{sid}/vector_databases").get("vector_databases", [])
+            docs = get_list(client, f"/session/{sid}/vector_databases", "vector_databases")
         except FeatrixError as exc:
             raise CannotTell(f"cannot list the vector databases of {sid}: {exc}") from exc
         found = any(isinstance(d, dict) and d.get("name") == name for d in docs)
@@ -161,3 +163,10 @@ def _read_records(path: Path) -> list[dict[str, Any]]:
     import io
 
     return [dict(row) for row in csv.DictReader(io.StringIO(text))]
+
+
+def _vdb_problem(doc: Any, name: str) -> str:
+    """What is wrong with an answer to GET .../vector_databases/{name} (`vector_database.py` reads `name`)."""
+    if not isinstance(doc, dict):
+        return f"a JSON {type(doc).__name__}, not an object"
+    return "" if doc.get("name") == name else f"the document of vector database {doc.get('name')!r}, not of {name!r}"

@@ -121,7 +121,9 @@ class Gate:
             raise ConnectionAbortedError("injected dropped connection")
         if rule.status:
             headers = {"Retry-After": str(rule.retry_after)} if rule.retry_after is not None else None
-            await logged_send_json(logged_send, rule.status, rule.body or {"detail": "injected fault"}, headers)
+            await logged_send_json(
+                logged_send, rule.status, rule.body if rule.body is not None else {"detail": "injected fault"}, headers
+            )
             return True
         return False
 

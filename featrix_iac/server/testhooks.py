@@ -15,7 +15,7 @@ A rule (all fields optional except `route`):
 
     {"route": "POST /endpoints$",     # "<METHOD> <path regex>" (re.search on the path); METHOD may be *
      "status": 503,                   # answer with this status (omit: no status change)
-     "body": {"detail": "stalled-node-busy"},   # JSON body of that answer (default {"detail": "injected fault"})
+     "body": {"detail": "stalled-node-busy"},   # JSON body of that answer ({} too; default {"detail": "injected fault"})
      "count": 1,                      # how many matching calls are affected; 0 = every call until reset
      "when": "before",                # before: the route does not run; after: it runs (and commits) first
      "hang_seconds": 0,               # sleep this long before answering (a hang / read timeout); with no

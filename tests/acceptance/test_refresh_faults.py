@@ -73,3 +73,25 @@ def test_a_transient_5xx_on_a_read_is_retried(applied: Cli, hooks: httpx.Client)
     r = applied("plan", "--detailed-exitcode")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "No changes." in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("route", "body"),
+    [
+        ("GET /compute/session/[^/]+$", {}),  # issue 9.4: read as "predictors deleted outside featrix"
+        ("GET /compute/session/[^/]+$", {"session": {"session_id": "someone-else", "status": "done"}}),
+        ("GET /endpoints$", {}),
+    ],
+)
+def test_a_malformed_200_aborts_the_plan(applied: Cli, hooks: httpx.Client, route: str, body: Any) -> None:
+    before = (applied.project / "featrix.lock").read_text()
+    hooks.post("/__test__/faults", json={"route": route, "status": 200, "body": body, "count": 0}).raise_for_status()
+    r = applied("plan", "--detailed-exitcode")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert r.stderr.startswith("Error: ") and "malformed document" in r.stderr and "Traceback" not in r.stderr
+    assert "deleted outside" not in r.stdout and "will be created" not in r.stdout
+    r = applied("apply", "--auto-approve")
+    assert r.returncode == 1 and "malformed document" in r.stderr, r.stdout + r.stderr
+    assert (applied.project / "featrix.lock").read_text() == before
+    hooks.delete("/__test__/faults").raise_for_status()
+    assert "No changes." in applied.ok("plan").stdout

@@ -1,0 +1,117 @@
+"""Handlers read only the documents they asked for: a malformed 200 confirms nothing, least of all an absence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from featrix_iac.client import FeatrixError, NotFoundError
+from featrix_iac.resources.registry import HANDLERS
+from featrix_iac.state import LockEntry
+
+SID, PID, EID = "sess-1", "pred-1", "ep-1"
+GOOD_SESSION = {
+    "session": {
+        "session_id": SID,
+        "status": "done",
+        "es_status": "done",
+        "job_plan": [{"job_type": "train_single_predictor", "predictor_id": PID, "status": "completed"}],
+    },
+    "jobs": {},
+}
+
+
+class CannedClient:
+    """Answers GETs from a table (missing path: 404), like a server whose answers we choose."""
+
+    def __init__(self, answers: dict[str, Any]) -> None:
+        self.answers = answers
+
+    def get(self, path: str, *, params: dict[str, Any] | None = None, node: str | None = None) -> Any:
+        if path not in self.answers:
+            raise NotFoundError(f"GET {path}: HTTP 404", status=404, method="GET", path=path)
+        return self.answers[path]
+
+
+ENTRIES = {
+    "foundational_model": LockEntry(kind="foundational_model", status="ready", ids={"session_id": SID}),
+    "predictor": LockEntry(kind="predictor", status="ready", ids={"session_id": SID, "predictor_id": PID}),
+    "endpoint": LockEntry(kind="endpoint", status="ready", ids={"endpoint_id": EID, "predictor_id": PID}),
+    "vector_database": LockEntry(kind="vector_database", status="ready", ids={"session_id": SID, "name": "docs"}),
+}
+DOC_PATH = {
+    "foundational_model": f"/compute/session/{SID}",
+    "predictor": f"/compute/session/{SID}",
+    "endpoint": f"/endpoints/{EID}",
+    "vector_database": f"/session/{SID}/vector_databases/docs",
+}
+LIST_PATH = {
+    "foundational_model": ("/compute/sessions-for-org", "sessions"),
+    "endpoint": ("/endpoints", "endpoints"),
+    "vector_database": (f"/session/{SID}/vector_databases", "vector_databases"),
+}
+MALFORMED = {
+    "foundational_model": [
+        {},
+        {"detail": "injected fault"},
+        [],
+        {"session": {"session_id": "sess-2", "status": "done"}},
+    ],
+    "predictor": [
+        {},
+        {"detail": "oops"},
+        "text",
+        {"session": {"session_id": "sess-2", "status": "done", "job_plan": []}},
+        {"session": {"session_id": SID, "status": "done", "job_plan": {"not": "a list"}}},
+        {"session": {"session_id": SID, "status": "done", "job_plan": []}, "stale": True},
+    ],
+    "endpoint": [{}, {"id": "ep-2", "name": "x"}, []],
+    "vector_database": [{}, {"name": "other"}],
+}
+
+
+def _read(kind: str, answers: dict[str, Any]) -> Any:
+    entries = {f"{kind}.x": ENTRIES[kind]}
+    return HANDLERS[kind].read_all(CannedClient(answers), entries)[f"{kind}.x"]
+
+
+def _empty_lists() -> dict[str, Any]:
+    return {path: {key: []} for path, key in LIST_PATH.values()}
+
+
+@pytest.mark.parametrize(("kind", "doc"), [(k, d) for k, docs in MALFORMED.items() for d in docs])
+def test_a_malformed_document_is_an_error_not_a_deletion(kind: str, doc: Any) -> None:
+    with pytest.raises(FeatrixError, match="malformed document"):
+        _read(kind, {**_empty_lists(), DOC_PATH[kind]: doc})
+
+
+@pytest.mark.parametrize(("kind", "path_key"), sorted(LIST_PATH.items()))
+@pytest.mark.parametrize("answer", [{}, {"detail": "injected fault"}, []])
+def test_a_list_answer_without_its_list_is_an_error(kind: str, path_key: tuple[str, str], answer: Any) -> None:
+    path, _ = path_key
+    with pytest.raises(FeatrixError, match="malformed document"):
+        _read(kind, {path: answer, DOC_PATH[kind]: {}})
+
+
+def test_only_a_current_session_document_without_the_predictor_confirms_its_absence() -> None:
+    gone = {"session": {"session_id": SID, "status": "done", "job_plan": []}, "jobs": {}}
+    assert _read("predictor", {DOC_PATH["predictor"]: gone}) is None
+    live = _read("predictor", {DOC_PATH["predictor"]: GOOD_SESSION})
+    assert live is not None and live.ids["predictor_id"] == PID
+
+
+@pytest.mark.parametrize("kind", sorted(ENTRIES))
+def test_a_404_seen_again_and_again_still_confirms_an_absence(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("featrix_iac.resources.base.time.sleep", lambda _s: None)
+    assert _read(kind, _empty_lists()) is None
+
+
+def test_orphan_search_in_a_malformed_list_cannot_tell() -> None:
+    from featrix_iac.resources.base import CannotTell, make_tag
+
+    tag = make_tag("p", "default", "endpoint.x", "tok")
+    with pytest.raises(CannotTell):
+        HANDLERS["endpoint"].find_existing(CannedClient({"/endpoints": {}}), tag)
+    with pytest.raises(CannotTell):
+        HANDLERS["foundational_model"].find_existing(CannedClient({"/compute/sessions-for-org": {}}), tag)
