@@ -27,9 +27,9 @@ from featrix_iac.resources.base import (
     make_tag,
 )
 from featrix_iac.resources.registry import HANDLERS
+from featrix_iac.resources.waits import DEFAULT_LIMITS, Interrupted, Limit, Waits
 from featrix_iac.state import LockEntry, Lockfile, StateStore
 
-DEFAULT_TRAINING_TIMEOUT = 3600.0
 FIND_GRACE = (0.5, 1.0, 2.0)  # re-searches for an object whose create answer was lost (lagging lists)
 
 
@@ -47,6 +47,7 @@ def apply_plan(
     observer: Observer | None = None,
     parallelism: int = 8,
     training_timeout: float | None = None,
+    timeouts: dict[str, Limit] | None = None,
     interrupt: Interrupt | None = None,
     handlers: dict[str, Handler] | None = None,
 ) -> ApplyResult:
@@ -54,9 +55,9 @@ def apply_plan(
     (manifest models with plaintext secrets, project root); `lockfile` is updated in place through
     `store.update` after every step. A failure stops only what depends on it.
     """
-    if training_timeout is None:
-        server = getattr(getattr(loaded, "project", None), "server", None)
-        training_timeout = getattr(server, "training_timeout", DEFAULT_TRAINING_TIMEOUT)
+    limits = run_limits(getattr(getattr(loaded, "project", None), "server", None), timeouts)
+    if training_timeout is not None:  # the older single knob: the total limit of a training wait
+        limits["training"] = Limit(min(limits["training"].stall, training_timeout), training_timeout)
     nodes = build_nodes(plan.actions, {a: list(e.depends_on) for a, e in lockfile.resources.items()})
     tracker = Tracker(observer or NullObserver(), {a.address: a for a in plan.actions}, lockfile, nodes)
     applier = _Applier(
@@ -66,7 +67,7 @@ def apply_plan(
         store,
         lockfile,
         tracker,
-        float(training_timeout),
+        limits,
         interrupt or Interrupt(),
         handlers or HANDLERS,
     )
@@ -85,12 +86,12 @@ class _Applier:
         store: StateStore,
         lock: Lockfile,
         tracker: Tracker,
-        timeout: float,
+        limits: dict[str, Limit],
         interrupt: Interrupt,
         handlers: dict[str, Handler],
     ) -> None:
         self.plan, self.loaded, self.client, self.store, self.lock = plan, loaded, client, store, lock
-        self.tracker, self.timeout, self.interrupt, self.handlers = tracker, timeout, interrupt, handlers
+        self.tracker, self.limits, self.interrupt, self.handlers = tracker, limits, interrupt, handlers
         self.actions = {a.address: a for a in plan.actions}
         self.prior = {a: e.model_copy(deep=True) for a, e in lock.resources.items()}
         live = [a for a in plan.actions if a.action is not ActionType.NOOP]
@@ -113,6 +114,8 @@ class _Applier:
                 self._create(action)
         except (ApplyError, NodeSkipped):
             raise
+        except Interrupted as exc:
+            raise NodeSkipped(f"{exc}; the server goes on with it and the next apply waits for it again") from None
         except FeatrixError as exc:
             raise ApplyError(exc.message) from None
         except (CreateFailed, CannotTell, TrainingFailed, WaitTimeout) as exc:
@@ -144,7 +147,14 @@ class _Applier:
             tag=make_tag(self.plan.project, self.plan.environment, action.address, token),
             root=self.root,
             token=token,
+            waits=self._waits(action.address),
         )
+
+    def _waits(self, address: str) -> Waits:
+        def progress(p: Progress) -> None:
+            self.tracker.emit("on_progress", address, p.message, p.fraction)
+
+        return Waits(dict(self.limits), on_progress=progress, stop=self.interrupt.is_set)
 
     def _save(self, address: str, entry: LockEntry | None) -> None:
         self.store.update(self.lock, address, entry)
@@ -326,8 +336,14 @@ class _Applier:
 
         progress(Progress("training", None, "waiting for training"))
         try:
+            limit = self.limits["training"]
             p = h.wait_ready(
-                self.client, entry.ids, timeout=self.timeout, on_progress=progress, stop=self.interrupt.is_set
+                self.client,
+                entry.ids,
+                timeout=limit.total,
+                stall=limit.stall,
+                on_progress=progress,
+                stop=self.interrupt.is_set,
             )
         except TrainingFailed as exc:
             tainted = entry.model_copy(deep=True, update={"status": "tainted"})
@@ -430,6 +446,21 @@ class _Applier:
         )
         for step in h.delete_steps(old):
             h.delete(self.client, op, step)
+
+
+def run_limits(server: Any, overrides: dict[str, Limit] | None = None) -> dict[str, Limit]:
+    """Each wait's limits: the defaults, then the manifest's `server.timeouts`, then this run's overrides."""
+    limits = dict(DEFAULT_LIMITS)
+    training_total = getattr(server, "training_timeout", None)
+    if training_total:
+        limits["training"] = Limit(min(limits["training"].stall, training_total), float(training_total))
+    configured = getattr(server, "timeouts", None)
+    for name, base in list(limits.items()):
+        block = getattr(configured, name, None)
+        stall, total = getattr(block, "stall", None), getattr(block, "total", None)
+        limits[name] = Limit(float(stall or base.stall), float(total or base.total))
+    limits.update(overrides or {})
+    return limits
 
 
 def known_predictor_ids(lock: Lockfile) -> set[str]:

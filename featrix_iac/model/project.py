@@ -11,6 +11,21 @@ from featrix_iac.model.base import Strict
 from featrix_iac.model.resources import Endpoint, FoundationalModel, Predictor, Resource, VectorDatabase
 
 
+class WaitLimit(Strict):
+    """Limits of one kind of wait, in seconds; unset ones keep their defaults."""
+
+    stall: float | None = Field(None, gt=0, description="Longest time without any progress reported.")
+    total: float | None = Field(None, gt=0, description="Longest wait in all.")
+
+
+class Timeouts(Strict):
+    """How long apply waits on the service's asynchronous work (README: waits and timeouts)."""
+
+    training: WaitLimit | None = Field(None, description="A training (default stall 3600, total 86400).")
+    queued: WaitLimit | None = Field(None, description="A queued predictor training (default 3600 / 86400).")
+    publish: WaitLimit | None = Field(None, description="A publish or shadow publish job (default 600 / 21600).")
+
+
 class ServerConfig(Strict):
     """Where the Featrix API is and how to reach it."""
 
@@ -18,7 +33,10 @@ class ServerConfig(Strict):
     api_key_env: str = Field("FEATRIX_API_KEY", description="Environment variable holding the account API key.")
     compute_cluster: str | None = Field(None, description="Compute cluster sent as X-Featrix-Node.")
     timeout: float = Field(30.0, gt=0, le=3600, description="Per-request timeout in seconds.")
-    training_timeout: float = Field(3600.0, gt=0, description="Maximum wait for one training, in seconds.")
+    training_timeout: float | None = Field(
+        None, gt=0, description="Deprecated: the total limit of a training wait (use timeouts.training.total)."
+    )
+    timeouts: Timeouts = Field(default_factory=Timeouts, description="Stall and total limits of every wait.")
 
     @field_validator("url")
     @classmethod

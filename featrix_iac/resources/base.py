@@ -61,6 +61,7 @@ class LiveObject:
 # (extended by the resources helper; FieldRule / LiveObject / Change above are the planner's contract)
 
 TAG_KEY = "featrix_iac"  # user_metadata key of the creation tag
+GONE_SECONDS = 30.0  # a 404 streak must last this long (and 5 polls) before a waited-on object counts as gone
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Operation:
     tag: dict[str, Any] = field(default_factory=dict)  # {"featrix_iac": {project, environment, address, token}}
     root: Path = Path(".")
     token: str = ""  # the creation token (also the FM upload's idempotency key)
+    waits: Any = None  # resources.waits.Waits: limits, progress callback and interrupt check of the run
 
     @property
     def ids(self) -> dict[str, str]:
@@ -331,24 +333,33 @@ class Handler:
         ids: dict[str, str],
         *,
         timeout: float,
+        stall: float | None = None,
         on_progress: Callable[[Progress], None] | None = None,
         stop: Callable[[], bool] | None = None,
         max_interval: float = 5.0,
     ) -> Progress:
-        """Poll until ready. TrainingFailed after 3 failed reads in a row; WaitTimeout after `timeout`.
+        """Poll until ready. TrainingFailed after 3 failed reads in a row; WaitTimeout after `timeout` in all,
+        or `stall` seconds without any change in the reported progress (the official client's stall timer).
 
-        A 404 must be seen 5 times in a row to count as gone; other errors are ridden out until the
-        timeout (auth errors raise at once). `stop()` true ends the wait early with the last progress.
+        A 404 counts as gone only when seen 5 times in a row over GONE_SECONDS (a queued or fresh session
+        404s for a while on the real service); other errors are ridden out (auth errors raise at once).
+        `stop()` true ends the wait early with the last progress.
         """
-        start, failed, missing, last = time.monotonic(), 0, 0, Progress("training")
+        start = last_change = time.monotonic()
+        failed, missing, first_miss, last = 0, 0, 0.0, Progress("training")
+        stall = timeout if stall is None else stall
         while True:
+            counts = True  # errors and 404s are ridden out but are not progress
             try:
                 progress = self.poll(client, ids)
                 missing = 0
             except NotFoundError:
-                missing += 1
-                progress = Progress("gone" if missing >= 5 else "training", None, "not found (yet)")
+                counts = False
+                missing, first_miss = missing + 1, first_miss if missing else time.monotonic()
+                gone = missing >= 5 and time.monotonic() - first_miss >= GONE_SECONDS
+                progress = Progress("gone" if gone else "training", None, "not found (yet)")
             except (ServerError, ConnectionFailed) as exc:
+                counts = False
                 progress = Progress("training", last.fraction, f"status unavailable: {exc.detail or exc}")
             failed = failed + 1 if progress.state == "failed" else 0
             if progress.state == "ready" or progress.state == "gone" or failed >= 3:
@@ -357,12 +368,16 @@ class Handler:
                 if progress.state == "gone":
                     raise TrainingFailed("the object disappeared from the server while training")
                 return progress
-            if on_progress is not None and progress != last:
-                on_progress(progress)
+            if progress != last:
+                last_change = time.monotonic() if counts else last_change
+                if on_progress is not None:
+                    on_progress(progress)
             last = progress
-            elapsed = time.monotonic() - start
-            if elapsed > timeout:
+            now = time.monotonic()
+            if now - start > timeout:
                 raise WaitTimeout(f"still training after {timeout:.0f}s ({progress.message or 'no progress'})")
+            if now - last_change > stall:
+                raise WaitTimeout(f"training: no progress for {stall:.0f}s ({progress.message or 'no progress'})")
             if stop is not None and stop():
                 return last
-            time.sleep(0.05 if failed else min(max_interval, max(0.2, elapsed * 0.05)))
+            time.sleep(0.05 if failed else min(max_interval, max(0.2, (now - start) * 0.05)))

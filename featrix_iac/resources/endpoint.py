@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from featrix_iac.client import AmbiguousResult, FeatrixClient, FeatrixError, NotFoundError
@@ -15,17 +14,18 @@ from featrix_iac.resources.base import (
     Handler,
     LiveObject,
     Operation,
+    Progress,
     StepResult,
-    WaitTimeout,
     get_confirmed,
     get_list,
     tag_matches,
     tag_of,
 )
+from featrix_iac.resources.foundational_model import publish_progress
+from featrix_iac.resources.waits import Waits, wait_for
 from featrix_iac.state import LockEntry
 
 R, IP = Change.REPLACE, Change.IN_PLACE
-SHADOW_PUBLISH_TIMEOUT = 300.0
 
 
 class EndpointHandler(Handler):
@@ -151,8 +151,10 @@ class EndpointHandler(Handler):
             if step == "shadow":
                 body = {"predictor_id": pred["predictor_id"], "session_id": pred["session_id"]}
                 resp = client.post(f"/endpoints/{eid}/shadow", body, once=True)
-                return StepResult(outputs={"shadow_publish_name": resp.get("publish_name")})
-            _wait_shadow_published(client, eid, pred["predictor_id"])
+                outputs = {"shadow_publish_name": resp.get("publish_name"), "shadow_job_id": resp.get("job_id")}
+                return StepResult(outputs=outputs)
+            job_id = str((op.entry.outputs if op.entry else {}).get("shadow_job_id") or "")
+            _wait_shadow_published(client, eid, pred, job_id, op.waits or Waits())
             client.post(f"/endpoints/{eid}/promote", {"neural_function_id": pred["predictor_id"]}, once=True)
             return moved
         if step == "regenerate_key":
@@ -177,19 +179,33 @@ def _outputs(resp: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v}
 
 
-def _wait_shadow_published(client: FeatrixClient, eid: str, pid: str, timeout: float = SHADOW_PUBLISH_TIMEOUT) -> None:
-    """Promote only once the shadow's publish landed (`name` present in plan.shadows, contract §9.3)."""
-    deadline = time.monotonic() + timeout
-    while True:
+def _wait_shadow_published(client: FeatrixClient, eid: str, pred: dict[str, str], job_id: str, waits: Waits) -> None:
+    """Promote only once the shadow's publish landed (`name` present in plan.shadows, contract §9.3).
+
+    The shadow publishes the predictor through the publish machinery (api_endpoint.py `shadow`): its job's
+    progress, when the service reports it, resets the stall timer like a foundational model's publish.
+    """
+    pid = pred["predictor_id"]
+
+    def poll() -> Progress:
         doc = client.get(f"/endpoints/{eid}")
         shadows = (doc.get("plan") or {}).get("shadows") or []
         if any(s.get("neural_function_id") == pid and s.get("name") for s in shadows if isinstance(s, dict)):
-            return
+            return Progress("ready", 1.0, "shadow published")
         if doc.get("serving_predictor_id") == pid:
-            return
-        if time.monotonic() > deadline:
-            raise WaitTimeout(f"the shadow {pid} of endpoint {eid} was not published after {timeout:.0f}s")
-        time.sleep(0.5)
+            return Progress("ready", 1.0, "already serving")
+        if job_id and pred.get("session_id"):
+            try:
+                job = client.get(f"/compute/session/{pred['session_id']}/publish_job/{job_id}")
+            except NotFoundError:
+                return Progress("training", None, "shadow publishing")
+            progress = publish_progress(job, "shadow publish")
+            if progress.state == "ready":  # landed; the endpoint names the shadow next
+                return Progress("training", 1.0, "shadow publish completed, waiting for the endpoint")
+            return progress
+        return Progress("training", None, "shadow publishing")
+
+    wait_for(poll, what=f"the shadow {pid} of endpoint {eid}", limit=waits.limit("publish"), waits=waits)
 
 
 def _endpoint_problem(doc: Any, eid: str) -> str:

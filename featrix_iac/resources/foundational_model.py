@@ -34,6 +34,7 @@ from featrix_iac.resources.common import (
     session_of,
     without_tag,
 )
+from featrix_iac.resources.waits import Waits, wait_for
 from featrix_iac.state import LockEntry, fingerprint_url
 
 R, IP = Change.REPLACE, Change.IN_PLACE
@@ -250,6 +251,8 @@ class FoundationalModelHandler(Handler):
         base, d = f"/compute/session/{op.ids['session_id']}", op.desired
         if step == "publish":
             resp = client.post(f"{base}/publish", {"name": d["published_name"]})
+            if resp.get("job_id") and resp.get("status") != "already_published":
+                wait_publish(client, op.ids["session_id"], str(resp["job_id"]), op.waits or Waits())
             return StepResult(outputs={"publish_job_id": resp["job_id"]} if resp.get("job_id") else {})
         if step == "unpublish":
             client.post(f"{base}/unpublish", {})
@@ -274,6 +277,34 @@ class FoundationalModelHandler(Handler):
                 client.post(f"{base}/mark_for_deletion", {})
         except NotFoundError:
             return  # already gone
+
+
+def wait_publish(client: FeatrixClient, sid: str, job_id: str, waits: Waits, what: str = "publish") -> Progress:
+    """Poll the publish job until it completes (foundational_model.py `publish`: 600 s stall timer by default,
+    reset by any change of status / step / message / bytes / files / progress; 404 and 5xx ridden out)."""
+
+    def poll() -> Progress:
+        return publish_progress(client.get(f"/compute/session/{sid}/publish_job/{job_id}"), what)
+
+    return wait_for(poll, what=f"{what} job {job_id}", limit=waits.limit("publish"), waits=waits)
+
+
+def publish_progress(doc: dict[str, Any], what: str) -> Progress:
+    """A Progress from one publish_job document (status completed / failed / anything else = going)."""
+    status = doc.get("status")
+    if status == "completed":
+        return Progress("ready", 1.0, f"{what} completed")
+    if status == "failed":
+        return Progress("failed", None, f"{what} failed: {doc.get('error') or 'no detail'}")
+    pct = doc.get("progress_pct")
+    eta = doc.get("eta_minutes")
+    parts = [str(doc.get("step") or status or "queued")]
+    if doc.get("files_copied") or doc.get("bytes_copied"):
+        parts.append(f"{doc.get('files_copied') or 0} files, {doc.get('bytes_copied') or 0} bytes copied")
+    if isinstance(eta, (int, float)) and eta > 0.1:
+        parts.append(f"~{eta:.0f} min left")
+    fraction = float(pct) / 100.0 if isinstance(pct, (int, float)) else None
+    return Progress("training", fraction, f"{what}: {', '.join(parts)}")
 
 
 def _creation_fields(fm: Any, d: dict[str, Any], tag: dict[str, Any]) -> dict[str, Any]:

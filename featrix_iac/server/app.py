@@ -34,16 +34,19 @@ def create_app(
     workers: int | None = None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     max_json_bytes: int = MAX_JSON_BYTES,
+    durations: Any = None,
 ) -> Any:
     """An ASGI app serving the Featrix routes from `data_dir`; `api_key` None = FEATRIX_API_KEY or the stored key.
 
     Returns the outer ASGI callable (auth / limits / hooks gate); the FastAPI app is its `.app`,
     and the shared Service is `.app.state.svc`. Training workers start with the app's lifespan.
+    `durations` (server.durations.Durations) defaults to FEATRIX_LOCAL_REALISM / FEATRIX_LOCAL_*_SECONDS.
     """
     from contextlib import asynccontextmanager
 
     from fastapi import FastAPI
 
+    from featrix_iac.server.durations import durations_from_env
     from featrix_iac.server.gate import Gate
     from featrix_iac.server.service import Service
     from featrix_iac.server.testhooks import TestHooks
@@ -52,7 +55,7 @@ def create_app(
     workers = workers or workers_from_env()
     key, _ = resolve_account_key(data_dir, api_key)
     hooks = TestHooks() if test_hooks else None
-    service = Service(data_dir, key, hooks)
+    service = Service(data_dir, key, hooks, durations or durations_from_env())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
+from featrix_iac.server import publishing
 from featrix_iac.server.comparisons import comparisons, record_prediction
 from featrix_iac.server.http import bad, json_body, metadata_field, svc
 from featrix_iac.server.keys import generate_endpoint_key, hash_key, key_matches
@@ -160,13 +161,9 @@ async def shadow(eid: str, request: Request) -> dict[str, Any]:
         raise bad("predictor_id is required")
     pred = _find_predictor(s, str(body["predictor_id"]), body.get("session_id"))
     publish_name = f"{pred['target_column']}-{pred['predictor_id'][-8:]}"
-    entry = {
-        "neural_function_id": pred["predictor_id"],
-        "org": ORG,
-        "name": publish_name,
-        "activated_at": now_iso(),
-        "session_id": pred["session_id"],
-    }
+    # the shadow publishes the predictor (api_endpoint.py `APIEndpoint.shadow`); `name` appears when that lands
+    entry = {"neural_function_id": pred["predictor_id"], "org": ORG, "activated_at": None}
+    entry["session_id"] = pred["session_id"]
 
     def apply(d: Doc) -> None:
         d["plan"]["shadows"] = [entry]  # shadow replaces the current shadow
@@ -175,15 +172,22 @@ async def shadow(eid: str, request: Request) -> dict[str, Any]:
                 "neural_function_id": pred["predictor_id"],
                 "session_id": pred["session_id"],
                 "role": "shadow",
-                "attached_at": entry["activated_at"],
+                "attached_at": now_iso(),
             }
         )
 
     s.store.update("endpoint", eid, apply)
+    job = publishing.start(
+        s,
+        pred["session_id"],
+        publish_name,
+        seconds=s.durations.shadow_seconds,
+        shadow={"endpoint_id": eid, "predictor_id": pred["predictor_id"]},
+    )
     return {
         "publish_name": publish_name,
-        "job_id": new_id("pub_"),
-        "status": "completed",
+        "job_id": job["job_id"],
+        "status": job["status"],
         "neural_function_id": pred["predictor_id"],
     }
 
@@ -197,6 +201,8 @@ async def promote(eid: str, request: Request) -> dict[str, Any]:
     shadows = {sh["neural_function_id"]: sh for sh in doc["plan"]["shadows"]}
     if nf not in shadows:
         raise HTTPException(status_code=409, detail=f"{nf!r} is not a shadow of endpoint {eid}; shadow it first")
+    if not shadows[nf].get("name"):
+        raise HTTPException(status_code=409, detail=f"the shadow {nf!r} is still publishing; promote it once it lands")
     pred = _find_predictor(s, str(nf), shadows[nf].get("session_id"))
 
     def apply(d: Doc) -> None:

@@ -8,58 +8,46 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from featrix_iac.server import documents
+from featrix_iac.server import publishing
 from featrix_iac.server.http import bad, bool_field, cluster, int_field, json_body, svc
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.sessions import session_id_for
 from featrix_iac.server.store import Doc
 
 router = APIRouter()
-ORG = "local"
 
 
 @router.post("/compute/session/{sid}/publish")
 async def publish(sid: str, request: Request) -> dict[str, Any]:
+    """A publish job (foundational_model.py `publish`): {job_id}; a publish already going answers the same job."""
     s = svc(request)
     session = s.session(sid)
     body = await json_body(request)
     if session.get("published"):
         return {"status": "already_published", "published_name": session.get("published_name")}
+    running = publishing.active_for(s, sid)
+    if running is not None:
+        return {"job_id": running["job_id"], "status": running["status"], "publish_name": running["name"]}
     name = str(body.get("name") or session.get("name") or sid)
-    job_id = new_id("pub_")
-    s.store.put(
-        "publish_job", job_id, {"job_id": job_id, "session_id": sid, "name": name, "created_at": now_iso()}, parent=sid
-    )
-    s.store.update(
-        "session",
-        sid,
-        lambda d: d.update(published=True, published_name=name, deletion_protection=True, published_at=now_iso()),
-    )
-    return {"job_id": job_id, "status": "queued", "publish_name": name, "published_name": name}
+    job = publishing.start(s, sid, name, seconds=s.durations.publish_seconds)
+    return {"job_id": job["job_id"], "status": "queued", "publish_name": name}
 
 
 @router.get("/compute/session/{sid}/publish_job/{job_id}")
 async def publish_job(sid: str, job_id: str, request: Request) -> dict[str, Any]:
     s = svc(request)
-    session = s.session(sid)
-    job = s.store.get("publish_job", job_id)
+    s.session(sid)
+    job = s.store.get(publishing.KIND, job_id)
     if job is None or job["session_id"] != sid:
         raise NotFound(f"publish job {job_id} not found")
-    es = documents.pooled_status(session, s.jobs(sid))[1]
-    status = {"done": "completed", "failed": "failed", "cancelled": "failed"}.get(es or "done", "waiting_for_training")
-    out: Doc = {"job_id": job_id, "status": status, "step": status, "message": f"publish {job['name']}: {status}"}
-    out.update(bytes_copied=0, files_copied=0, progress_pct=100 if status == "completed" else 0)
-    if status == "completed":
-        out["published_path"] = f"{ORG}/{job['name']}"
-    if status == "failed":
-        out["error"] = f"the foundational model's training {es}"
-    return out
+    return publishing.view(publishing.settle(s, job))
 
 
 @router.post("/compute/session/{sid}/unpublish")
 async def unpublish(sid: str, request: Request) -> dict[str, Any]:
     s = svc(request)
     s.session(sid)
+    publishing.fail_active(s, sid, "unpublished before the publish completed")
     s.store.update("session", sid, lambda d: d.update(published=False, published_name=None))
     return {"session_id": sid, "published": False}
 
@@ -67,8 +55,11 @@ async def unpublish(sid: str, request: Request) -> dict[str, Any]:
 @router.post("/compute/session/{sid}/deprecate")
 async def deprecate(sid: str, request: Request) -> dict[str, Any]:
     s = svc(request)
-    s.session(sid)
+    session = s.session(sid)
     body = await json_body(request)
+    refused = publishing.refuse_unless_published(session)
+    if refused:
+        raise HTTPException(status_code=409, detail=refused)
     message, expires = body.get("warning_message"), body.get("expiration_date")
     if not message or not isinstance(message, str):
         raise bad("warning_message is required")
@@ -114,7 +105,7 @@ async def mark_for_deletion(sid: str, request: Request) -> dict[str, Any]:
 
 def _purge(s: Service, sid: str) -> None:
     """The local 'GC': drop the session's children and artifacts at once (the session row stays as a tombstone)."""
-    for kind in ("predictor", "job", "publish_job", "vdb", "prediction"):
+    for kind in ("predictor", "job", publishing.KIND, "vdb", "prediction"):
         s.store.delete_children(kind, sid)
     s.forget_objects(f"{sid}/")
     shutil.rmtree(s.artifacts / sid, ignore_errors=True)

@@ -16,6 +16,8 @@ from featrix_iac.server.webhooks import WebhookSender
 if TYPE_CHECKING:
     import pandas as pd
 
+    from featrix_iac.server.durations import Durations
+    from featrix_iac.server.publishing import Clock
     from featrix_iac.server.testhooks import TestHooks
     from featrix_iac.server.worker import Worker
 
@@ -66,7 +68,12 @@ def new_id(prefix: str = "") -> str:
 class Service:
     """Everything a route handler needs; one per app."""
 
-    def __init__(self, data_dir: Path, api_key: str, hooks: TestHooks | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, api_key: str, hooks: TestHooks | None = None, durations: Durations | None = None
+    ) -> None:
+        from featrix_iac.server.durations import DEFAULT
+
+        self.durations = durations or DEFAULT
         self.data_dir = data_dir
         self.api_key = api_key
         self.hooks = hooks
@@ -78,15 +85,21 @@ class Service:
         self._cache: dict[str, Any] = {}
         self._cache_lock = threading.Lock()
         self.worker: Worker | None = None
+        self.clock: Clock | None = None
 
     def start(self, workers: int = 2) -> None:
+        from featrix_iac.server.publishing import Clock
         from featrix_iac.server.worker import Worker
 
         self.worker = Worker(self, workers)
         self.worker.recover()
         self.worker.start()
+        self.clock = Clock(self)
+        self.clock.start()
 
     def stop(self) -> None:
+        if self.clock:
+            self.clock.stop()
         if self.worker:
             self.worker.stop()
         self.webhooks.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import requests
 
 RECORD = {
@@ -82,7 +84,15 @@ def test_shadow_promote_stop_shadowing_keep_id_and_key(api, server, trained, pen
     shadow = api.ok("post", f"/endpoints/{eid}/shadow", json={"predictor_id": new_pid, "session_id": sid})
     assert shadow["publish_name"] and shadow["job_id"]
     shadows = api.ok("get", f"/endpoints/{eid}")["plan"]["shadows"]
-    assert [s["neural_function_id"] for s in shadows] == [new_pid] and shadows[0]["name"]
+    assert [s["neural_function_id"] for s in shadows] == [new_pid] and not shadows[0].get("name")  # publishing
+    early = api.post(f"/endpoints/{eid}/promote", json={"neural_function_id": new_pid})
+    assert early.status_code == 409  # not before the shadow's publish lands
+    job_path = f"/compute/session/{sid}/publish_job/{shadow['job_id']}"
+    deadline = time.monotonic() + 30
+    while api.ok("get", job_path)["status"] != "completed" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    shadows = api.ok("get", f"/endpoints/{eid}")["plan"]["shadows"]
+    assert shadows[0]["name"] == shadow["publish_name"]
     assert api.post(f"/endpoints/{eid}/promote", json={"neural_function_id": "pred_unknown"}).status_code == 409
     promoted = api.ok("post", f"/endpoints/{eid}/promote", json={"neural_function_id": new_pid})
     assert promoted["id"] == eid and promoted["serving_predictor_id"] == new_pid

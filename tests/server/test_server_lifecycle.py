@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 
@@ -21,13 +23,35 @@ def _session(api, sid: str) -> dict:
     return api.ok("get", f"/compute/session/{sid}")["session"]
 
 
-def test_publish_unpublish_and_publish_job(api, fm) -> None:
+def _publish(api, sid: str, name: str | None = None) -> dict:
+    """Publish and poll the job until it completes, as the official client does."""
+    pub = api.ok("post", f"/compute/session/{sid}/publish", json={"name": name} if name else {})
+    deadline = time.monotonic() + 30
+    while True:
+        job = api.ok("get", f"/compute/session/{sid}/publish_job/{pub['job_id']}")
+        if job["status"] in ("completed", "failed") or time.monotonic() > deadline:
+            return job
+        time.sleep(0.1)
+
+
+def test_publish_is_a_job_with_progress(api, fm) -> None:
     pub = api.ok("post", f"/compute/session/{fm}/publish", json={"name": "life-published"})
-    job = api.ok("get", f"/compute/session/{fm}/publish_job/{pub['job_id']}")
+    assert pub["job_id"] and pub["status"] == "queued"
+    first = api.ok("get", f"/compute/session/{fm}/publish_job/{pub['job_id']}")
+    assert first["status"] == "running" and {"step", "message", "bytes_copied", "files_copied"} <= set(first)
+    assert 0 <= first["progress_pct"] < 100 and first["eta_minutes"] is not None
+    s = _session(api, fm)
+    assert s["published"] is False and s["deletion_protection"] is False  # only once the job completes
+    again = api.ok("post", f"/compute/session/{fm}/publish", json={"name": "life-published"})
+    assert again["job_id"] == pub["job_id"]  # a publish already going answers the same job
+    late = api.post(f"/compute/session/{fm}/deprecate", json={"warning_message": "x", "expiration_date": "2031-01-01"})
+    assert late.status_code == 409  # deprecate applies to a published model
+    job = _publish(api, fm, "life-published")
     assert job["status"] == "completed" and job["published_path"] == "local/life-published"
+    assert job["progress_pct"] == 100
     s = _session(api, fm)
     assert s["published"] is True and s["published_name"] == "life-published"
-    assert s["deletion_protection"] is True  # publishing turns protection on
+    assert s["deletion_protection"] is True  # a completed publish turns protection on
     assert api.ok("post", f"/compute/session/{fm}/publish", json={})["status"] == "already_published"
     api.ok("post", f"/compute/session/{fm}/unpublish", json={})
     s = _session(api, fm)
@@ -35,7 +59,16 @@ def test_publish_unpublish_and_publish_job(api, fm) -> None:
     assert api.get(f"/compute/session/{fm}/publish_job/pub_nope").status_code == 404
 
 
+def test_publish_lands_without_polling(api, fm) -> None:
+    api.ok("post", f"/compute/session/{fm}/publish", json={"name": "life-unpolled"})
+    deadline = time.monotonic() + 30
+    while not _session(api, fm)["published"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert _session(api, fm)["published_name"] == "life-unpolled"
+
+
 def test_deprecate(api, fm) -> None:
+    assert _publish(api, fm)["status"] == "completed"
     api.ok(
         "post",
         f"/compute/session/{fm}/deprecate",

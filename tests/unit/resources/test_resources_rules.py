@@ -207,6 +207,7 @@ def test_wait_ready_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [p.message for p in seen] == ["e1", "diverged", "e2"]
     with pytest.raises(TrainingFailed, match="diverged"):
         ScriptedHandler([failed]).wait_ready(None, {}, timeout=60)
+    monkeypatch.setattr("featrix_iac.resources.base.GONE_SECONDS", 0.0)
     with pytest.raises(TrainingFailed, match="disappeared"):
         ScriptedHandler([NotFoundError("x", status=404)]).wait_ready(None, {}, timeout=60)
     nf_then_ready = ScriptedHandler([NotFoundError("x", status=404)] * 4 + [Progress("ready")])

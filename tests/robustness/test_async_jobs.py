@@ -1,0 +1,102 @@
+"""Issue 8: the engine against a server that works asynchronously like the real Featrix Sphere.
+
+Publish runs as a job that the engine polls (riding out 404 / 5xx) before it deprecates or protects the
+model; an endpoint's move to a retrained predictor waits on the shadow's publish job.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from robust_helpers import (
+    Cli,
+    add_faults,
+    clear_faults,
+    clear_requests_log,
+    cli_env,
+    convergence_problems,
+    fault_hits,
+    make_project,
+    requests_log,
+)
+
+PUBLISH = r"POST /compute/session/[^/]+/publish$"
+PUBLISH_JOB = r"GET /compute/session/[^/]+/publish_job/"
+DEPRECATE = r"POST /compute/session/[^/]+/deprecate$"
+PROTECT = r"POST /compute/session/[^/]+/deletion_protection$"
+
+
+@pytest.fixture()
+def clean(server: Any) -> Iterator[None]:
+    clear_faults(server.url, server.api_key)
+    clear_requests_log(server.url, server.api_key)
+    yield
+    clear_faults(server.url, server.api_key)
+
+
+def _project(server: Any, tmp_path: Path, name: str) -> Cli:
+    root = make_project(tmp_path / name, server.url, name=name, fm_epochs=3, predictor_epochs=3)
+    manifest = root / "featrix.yaml"
+    text = manifest.read_text(encoding="utf-8").replace(
+        "    published: true\n",
+        "    published: true\n    deletion_protection: false\n"
+        "    deprecation: {warning_message: retrain due, expiration_date: 2031-01-01}\n",
+    )
+    manifest.write_text(text, encoding="utf-8")
+    return Cli(root, cli_env(server.api_key, FEATRIX_RETRY_SCALE="0.1"))
+
+
+def _calls(server: Any) -> list[tuple[str, int]]:
+    return [(f"{r['method']} {r['path']}", int(r["status"])) for r in requests_log(server.url, server.api_key)]
+
+
+def _index(calls: list[tuple[str, int]], route: str, status: int | None = None, last: bool = False) -> int:
+    found = [i for i, (c, s) in enumerate(calls) if re.fullmatch(route + ".*", c) and status in (None, s)]
+    assert found, f"no {route} call in {calls}"
+    return found[-1] if last else found[0]
+
+
+def test_publish_job_is_polled_before_deprecate_and_protection(server: Any, tmp_path: Path, clean: None) -> None:
+    cli = _project(server, tmp_path, "async-publish")
+    add_faults(
+        server.url,
+        server.api_key,
+        {"route": "GET /compute/session/[^/]+/publish_job/", "status": 503, "count": 2},
+        {"route": "GET /compute/session/[^/]+/publish_job/", "status": 404, "count": 2},
+    )
+    r = cli("apply", "--auto-approve")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert all(fault_hits(server.url, server.api_key)), "the polling faults never fired"
+    calls = _calls(server)
+    completed = _index(calls, PUBLISH_JOB, 200, last=True)
+    assert _index(calls, PUBLISH) < completed < _index(calls, DEPRECATE) < _index(calls, PROTECT)
+    assert "publish" in (r.stdout + r.stderr).lower()
+    clear_faults(server.url, server.api_key)
+    problems = convergence_problems(cli, server.url, server.api_key, "async-publish")
+    assert not problems, r.stdout + r.stderr + "\n".join(problems)
+
+
+def test_endpoint_moves_after_the_shadow_publish_lands(server: Any, tmp_path: Path, clean: None) -> None:
+    cli = _project(server, tmp_path, "async-shadow")
+    cli.ok("apply", "--auto-approve")
+    key = cli.ok("output", "endpoint.species_api.api_key").stdout.strip()
+    url = cli.ok("output", "endpoint.species_api.predict_url").stdout.strip()
+    manifest = cli.project / "featrix.yaml"
+    text = manifest.read_text(encoding="utf-8").replace(
+        "    epochs: 3\n    type: multi_classifier\n", "    epochs: 4\n    type: multi_classifier\n"
+    )
+    manifest.write_text(text, encoding="utf-8")
+    clear_requests_log(server.url, server.api_key)
+    r = cli("apply", "--auto-approve")
+    assert r.returncode == 0, r.stdout + r.stderr
+    calls = _calls(server)
+    shadow = _index(calls, r"POST /endpoints/[^/]+/shadow")
+    promote = _index(calls, r"POST /endpoints/[^/]+/promote")
+    assert calls[promote][1] == 200  # never refused as "still publishing"
+    assert any(re.fullmatch(PUBLISH_JOB + ".*", c) for c, _ in calls[shadow:promote])
+    assert cli.ok("output", "endpoint.species_api.api_key").stdout.strip() == key
+    assert cli.ok("output", "endpoint.species_api.predict_url").stdout.strip() == url
