@@ -259,9 +259,9 @@ def test_in_place_updates(applied: dict[str, Any], client: FeatrixClient) -> Non
     lock = applied["lock"]
     m = MANIFEST.replace(
         "    published: true\n    deletion_protection: true\n",
-        "    published: false\n    deprecation: {warning_message: retrain soon, expiration_date: 2030-01-31}\n",
-    )
-    fields = ["published", "published_name", "deletion_protection", "deprecation"]
+        "    published: true\n    deprecation: {warning_message: retrain soon, expiration_date: 2030-01-31}\n",
+    )  # the service deprecates published models only
+    fields = ["deletion_protection", "deprecation"]
     _update(applied, client, m, "foundational_model.fm", fields)
     sid = lock.entry("foundational_model.fm").ids["session_id"]
     assert client.get(f"/compute/session/{sid}")["session"]["deletion_protection"] is False
