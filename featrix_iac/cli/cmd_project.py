@@ -28,12 +28,13 @@ def _load(env: str | None) -> Any:
 def validate_cmd(env: str | None, as_json: bool) -> None:
     """Check the manifests: syntax, types, references, templates and data files."""
     if not as_json:
-        _load(env)
+        from featrix_iac.cli.output import echo_diagnostics
+
+        echo_diagnostics(_load(env).warnings)
         out("Success! The configuration is valid.")
         return
     try:
-        _load(env)
-        diagnostics: list[dict[str, object]] = []
+        diagnostics: list[dict[str, object]] = [d.to_json() for d in _load(env).warnings]
     except DiagnosticsError as exc:
         diagnostics = [d.to_json() for d in exc.diagnostics.sorted()]
     valid = not any(d["severity"] == "error" for d in diagnostics)

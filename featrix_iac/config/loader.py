@@ -14,7 +14,7 @@ from featrix_iac.config.overlay import apply_overlay
 from featrix_iac.config.templating import address_of, render_tree
 from featrix_iac.config.validation import validate_project
 from featrix_iac.config.yaml_source import Path_, SourceMap
-from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
+from featrix_iac.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, Severity, Source, fail
 from featrix_iac.model import Project
 
 # manifest fields holding local data paths, written relative to the file that declares them
@@ -35,6 +35,7 @@ class LoadedProject:
     environment: str
     files: tuple[Path, ...]
     sources: SourceMap
+    warnings: tuple[Diagnostic, ...] = ()  # e.g. data checks that a bounded sample cannot settle
 
     def source(self, *path: str | int) -> Source | None:
         """file:line:col of the value at `path` (or of its nearest written ancestor), e.g. ("predictors", "x")."""
@@ -101,9 +102,14 @@ def load_project(root: Path | str, env: str | None = None) -> LoadedProject:
     _rebase_data_paths(doc.data, root, doc.sources, failed, diags)
     project = validate_project(doc.data, doc.sources, failed, diags)
     _check_references(project if project is not None else doc.data, doc.sources, diags)
+    if project is not None and not diags.has_errors:
+        from featrix_iac.config.data_checks import check_data
+
+        check_data(project, root, doc.sources, diags, root / ".featrix")
     if diags.has_errors or project is None:
         raise DiagnosticsError(diags)
-    return LoadedProject(project, root, environment, tuple(doc.files), doc.sources)
+    warnings = tuple(d for d in diags.sorted() if d.severity is Severity.WARNING)
+    return LoadedProject(project, root, environment, tuple(doc.files), doc.sources, warnings)
 
 
 __all__ = ["DATA_FIELDS", "SECTIONS", "LoadedProject", "load_project"]

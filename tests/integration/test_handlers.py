@@ -6,6 +6,7 @@ The one invariant checked for every kind: right after an apply, `handler.desired
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import textwrap
 from collections.abc import Iterator
@@ -661,9 +662,15 @@ def test_a_training_that_fails_marks_the_entry_tainted(tmp_path: Path, client: F
     manifest = BASE.replace(
         "target_column: species, epochs: 2}",
         "target_column: species, epochs: 2}\n  bad: {foundational_model: fm, type: binary_classifier, "
-        "target_column: sex, rare_label_value: unicorn, epochs: 2}",
+        "target_column: sex, rare_label_value: female, epochs: 2}",
     )
     loaded = make_project(tmp_path / "p", manifest)
+    # a label the data checks could not see (beyond their sample of a large file): only the server finds out
+    project = loaded.project
+    bad = project.predictors["bad"].model_copy(update={"rare_label_value": "unicorn"})
+    loaded = dataclasses.replace(
+        loaded, project=project.model_copy(update={"predictors": {**project.predictors, "bad": bad}})
+    )
     store = StateStore(loaded.root, loaded.environment, lock_key=LOCK_KEY, project="faults")
     lock = store.load()
     result = apply_plan(

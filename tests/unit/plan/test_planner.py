@@ -87,7 +87,7 @@ def _live(lock: Lockfile) -> dict[str, LiveObject | None]:
 @pytest.fixture
 def unit_project(tmp_path: Path) -> Path:
     (tmp_path / "featrix.yaml").write_text(MANIFEST)
-    (tmp_path / "data.csv").write_text("a,b,c\n1,2,yes\n")
+    (tmp_path / "data.csv").write_text("a,b,c\n1,2,yes\n3,4,no\n")
     return tmp_path
 
 

@@ -41,7 +41,7 @@ LIFECYCLE
   q:
     foundational_model: fm
     type: regressor
-    target_column: c
+    target_column: n
 ENDPOINTS
 """
 ENDPOINT = """endpoints:
@@ -121,7 +121,7 @@ def _live(lock: Lockfile) -> dict[str, LiveObject | None]:
 @given(first=EDITS, second=EDITS)
 def test_apply_converges_in_one_step(tmp_path: Path, first: Edits, second: Edits) -> None:
     for name in ("a.csv", "b.csv"):
-        (tmp_path / name).write_text("c,d\nyes,1\n")
+        (tmp_path / name).write_text("c,d,n\nyes,yes,1\nno,no,2\n")
     counter = [0]
     lock = Lockfile(project="prop")
     for edits in (first, second):
