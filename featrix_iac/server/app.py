@@ -35,9 +35,11 @@ def create_app(
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
     max_json_bytes: int = MAX_JSON_BYTES,
     durations: Any = None,
+    allow_loopback_webhooks: bool = False,
 ) -> Any:
     """An ASGI app serving the Featrix routes from `data_dir`; `api_key` None = FEATRIX_API_KEY or the stored key.
 
+    `allow_loopback_webhooks` lets webhooks go to 127.0.0.1 / localhost (local development and tests).
     Returns the outer ASGI callable (auth / limits / hooks gate); the FastAPI app is its `.app`,
     and the shared Service is `.app.state.svc`. Training workers start with the app's lifespan.
     `durations` (server.durations.Durations) defaults to FEATRIX_LOCAL_REALISM / FEATRIX_LOCAL_*_SECONDS.
@@ -55,7 +57,9 @@ def create_app(
     workers = workers or workers_from_env()
     key, _ = resolve_account_key(data_dir, api_key)
     hooks = TestHooks() if test_hooks else None
-    service = Service(data_dir, key, hooks, durations or durations_from_env())
+    service = Service(
+        data_dir, key, hooks, durations or durations_from_env(), allow_loopback_webhooks=allow_loopback_webhooks
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 
+from featrix_iac.server.http import loads
 from featrix_iac.server.service import Service
 from featrix_iac.server.store import Doc
 from featrix_iac.server.training import load_fm, load_predictor
@@ -47,17 +48,12 @@ def check_servable(svc: Service, pred: Doc) -> JSONResponse | None:
 
 def customer_metadata(headers: Any) -> dict[str, Any] | None:
     """The optional X-Featrix-Customer-Metadata header: a JSON object of at most 16 KB (never given to the model)."""
-    import json
-
     raw = headers.get("x-featrix-customer-metadata")
     if raw is None:
         return None
     if len(raw.encode()) > 16 * 1024:
         raise HTTPException(status_code=400, detail="X-Featrix-Customer-Metadata is larger than 16 KB")
-    try:
-        value = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(status_code=400, detail=f"X-Featrix-Customer-Metadata is not JSON: {exc}") from exc
+    value = loads(raw, "X-Featrix-Customer-Metadata")
     if not isinstance(value, dict):
         raise HTTPException(status_code=400, detail="X-Featrix-Customer-Metadata must be a JSON object")
     return value

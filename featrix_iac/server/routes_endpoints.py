@@ -11,6 +11,7 @@ from featrix_iac.server import publishing
 from featrix_iac.server.comparisons import comparisons, record_prediction
 from featrix_iac.server.http import bad, json_body, metadata_field, svc
 from featrix_iac.server.keys import generate_endpoint_key, hash_key, key_matches
+from featrix_iac.server.limits import MIN_ENDPOINT_KEY_LENGTH
 from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, predict_records
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.store import Doc
@@ -92,6 +93,8 @@ async def create_endpoint(request: Request) -> dict[str, Any]:
     key = str(body.get("api_key") or generate_endpoint_key())
     if not key.startswith("fx_"):
         raise bad("api_key must start with 'fx_'")
+    if len(key) < MIN_ENDPOINT_KEY_LENGTH:
+        raise bad(f"api_key must be at least {MIN_ENDPOINT_KEY_LENGTH} characters long")
     doc = _new_endpoint(pred, body, key)
     s.store.put("endpoint", doc["id"], doc)
     if s.hooks:

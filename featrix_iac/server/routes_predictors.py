@@ -9,7 +9,18 @@ from fastapi.responses import JSONResponse
 
 from featrix_iac.server import documents
 from featrix_iac.server.comparisons import add_feedback, record_prediction
-from featrix_iac.server.http import bad, bool_field, int_field, json_body, json_field, metadata_field, svc
+from featrix_iac.server.http import (
+    bad,
+    bool_field,
+    epochs_field,
+    int_field,
+    json_body,
+    json_field,
+    metadata_field,
+    svc,
+    webhooks_field,
+)
+from featrix_iac.server.limits import MAX_EPOCHS
 from featrix_iac.server.metrics import classification_document
 from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, encode, predict_records
 from featrix_iac.server.service import Service, new_id, now_iso
@@ -55,7 +66,7 @@ async def train_predictor(sid: str, request: Request) -> dict[str, Any]:
     es_status = documents.pooled_status(session, s.jobs(sid))[1]
     if es_status in ("failed", "cancelled"):
         raise bad(f"the foundational model's training {es_status}; train a new one first")
-    epochs = int_field(body.get("epochs"), "epochs", 0) or DEFAULT_SP_EPOCHS
+    epochs = epochs_field(body.get("epochs"), 0) or DEFAULT_SP_EPOCHS
     pred = _predictor_doc(s, session, body, target, ttype, epochs)
     job = new_job(
         sid,
@@ -87,7 +98,7 @@ def _predictor_doc(s: Service, session: Doc, body: dict[str, Any], target: str, 
         "name": str(body.get("name") or f"{target} predictor"),
         "epochs": epochs,
         "rare_label_value": None if rare is None else str(rare),
-        "webhooks": json_field(body.get("webhooks"), "webhooks", dict, {}),
+        "webhooks": webhooks_field(body.get("webhooks"), s.webhooks.policy),
         "user_metadata": metadata_field(body.get("user_metadata")),
         "seed": int_field(body.get("seed"), "seed", 0),
         "deletion_protection": False,
@@ -114,7 +125,7 @@ async def train_predictor_more(sid: str, request: Request) -> dict[str, Any]:
     s = svc(request)
     s.session(sid)
     body = await json_body(request)
-    extra = int_field(body.get("epochs"), "epochs", 50, minimum=1) or 50
+    extra = epochs_field(body.get("epochs"), 50, minimum=1) or 50
     preds = [
         p
         for p in s.predictors(sid)
@@ -131,6 +142,8 @@ async def train_predictor_more(sid: str, request: Request) -> dict[str, Any]:
             detail=f"the predictor's training {pred.get('status')}: {pred.get('error') or ''}; train a new one",
         )
     total = int(pred.get("epochs") or 0) + extra
+    if total > MAX_EPOCHS:
+        raise bad(f"epochs must stay <= {MAX_EPOCHS} in total on the local server: {total - extra} trained + {extra}")
     job = new_job(
         sid,
         SP_JOB,
@@ -226,11 +239,10 @@ async def configure_webhooks(sid: str, request: Request) -> dict[str, Any]:
     s.session(sid)
     body = await json_body(request)
     hooks = json_field(body.get("webhooks"), "webhooks", dict, {})
-    for event, url in hooks.items():
+    for event in hooks:
         if event != SECRET_KEY and event not in EVENTS:
             raise bad(f"unknown webhook event {event!r} (known: {', '.join(EVENTS)})")
-        if event != SECRET_KEY and not (isinstance(url, str) and url.startswith(("http://", "https://"))):
-            raise bad(f"webhook {event}: the URL must start with http:// or https://")
+    hooks = webhooks_field(hooks, s.webhooks.policy)
     pid = body.get("predictor_id")
     kind, key = ("predictor", s.predictor(sid, pid)["predictor_id"]) if pid else ("session", sid)
     doc = s.store.update(kind, key, lambda d: d.update(webhooks={**(d.get("webhooks") or {}), **hooks}))

@@ -29,14 +29,15 @@ async def upload_with_new_session(request: Request) -> dict[str, Any]:
     upload = form.get("file")
     if upload is None or isinstance(upload, str):
         raise bad("the upload has no 'file' part")
-    raw = await upload.read()
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    opts = parse_options(fields)
     s = svc(request)
-    try:
-        df = await run_in_threadpool(read_table, upload.filename or "data.csv", raw)
+    opts = parse_options(fields, s.webhooks.policy)
+    try:  # the part is a spooled temporary file: read it streaming, never whole into memory
+        df = await run_in_threadpool(read_table, upload.filename or "data.csv", upload.file)
     except BadTable as exc:
         raise bad(str(exc)) from exc
+    finally:
+        await form.close()
     idem = request.headers.get("x-featrix-idempotency-key")
     return await run_in_threadpool(create_session, s, df, opts, cluster(request), idem, upload.filename or "upload")
 
@@ -47,7 +48,7 @@ async def create_embedding_space(request: Request) -> dict[str, Any]:
     location = body.get("s3_file_data_set_training") or body.get("data_file") or body.get("url")
     if not location or not isinstance(location, str):
         raise bad("s3_file_data_set_training (a file:// URL or a local path) is required")
-    opts = parse_options(body)
+    opts = parse_options(body, svc(request).webhooks.policy)
     try:
         df = await run_in_threadpool(read_location, location)
     except BadTable as exc:

@@ -10,7 +10,8 @@ from fastapi import APIRouter, HTTPException, Request
 
 from featrix_iac.server import documents
 from featrix_iac.server.http import bad, bool_field, int_field, json_body, svc
-from featrix_iac.server.service import NotFound, Service, now_iso
+from featrix_iac.server.limits import check_name
+from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.store import Doc
 from featrix_iac.server.training import load_fm
 
@@ -28,7 +29,14 @@ def _vdb(s: Service, sid: str, name: str) -> Doc:
     doc = s.store.get("vdb", _key(sid, name))
     if doc is None:
         raise NotFound(f"vector database {name!r} not found in session {sid}")
+    if not doc.get("vdb_id"):  # made by a version that stored vectors under the user's name: start empty
+        doc = s.store.update("vdb", _key(sid, name), lambda d: d.update(vdb_id=new_id("vdb_"), record_count=0)) or doc
     return doc
+
+
+def _public(doc: Doc) -> Doc:
+    """The document as the API shows it: the artifact id is the server's own business."""
+    return {k: v for k, v in doc.items() if k != "vdb_id"}
 
 
 def _require_trained(s: Service, session: Doc) -> None:
@@ -44,10 +52,15 @@ def _embed(s: Service, sid: str, records: list[dict[str, Any]]) -> Any:
     return z / np.where(norms == 0, 1.0, norms)
 
 
-def _add(s: Service, sid: str, name: str, records: list[dict[str, Any]]) -> int:
+def _artifact(doc: Doc) -> str:
+    """Where a vector database's vectors live: named by its server id, never by the user's name."""
+    return f"{doc['session_id']}/vdb/{doc['vdb_id']}.pkl"
+
+
+def _add(s: Service, doc: Doc, records: list[dict[str, Any]]) -> int:
     import numpy as np
 
-    rel = f"{sid}/vdb/{name}.pkl"
+    sid, name, rel = doc["session_id"], doc["name"], _artifact(doc)
     try:
         store = s.load_object(rel)
     except FileNotFoundError:
@@ -68,19 +81,30 @@ async def create_vdb(sid: str, request: Request) -> dict[str, Any]:
     session = s.session(sid)
     body = await json_body(request)
     name = str(body.get("name") or "default")
+    try:
+        check_name(name, "vector database name")
+    except ValueError as exc:
+        raise bad(str(exc)) from None
     auto = bool_field(body.get("auto_populate", True), "auto_populate")
     _require_trained(s, session)
     if s.store.get("vdb", _key(sid, name)):
         raise HTTPException(status_code=409, detail=f"resource-already-exists: vector database {name!r}")
-    doc = {"name": name, "session_id": sid, "record_count": 0, "auto_populated": auto, "created_at": now_iso()}
+    doc = {
+        "name": name,
+        "vdb_id": new_id("vdb_"),
+        "session_id": sid,
+        "record_count": 0,
+        "auto_populated": auto,
+        "created_at": now_iso(),
+    }
     s.store.put("vdb", _key(sid, name), doc, parent=sid)
     records = (
         s.load_frame(sid).astype(object).where(lambda d: d.notna(), None).to_dict(orient="records") if auto else []
     )
-    doc["record_count"] = _add(s, sid, name, records)
+    doc["record_count"] = _add(s, doc, records)
     if s.hooks:
         s.hooks.note_created(name)
-    return doc
+    return _public(doc)
 
 
 @router.get("/compute/session/{sid}/vector_databases")
@@ -88,35 +112,35 @@ async def list_vdbs(sid: str, request: Request) -> dict[str, Any]:
     s = svc(request)
     s.session(sid)
     docs = [d for d in s.store.list("vdb", parent=sid) if not (s.hooks and s.hooks.hidden_from_lists(d["name"]))]
-    return {"vector_databases": docs}
+    return {"vector_databases": [_public(d) for d in docs]}
 
 
 @router.get("/compute/session/{sid}/vector_databases/{name}")
 async def get_vdb(sid: str, name: str, request: Request) -> dict[str, Any]:
-    return _vdb(svc(request), sid, name)
+    return _public(_vdb(svc(request), sid, name))
 
 
 @router.delete("/compute/session/{sid}/vector_databases/{name}")
 async def delete_vdb(sid: str, name: str, request: Request) -> dict[str, Any]:
     s = svc(request)
-    _vdb(s, sid, name)
+    doc = _vdb(s, sid, name)
     s.store.delete("vdb", _key(sid, name))
-    s.forget_objects(f"{sid}/vdb/{name}.pkl")
-    (s.artifacts / sid / "vdb" / f"{name}.pkl").unlink(missing_ok=True)
+    s.forget_objects(_artifact(doc))
+    s.path(_artifact(doc)).unlink(missing_ok=True)
     return {"deleted": True, "name": name}
 
 
 @router.post("/compute/session/{sid}/vector_databases/{name}/records")
 async def add_records(sid: str, name: str, request: Request) -> dict[str, Any]:
     s = svc(request)
-    _vdb(s, sid, name)
+    doc = _vdb(s, sid, name)
     body = await json_body(request)
     records = body.get("records")
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise bad("records must be a list of objects")
     if len(records) > MAX_BATCH:
         raise bad(f"at most {MAX_BATCH} records per call")
-    count = _add(s, sid, name, records)
+    count = _add(s, doc, records)
     return {"records_added": len(records), "record_count": count}
 
 
@@ -129,13 +153,13 @@ async def vdb_size(sid: str, name: str, request: Request) -> dict[str, Any]:
 @router.post("/compute/session/{sid}/vector_databases/{name}/search")
 async def search(sid: str, name: str, request: Request) -> dict[str, Any]:
     s = svc(request)
-    _vdb(s, sid, name)
+    doc = _vdb(s, sid, name)
     body = await json_body(request)
     query = body.get("query_record")
     if not isinstance(query, dict):
         raise bad("query_record must be a JSON object")
     k = int_field(body.get("k"), "k", 10, minimum=1) or 10
-    store = s.load_object(f"{sid}/vdb/{name}.pkl")
+    store = s.load_object(_artifact(doc))
     if not store["records"]:
         return {"results": []}
     sims = store["vectors"] @ _embed(s, sid, [query])[0]

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.server.store import Doc, Store
+from featrix_iac.server.webhook_policy import TargetPolicy
 from featrix_iac.server.webhooks import WebhookSender
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ def lock_data_dir(data_dir: Path) -> Any:
     except ImportError:  # pragma: no cover - Windows: no lock
         return None
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fh = (data_dir / "server.lock").open("a+")
+    fh = os.fdopen(os.open(data_dir / "server.lock", os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+")
     try:
         fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError as exc:
@@ -57,6 +58,25 @@ def lock_data_dir(data_dir: Path) -> Any:
     return fh
 
 
+def data_dir_busy(data_dir: Path) -> bool:
+    """Whether a server process holds the data folder's lock right now (without taking it)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no lock
+        return False
+    try:
+        fd = os.open(data_dir / "server.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -69,7 +89,13 @@ class Service:
     """Everything a route handler needs; one per app."""
 
     def __init__(
-        self, data_dir: Path, api_key: str, hooks: TestHooks | None = None, durations: Durations | None = None
+        self,
+        data_dir: Path,
+        api_key: str,
+        hooks: TestHooks | None = None,
+        durations: Durations | None = None,
+        *,
+        allow_loopback_webhooks: bool = False,
     ) -> None:
         from featrix_iac.server.durations import DEFAULT
 
@@ -80,8 +106,10 @@ class Service:
         self._dir_lock = lock_data_dir(data_dir)
         self.store = Store(data_dir / "featrix.sqlite3")
         self.artifacts = data_dir / "artifacts"
-        self.artifacts.mkdir(parents=True, exist_ok=True)
-        self.webhooks = WebhookSender()
+        self.artifacts.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for folder in (data_dir, self.artifacts):  # also when an older version made them world-readable
+            folder.chmod(0o700)
+        self.webhooks = WebhookSender(TargetPolicy(allow_loopback=allow_loopback_webhooks))
         self._cache: dict[str, Any] = {}
         self._cache_lock = threading.Lock()
         self.worker: Worker | None = None
@@ -133,18 +161,24 @@ class Service:
 
     # -- artifacts ----------------------------------------------------------------------------
 
+    def path(self, rel: str) -> Path:
+        """An artifact's path; `rel` is built from server ids only, and may never leave the artifacts folder."""
+        path = self.artifacts / rel
+        if ".." in Path(rel).parts or Path(rel).is_absolute():
+            raise NotFound(f"no artifact {rel!r}")
+        return path
+
     def session_dir(self, sid: str) -> Path:
-        path = self.artifacts / sid
-        path.mkdir(parents=True, exist_ok=True)
+        path = self.path(sid)
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
 
     def save_frame(self, sid: str, df: pd.DataFrame) -> None:
-        df.to_pickle(self.session_dir(sid) / "data.pkl")
+        self.write_pickle(f"{sid}/data.pkl", df)
 
     def load_frame(self, sid: str) -> pd.DataFrame:
-        import pandas as pd
-
-        return pd.read_pickle(self.artifacts / sid / "data.pkl")
+        frame: pd.DataFrame = self.read_pickle(f"{sid}/data.pkl")
+        return frame
 
     def save_object(self, rel: str, obj: Any) -> None:
         self.write_pickle(rel, obj)
@@ -153,23 +187,22 @@ class Service:
 
     def write_pickle(self, rel: str, obj: Any) -> None:
         """Write an artifact without caching it (checkpoints)."""
-        path = self.artifacts / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = self.path(rel)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
             pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
         tmp.replace(path)
 
     def read_pickle(self, rel: str) -> Any:
-        with (self.artifacts / rel).open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - our own artifacts
+        with self.path(rel).open("rb") as fh:
+            return pickle.load(fh)  # noqa: S301 - our own artifacts, at paths made of server ids
 
     def load_object(self, rel: str) -> Any:
         with self._cache_lock:
             if rel in self._cache:
                 return self._cache[rel]
-        with (self.artifacts / rel).open("rb") as fh:
-            obj = pickle.load(fh)  # noqa: S301 - our own artifacts
+        obj = self.read_pickle(rel)
         with self._cache_lock:
             self._cache[rel] = obj
         return obj

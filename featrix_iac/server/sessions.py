@@ -9,9 +9,10 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from featrix_iac.server.http import bad, int_field, json_field, metadata_field
+from featrix_iac.server.http import bad, epochs_field, int_field, json_field, metadata_field, webhooks_field
 from featrix_iac.server.service import Service, new_id, now_iso
 from featrix_iac.server.store import Doc
+from featrix_iac.server.webhook_policy import TargetPolicy
 from featrix_iac.server.worker import ES_JOB, auto_fm_epochs
 
 if TYPE_CHECKING:
@@ -46,20 +47,18 @@ def session_id_for(prefix: str | None) -> str:
     return f"{uuid.uuid4()}-{datetime.now(timezone.utc).strftime('%Y%m%d-%H%M%S')}"
 
 
-def parse_options(fields: dict[str, Any]) -> dict[str, Any]:
+def parse_options(fields: dict[str, Any], policy: TargetPolicy) -> dict[str, Any]:
     """Validate the creation fields (strings in multipart, typed in JSON) into a session's options."""
     d_model = int_field(fields.get("d_model"), "d_model", 16, minimum=2)
     if d_model is not None and d_model > 256:
         raise bad("d_model must be <= 256 on the local server")
-    epochs = int_field(fields.get("epochs"), "epochs", None)
-    if epochs is not None and epochs > 1000:
-        raise bad("epochs must be <= 1000 on the local server")
+    epochs = epochs_field(fields.get("epochs"), None)
     return {
         "name": str(fields.get("name") or ""),
         "prefix": str(fields.get("session_name_prefix") or fields.get("name") or ""),
         "ignore_columns": json_field(fields.get("ignore_columns"), "ignore_columns", list, []),
         "column_overrides": json_field(fields.get("column_overrides"), "column_overrides", dict, {}),
-        "webhooks": json_field(fields.get("webhooks"), "webhooks", dict, {}),
+        "webhooks": webhooks_field(fields.get("webhooks"), policy),
         "user_metadata": metadata_field(fields.get("user_metadata")),
         "epochs": epochs or None,
         "d_model": d_model,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -29,7 +30,11 @@ class Store:
     """A thread-safe JSON document table; every write is one committed transaction."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not path.exists():  # it holds webhook secrets: owner only (and SQLite gives -wal / -shm its mode)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+        if path.is_file():
+            path.chmod(0o600)  # also a database an older version made world-readable
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")

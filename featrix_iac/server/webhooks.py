@@ -4,21 +4,28 @@ Compatible with the observed Featrix server module: POST of
 `{"event", "timestamp", "foundational_model_id", "predictor_id", "data"}` as compact JSON, headers
 `Content-Type: application/json`, `User-Agent: FeatrixSphere-Webhook/1.0` and, when a secret is set,
 `X-Featrix-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>`. Delivery never blocks training.
+
+Targets follow a policy (webhook_policy.py), checked when a URL is stored and again, on the resolved
+addresses, before each delivery. A pool of threads delivers, each attempt with its own timeout, so a
+receiver that hangs delays only its own deliveries.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import hmac
+import itertools
 import json
 import logging
-import queue
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
+
+from featrix_iac.server.webhook_policy import TargetPolicy
 
 log = logging.getLogger("featrix.server.webhooks")
 
@@ -42,7 +49,6 @@ class Delivery:
     body: bytes
     secret: str | None
     attempt: int = 0
-    not_before: float = 0.0
 
 
 def build_body(event: str, session_id: str, predictor_id: str | None, data: dict[str, Any]) -> bytes:
@@ -61,15 +67,27 @@ def sign(secret: str, body: bytes) -> str:
 
 
 class WebhookSender:
-    """One daemon thread draining a queue; failed deliveries are re-queued with exponential backoff."""
+    """A pool of daemon threads over a schedule; failed deliveries are re-scheduled with exponential backoff."""
 
-    def __init__(self, max_attempts: int = 5, base_delay: float = 0.5, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        policy: TargetPolicy | None = None,
+        *,
+        threads: int = 4,
+        max_attempts: int = 5,
+        base_delay: float = 0.5,
+        timeout: float = 10.0,
+    ) -> None:
+        self.policy = policy or TargetPolicy()
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         self.timeout = timeout
-        self._queue: queue.Queue[Delivery | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="featrix-webhooks", daemon=True)
-        self._thread.start()
+        self._due: list[tuple[float, int, Delivery]] = []
+        self._order = itertools.count()
+        self._cond = threading.Condition()
+        self._stopping = False
+        for i in range(threads):
+            threading.Thread(target=self._run, name=f"featrix-webhooks-{i}", daemon=True).start()
 
     def send(
         self, config: dict[str, Any] | None, event: str, session_id: str, pid: str | None, data: dict[str, Any]
@@ -78,29 +96,40 @@ class WebhookSender:
         if not url:
             return
         body = build_body(event, session_id, pid, data)
-        self._queue.put(Delivery(url=str(url), body=body, secret=(config or {}).get(SECRET_KEY) or None))
+        self._schedule(Delivery(url=str(url), body=body, secret=(config or {}).get(SECRET_KEY) or None), 0.0)
 
     def stop(self) -> None:
-        self._queue.put(None)
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+
+    def _schedule(self, item: Delivery, delay: float) -> None:
+        with self._cond:
+            heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), item))
+            self._cond.notify()
+
+    def _next(self) -> Delivery | None:
+        with self._cond:
+            while not self._stopping:
+                wait = self._due[0][0] - time.monotonic() if self._due else None
+                if wait is not None and wait <= 0:
+                    return heapq.heappop(self._due)[2]
+                self._cond.wait(wait)
+            return None
 
     def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is None:
-                return
-            wait = item.not_before - time.monotonic()
-            if wait > 0:
-                if self._queue.empty():
-                    time.sleep(min(wait, 0.2))
-                self._queue.put(item)
+        while (item := self._next()) is not None:
+            refused = self.policy.refusal(item.url, resolve=True)
+            if refused:
+                log.warning("webhook to %s refused: %s", item.url, refused)
                 continue
-            if not self._deliver(item):
-                item.attempt += 1
-                if item.attempt < self.max_attempts:
-                    item.not_before = time.monotonic() + self.base_delay * 2 ** (item.attempt - 1)
-                    self._queue.put(item)
-                else:
-                    log.warning("webhook to %s dropped after %d attempts", item.url, item.attempt)
+            if self._deliver(item):
+                continue
+            item.attempt += 1
+            if item.attempt < self.max_attempts:
+                self._schedule(item, self.base_delay * 2 ** (item.attempt - 1))
+            else:
+                log.warning("webhook to %s dropped after %d attempts", item.url, item.attempt)
 
     def _deliver(self, item: Delivery) -> bool:
         headers = {"Content-Type": "application/json", "User-Agent": "FeatrixSphere-Webhook/1.0"}
@@ -108,8 +137,18 @@ class WebhookSender:
             headers["X-Featrix-Signature"] = sign(item.secret, item.body)
         req = urllib.request.Request(item.url, data=item.body, headers=headers, method="POST")
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+            with _OPENER.open(req, timeout=self.timeout) as resp:
                 return bool(200 <= resp.status < 300)
         except Exception as exc:  # noqa: BLE001 - any failure is retried
             log.info("webhook to %s failed: %s", item.url, exc)
             return False
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect could lead a delivery past the target policy: it counts as a failed delivery."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)

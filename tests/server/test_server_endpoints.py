@@ -111,9 +111,13 @@ def test_endpoint_create_validates(api, trained) -> None:
     chosen = api.ok(
         "post",
         "/endpoints",
-        json={"name": "chosen", "predictor_id": trained["pids"]["sex"], "api_key": "fx_ep_chosen_by_caller"},
+        json={
+            "name": "chosen",
+            "predictor_id": trained["pids"]["sex"],
+            "api_key": "fx_ep_chosen_by_the_caller_0123456789",
+        },
     )
-    assert chosen["api_key"] == "fx_ep_chosen_by_caller"
+    assert chosen["api_key"] == "fx_ep_chosen_by_the_caller_0123456789"
     assert (
         api.post(
             "/endpoints", json={"name": "x", "predictor_id": trained["pids"]["sex"], "api_key": "plain"}

@@ -1,0 +1,121 @@
+"""Hostile input: bombs, traversal, unbounded epochs, deep JSON, short keys, duplicate columns, file modes."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import stat
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from featrix_iac.server import limits
+
+
+def _upload(api: Any, raw: bytes, filename: str, **data: str) -> Any:
+    return api.post("/compute/upload_with_new_session/", files={"file": (filename, raw)}, data={"epochs": "2", **data})
+
+
+def _gzip_of_repeats(block: bytes, total: int) -> bytes:
+    """A gzip stream inflating to `total` bytes of `block` repeats, built without holding them in memory."""
+    out = io.BytesIO()
+    chunk = block * max(1, (1024 * 1024) // len(block))
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=9) as gz:
+        for _ in range(total // len(chunk)):
+            gz.write(chunk)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def small(api: Any, penguins: Any) -> str:
+    sid: str = api.upload(penguins.sample(80, random_state=3), "hostile", epochs=2)
+    api.wait(sid)
+    return sid
+
+
+def test_a_gzip_bomb_is_refused_while_inflating(api: Any) -> None:
+    bomb = _gzip_of_repeats(b"1,2\n", 64 * 1024 * 1024)
+    assert len(bomb) < 1024 * 1024
+    resp = _upload(api, bomb, "bomb.csv.gz")
+    assert resp.status_code == 400, resp.text[:300]
+    assert str(limits.MAX_CELLS) in resp.json()["detail"]
+
+
+def test_decompressed_bytes_are_bounded_while_streaming(monkeypatch: pytest.MonkeyPatch) -> None:
+    from featrix_iac.server import tables
+
+    monkeypatch.setattr(tables, "MAX_DECOMPRESSED_BYTES", 64 * 1024)
+    wide = b"a,b\n" + b"x" * (256 * 1024) + b",1\n"
+    with pytest.raises(tables.BadTable, match="65536"):
+        tables.read_table("wide.csv.gz", gzip.compress(wide))
+    with pytest.raises(tables.BadTable, match="65536"):
+        tables.read_table("wide.csv", wide)
+
+
+def test_duplicate_column_names_are_refused(api: Any) -> None:
+    resp = _upload(api, b"a,b,a,c\n1,2,3,4\n5,6,7,8\n", "dupes.csv")
+    assert resp.status_code == 400, resp.text
+    assert "'a'" in resp.json()["detail"] and "duplicate" in resp.json()["detail"]
+
+
+@pytest.mark.parametrize("route", ["/endpoints", "/compute/create-embedding-space"])
+def test_over_deep_json_is_a_400(api: Any, route: str) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    resp = api.post(route, data=deep, headers={"Content-Type": "application/json"})
+    assert resp.status_code == 400, resp.text[:300]
+    nested = '{"a": ' * 50_000 + "1" + "}" * 50_000
+    resp = api.post(route, data='{"user_metadata": ' + repr(nested).replace("'", '"') + "}")
+    assert resp.status_code == 400, resp.text[:300]
+
+
+def test_predictor_epochs_are_bounded(api: Any, small: str) -> None:
+    route = f"/compute/session/{small}/train_predictor"
+    for epochs in (1e9, 10**9, limits.MAX_EPOCHS + 1):
+        resp = api.post(route, json={"target_column": "species", "target_column_type": "set", "epochs": epochs})
+        assert resp.status_code == 400, resp.text
+        assert str(limits.MAX_EPOCHS) in resp.json()["detail"]
+    body = {"target_column": "sex", "target_column_type": "set", "epochs": 2}
+    api.ok("post", route, json=body)
+    api.wait(small)
+    more = api.post(f"/compute/session/{small}/train_predictor_more", json={"target_column": "sex", "epochs": 10**9})
+    assert more.status_code == 400, more.text
+    fm = _upload(api, b"a,b\n1,2\n3,4\n", "fm.csv", epochs=str(limits.MAX_EPOCHS + 1))
+    assert fm.status_code == 400, fm.text
+
+
+def test_a_short_endpoint_key_is_refused(api: Any, trained: dict[str, Any]) -> None:
+    body = {"name": "short", "predictor_id": trained["pids"]["sex"], "api_key": "fx_abc"}
+    resp = api.post("/endpoints", json=body)
+    assert resp.status_code == 400, resp.text
+    assert str(limits.MIN_ENDPOINT_KEY_LENGTH) in resp.json()["detail"]
+
+
+@pytest.mark.parametrize("name", ["../../escaped", "..", ".hidden", "a/b", "x" * 200, "nul\x00"])
+def test_vector_database_names_cannot_reach_the_file_system(api: Any, server: Any, small: str, name: str) -> None:
+    resp = api.post(f"/compute/session/{small}/vector_databases", json={"name": name, "auto_populate": True})
+    assert resp.status_code == 400, resp.text
+    data_dir = Path(server.data_dir)
+    assert not list(data_dir.parent.rglob("escaped*"))
+
+
+def test_vector_databases_are_stored_under_server_ids(api: Any, server: Any, small: str) -> None:
+    base = f"/compute/session/{small}/vector_databases"
+    made = api.ok("post", base, json={"name": "my db-1.v2", "auto_populate": True})
+    assert made["name"] == "my db-1.v2" and "vdb_id" not in made
+    stored = [p.name for p in (Path(server.data_dir) / "artifacts" / small / "vdb").iterdir()]
+    assert stored and not any("my db" in p for p in stored)
+    assert api.ok("post", f"{base}/my db-1.v2/search", json={"query_record": {"sex": "male"}, "k": 2})["results"]
+    api.ok("delete", f"{base}/my db-1.v2")
+    assert not list((Path(server.data_dir) / "artifacts" / small / "vdb").iterdir())
+
+
+def test_data_files_and_folders_are_private(server: Any, small: str) -> None:
+    data_dir = Path(server.data_dir)
+    db = data_dir / "featrix.sqlite3"
+    assert stat.S_IMODE(db.stat().st_mode) == 0o600
+    for folder in (data_dir, data_dir / "artifacts", data_dir / "artifacts" / small):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    for path in (data_dir / "artifacts" / small).rglob("*"):
+        if path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
