@@ -27,8 +27,14 @@ from featrix_iac.diagnostics import fail
     help="Training worker threads (default 2; env FEATRIX_LOCAL_WORKERS).",
 )
 @click.option("--enable-test-hooks", is_flag=True, help="Enable fault-injection routes (tests only).")
+@click.option(
+    "--allow-loopback-webhooks",
+    is_flag=True,
+    help="Let webhooks go to 127.0.0.1 / localhost (local development; the embedded server sets it).",
+)
 @click.option("--ready-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
 @click.option("--parent-pid", type=int, hidden=True)
+@click.option("--leased", is_flag=True, hidden=True, help="Stop when no command holds a lease (embedded server).")
 @click.option(
     "--log-level", default="warning", show_default=True, type=click.Choice(["debug", "info", "warning", "error"])
 )
@@ -37,8 +43,10 @@ def server_cmd(
     port: int,
     data_dir: Path,
     enable_test_hooks: bool,
+    allow_loopback_webhooks: bool,
     ready_file: Path | None,
     parent_pid: int | None,
+    leased: bool,
     log_level: str,
     workers: int | None,
 ) -> None:
@@ -64,7 +72,7 @@ def server_cmd(
     if generated:
         out(f"Generated the account API key (stored in {data_dir / 'account.key'}, shown once):")
         out(f"  {key}")
-    quiet = parent_pid is not None
+    quiet = parent_pid is not None or leased
 
     def listening(url: str) -> None:
         if not quiet:
@@ -82,6 +90,8 @@ def server_cmd(
             log_level=log_level,
             on_listening=listening,
             workers=workers,
+            allow_loopback_webhooks=allow_loopback_webhooks,
+            leased=leased,
         )
     except DataDirBusy as exc:
         raise fail("the local server's data folder is busy", detail=str(exc)) from exc

@@ -12,6 +12,7 @@ from featrix_iac.client.errors import (
     NotFoundError,
     RequestError,
     ServerError,
+    ServerGone,
 )
 from featrix_iac.client.http import FeatrixClient, RetryEvent
 from featrix_iac.client.retry import TRAINING_IN_PROGRESS_STATUSES
@@ -29,4 +30,5 @@ __all__ = [
     "RequestError",
     "RetryEvent",
     "ServerError",
+    "ServerGone",
 ]

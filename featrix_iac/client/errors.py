@@ -74,6 +74,10 @@ class ConnectionFailed(FeatrixError):
     """Transport failure (connect error, timeout, dropped connection) after the retry budget."""
 
 
+class ServerGone(FeatrixError):
+    """The server process itself is gone (the embedded local server stopped): retrying cannot help."""
+
+
 class AmbiguousResult(FeatrixError):
     """A non-idempotent request was sent but its outcome is unknown (read timeout, dropped connection).
 

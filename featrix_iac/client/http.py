@@ -18,6 +18,7 @@ from featrix_iac.client.errors import (
     ConfigError,
     ConnectionFailed,
     FeatrixError,
+    ServerGone,
     detail_of,
     error_for_status,
 )
@@ -68,8 +69,13 @@ class FeatrixClient:
         user_agent: str = f"featrix-iac/{__version__}",
         transport: httpx.BaseTransport | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
+        alive: Callable[[], bool] | None = None,
     ) -> None:
-        """`on_retry` (optional) is told about every wait before a re-send, e.g. to show "queue full"."""
+        """`on_retry` (optional) is told about every wait before a re-send, e.g. to show "queue full".
+
+        `alive` (optional, the embedded server's process check): after a transport failure, False means
+        the server is gone and the request fails at once with ServerGone instead of retrying.
+        """
         import httpx
 
         self.base_url = cfg.check_base_url(base_url)
@@ -79,6 +85,7 @@ class FeatrixClient:
         self.max_retry_time = max_retry_time
         self._sleep = scaled_sleep(sleep)
         self._on_retry = on_retry
+        self._alive = alive
         self.request_count = 0
         self.last_server_metadata: dict[str, Any] | None = None
         self._lock = threading.Lock()
@@ -195,6 +202,9 @@ class FeatrixClient:
             response, transport, exc = self._send(method, path, hdrs, budget.timeout, body)
             if response is not None and response.is_success:
                 return self._parse(method, path, response)
+            if transport is not None and self._alive is not None and not self._alive():
+                msg = f"{method} {path}: the local Featrix server at {self.base_url} stopped while in use"
+                raise ServerGone(msg, detail="its process is gone", method=method, path=path)
             outcome = _outcome(method, path, once, response, transport, upgrading)
             retry_after = retry_after_seconds(response.headers) if response is not None else None
             elapsed = max(time.monotonic() - start, slept)

@@ -60,7 +60,7 @@ def connect(
         return
     local = _start_local(loaded.root)
     try:
-        with FeatrixClient(local.url, local.api_key, **options) as client:
+        with FeatrixClient(local.url, local.api_key, alive=local.running, **options) as client:
             yield client, LOCAL
     finally:
         local.stop()

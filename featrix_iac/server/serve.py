@@ -38,7 +38,9 @@ def write_ready(path: Path, url: str, port: int) -> None:
 SERVER_FILE = "server.json"  # in the data folder while a server serves it: lets other commands attach
 
 
-def _watch(server: Any, ready_file: Path | None, url: str, port: int, parent_pid: int | None, data_dir: Path) -> None:
+def _watch(
+    server: Any, ready_file: Path | None, url: str, port: int, parent_pid: int | None, data_dir: Path, leased: bool
+) -> None:
     while not server.started and not server.should_exit:
         time.sleep(0.02)
     if server.started:
@@ -49,7 +51,24 @@ def _watch(server: Any, ready_file: Path | None, url: str, port: int, parent_pid
         if parent_pid is not None and os.getppid() != parent_pid:
             server.should_exit = True  # our parent died: never outlive it
             return
-        time.sleep(0.5)
+        if leased and _unused(data_dir):
+            server.should_exit = True
+            return
+        time.sleep(LEASE_CHECK_SECONDS)
+
+
+LEASE_CHECK_SECONDS = 0.25
+
+
+def _unused(data_dir: Path) -> bool:
+    """No command holds a lease any more: stop being findable (under the lease lock), then stop."""
+    from featrix_iac.server import leases
+
+    with leases.locked(data_dir):
+        if leases.holders(data_dir):
+            return False
+        _forget(data_dir / SERVER_FILE)
+        return True
 
 
 def serve(
@@ -64,13 +83,18 @@ def serve(
     log_level: str = "warning",
     on_listening: Any = None,
     workers: int | None = None,
+    allow_loopback_webhooks: bool = False,
+    leased: bool = False,
 ) -> None:
-    """Serve until SIGINT/SIGTERM (or the parent's death when `parent_pid` is given)."""
+    """Serve until SIGINT/SIGTERM, the parent's death when `parent_pid` is given, or (`leased`) the last lease."""
     import uvicorn
 
     from featrix_iac.server.app import create_app
 
-    app = create_app(data_dir, api_key, test_hooks=test_hooks, workers=workers)
+    os.umask(0o077)  # everything the server writes (database, artifacts, its own files) is the owner's only
+    app = create_app(
+        data_dir, api_key, test_hooks=test_hooks, workers=workers, allow_loopback_webhooks=allow_loopback_webhooks
+    )
     sock = bind(host, port)
     actual = sock.getsockname()[1]
     url = url_for(host, actual)
@@ -78,7 +102,7 @@ def serve(
         on_listening(url)
     config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=5)
     server = uvicorn.Server(config)
-    watch_args = (server, ready_file, url, actual, parent_pid, data_dir)
+    watch_args = (server, ready_file, url, actual, parent_pid, data_dir, leased)
     threading.Thread(target=_watch, args=watch_args, daemon=True).start()
     if threading.current_thread() is threading.main_thread():
         # uvicorn re-raises a captured SIGTERM / SIGINT after its graceful shutdown; make that a clean exit 0

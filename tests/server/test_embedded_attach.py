@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -42,5 +45,87 @@ def test_a_stale_server_file_is_ignored(tmp_path: Path) -> None:
     srv = start_local_server(data)
     try:
         assert srv.url != "http://127.0.0.1:9" and srv.running()
+    finally:
+        srv.stop()
+
+
+def _gone(pid: int, timeout: float = 10.0) -> bool:
+    from featrix_iac.server.leases import pid_alive
+
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def test_the_server_outlives_its_first_user_and_stops_after_the_last(tmp_path: Path) -> None:
+    data = tmp_path / "local"
+    owner = start_local_server(data)
+    guest = start_local_server(data)
+    owner.stop()  # the owner leaves first: the guest still uses the server
+    time.sleep(1.0)
+    assert guest.running() and _whoami(guest.url, guest.api_key) == 200
+    guest.stop()
+    assert _gone(owner.pid), "the server kept running after its last user left"
+    assert not (data / "server.json").exists()
+
+
+def test_a_killed_owner_does_not_take_the_server_with_it(tmp_path: Path) -> None:
+    data = tmp_path / "local"
+    code = (
+        "import sys, time\n"
+        "from featrix_iac.server.embedded import start_local_server\n"
+        "srv = start_local_server(sys.argv[1])\n"
+        "print(srv.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    owner = subprocess.Popen([sys.executable, "-c", code, str(data)], stdout=subprocess.PIPE, text=True)
+    try:
+        server_pid = int(owner.stdout.readline()) if owner.stdout else 0
+        guest = start_local_server(data)
+        assert guest.pid == server_pid
+    finally:
+        owner.kill()
+        owner.wait()
+    time.sleep(1.5)
+    try:
+        assert guest.running() and _whoami(guest.url, guest.api_key) == 200
+    finally:
+        guest.stop()
+    assert _gone(server_pid)
+
+
+def test_a_failed_start_is_reported_at_once_when_the_folder_is_not_busy(tmp_path: Path) -> None:
+    import pytest
+
+    data = tmp_path / "local"
+    data.mkdir()
+    (data / "featrix.sqlite3").mkdir()  # the server cannot open its database: waiting cannot help
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="exited with code"):
+        start_local_server(data)
+    assert time.monotonic() - start < 8  # the server's own start-up, not a 10 s wait to attach
+    assert not list((data / "leases").iterdir())
+
+
+def test_a_lost_server_fails_the_request_at_once(tmp_path: Path) -> None:
+    import os
+    import signal
+
+    import pytest
+
+    from featrix_iac.client import FeatrixClient, ServerGone
+
+    srv = start_local_server(tmp_path / "local")
+    try:
+        with FeatrixClient(srv.url, srv.api_key, alive=srv.running) as client:
+            client.get("/auth/whoami")
+            os.kill(srv.pid, signal.SIGKILL)
+            start = time.monotonic()
+            with pytest.raises(ServerGone):
+                client.get("/auth/whoami")
+            assert time.monotonic() - start < 5
     finally:
         srv.stop()
