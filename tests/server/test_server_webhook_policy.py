@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -52,7 +53,7 @@ def test_ordinary_targets_pass() -> None:
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "http://169.254.169.254/x", "http://[fe80::1]/"])
 def test_refused_targets_are_a_400_when_stored(api: Api, penguins: Any, url: str) -> None:
     files = {"file": ("d.csv", penguins.head(20).to_csv(index=False).encode())}
-    data = {"name": "policy", "epochs": "1", "webhooks": '{"training_finished": "%s"}' % url}
+    data = {"name": "policy", "epochs": "1", "webhooks": json.dumps({"training_finished": url})}
     resp = api.post("/compute/upload_with_new_session/", files=files, data=data)
     assert resp.status_code == 400, resp.text
     assert "training_finished" in resp.json()["detail"]
