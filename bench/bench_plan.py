@@ -1,18 +1,30 @@
-"""No-op plan of a generated project (default 300 resources) against the local server: wall time and HTTP requests.
+"""No-op plan of a generated project (300, 1,000 and 10,000 resources) against the local server: time, RSS, requests.
 
-Run: python bench/bench_plan.py [--resources 300 60] [--runs 5]
-For each size it generates a project (foundational models, predictors on them, endpoints on the
-predictors), applies it once (the set-up, timed but not the figure), then measures a no-op plan:
-  - in-process `operations.plan` wall time and the HTTP requests refresh made (client.request_count);
-  - a cold `featrix plan --detailed-exitcode` process (what CI pays, interpreter start included).
-Targets (issue 5): < 2 s, and requests that grow with the number of kinds, not of resources: compare the
-request counts of the sizes. Prints figures; asserts nothing but that the plan is a no-op.
+Run: python bench/bench_plan.py [--resources 300 1000 10000] [--runs 5] [--profile 25] [--workdir DIR]
+Each size is a project of units of 30 resources: a foundational model `fm<i>`, 20 predictors on it
+`p<i>_<j>` and 9 endpoints `e<i>_<k>`. Set-up (timed, not a figure): unit 0 is applied for real through
+the `featrix` CLI against the local server; the server is stopped, the other units are seeded as copies
+of unit 0 through the server's own store and the engine's lockfile store (see bench/seeding.py: fresh
+ids, names and tokens, trained artifacts hard-linked), and the server is started again on its port.
+Then it measures a no-op plan:
+  - in-process `operations.plan` wall time (best and median of --runs), per resource, and the HTTP
+    requests refresh made (client.request_count);
+  - a cold `featrix plan --detailed-exitcode` process (what CI pays, interpreter start included): wall
+    time and peak RSS.
+--profile N prints the N most expensive functions (own time) of one in-process plan (cProfile).
+--workdir DIR keeps the projects and servers there and re-uses them on the next run (no set-up).
+Targets (issue 16): 1,000 resources <= 0.6 s cold; 10,000 <= 3 s cold with peak RSS <= 300 MB; in process
+<= 0.15 ms per resource; requests at the API's floor (they grow with the foundational models, one
+session read each, not with predictors or endpoints). Prints figures; asserts only that the plan is a no-op.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import os
+import pstats
 import shutil
 import statistics
 import subprocess
@@ -20,33 +32,29 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from seeding import ServerProcess, replicate  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "examples" / "quickstart" / "data" / "penguins.csv"
 TARGETS = [("species", "multi_classifier"), ("sex", "binary_classifier"), ("island", "multi_classifier")]
+PREDICTORS, ENDPOINTS = 20, 9  # per foundational model: a unit is 30 resources
+UNIT = 1 + PREDICTORS + ENDPOINTS
 
 
-def shape(total: int) -> tuple[int, int, int]:
-    """(foundational models, predictors per model, endpoints) adding up to `total`: 1/30, 2/3, 3/10."""
-    fms = max(1, total // 30)
-    endpoints = max(1, total * 3 // 10)
-    per_fm = max(1, (total - fms - endpoints) // fms)
-    return fms, per_fm, total - fms - fms * per_fm
-
-
-def manifest(url: str, total: int) -> str:
-    fms, per_fm, endpoints = shape(total)
+def manifest(url: str, total: int, units: int) -> str:
     lines = ["version: 1", f"project: bench-plan-{total}", f"server: {{url: '{url}'}}", "foundational_models:"]
-    lines += [f"  fm{i}: {{data: data.csv, ignore_columns: [year], epochs: 2, name: fm{i}}}" for i in range(fms)]
+    lines += [f"  fm{i}: {{data: data.csv, ignore_columns: [year], epochs: 2, name: fm{i}}}" for i in range(units)]
     lines.append("predictors:")
-    predictors = []
-    for i in range(fms):
-        for j in range(per_fm):
+    for i in range(units):
+        for j in range(PREDICTORS):
             target, kind = TARGETS[j % len(TARGETS)]
-            predictors.append(f"p{i}_{j}")
             lines.append(f"  p{i}_{j}: {{foundational_model: fm{i}, type: {kind}, target_column: {target}, epochs: 2}}")
     lines.append("endpoints:")
-    lines += [f"  e{k}: {{predictor: {predictors[k % len(predictors)]}}}" for k in range(endpoints)]
+    lines += [f"  e{i}_{k}: {{predictor: p{i}_{k}}}" for i in range(units) for k in range(ENDPOINTS)]
     return "\n".join(lines) + "\n"
 
 
@@ -56,55 +64,115 @@ def featrix(root: Path, env: dict[str, str], *args: str) -> subprocess.Completed
     )
 
 
-def bench_size(url: str, api_key: str, total: int, runs: int, workdir: Path) -> None:
+def cold_plan(root: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """(wall seconds, peak RSS in MB, output) of one `featrix plan --detailed-exitcode` process."""
+    with tempfile.TemporaryFile("w+") as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "featrix_iac", "-C", str(root), "plan", "--detailed-exitcode"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"featrix plan --detailed-exitcode -> {proc.returncode}:\n{text[-3000:]}")
+    return wall, usage.ru_maxrss / 1024, text
+
+
+def set_up(total: int, units: int, root: Path, server_dir: Path, env: dict[str, str]) -> float:
+    """Apply unit 0 for real, then seed units 1..units-1 as copies with the server stopped."""
+    start = time.perf_counter()
+    root.mkdir(parents=True)
+    shutil.copy(DATA, root / "data.csv")
+    with ServerProcess(server_dir, env["FEATRIX_API_KEY"]) as srv:
+        (root / "featrix.yaml").write_text(manifest(srv.url, total, 1))
+        r = featrix(root, env, "apply", "--auto-approve", "--parallelism", "8")
+        if r.returncode != 0:
+            raise SystemExit(f"set-up apply failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+        url = srv.url
+    replicate(server_dir, root, units - 1)
+    (root / "featrix.yaml").write_text(manifest(url, total, units))
+    return time.perf_counter() - start
+
+
+def port_of(root: Path) -> int:
+    for line in (root / "featrix.yaml").read_text().splitlines():
+        if line.startswith("server:"):
+            return urlsplit(line.split("'")[1]).port or 0
+    raise SystemExit(f"{root}/featrix.yaml names no server")
+
+
+def in_process(root: Path, runs: int, total: int) -> tuple[list[float], int]:
     from featrix_iac import operations
 
-    root = workdir / f"p{total}"
-    root.mkdir()
-    shutil.copy(DATA, root / "data.csv")
-    (root / "featrix.yaml").write_text(manifest(url, total))
-    env = {**os.environ, "FEATRIX_API_KEY": api_key, "NO_COLOR": "1"}
-    os.environ["FEATRIX_API_KEY"] = api_key
-    start = time.perf_counter()
-    r = featrix(root, env, "apply", "--auto-approve", "--parallelism", "16")
-    if r.returncode != 0:
-        raise SystemExit(f"set-up apply failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
-    setup = time.perf_counter() - start
-    walls, requests = [], []
+    walls, requests = [], 0
     for _ in range(runs):
         start = time.perf_counter()
         result = operations.plan(root)
         walls.append(time.perf_counter() - start)
-        requests.append(result.requests)
+        requests = result.requests
         if result.plan.has_changes():
-            raise SystemExit(f"the plan after apply is not a no-op: {result.plan.summary_line()}")
-    cold = []
-    for _ in range(max(1, runs // 2)):
-        start = time.perf_counter()
-        r = featrix(root, env, "plan", "--detailed-exitcode")
-        cold.append(time.perf_counter() - start)
-        if r.returncode != 0:
-            raise SystemExit(f"featrix plan --detailed-exitcode -> {r.returncode}:\n{r.stdout[-2000:]}{r.stderr}")
-    fms, per_fm, endpoints = shape(total)
-    print(f"{total} resources ({fms} foundational models, {fms * per_fm} predictors, {endpoints} endpoints)")
-    print(f"  set-up apply:                  {setup:7.2f} s")
-    print(f"  no-op plan, in process:        best {min(walls):.3f} s, median {statistics.median(walls):.3f} s")
-    print(f"  no-op plan, cold CLI process:  best {min(cold):.3f} s, median {statistics.median(cold):.3f} s")
-    print(f"  HTTP requests of the refresh:  {requests[0]} ({requests[0] / total:.2f} per resource)")
+            raise SystemExit(f"the plan after set-up is not a no-op: {result.plan.summary_line()}")
+    return walls, requests
+
+
+def profile(root: Path, top: int) -> None:
+    from featrix_iac import operations
+
+    prof = cProfile.Profile()
+    prof.runcall(operations.plan, root)
+    text = io.StringIO()
+    pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(top)
+    print("\n".join("    " + line for line in text.getvalue().splitlines() if line.strip()))
+
+
+def bench_size(total: int, args: argparse.Namespace, work: Path, api_key: str) -> None:
+    units = max(1, round(total / UNIT))
+    root, server_dir = work / f"p{total}", work / f"server{total}"
+    env = {**os.environ, "FEATRIX_API_KEY": api_key, "NO_COLOR": "1"}
+    os.environ["FEATRIX_API_KEY"] = api_key
+    setup = None if (root / "featrix.lock").exists() else set_up(total, units, root, server_dir, env)
+    with ServerProcess(server_dir, api_key, port_of(root)):
+        walls, requests = in_process(root, args.runs, total)
+        cold = [cold_plan(root, env) for _ in range(max(1, args.runs // 2))]
+        n = units * UNIT
+        kinds = f"{units} foundational models, {units * PREDICTORS} predictors, {units * ENDPOINTS} endpoints"
+        print(f"{n} resources ({kinds})")
+        if setup is not None:
+            print(f"  set-up (apply of one unit + seeding): {setup:7.2f} s")
+        best = min(walls)
+        print(f"  no-op plan, in process:        best {best:.3f} s, median {statistics.median(walls):.3f} s")
+        print(f"                                 {best * 1000 / n:.3f} ms per resource")
+        wall = [c[0] for c in cold]
+        print(f"  no-op plan, cold CLI process:  best {min(wall):.3f} s, median {statistics.median(wall):.3f} s")
+        print(f"  peak RSS of the cold plan:     {max(c[1] for c in cold):.0f} MB")
+        print(f"  HTTP requests of the refresh:  {requests} ({requests / n:.3f} per resource)")
+        if args.profile:
+            profile(root, args.profile)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--resources", type=int, nargs="+", default=[60, 300])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--resources", type=int, nargs="+", default=[300, 1000, 10000])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", type=int, default=0, metavar="N")
+    parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args()
-    from featrix_iac.server.embedded import start_local_server
+    from featrix_iac.server.keys import generate_account_key
 
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        with start_local_server(work / "server") as srv:
-            for total in args.resources:
-                bench_size(srv.url, srv.api_key, total, args.runs, work)
+        work = args.workdir or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        key_file = work / "account.key"
+        if not key_file.exists():
+            key_file.write_text(generate_account_key())
+        for total in args.resources:
+            bench_size(total, args, work, key_file.read_text().strip())
 
 
 if __name__ == "__main__":
