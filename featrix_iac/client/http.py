@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -95,6 +97,7 @@ class FeatrixClient:
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
+            verify=tls_context(self.base_url.startswith("https://")),
         )
 
     @classmethod
@@ -325,6 +328,22 @@ class FeatrixClient:
                     outcome.method, outcome.path, decision.rule.name, decision.delay, attempt, outcome.status, body
                 )
             )
+
+
+@functools.cache
+def tls_context(https: bool) -> ssl.SSLContext:
+    """The TLS context of a client, built once per process.
+
+    For an https:// server: the default verifying context (loading the CA bundle costs tens of ms, so
+    once). For a plain-HTTP server no TLS connection is ever made (requests go to the base URL only,
+    redirects are not followed), so it gets a context with no CA loaded: cheap, and it would refuse
+    any certificate rather than trust one.
+    """
+    if https:
+        import httpx
+
+        return httpx.create_ssl_context()
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 RETRY_SCALE_ENV = "FEATRIX_RETRY_SCALE"

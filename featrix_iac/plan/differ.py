@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from featrix_iac.plan.model import FieldChange
 from featrix_iac.resources.base import Change, FieldRule
 
+Rules = Sequence[FieldRule] | Mapping[str, FieldRule]  # a kind's declared rules, or those indexed by field name
 REDACTED = "(sensitive value)"
 MISSING = object()  # the lockfile has no applied value for a field (older tool, or never applied)
 
@@ -36,7 +37,16 @@ def _json_default(value: Any) -> Any:
     return iso() if callable(iso) else str(value)
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def same(a: Any, b: Any) -> bool:
+    """Equal as JSON. `==` first (most compares of a plan are equal values); canonicalise only when that fails
+    and the values could still be JSON-equal (tuple vs list, enum vs str, containers holding such)."""
+    if a is b or a == b:
+        return True
+    if type(a) is type(b) and isinstance(a, _SCALARS):
+        return False
     return bool(canon(a) == canon(b))
 
 
@@ -83,9 +93,16 @@ class FieldDiff:
         return any(c.forces_replacement for c in self.changes)
 
 
-def rule_for(rules: Iterable[FieldRule], name: str) -> FieldRule:
+def rule_index(rules: Rules | Iterable[FieldRule]) -> Mapping[str, FieldRule]:
+    """The rules by field name (a mapping is returned as is); the first declaration of a name wins."""
+    if isinstance(rules, Mapping):
+        return rules
+    return {r.name: r for r in reversed(list(rules))}
+
+
+def rule_for(rules: Rules | Iterable[FieldRule], name: str) -> FieldRule:
     """The declared rule of a field; an undeclared field is treated as create-only (the safe choice)."""
-    return next((r for r in rules if r.name == name), FieldRule(name, Change.REPLACE, live=False))
+    return rule_index(rules).get(name) or FieldRule(name, Change.REPLACE, live=False)
 
 
 def forces_replacement(rule: FieldRule, old: Any, new: Any) -> bool:
@@ -98,16 +115,16 @@ def forces_replacement(rule: FieldRule, old: Any, new: Any) -> bool:
 
 
 def diff_fields(
-    rules: Sequence[FieldRule],
+    rules: Rules,
     desired: dict[str, Any],
     prior: dict[str, Any],
     live: dict[str, Any] | None,
     ignore: Sequence[str] | str = (),
 ) -> FieldDiff:
     """Compare every desired field: old is what the server has now (live when it reports it), new is desired."""
-    out = FieldDiff()
+    out, index = FieldDiff(), rule_index(rules)
     for name in desired:
-        rule = rule_for(rules, name)
+        rule = rule_for(index, name)
         if rule.change in (Change.COMPUTED, Change.IGNORED):
             continue
         want, applied = desired[name], prior.get(name, None if rule.write_only else MISSING)
@@ -138,11 +155,11 @@ def _change(rule: FieldRule, name: str, old: Any, new: Any, forces: bool = False
     )
 
 
-def creation_changes(rules: Sequence[FieldRule], desired: dict[str, Any]) -> list[FieldChange]:
+def creation_changes(rules: Rules, desired: dict[str, Any]) -> list[FieldChange]:
     """The fields of a new object (every set value), as `+ field = value` lines."""
-    out = []
+    out, index = [], rule_index(rules)
     for name, value in desired.items():
-        rule = rule_for(rules, name)
+        rule = rule_for(index, name)
         if rule.change is Change.IGNORED or value is None or value == [] or value == {}:
             continue
         out.append(FieldChange(field=name, new=redact(canon(value), rule.sensitive), sensitive=rule.sensitive))

@@ -10,7 +10,16 @@ from featrix_iac import __version__
 from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
 from featrix_iac.graph import REFERENCE_FIELDS, ResourceGraph
 from featrix_iac.plan import reasons as why
-from featrix_iac.plan.differ import MISSING, FieldDiff, Uncleared, creation_changes, diff_fields, is_ignored, rule_for
+from featrix_iac.plan.differ import (
+    MISSING,
+    FieldDiff,
+    Uncleared,
+    creation_changes,
+    diff_fields,
+    is_ignored,
+    rule_for,
+    rule_index,
+)
 from featrix_iac.plan.model import Action, ActionType, Drift, FieldChange, Plan
 from featrix_iac.resources.base import Change, FieldRule, LiveObject
 from featrix_iac.state import LockEntry, Lockfile
@@ -37,9 +46,14 @@ class _State:
     drift: dict[str, Drift] = field(default_factory=dict)
     renewed: set[str] = field(default_factory=set)  # addresses whose server ids change (dependents follow)
     uncleared: dict[str, list[Uncleared]] = field(default_factory=dict)  # set-only fields the plan would clear
+    indexed: dict[str, Mapping[str, FieldRule]] = field(default_factory=dict)
 
-    def kind_rules(self, kind: str) -> Sequence[FieldRule]:
-        return self.rules.get(kind, ())
+    def kind_rules(self, kind: str) -> Mapping[str, FieldRule]:
+        """A kind's rules by field name (indexed once per plan)."""
+        index = self.indexed.get(kind)
+        if index is None:
+            index = self.indexed[kind] = rule_index(self.rules.get(kind, ()))
+        return index
 
     def managed(self) -> dict[str, LockEntry]:
         return {a: e for a, e in self.lockfile.resources.items() if e.status != "retired"}
@@ -236,7 +250,7 @@ def _with_ignored(wanted: dict[str, Any], prior: dict[str, Any], ignore: Sequenc
     return {k: (prior[k] if k in prior and is_ignored(k, ignore) else v) for k, v in wanted.items()}
 
 
-def _new(st: _State, action: Action, rules: Sequence[FieldRule], wanted: dict[str, Any]) -> None:
+def _new(st: _State, action: Action, rules: Mapping[str, FieldRule], wanted: dict[str, Any]) -> None:
     found = st.found.get(action.address)
     action.changes = creation_changes(rules, wanted)
     if found:
@@ -247,7 +261,9 @@ def _new(st: _State, action: Action, rules: Sequence[FieldRule], wanted: dict[st
     action.reasons = [why.NEW]
 
 
-def _resume(st: _State, action: Action, entry: LockEntry, rules: Sequence[FieldRule], wanted: dict[str, Any]) -> None:
+def _resume(
+    st: _State, action: Action, entry: LockEntry, rules: Mapping[str, FieldRule], wanted: dict[str, Any]
+) -> None:
     found = st.found.get(action.address)
     action.changes = creation_changes(rules, wanted)
     if found and not entry.ids:
@@ -269,7 +285,7 @@ def _existing(
     st: _State,
     action: Action,
     entry: LockEntry,
-    rules: Sequence[FieldRule],
+    rules: Mapping[str, FieldRule],
     wanted: dict[str, Any],
     prior: dict[str, Any],
     ignore: Sequence[str] | str,

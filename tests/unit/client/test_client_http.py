@@ -455,3 +455,35 @@ def test_endpoint_key_header_replaces_the_account_key_and_is_redacted() -> None:
         client.post("/endpoint/e1/predict", {"query_record": {}}, headers={"X-API-Key": ep_key})
     assert server.requests[0].headers.get_list("x-api-key") == [ep_key]
     assert ep_key not in str(info.value) and ep_key not in info.value.detail
+
+
+def test_a_plain_http_client_loads_no_certificates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16: loading the CA bundle cost ~17 ms on every run, for servers spoken to without TLS."""
+    import ssl
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a CA bundle was loaded for a plain-HTTP server")
+
+    monkeypatch.setattr(ssl.SSLContext, "load_verify_locations", refuse)
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", refuse)
+    with FeatrixClient("http://127.0.0.1:9", KEY) as client:
+        assert client.base_url == "http://127.0.0.1:9"
+
+
+def test_https_clients_share_one_verifying_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    from featrix_iac.client import http
+
+    built: list[object] = []
+    real = httpx.create_ssl_context
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: built.append(1) or real(*a, **k))
+    http.tls_context.cache_clear()
+    try:
+        for _ in range(3):
+            FeatrixClient("https://sphere-api.example.com", KEY).close()
+        context = http.tls_context(True)
+    finally:
+        http.tls_context.cache_clear()
+    assert len(built) == 1
+    import ssl
+
+    assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
