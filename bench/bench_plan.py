@@ -124,7 +124,7 @@ def in_process(root: Path, runs: int, total: int) -> tuple[list[float], int]:
 def profile(root: Path, top: int) -> None:
     from featrix_iac import operations
 
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.process_time)
     prof.runcall(operations.plan, root)
     text = io.StringIO()
     pstats.Stats(prof, stream=text).sort_stats("tottime").print_stats(top)

@@ -11,8 +11,28 @@ import yaml
 from featrix_iac.diagnostics import Diagnostics, Source
 
 Path_ = tuple[str | int, ...]
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
+STR_TAG = "tag:yaml.org,2002:str"
+
+
+class _Loader(_Base):
+    """The safe loader, remembering the tag it resolved for each scalar text (manifests repeat values a lot)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._tags: dict[tuple[str, Any], str] = {}
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if kind is not yaml.ScalarNode:
+            return super().resolve(kind, value, implicit)
+        key = (value, implicit)
+        tag = self._tags.get(key)
+        if tag is None:
+            tag = self._tags[key] = super().resolve(kind, value, implicit)
+        return tag
+
+
 MAX_DEPTH, MAX_NODES = 64, 200_000  # beyond these a manifest is an error, not a RecursionError or a hang
 SYNTAX_ERROR, VALUE_ERROR = "Invalid YAML syntax", "Invalid YAML value"  # the summaries of unreadable YAML
 
@@ -74,6 +94,8 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+        if node.tag == STR_TAG:  # most values: the text itself (what the constructor would return, cheaper)
+            return node.value
         return _constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:

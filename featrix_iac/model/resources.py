@@ -85,6 +85,8 @@ class Resource(Strict):
     @model_validator(mode="after")
     def _ignore_changes_known(self) -> Resource:
         ignored = self.lifecycle.ignore_changes
+        if not ignored or not isinstance(ignored, list):
+            return self
         fields = set(type(self).model_fields) - {"depends_on", "lifecycle"}
         for name in ignored if isinstance(ignored, list) else []:
             if name.split(".")[0] not in fields:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.diagnostics import fail
+from featrix_iac.operations.collector import collector_paused
 from featrix_iac.operations.session import Session, connect, open_session
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ def fingerprints_of(desired: dict[str, tuple[Any, dict[str, Any]]]) -> dict[str,
     return out
 
 
+@collector_paused()
 def make_plan_with(
     session: Session,
     client: FeatrixClient,
@@ -123,6 +125,7 @@ def make_plan_with(
     )
 
 
+@collector_paused()
 def plan(
     root: Path | str,
     env: str | None = None,
@@ -171,7 +174,8 @@ def apply(
     """
     session = open_session(root, env)
     with session.store.lock("destroy" if destroy else "apply"):
-        lockfile = session.store.load()
+        with collector_paused():
+            lockfile = session.store.load()
         with connect(session.loaded, on_retry=on_retry) as (client, url):
             planned = make_plan_with(
                 session, client, url, lockfile, targets=targets, destroy=destroy, allow_empty=allow_empty
@@ -195,8 +199,9 @@ def apply_saved(
     """Apply a plan made earlier (`featrix apply FILE`), exactly: `check(current)` refuses a stale one."""
     session = open_session(root, env)
     with session.store.lock("apply"):
-        lockfile = session.store.load()
-        desired = desired_of(session)
+        with collector_paused():
+            lockfile = session.store.load()
+            desired = desired_of(session)
         current = PlanResult(saved_plan, session.loaded, lockfile, desired, fingerprints_of(desired))
         check(current)
         with connect(session.loaded) as (client, _url):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.diagnostics import fail
+from featrix_iac.operations.collector import collector_paused
 
 if TYPE_CHECKING:
     from featrix_iac.client import FeatrixClient, RetryEvent
@@ -30,6 +31,7 @@ class Session:
     store: StateStore
 
 
+@collector_paused()
 def open_session(root: Path | str, env: str | None = None) -> Session:
     from featrix_iac.config import load_project
     from featrix_iac.graph import build_graph

@@ -95,14 +95,18 @@ class FieldDiff:
 
 def rule_index(rules: Rules | Iterable[FieldRule]) -> Mapping[str, FieldRule]:
     """The rules by field name (a mapping is returned as is); the first declaration of a name wins."""
-    if isinstance(rules, Mapping):
+    if type(rules) is dict or isinstance(rules, Mapping):  # the exact-type check first: it is the common case
         return rules
     return {r.name: r for r in reversed(list(rules))}
 
 
 def rule_for(rules: Rules | Iterable[FieldRule], name: str) -> FieldRule:
     """The declared rule of a field; an undeclared field is treated as create-only (the safe choice)."""
-    return rule_index(rules).get(name) or FieldRule(name, Change.REPLACE, live=False)
+    return rule_index(rules).get(name) or undeclared(name)
+
+
+def undeclared(name: str) -> FieldRule:
+    return FieldRule(name, Change.REPLACE, live=False)
 
 
 def forces_replacement(rule: FieldRule, old: Any, new: Any) -> bool:
@@ -124,7 +128,7 @@ def diff_fields(
     """Compare every desired field: old is what the server has now (live when it reports it), new is desired."""
     out, index = FieldDiff(), rule_index(rules)
     for name in desired:
-        rule = rule_for(index, name)
+        rule = index.get(name) or undeclared(name)
         if rule.change in (Change.COMPUTED, Change.IGNORED):
             continue
         want, applied = desired[name], prior.get(name, None if rule.write_only else MISSING)
@@ -159,7 +163,7 @@ def creation_changes(rules: Rules, desired: dict[str, Any]) -> list[FieldChange]
     """The fields of a new object (every set value), as `+ field = value` lines."""
     out, index = [], rule_index(rules)
     for name, value in desired.items():
-        rule = rule_for(index, name)
+        rule = index.get(name) or undeclared(name)
         if rule.change is Change.IGNORED or value is None or value == [] or value == {}:
             continue
         out.append(FieldChange(field=name, new=redact(canon(value), rule.sensitive), sensitive=rule.sensitive))
