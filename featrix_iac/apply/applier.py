@@ -393,20 +393,28 @@ class _Applier:
     def _destroy(self, action: Action) -> None:
         h, address = self._handler(action), action.address
         old = self.prior.get(address)
-        if (action.action is ActionType.REPLACE and self.cbd.get(address, False)) or action.delete_replaced:
+        removing = action.action in (ActionType.DELETE, ActionType.RETIRE)
+        if not removing and (
+            (action.action is ActionType.REPLACE and self.cbd.get(address, False)) or action.delete_replaced
+        ):
             self._destroy_replaced(action, h, old)
             return
-        if old is not None and old.ids:
+        ids = dict(old.ids) if old is not None and old.ids else dict(action.prior_ids) if removing else {}
+        target = old.model_copy(deep=True, update={"ids": ids}) if old is not None else None
+        if target is not None and ids:
             if action.action is not ActionType.REPLACE:
-                self._save(address, old.model_copy(deep=True, update={"status": "deleting"}))
-            self._delete_object(h, address, old)
-        if action.action is ActionType.RETIRE and old is not None and old.ids:
+                self._save(address, target.model_copy(deep=True, update={"status": "deleting"}))
+            self._delete_object(h, address, target)
+        if action.delete_replaced:  # the old objects of an interrupted replacement go with the entry
+            self._delete_pending(action, h)
+        if action.action is ActionType.RETIRE and target is not None and ids:
             # still on the server (the API cannot delete it): keep tracking it until its model is deleted
-            self._save(address, old.model_copy(deep=True, update={"status": "retired", "protected": False}))
+            current = self.lock.entry(address) or target
+            self._save(address, current.model_copy(deep=True, update={"status": "retired", "protected": False}))
             return
         self._save(address, None)
-        if old is not None and old.ids.get("session_id") and action.kind == "foundational_model":
-            self._forget_retired_on(old.ids["session_id"])
+        if ids.get("session_id") and action.kind == "foundational_model":
+            self._forget_retired_on(ids["session_id"])
 
     def _forget_retired_on(self, session_id: str) -> None:
         """A deleted foundational model takes its retired predictors with it: forget their entries."""
@@ -420,11 +428,16 @@ class _Applier:
         Deletable kinds delete every object the entry records as pending_delete (this run's old object,
         and any an interrupted run left), forgetting each record once it is gone; a predictor is retired.
         """
-        address = action.address
         if not h.deletable:
             if old is not None and old.ids and old.status != "creating":
-                self._delete_object(h, address, old)
+                self._delete_object(h, action.address, old)
             return
+        self._delete_pending(action, h)
+
+    def _delete_pending(self, action: Action, h: Handler) -> None:
+        """Delete each replaced object the entry records as pending_delete, forgetting each record once it is gone
+        (and, for a foundational model, the retired predictors that went with it)."""
+        address = action.address
         current = self.lock.entry(address)
         for record in [r for r in (current.retired if current else []) if r.get("pending_delete")]:
             ids = {k: v for k, v in record.items() if k not in ("reason", "pending_delete")}
@@ -433,6 +446,8 @@ class _Applier:
             if current is not None:
                 retired = [r for r in current.retired if r != record]
                 self._save(address, current.model_copy(deep=True, update={"retired": retired}))
+            if ids.get("session_id") and action.kind == "foundational_model":
+                self._forget_retired_on(ids["session_id"])
 
     def _delete_object(self, h: Handler, address: str, old: LockEntry) -> None:
         op = Operation(

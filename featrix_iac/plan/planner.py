@@ -269,16 +269,41 @@ def _resume(
     if found and not entry.ids:
         action.action, action.prior_ids = A.ADOPT, dict(found)
         action.reasons = [why.ADOPT_FOUND]
+    else:
+        action.action = A.CREATE
+        action.reasons = [why.resume(entry.ids)]
+        if action.address in st.found and found is None and not entry.ids:
+            action.reasons = [why.RESUME_NOT_FOUND]
+    pending = _pending_deletes(entry)
+    if not pending:
         return
-    action.action = A.CREATE
-    action.reasons = [why.resume(entry.ids)]
-    if action.address in st.found and found is None and not entry.ids:
-        action.reasons = [why.RESUME_NOT_FOUND]
-    if any(r.get("pending_delete") for r in entry.retired):
-        # an interrupted replacement: finish it (dependents follow, then the old object is deleted)
+    # an interrupted replacement, whether its new object is resumed or found by its tag: finish it
+    # (dependents follow the new object, then the old one is deleted)
+    if action.action is A.ADOPT:
+        action.delete_replaced = True
+    else:
         action.action, action.create_before_destroy = A.REPLACE, True
-        action.reasons.append(why.RESUME_REPLACEMENT)
-        st.renewed.add(action.address)
+    action.reasons.append(why.resume_replacement([str(c.old) for c in _replaced_changes(action.address, pending)]))
+    st.renewed.add(action.address)
+
+
+def _pending_deletes(entry: LockEntry) -> list[dict[str, str]]:
+    """The replaced objects an entry still has to delete (recorded before the replacement began)."""
+    return [r for r in entry.retired if r.get("pending_delete")]
+
+
+def _replaced_changes(address: str, pending: list[dict[str, str]]) -> list[FieldChange]:
+    """`replaced object: "sess-old" → (deleted)` for each recorded object still to delete."""
+    id_field = ref_kind_id(address)
+    return [
+        FieldChange(
+            field="replaced object",
+            old=record.get(id_field)
+            or ", ".join(f"{k} {v}" for k, v in sorted(record.items()) if k not in ("pending_delete", "reason")),
+            new="(deleted)",
+        )
+        for record in pending
+    ]
 
 
 def _existing(
@@ -358,19 +383,14 @@ def _finish_replacements(st: _State) -> None:
         entry = st.lockfile.resources.get(address)
         if entry is None or entry.status != "ready" or action.action not in (A.NOOP, A.UPDATE):
             continue
-        pending = [r for r in entry.retired if r.get("pending_delete")]
+        pending = _pending_deletes(entry)
         if not pending:
             continue
         if action.action is A.NOOP:
             action.action = A.UPDATE
         action.delete_replaced = True
         action.reasons.append(why.FINISH_REPLACEMENT)
-        id_field = ref_kind_id(address)
-        for record in pending:
-            old = record.get(id_field) or ", ".join(
-                f"{k} {v}" for k, v in sorted(record.items()) if k != "pending_delete"
-            )
-            action.changes.append(FieldChange(field="replaced object", old=old, new="(deleted)"))
+        action.changes.extend(_replaced_changes(address, pending))
 
 
 def _stale_reference(st: _State, entry: LockEntry, target: str) -> bool:
@@ -450,15 +470,23 @@ def _plan_removals(st: _State, wanted: Desired, deletable: set[str], destroy: bo
         gone = st.live.get(address, MISSING) is None
         kind = entry.kind
         retire = kind not in deletable
+        # an entry left "creating" without ids whose object refresh found by its creation tag: ours, so it goes too
+        found = st.found.get(address) if entry.status == "creating" and not entry.ids else None
+        ids = dict(entry.ids or found or {})
         action = Action(
             address=address,
             kind=kind,
             action=A.RETIRE if retire else A.DELETE,
-            prior_ids=dict(entry.ids),
-            reasons=[why.removal(destroy, gone, retire, entry.status)],
+            prior_ids=ids,
+            reasons=[why.removal(destroy, gone, retire, entry.status, bool(ids))],
         )
         if entry.status == "creating" and not entry.ids:
-            action.warnings = why.removed_orphan(address, st.found.get(address), address in st.found)
+            action.warnings = why.removed_orphan(address, found, address in st.found)
+        pending = _pending_deletes(entry) if not retire else []
+        if pending:  # an interrupted replacement's old objects go with it (nothing the lockfile records leaks)
+            action.delete_replaced = True
+            action.reasons.append(why.REMOVE_REPLACED)
+            action.changes.extend(_replaced_changes(address, pending))
         if gone:
             st.drift[address] = Drift(address=address, deleted=True)
         st.actions[address] = action

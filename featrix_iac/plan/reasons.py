@@ -19,12 +19,10 @@ ADOPT_FOUND = (
     "(an earlier apply stopped before recording it): adopted, not created again"
 )
 RESUME_NOT_FOUND = "an earlier apply recorded the intent to create it, but nothing with its creation tag exists"
-RESUME_REPLACEMENT = (
-    "it replaces an older object that an interrupted apply did not delete yet: deleted once dependents follow"
-)
 FINISH_REPLACEMENT = (
     "an interrupted apply replaced it but did not delete the old object yet: deleted now, after dependents follow"
 )
+REMOVE_REPLACED = "the older objects an interrupted replacement left to delete are deleted with it"
 CASCADE_PREFIX = "follows "
 
 # what a changed field means, beyond "changed"
@@ -34,6 +32,13 @@ FIELD_WORDS: dict[str, str] = {
     "predictor": "move the endpoint to another predictor by shadow → promote (same URL and key)",
     "webhook_secret": "change the webhook secret",
 }
+
+
+def resume_replacement(old: list[str]) -> str:
+    return (
+        f"it replaces an older object that an interrupted apply did not delete yet ({', '.join(old)}): "
+        "deleted once dependents follow"
+    )
 
 
 def resume(ids: dict[str, str]) -> str:
@@ -142,11 +147,11 @@ def _consequence(kind: str) -> str:
     return ", so this is created again on the new one"
 
 
-def removal(destroy: bool, gone: bool, retire: bool, status: str) -> str:
+def removal(destroy: bool, gone: bool, retire: bool, status: str, has_ids: bool = True) -> str:
     cause = "featrix destroy" if destroy else "removed from the manifest"
     if gone:
         return f"{cause}; already gone from the server: only the lockfile entry is removed"
-    if status == "creating" and not retire:
+    if status == "creating" and not retire and not has_ids:
         return f"{cause}; an earlier apply started creating it: only its lockfile entry is removed"
     if retire:
         return f"{cause}; the API cannot delete predictors: it is retired (left on the server, forgotten by featrix)"
@@ -161,10 +166,7 @@ def removed_orphan(address: str, found: dict[str, str] | None, looked: bool) -> 
     """What a removed, never-recorded create left behind (refresh looked it up by its creation tag)."""
     if found:
         ids = ", ".join(f"{k} {v}" for k, v in sorted(found.items()))
-        return [
-            f"{address}: an earlier apply did create it ({ids}); it stays on the server untracked: "
-            "restore its block to adopt it, or delete it by hand"
-        ]
+        return [f"{address}: an earlier apply did create it ({ids}), found by its creation tag: it goes too"]
     if looked:
         return []
     return [f"{address}: cannot tell whether an earlier apply created it; check the server for an object it left"]

@@ -148,6 +148,8 @@ def _trailer(plan: Any) -> str:
             extra.append("needs " + ", ".join(a.depends_on))
         if a.create_before_destroy:
             extra.append("create_before_destroy")
+        if a.delete_replaced:
+            extra.append("delete_replaced")
         if a.prior_ids and a.action.value in ("adopt", "replace", "delete", "retire"):
             extra.append("ids " + ", ".join(f"{k}={v}" for k, v in sorted(a.prior_ids.items())))
         lines.append(f"{a.action.value:>7} {a.address}" + (f" ({'; '.join(extra)})" if extra else ""))
