@@ -12,7 +12,7 @@ from featrix_iac.apply.events import Interrupt, NullObserver, Observer
 from featrix_iac.apply.executor import NodeSkipped, run_dag
 from featrix_iac.apply.schedule import Node, build_nodes, dependents_of, effective_cbd
 from featrix_iac.apply.tracking import ApplyResult, Tracker
-from featrix_iac.client import AuthError, ConflictError, FeatrixClient, FeatrixError, RequestError
+from featrix_iac.client import AuthError, ConflictError, ConnectionFailed, FeatrixClient, FeatrixError, RequestError
 from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.plan.model import Action, ActionType, Plan
 from featrix_iac.resources.base import (
@@ -218,6 +218,11 @@ class _Applier:
             return h.create(self.client, op)
         except (RequestError, AuthError, CreateFailed):
             self._save(action.address, restore)
+            raise
+        except ConnectionFailed as exc:
+            if not exc.never_sent:  # sent, and the answer lost: it may exist
+                return self._found_or_raise(action, h, intent, restore, exc)
+            self._save(action.address, restore)  # no server was reached: nothing was created
             raise
         except ConflictError as exc:
             if exc.detail != "stalled-node-busy":  # e.g. "already exists": it may be ours

@@ -55,6 +55,14 @@ def server_cmd(
     The account API key is FEATRIX_API_KEY when set (must start with fx_); otherwise one is
     generated at first start, stored in DATA_DIR (mode 0600) and printed once.
     """
+    from featrix_iac.server.embedded import INSTALL_LOCAL, missing_packages
+
+    missing = missing_packages()
+    if missing:
+        raise fail(
+            "the local server's packages are not installed",
+            detail=f"Install them with `{INSTALL_LOCAL}` (missing: {', '.join(missing)}).",
+        )
     try:
         from featrix_iac.server.app import hooks_enabled_by_env
         from featrix_iac.server.keys import KeyError_, resolve_account_key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from featrix_iac.client.config import check_base_url
 from featrix_iac.client.errors import (
     AmbiguousResult,
     AuthError,
@@ -19,6 +20,7 @@ from featrix_iac.client.retry import TRAINING_IN_PROGRESS_STATUSES
 
 __all__ = [
     "TRAINING_IN_PROGRESS_STATUSES",
+    "check_base_url",
     "AmbiguousResult",
     "AuthError",
     "ConfigError",

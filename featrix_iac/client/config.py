@@ -99,21 +99,24 @@ def load_config(api_key_env: str = "FEATRIX_API_KEY", home: Path | None = None) 
     return config, source
 
 
-def resolve(base_url: str | None = None, api_key_env: str = "FEATRIX_API_KEY", home: Path | None = None) -> Resolved:
-    """Base URL and key. An explicit base_url wins unless it is the default; then config may override it."""
+def resolve(
+    base_url: str | None = None, api_key_env: str = "FEATRIX_API_KEY", home: Path | None = None, *, exact: bool = False
+) -> Resolved:
+    """Base URL and key. An explicit base_url wins unless it is the default; then config may override it, as
+    in the official client. With `exact` (a manifest's server.url), base_url is used as given, always."""
     config, source = load_config(api_key_env, home)
     url = base_url or DEFAULT_BASE_URL
-    if url == DEFAULT_BASE_URL and config.get("base_url"):
+    if not exact and url == DEFAULT_BASE_URL and config.get("base_url"):
         url = config["base_url"]
     return Resolved(config.get("api_key"), url.rstrip("/"), source)
 
 
-def check_key(api_key: str | None, source: str = "") -> str:
+def check_key(api_key: str | None, source: str = "", api_key_env: str = "FEATRIX_API_KEY") -> str:
     """The key, stripped; ConfigError when missing or malformed. The message never contains the key."""
     if not api_key or not api_key.strip():
         raise ConfigError(
             "no Featrix API key found",
-            "set FEATRIX_API_KEY, or put api_key=fx_... in ~/.featrix (see the README)",
+            f"set {api_key_env}, or put api_key=fx_... in ~/.featrix (see the README: where the key comes from)",
         )
     key = api_key.strip()
     if not key.startswith(KEY_PREFIX):

@@ -71,7 +71,12 @@ class ServerError(FeatrixError):
 
 
 class ConnectionFailed(FeatrixError):
-    """Transport failure (connect error, timeout, dropped connection) after the retry budget."""
+    """Transport failure (connect error, timeout, dropped connection) after the retry budget.
+
+    `never_sent` is True when no attempt reached a server (every one failed to connect): nothing was done.
+    """
+
+    never_sent: bool = False
 
 
 class ServerGone(FeatrixError):

@@ -72,11 +72,15 @@ class FeatrixClient:
         transport: httpx.BaseTransport | None = None,
         on_retry: Callable[[RetryEvent], None] | None = None,
         alive: Callable[[], bool] | None = None,
+        url_source: str = "",
+        key_source: str = "",
     ) -> None:
         """`on_retry` (optional) is told about every wait before a re-send, e.g. to show "queue full".
 
         `alive` (optional, the embedded server's process check): after a transport failure, False means
         the server is gone and the request fails at once with ServerGone instead of retrying.
+        `url_source` / `key_source` say where the base URL and the key came from (e.g. "server.url in
+        featrix.yaml:4:8", "$FEATRIX_API_KEY"), for the messages of connection and authentication failures.
         """
         import httpx
 
@@ -88,6 +92,7 @@ class FeatrixClient:
         self._sleep = scaled_sleep(sleep)
         self._on_retry = on_retry
         self._alive = alive
+        self.url_source, self.key_source = url_source, key_source
         self.request_count = 0
         self.last_server_metadata: dict[str, Any] | None = None
         self._lock = threading.Lock()
@@ -112,10 +117,12 @@ class FeatrixClient:
     ) -> FeatrixClient:
         """A client with key and base URL resolved like the official client (see client/config.py).
 
-        `options` go to the constructor (max_retry_time, sleep, user_agent, transport, on_retry).
+        `options` go to the constructor (max_retry_time, sleep, user_agent, transport, on_retry, url_source),
+        except `exact_url=True`: use base_url as given, never FEATRIX_BASE_URL or a config file's base_url.
         """
-        resolved = cfg.resolve(base_url, api_key_env)
-        key = cfg.check_key(resolved.api_key, resolved.key_source)
+        resolved = cfg.resolve(base_url, api_key_env, exact=bool(options.pop("exact_url", False)))
+        key = cfg.check_key(resolved.api_key, resolved.key_source, api_key_env)
+        options.setdefault("key_source", resolved.key_source)
         return cls(resolved.base_url, key, compute_cluster=compute_cluster, timeout=timeout, **options)
 
     def __repr__(self) -> str:
@@ -201,10 +208,12 @@ class FeatrixClient:
         hdrs = self._headers(node, idempotency_key, headers)
         start, slept, counted, upgrading = time.monotonic(), 0.0, 0, False
         announced: set[str] = set()
+        reached = False  # did any attempt get to a server (an answer, or sent and then lost)?
         while True:
             response, transport, exc = self._send(method, path, hdrs, budget.timeout, body)
             if response is not None and response.is_success:
                 return self._parse(method, path, response)
+            reached = reached or transport not in (Transport.CONNECT, Transport.WRONG_URL)
             if transport is not None and self._alive is not None and not self._alive():
                 msg = f"{method} {path}: the local Featrix server at {self.base_url} stopped while in use"
                 raise ServerGone(msg, detail="its process is gone", method=method, path=path)
@@ -215,7 +224,10 @@ class FeatrixClient:
             if decision.action is Action.RETURN:
                 return soft_training_status(outcome.body) or {}
             if decision.action not in (Action.RETRY, Action.WAIT):
-                raise self._error(decision, outcome, exc)
+                error = self._error(decision, outcome, exc)
+                if isinstance(error, ConnectionFailed):
+                    error.never_sent = not reached
+                raise error
             counted += decision.action is Action.RETRY
             upgrading = upgrading or decision.rule.name == "node_upgrading"
             self._announce(decision, outcome, counted, first=decision.rule.name not in announced)
@@ -283,7 +295,7 @@ class FeatrixClient:
             detail = self._redact(detail_of(outcome.body, outcome.body if isinstance(outcome.body, str) else ""))
             msg = f"{where}: HTTP {outcome.status}" + (f": {detail}" if detail else "")
             if outcome.status in (401, 403):
-                msg += " (check the Featrix API key: FEATRIX_API_KEY or ~/.featrix)"
+                msg += f" (check the Featrix API key{f' from {self.key_source}' if self.key_source else ''})"
             return cls(
                 msg, status=outcome.status, detail=detail, method=outcome.method, path=outcome.path, body=outcome.body
             )
@@ -294,7 +306,11 @@ class FeatrixClient:
                 "so it may or may not have been applied"
             )
             return AmbiguousResult(msg, detail=reason, method=outcome.method, path=outcome.path)
-        msg = f"{where}: cannot reach the Featrix server at {self.base_url} ({reason})"
+        source = f" ({self.url_source})" if self.url_source else ""
+        msg = f"{where}: cannot reach the Featrix server at {self.base_url}{source} ({reason})"
+        wrong = wrong_url_cause(exc) if exc is not None and outcome.transport is Transport.WRONG_URL else None
+        if wrong:
+            msg = f"{where}: wrong Featrix server URL {self.base_url}{source}: {wrong} ({reason}); not retried"
         return ConnectionFailed(msg, detail=reason, method=outcome.method, path=outcome.path)
 
     def _redact(self, text: str) -> str:
@@ -388,11 +404,30 @@ def _outcome(
 def _transport_kind(exc: Exception) -> Transport:
     import httpx
 
+    if isinstance(exc, httpx.ConnectError) and wrong_url_cause(exc) is not None:
+        return Transport.WRONG_URL
     if isinstance(exc, (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.ProxyError)):
         return Transport.CONNECT
     if isinstance(exc, httpx.ReadTimeout):
         return Transport.READ_TIMEOUT
     return Transport.DROPPED
+
+
+def wrong_url_cause(exc: BaseException) -> str | None:
+    """Why a connect error cannot be cured by retrying, from the exception chain's types; None when it may be."""
+    import socket
+    import ssl
+
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, socket.gaierror) and cause.errno != socket.EAI_AGAIN:  # EAI_AGAIN: DNS was busy
+            return "the host name does not resolve"
+        if isinstance(cause, ssl.SSLError):
+            return "TLS failed (https:// to a plain-http port, or a certificate that is not trusted)"
+        cause = cause.__cause__ or cause.__context__
+    return None
 
 
 def _rewind(files: Any) -> None:

@@ -38,6 +38,8 @@ class Action(str, Enum):
 
 class Transport(str, Enum):
     CONNECT = "connect"  # never reached the server (connect error / connect or pool timeout)
+    WRONG_URL = "wrong_url"  # never reached a server, and retrying cannot help: the host name does not exist,
+    #                          or TLS cannot be negotiated (https:// to a plain-http port, a bad certificate)
     READ_TIMEOUT = "read_timeout"  # sent; no answer in time
     DROPPED = "dropped"  # sent (maybe partly); connection broke before an answer
 
@@ -109,6 +111,7 @@ RULES: tuple[Rule, ...] = (
         "stalled_node_busy", lambda o: o.status == 409 and o.detail == "stalled-node-busy", Action.RETRY, refused=True
     ),
     Rule("transient_status", lambda o: o.status in TRANSIENT_STATUSES, Action.RETRY),
+    Rule("wrong_url", lambda o: o.transport is Transport.WRONG_URL, Action.RAISE),  # nothing was sent: fail fast
     Rule(
         "predict_sent_lost", lambda o: o.is_predict and o.transport not in (None, Transport.CONNECT), Action.AMBIGUOUS
     ),

@@ -57,10 +57,10 @@ def connect(
     if on_retry is not None:
         options["on_retry"] = on_retry
     if server.url != LOCAL:
-        with FeatrixClient.from_environment(server.url, api_key_env=server.api_key_env, **options) as client:
+        with _remote_client(loaded, options) as client:
             yield client, server.url
         return
-    local = _start_local(loaded.root)
+    local = _start_local(loaded)
     try:
         with FeatrixClient(local.url, local.api_key, alive=local.running, **options) as client:
             yield client, LOCAL
@@ -68,14 +68,37 @@ def connect(
         local.stop()
 
 
-def _start_local(root: Path) -> Any:
+def _remote_client(loaded: LoadedProject, options: dict[str, Any]) -> FeatrixClient:
+    """A client for server.url exactly as the manifest says (FEATRIX_BASE_URL and ~/.featrix never override it);
+    its connection errors name server.url and its position, a missing key the variable to set."""
+    from featrix_iac.client import ConfigError, FeatrixClient, check_base_url
+
+    server = loaded.project.server
+    where = loaded.source("server", "url")
     try:
-        from featrix_iac.server.embedded import start_local_server
-    except ImportError as exc:
+        check_base_url(server.url)
+    except ConfigError as exc:
+        raise fail(exc.message, "server.url must be `local` or the API's http(s) base URL.", source=where) from None
+    options["url_source"] = f"server.url in {where}" if where else "server.url"
+    try:
+        return FeatrixClient.from_environment(server.url, api_key_env=server.api_key_env, exact_url=True, **options)
+    except ConfigError as exc:  # the key: missing or malformed
+        named = "api_key_env" in server.model_fields_set
+        raise fail(exc.message, exc.detail, source=loaded.source("server", "api_key_env") if named else None) from None
+
+
+def _start_local(loaded: LoadedProject) -> Any:
+    from featrix_iac.server.embedded import INSTALL_LOCAL, missing_packages, start_local_server
+
+    missing = missing_packages()
+    if missing:
         raise fail(
-            "server.url is 'local' but the local server is not installed",
-            f"install it with `pip install 'featrix-iac[local]'` ({exc.name} is missing)",
-        ) from None
+            "server.url is 'local' but the local server's packages are not installed",
+            f"Install them with `{INSTALL_LOCAL}` (missing: {', '.join(missing)}), or set server.url to a "
+            "Featrix API URL.",
+            source=loaded.source("server", "url"),
+        )
+    root = loaded.root
     try:
         return start_local_server(root / ".featrix" / "local")
     except RuntimeError as exc:

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from featrix_iac.client import AuthError, FeatrixClient, FeatrixError
+from featrix_iac.client import AuthError, ConnectionFailed, FeatrixClient, FeatrixError
 from featrix_iac.diagnostics import DiagnosticsError, fail
 from featrix_iac.resources.base import CannotTell, Handler, LiveObject, MalformedDocument, make_tag
 from featrix_iac.state import LockEntry, Lockfile
@@ -82,6 +82,9 @@ def refresh_error(kind: str, addresses: list[str], exc: FeatrixError) -> Diagnos
     elif isinstance(exc, MalformedDocument):
         summary = f"cannot read {what} from the server: {exc}"
         hint = "The server answered, but not with the document asked for (a proxy or a server fault)."
+    elif isinstance(exc, ConnectionFailed):
+        summary = f"cannot read {what} from the server: {exc}"
+        hint = "Check the server URL; if it is right, the server may be down: run the plan again later."
     else:
         summary = f"cannot read {what} from the server{code}: {exc}"
         hint = "The server may be down or overloaded; run the plan again later."

@@ -29,6 +29,22 @@ from featrix_iac.server.serve import SERVER_FILE
 from featrix_iac.server.service import DataDirBusy, data_dir_busy
 
 START_TIMEOUT = 60.0
+# the packages of the `local` extra the server imports: (import names, any of which will do; pip name)
+LOCAL_EXTRA = (
+    (("fastapi",), "fastapi"),
+    (("uvicorn",), "uvicorn"),
+    (("python_multipart", "multipart"), "python-multipart"),
+    (("sklearn",), "scikit-learn"),
+    (("numpy",), "numpy"),
+)
+INSTALL_LOCAL = "pip install 'featrix-iac[local]'"
+
+
+def missing_packages() -> list[str]:
+    """The pip names of the `local` extra's packages that are not installed (found without importing them)."""
+    from importlib.util import find_spec
+
+    return [pip for names, pip in LOCAL_EXTRA if not any(find_spec(n) is not None for n in names)]
 
 
 @dataclass

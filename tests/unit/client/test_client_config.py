@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from featrix_iac.client import ConfigError, FeatrixClient
-from featrix_iac.client.config import DEFAULT_BASE_URL, resolve
+from featrix_iac.client.config import DEFAULT_BASE_URL, check_key, resolve
 
 KEY = "fx_file_key_123"
 
@@ -90,3 +90,17 @@ def test_unreadable_or_empty_files_are_skipped(home: Path) -> None:
     (home / ".featrix").write_text("   \n")
     (home / ".featrix_default_key").write_text("{not json")
     assert resolve().api_key is None
+
+
+def test_an_exact_url_is_never_overridden(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A manifest's server.url is used as written: FEATRIX_BASE_URL and ~/.featrix's base_url do not replace it."""
+    monkeypatch.setenv("FEATRIX_BASE_URL", "https://env.example")
+    (home / ".featrix").write_text("api_key=fx_file\nbase_url=https://file.example\n")
+    assert resolve(DEFAULT_BASE_URL, home=home, exact=True).base_url == DEFAULT_BASE_URL
+    assert resolve("https://mine.example", home=home, exact=True).base_url == "https://mine.example"
+
+
+def test_the_missing_key_message_names_the_variable_the_project_uses() -> None:
+    with pytest.raises(ConfigError) as info:
+        check_key(None, "", "ACME_FEATRIX_KEY")
+    assert "ACME_FEATRIX_KEY" in info.value.detail and "FEATRIX_API_KEY" not in info.value.detail

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import ssl
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -154,11 +156,11 @@ def test_permanent_statuses_raise_typed_errors_at_once(code: int, err: type[Exce
 
 
 def test_auth_error_reads_the_error_field_and_hints_at_the_key() -> None:
-    client, _ = make(Server(status(401, {"error": "invalid API key"})))
+    client, _ = make(Server(status(401, {"error": "invalid API key"})), key_source="$MY_FEATRIX_KEY")
     with pytest.raises(AuthError) as info:
         client.get("/auth/whoami")
     assert info.value.detail == "invalid API key"
-    assert "FEATRIX_API_KEY" in str(info.value)
+    assert "$MY_FEATRIX_KEY" in str(info.value)  # where the key came from, not a variable the project may not use
 
 
 def test_server_error_after_five_attempts_with_exponential_backoff() -> None:
@@ -487,3 +489,57 @@ def test_https_clients_share_one_verifying_context(monkeypatch: pytest.MonkeyPat
     import ssl
 
     assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+
+
+def _connect_error_caused_by(cause: BaseException) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(request: httpx.Request) -> httpx.Response:
+        try:
+            raise cause
+        except BaseException as exc:
+            raise httpx.ConnectError("simulated", request=request) from exc
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        socket.gaierror(socket.EAI_NONAME, "Name or service not known"),
+        ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"),
+    ],
+    ids=["unknown host", "https to a plain-http port"],
+)
+@pytest.mark.parametrize("upload", [False, True])
+def test_a_wrong_server_url_fails_at_once_naming_where_the_url_comes_from(cause: BaseException, upload: bool) -> None:
+    server = Server(_connect_error_caused_by(cause), ok())
+    client, sleeps = make(server, url_source="server.url in featrix.yaml:4:8")
+    with pytest.raises(ConnectionFailed) as info:
+        if upload:
+            client.post("/compute/upload_with_new_session/", files={"file": ("t.csv", b"a\n1\n")}, idempotency_key="k")
+        else:
+            client.get("/compute/session/s1")
+    assert len(server.requests) == 1 and sleeps == []  # retrying cannot help
+    assert "server.url in featrix.yaml:4:8" in str(info.value) and "http://fx.test" in str(info.value)
+    assert info.value.never_sent
+
+
+def test_a_busy_dns_and_a_refused_connection_are_still_retried() -> None:
+    busy = _connect_error_caused_by(socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution"))
+    refused = _connect_error_caused_by(ConnectionRefusedError(111, "Connection refused"))
+    server = Server(busy, refused, ok({"v": 1}))
+    client, sleeps = make(server)
+    assert client.get("/compute/session/s1") == {"v": 1}
+    assert sleeps == [2.0, 4.0]
+    server = Server(refused)
+    client, _ = make(server)
+    with pytest.raises(ConnectionFailed) as info:
+        client.get("/compute/session/s1")
+    assert info.value.never_sent and len(server.requests) == 5
+
+
+def test_a_connection_lost_after_sending_is_not_never_sent() -> None:
+    server = Server(raising(httpx.ReadTimeout), raising(httpx.ConnectError))
+    client, _ = make(server)
+    with pytest.raises(ConnectionFailed) as info:
+        client.get("/compute/session/s1")
+    assert not info.value.never_sent
