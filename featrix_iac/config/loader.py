@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,14 +15,10 @@ from featrix_iac.config.validation import validate_project
 from featrix_iac.config.yaml_source import Path_, SourceMap
 from featrix_iac.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, Severity, Source, fail
 from featrix_iac.model import Project
+from featrix_iac.model.base import is_url
 
 # manifest fields holding local data paths, written relative to the file that declares them
 DATA_FIELDS: tuple[tuple[str, str], ...] = (("foundational_models", "data"), ("vector_databases", "records_file"))
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
-
-def is_url(value: str) -> bool:
-    return bool(_URL.match(value))
 
 
 @dataclass(frozen=True)

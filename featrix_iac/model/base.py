@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SENSITIVE_KEY = "x-featrix-sensitive"
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+def is_url(value: str) -> bool:
+    """A data location the server fetches itself (scheme://...), not a path relative to the manifest."""
+    return bool(URL.match(value))
 
 
 class Strict(BaseModel):

@@ -9,9 +9,11 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from featrix_iac.model.base import Strict, sensitive
+from featrix_iac.model.base import Strict, is_url, sensitive
 
 Priority = Literal["urgent", "regular", "low", "qa"]
+# sent only with an upload: FeatrixSphere.create_foundational_model passes none of them to the URL create
+UPLOAD_ONLY = ("time_column", "sequential_timestamp_col", "sequential_entity_id_col", "sequential_rolling_windows")
 
 
 class Lifecycle(Strict):
@@ -35,7 +37,9 @@ class Deprecation(Strict):
     """A deprecation notice on a foundational model (set in place; the API cannot clear it)."""
 
     warning_message: str = Field(description="Message shown to callers of the deprecated model.", min_length=1)
-    expiration_date: dt.date = Field(description="ISO date after which the model is expected to go away.")
+    expiration_date: dt.datetime | dt.date = Field(
+        description="ISO date or datetime after which the model is expected to go away (a date means 00:00 UTC)."
+    )
 
 
 class Published(Strict):
@@ -146,6 +150,9 @@ class FoundationalModel(Resource):
     def _checks(self) -> FoundationalModel:
         if self.sequential_entity_id_col and not self.sequential_timestamp_col:
             raise ValueError("sequential_entity_id_col needs sequential_timestamp_col")
+        timed = [f for f in UPLOAD_ONLY if getattr(self, f)]
+        if timed and is_url(self.data):  # the official client sends them only with an upload (client.py)
+            raise ValueError(f"{', '.join(timed)} need a local data file: a URL create cannot carry them")
         return self
 
     def publish_name(self, key: str) -> str | None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.model.base import is_url
 from featrix_iac.resources.base import (
     CannotTell,
     Change,
@@ -67,11 +68,6 @@ DEPRECATION_SET_ONLY = SetOnly(
     way_out="keep (or restore) the deprecation block in the manifest, or add deprecation to "
     "lifecycle.ignore_changes to stop managing it; a replaced foundational model (e.g. new data) starts undeprecated",
 )
-URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")  # as config.is_url: the server fetches these itself
-
-
-def is_url(value: str) -> bool:
-    return bool(URL.match(value))
 
 
 class FoundationalModelHandler(Handler):
@@ -121,7 +117,7 @@ class FoundationalModelHandler(Handler):
             "published_name": publish_name,
             "deprecation": None
             if dep is None
-            else {"warning_message": dep.warning_message, "expiration_date": dep.expiration_date.isoformat()},
+            else {"warning_message": dep.warning_message, "expiration_date": expiration_iso(dep.expiration_date)},
             "deletion_protection": fm.deletion_protection,
         }
 
@@ -193,7 +189,7 @@ class FoundationalModelHandler(Handler):
         fm, d = op.resource, op.desired
         fields = _creation_fields(fm, d, op.tag)
         node = d.get("compute_cluster")
-        if is_url(fm.data):
+        if is_url(fm.data):  # typed JSON, user_metadata as a JSON string (client.py:_create_foundational_model_s3)
             body = {
                 **fields,
                 "s3_file_data_set_training": fm.data,
@@ -202,6 +198,7 @@ class FoundationalModelHandler(Handler):
             resp = client.post("/compute/create-embedding-space", body, once=True, node=node)
         else:
             path = op.root / fm.data
+            # multipart: every field a string, 8 -> "8", True -> "true" (client.py:create_foundational_model)
             form = {k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}
             with open(path, "rb") as fh:
                 resp = client.post(
@@ -308,7 +305,8 @@ def publish_progress(doc: dict[str, Any], what: str) -> Progress:
 
 
 def _creation_fields(fm: Any, d: dict[str, Any], tag: dict[str, Any]) -> dict[str, Any]:
-    """The creation parameters (contract §2.1/§2.2) that are set; user_metadata carries the tag."""
+    """The creation parameters (contract §2.1/§2.2) that are set, typed as the official client types them
+    in its JSON create (client.py:_create_foundational_model_s3); user_metadata carries the tag."""
     out: dict[str, Any] = {"name": d["name"], "session_name_prefix": d["session_name_prefix"]}
     optional = {
         "ignore_columns": d["ignore_columns"] or None,
@@ -316,25 +314,28 @@ def _creation_fields(fm: Any, d: dict[str, Any], tag: dict[str, Any]) -> dict[st
         "epochs": d["epochs"],
         "d_model": d["d_model"],
         "webhooks": d["webhooks"] or None,
+        "foundation_mode": d["foundation_mode"],
         "time_column": d["time_column"],
         "priority": fm.priority,
     }
-    if d["foundation_mode"] is not None:
-        optional["foundation_mode"] = "true" if d["foundation_mode"] else "false"
-    if d["sequential_timestamp_col"]:
+    if d["sequential_timestamp_col"]:  # with the official client's defaults (create_foundational_model)
         optional.update(
             sequential_timestamp_col=d["sequential_timestamp_col"],
             sequential_entity_id_col=d["sequential_entity_id_col"],
-            sequential_window_units=d["sequential_window_units"],
-            sequential_window_interval=d["sequential_window_interval"],
+            sequential_window_units=d["sequential_window_units"] or "days",
+            sequential_window_interval=d["sequential_window_interval"] or 3,
             sequential_rolling_windows=d["sequential_rolling_windows"] or None,
         )
-    out.update(
-        {
-            k: (str(v) if isinstance(v, int) and not isinstance(v, bool) else v)
-            for k, v in optional.items()
-            if v is not None
-        }
-    )
+    out.update({k: v for k, v in optional.items() if v is not None})
     out["user_metadata"] = {**d["user_metadata"], **tag}
     return out
+
+
+def expiration_iso(value: dt.date) -> str:
+    """A deprecation's expiration as the official client sends it: an ISO datetime, UTC, e.g.
+    "2026-06-01T00:00:00Z" (foundational_model.py:FoundationalModel.deprecate); a date is its 00:00 UTC."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

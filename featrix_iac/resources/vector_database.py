@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.model.base import is_url
 from featrix_iac.resources.base import (
     CannotTell,
     Change,
@@ -22,7 +21,7 @@ from featrix_iac.resources.base import (
     get_list,
 )
 from featrix_iac.resources.common import record_digest
-from featrix_iac.resources.foundational_model import is_url
+from featrix_iac.resources.records import read_records
 from featrix_iac.state import LockEntry, fingerprint_url
 
 R = Change.REPLACE
@@ -127,7 +126,7 @@ class VectorDatabaseHandler(Handler):
         if step == "add_records_file":
             if is_url(op.resource.records_file):
                 raise CreateFailed("records_file must be a local file (the records are sent by the tool)")
-            records = _read_records(op.root / op.resource.records_file)
+            records = read_records(op.root / op.resource.records_file)
             for start in range(0, len(records), BATCH):  # one call per batch of 500
                 client.post(f"{base}/records", {"records": records[start : start + BATCH]}, once=True)
             return StepResult()
@@ -149,20 +148,6 @@ def _fingerprint(records_file: str | None, ctx: DesiredContext) -> str | None:
     if not records_file:
         return None
     return fingerprint_url(records_file) if is_url(records_file) else ctx.fingerprint(ctx.root / records_file)
-
-
-def _read_records(path: Path) -> list[dict[str, Any]]:
-    """Records of a CSV, JSON (a list) or JSON-lines file."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-        return [r for r in data if isinstance(r, dict)]
-    if path.suffix in (".jsonl", ".ndjson"):
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
-    import csv
-    import io
-
-    return [dict(row) for row in csv.DictReader(io.StringIO(text))]
 
 
 def _vdb_problem(doc: Any, name: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +69,10 @@ def test_foundational_model_desired_defaults_and_normal_forms() -> None:
     assert d["data"] == "sha256:t.csv" and d["name"] == "penguins" and d["session_name_prefix"] == "penguins"
     assert d["ignore_columns"] == ["a", "b"]
     assert d["published"] is True and d["published_name"] == "pub"
-    assert d["deprecation"] == {"warning_message": "old", "expiration_date": dt.date(2030, 1, 2).isoformat()}
+    assert d["deprecation"] == {
+        "warning_message": "old",
+        "expiration_date": "2030-01-02T00:00:00Z",
+    }  # as the client sends it
     url = FM_H.desired("x", FoundationalModel(data="https://example.com/t.csv"), CTX)
     assert url["data"] == "url:https://example.com/t.csv"
     assert FM_H.desired("x", fm(published=True), CTX)["published_name"] == "x"
