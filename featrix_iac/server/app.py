@@ -46,9 +46,10 @@ def create_app(
     """
     from contextlib import asynccontextmanager
 
-    from fastapi import FastAPI
+    from fastapi import Depends, FastAPI
 
     from featrix_iac.server.durations import durations_from_env
+    from featrix_iac.server.bodies import check_body
     from featrix_iac.server.gate import Gate
     from featrix_iac.server.service import Service
     from featrix_iac.server.testhooks import TestHooks
@@ -67,7 +68,14 @@ def create_app(
         yield
         service.stop()
 
-    app = FastAPI(title="featrix-iac local server", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(
+        title="featrix-iac local server",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(check_body)],  # bodies.BODIES: 422 on keys and types the official client never sends
+    )
     app.state.svc = service
     _install_routes(app, test_hooks)
     _install_errors(app)

@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 from featrix_iac.server.testhooks import FaultRule, TestHooks
+from featrix_iac.server.wirelog import Capture, request_shape
 
 Scope = dict[str, Any]
 OPEN_PATHS = {"/health"}
@@ -81,6 +82,7 @@ class Gate:
         assert hooks is not None
         rule = hooks.match(method, path)
         status_box = {"status": 0}
+        receive = capture = await Capture(receive).prime()
 
         async def logged_send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -108,7 +110,8 @@ class Gate:
                 return
             await self.app(scope, receive, logged_send)
         finally:
-            hooks.log(method, path, status_box["status"], rule.id if rule else None)
+            wire = request_shape(scope, capture.raw, capture.truncated, self.api_key)
+            hooks.log(method, path, status_box["status"], rule.id if rule else None, wire)
 
     async def _fault(self, rule: FaultRule, send: Any, logged_send: Any) -> bool:
         """Apply a rule's answer; False when the rule only adds latency (the route then runs normally)."""

@@ -63,13 +63,22 @@ async def deprecate(sid: str, request: Request) -> dict[str, Any]:
     message, expires = body.get("warning_message"), body.get("expiration_date")
     if not message or not isinstance(message, str):
         raise bad("warning_message is required")
-    try:
-        datetime.fromisoformat(str(expires).replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise bad(f"expiration_date must be an ISO date, got {expires!r}") from exc
+    _check_expiration(expires)
     dep = {"warning_message": message, "expiration_date": str(expires), "deprecated_at": now_iso()}
     s.store.update("session", sid, lambda d: d.update(deprecation=dep))
     return {"session_id": sid, "deprecation": dep}
+
+
+def _check_expiration(expires: Any) -> None:
+    """An ISO datetime, as the official client documents it: "2026-06-01T00:00:00Z"
+    (foundational_model.py:FoundationalModel.deprecate); a bare date is refused (422)."""
+    text = str(expires)
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise bad(f"expiration_date must be an ISO datetime, got {expires!r}") from exc
+    if "T" not in text:
+        raise bad(f"expiration_date must be an ISO datetime such as 2026-06-01T00:00:00Z, got {text!r}", 422)
 
 
 @router.post("/compute/session/{sid}/deletion_protection")

@@ -140,8 +140,21 @@ async def add_records(sid: str, name: str, request: Request) -> dict[str, Any]:
         raise bad("records must be a list of objects")
     if len(records) > MAX_BATCH:
         raise bad(f"at most {MAX_BATCH} records per call")
+    _check_types(s.session(sid), records)
     count = _add(s, doc, records)
     return {"records_added": len(records), "record_count": count}
+
+
+def _check_types(session: Doc, records: list[dict[str, Any]]) -> None:
+    """422 for a string in a numeric column: the official client sends a DataFrame's typed values
+    (vector_database.py:VectorDatabase.add_records), never "47.5" for 47.5."""
+    scalar = {c for c, t in (session.get("column_types") or {}).items() if t == "scalar"}
+    for i, record in enumerate(records):
+        for column, value in record.items():
+            if column in scalar and isinstance(value, str):
+                raise bad(
+                    f"records[{i}].{column}: a number is expected (a numeric column), got the string {value!r}", 422
+                )
 
 
 @router.get("/compute/session/{sid}/vector_databases/{name}/size")

@@ -8,7 +8,9 @@ Enable with `featrix server --enable-test-hooks`, env `FEATRIX_LOCAL_TEST_HOOKS=
     GET    /__test__/faults         the active rules, with `remaining` and `hits`
     DELETE /__test__/faults         remove every rule and reset the consistency switches
     POST   /__test__/consistency    {"first_get_404": bool, "stale_list_seconds": float}
-    GET    /__test__/requests       the last 2000 requests seen: [{method, path, status, fault}]
+    GET    /__test__/requests       the last 2000 requests seen: [{method, path, status, fault, wire}], `wire`
+                                    the request's shape (route template, auth, headers, query, JSON types,
+                                    multipart fields; no values): see wirelog.py
     DELETE /__test__/requests       clear that log
 
 A rule (all fields optional except `route`):
@@ -155,5 +157,6 @@ class TestHooks:
         born = self._created.get(obj_id)
         return born is not None and time.monotonic() - born < self.stale_list_seconds
 
-    def log(self, method: str, path: str, status: int, fault: int | None) -> None:
-        self.requests.append({"method": method, "path": path, "status": status, "fault": fault})
+    def log(self, method: str, path: str, status: int, fault: int | None, wire: dict[str, Any] | None = None) -> None:
+        entry = {"method": method, "path": path, "status": status, "fault": fault}
+        self.requests.append({**entry, "wire": wire} if wire is not None else entry)

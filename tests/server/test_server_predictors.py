@@ -85,7 +85,7 @@ def test_predict_needs_a_predictor_id_when_ambiguous_and_a_record(api, trained) 
         api.post(
             f"/compute/session/{sid}/predict", json={"query_record": "x", "predictor_id": trained["pids"]["sex"]}
         ).status_code
-        == 400
+        == 422  # bodies.BODIES: query_record is an object
     )
     assert (
         api.post(
@@ -113,7 +113,7 @@ def test_predict_table_keeps_input_order(api, trained, penguins) -> None:
         json={"query_record": records[3], "predictor_id": trained["pids"]["species"]},
     )
     assert single["probabilities"] == out[3]["probabilities"]
-    assert api.post(f"/compute/session/{sid}/predict_table", json={"records": "x"}).status_code == 400
+    assert api.post(f"/compute/session/{sid}/predict_table", json={"records": "x"}).status_code == 422
 
 
 def test_classification_and_regression_metrics(api, trained) -> None:
@@ -157,7 +157,7 @@ def test_predictor_deletion_protection(api, trained) -> None:
     assert api.ok("get", f"/compute/session/{sid}")["session"]["predictor_deletion_protection"][pid] is False
     assert (
         api.post(f"/compute/session/{sid}/predictor/{pid}/deletion_protection", json={"protected": "maybe"}).status_code
-        == 400
+        == 422
     )
 
 

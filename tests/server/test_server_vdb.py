@@ -45,7 +45,7 @@ def test_vector_database_routes(api, trained) -> None:
     assert added["records_added"] == 2 and api.ok("get", f"{base}/empty/size")["size"] == 2
     found = api.ok("post", f"{base}/empty/search", json={"query_record": RECORD, "k": 10})["results"]
     assert len(found) == 2 and found[0]["record"]["island"] == "Torgersen" and found[0]["similarity"] > 0.999
-    assert api.post(f"{base}/empty/records", json={"records": "x"}).status_code == 400
+    assert api.post(f"{base}/empty/records", json={"records": "x"}).status_code == 422  # bodies.BODIES
 
     assert api.ok("delete", f"{base}/empty")["deleted"] is True
     assert api.get(f"{base}/empty").status_code == 404

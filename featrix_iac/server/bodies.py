@@ -1,0 +1,167 @@
+"""Request-body contracts as data: the keys and JSON types the official client sends per route; the rest is a 422.
+
+Each entry cites the function of the official featrixsphere 2.0.13460 client that builds the body. A `fixed`
+body is built from a closed set of keys there (no **kwargs pass-through), so any other key can only come from
+a client that drifted from the real service: it is refused with 422. Routes whose client function forwards
+**kwargs are not fixed, but the keys it does name keep their types (e.g. `epochs` is an int in the JSON
+create, never a string).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException, Request
+
+JSON = object  # any JSON value
+Types = dict[str, tuple[type, ...]]
+S, N, B, D, L = (str,), (int,), (bool,), (dict,), (list,)
+
+
+@dataclass(frozen=True)
+class Body:
+    """The keys a route takes, with their JSON types; `fixed`: no other key is accepted."""
+
+    keys: Types
+    cite: str
+    fixed: bool = True
+
+
+SESSION = "/compute/session/{sid}"
+VDB = SESSION + "/vector_databases/{name}"
+BODIES: dict[tuple[str, str], Body] = {
+    ("POST", "/endpoints/{eid}/shadow"): Body(
+        {"predictor_id": S, "session_id": S, "target_column": S}, "api/api_endpoint.py:APIEndpoint.shadow"
+    ),
+    ("POST", "/endpoints/{eid}/promote"): Body({"neural_function_id": S}, "api/api_endpoint.py:APIEndpoint.promote"),
+    ("POST", "/endpoints/{eid}/stop_shadowing"): Body(
+        {"neural_function_id": S}, "api/api_endpoint.py:APIEndpoint.stop_shadowing"
+    ),
+    ("POST", "/endpoints/{eid}/regenerate_key"): Body({}, "api/api_endpoint.py:APIEndpoint.regenerate_api_key"),
+    ("POST", "/endpoints/{eid}/revoke_key"): Body({}, "api/api_endpoint.py:APIEndpoint.revoke_api_key"),
+    ("POST", "/endpoint/{eid}/predict"): Body({"query_record": D}, "api/api_endpoint.py:APIEndpoint.predict"),
+    ("POST", SESSION + "/publish"): Body({"name": S}, "api/foundational_model.py:FoundationalModel.publish"),
+    ("POST", SESSION + "/unpublish"): Body({}, "api/foundational_model.py:FoundationalModel.unpublish"),
+    ("POST", SESSION + "/deprecate"): Body(
+        {"warning_message": S, "expiration_date": S}, "api/foundational_model.py:FoundationalModel.deprecate"
+    ),
+    ("POST", SESSION + "/deletion_protection"): Body(
+        {"protected": B}, "api/foundational_model.py:FoundationalModel.set_deletion_protection"
+    ),
+    ("POST", SESSION + "/mark_for_deletion"): Body({}, "api/foundational_model.py:FoundationalModel.delete"),
+    ("POST", SESSION + "/cancel"): Body({"reason": S}, "api/foundational_model.py:FoundationalModel.cancel"),
+    ("POST", SESSION + "/clone_embedding_space"): Body(
+        {"to_compute": S + (type(None),), "new_session_name": S + (type(None),)},
+        "api/foundational_model.py:FoundationalModel.clone",
+    ),
+    ("POST", SESSION + "/predictor/{pid}/deletion_protection"): Body(
+        {"protected": B}, "api/predictor.py:Predictor.set_deletion_protection"
+    ),
+    ("POST", SESSION + "/configure_webhooks"): Body(
+        {"webhooks": D, "predictor_id": S}, "api/predictor.py:Predictor.configure_webhooks"
+    ),
+    ("POST", SESSION + "/disable_webhook"): Body(
+        {"event_type": S, "predictor_id": S}, "api/predictor.py:Predictor.disable_webhook"
+    ),
+    ("POST", SESSION + "/predict"): Body(
+        {"query_record": D, "predictor_id": S, "best_metric_preference": S, "generate": B},
+        "api/predictor.py:Predictor.predict",
+    ),
+    ("POST", "/session/{sid}/predict"): Body(
+        {"query_record": D, "predictor_id": S, "best_metric_preference": S, "generate": B},
+        "api/predictor.py:Predictor.predict",
+    ),
+    ("POST", SESSION + "/predict_table"): Body(
+        {"records": L, "predictor_id": S, "best_metric_preference": S, "generate": B},
+        "api/predictor.py:Predictor.batch_predict",
+    ),
+    ("POST", SESSION + "/predict/{uuid}/feedback"): Body(
+        {"ground_truth": S, "meta": (JSON,)}, "api/prediction_result.py:PredictionFeedback.send"
+    ),
+    ("POST", "/compute/prediction/{uuid}/update_label"): Body(
+        {"prediction_id": S, "user_label": S}, "api/prediction_result.py:PredictionFeedback.send"
+    ),
+    ("POST", SESSION + "/vector_databases"): Body(
+        {"name": S, "auto_populate": B}, "api/foundational_model.py:FoundationalModel.create_vector_database"
+    ),
+    ("POST", VDB + "/records"): Body({"records": L}, "api/vector_database.py:VectorDatabase.add_records"),
+    ("POST", VDB + "/search"): Body(
+        {"query_record": D, "k": N, "include_field_similarity": B, "where": S},
+        "api/vector_database.py:VectorDatabase.similarity_search",
+    ),
+    # **kwargs are forwarded on these two: unknown keys pass, the named ones keep their types
+    ("POST", "/compute/create-embedding-space"): Body(
+        {
+            "name": S,
+            "s3_file_data_set_training": S,
+            "session_name_prefix": S,
+            "ignore_columns": L,
+            "column_overrides": D,
+            "epochs": N,
+            "webhooks": D,
+            "user_metadata": S,  # json.dumps(user_metadata) in the JSON create too
+            "foundation_mode": B,
+            "priority": S,
+            "project_id": S,
+        },
+        "api/client.py:FeatrixSphere._create_foundational_model_s3",
+        fixed=False,
+    ),
+    ("POST", SESSION + "/train_predictor"): Body(
+        {
+            "target_column": S,
+            "target_column_type": S,
+            "epochs": N,
+            "name": S,
+            "class_imbalance": D,
+            "webhooks": D,
+            "allow_null": B,
+            "priority": S,
+            "keep_duplicates": B,
+            "project_id": S,
+        },
+        "api/foundational_model.py:FoundationalModel._create_predictor",
+        fixed=False,
+    ),
+}
+
+
+def _type_name(types: tuple[type, ...]) -> str:
+    names = {str: "string", int: "integer", bool: "boolean", dict: "object", list: "array", type(None): "null"}
+    return " or ".join(names.get(t, "any") for t in types)
+
+
+def _fits(value: Any, types: tuple[type, ...]) -> bool:
+    if JSON in types:
+        return True
+    if isinstance(value, bool) and bool not in types:
+        return False  # JSON true is not an integer
+    return isinstance(value, types)
+
+
+def problems(body: dict[str, Any], spec: Body) -> list[str]:
+    """What is wrong with `body` under `spec`: unknown keys (fixed bodies) and wrongly typed values."""
+    out = []
+    if spec.fixed:
+        unknown = sorted(set(body) - set(spec.keys))
+        if unknown:
+            takes = ", ".join(sorted(spec.keys)) or "an empty object"
+            out.append(f"unknown field(s) {', '.join(unknown)}: this route takes {takes}")
+    for key, types in spec.keys.items():
+        if key in body and not _fits(body[key], types):
+            out.append(f"{key} must be a JSON {_type_name(types)}, got {type(body[key]).__name__}")
+    return out
+
+
+async def check_body(request: Request) -> None:
+    """A dependency of every route: 422 when a listed route's JSON body breaks its contract."""
+    route = request.scope.get("route")
+    spec = BODIES.get((request.method, getattr(route, "path", "")))
+    if spec is None or "json" not in request.headers.get("content-type", "json"):
+        return
+    from featrix_iac.server.http import json_body
+
+    found = problems(await json_body(request), spec)
+    if found:
+        raise HTTPException(status_code=422, detail=f"{'; '.join(found)} (per the official client's {spec.cite})")
