@@ -48,8 +48,8 @@ def create_app(
 
     from fastapi import Depends, FastAPI
 
-    from featrix_iac.server.durations import durations_from_env
     from featrix_iac.server.bodies import check_body
+    from featrix_iac.server.durations import durations_from_env
     from featrix_iac.server.gate import Gate
     from featrix_iac.server.service import Service
     from featrix_iac.server.testhooks import TestHooks
