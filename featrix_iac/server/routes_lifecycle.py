@@ -57,13 +57,13 @@ async def deprecate(sid: str, request: Request) -> dict[str, Any]:
     s = svc(request)
     session = s.session(sid)
     body = await json_body(request)
-    refused = publishing.refuse_unless_published(session)
-    if refused:
-        raise HTTPException(status_code=409, detail=refused)
     message, expires = body.get("warning_message"), body.get("expiration_date")
     if not message or not isinstance(message, str):
         raise bad("warning_message is required")
-    _check_expiration(expires)
+    _check_expiration(expires)  # the body is checked first, as a validated request model would be
+    refused = publishing.refuse_unless_published(session)
+    if refused:
+        raise HTTPException(status_code=409, detail=refused)
     dep = {"warning_message": message, "expiration_date": str(expires), "deprecated_at": now_iso()}
     s.store.update("session", sid, lambda d: d.update(deprecation=dep))
     return {"session_id": sid, "deprecation": dep}

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -205,7 +206,7 @@ def run_official(fs: ModuleType, server: LocalServer, data: Path, wire: Wire) ->
     species2, _ = _predictors(fm2, {"training_started": HOOK, "webhook_secret": SECRET})
     species2.set_value_meaning({"Gentoo": "big penguin"})
     endpoint.shadow(species2.id, session_id=species2.session_id)
-    endpoint.refresh()
+    _wait_shadow(endpoint, species2.id)
     endpoint.promote(species2.id)
     vdb2 = fm2.create_vector_database("catalog", auto_populate=False)
     vdb2.add_records(pd.read_csv(data / "records.csv"))
@@ -222,6 +223,17 @@ def run_official(fs: ModuleType, server: LocalServer, data: Path, wire: Wire) ->
     for model in (fm2, remote):
         model.delete()
     wire.collect()
+
+
+def _wait_shadow(endpoint: Any, predictor_id: str, timeout: float = 120.0) -> None:
+    """The shadow publishes like a model (a job): promote once the endpoint names it (APIEndpoint.refresh)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        shadows = endpoint.refresh().shadows
+        if any(s.get("neural_function_id") == predictor_id and s.get("name") for s in shadows):
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the shadow {predictor_id} was not published within {timeout:.0f}s")
 
 
 def _trained_fm(fx: Any, path: Path) -> Any:
