@@ -44,7 +44,9 @@ def test_publish_is_a_job_with_progress(api, fm) -> None:
     assert s["published"] is False and s["deletion_protection"] is False  # only once the job completes
     again = api.ok("post", f"/compute/session/{fm}/publish", json={"name": "life-published"})
     assert again["job_id"] == pub["job_id"]  # a publish already going answers the same job
-    late = api.post(f"/compute/session/{fm}/deprecate", json={"warning_message": "x", "expiration_date": "2031-01-01T00:00:00Z"})
+    late = api.post(
+        f"/compute/session/{fm}/deprecate", json={"warning_message": "x", "expiration_date": "2031-01-01T00:00:00Z"}
+    )
     assert late.status_code == 409  # deprecate applies to a published model
     job = _publish(api, fm, "life-published")
     assert job["status"] == "completed" and job["published_path"] == "local/life-published"
