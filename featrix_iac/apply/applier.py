@@ -314,6 +314,7 @@ class _Applier:
 
     def _converge(self, action: Action, h: Handler, entry: LockEntry) -> None:
         """Wait for training, run the steps the create route could not do, and record the entry as ready."""
+        entry = self._resolve(action, h, entry)
         entry = self._wait(action, h, entry)
         steps = self._remaining_steps(h, action.desired, entry)
         if hasattr(h, "adopt_steps"):  # e.g. an endpoint found by its tag: its key was never recorded
@@ -330,6 +331,26 @@ class _Applier:
             for step in h.followups(desired)
             if not (done and all(done.get(k) == v for k, v in h.step_applied(step, desired).items()))
         ]
+
+    def _resolve(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:
+        """A create accepted without its id (a queued training): wait for the id, then record it at once.
+
+        The entry keeps what the answer gave (e.g. the session) in the meantime, so a crash during the
+        queue resumes this wait instead of training a second time.
+        """
+        if not h.pending(entry.ids):
+            return entry
+        self.tracker.emit("on_progress", action.address, "queued: waiting for a worker", None)
+        try:
+            ids = h.resolve(self.client, entry.ids, self._scope(action), self._waits(action.address))
+        except TrainingFailed as exc:
+            self._save(action.address, entry.model_copy(deep=True, update={"ids": {}}))  # nothing was made
+            raise ApplyError(f"{exc}; the next apply trains it again") from None
+        except WaitTimeout as exc:
+            raise ApplyError(f"{exc}; the training stays queued on the server: the next apply waits again") from None
+        new = entry.model_copy(deep=True, update={"ids": {**entry.ids, **ids}})
+        self._save(action.address, new)
+        return new
 
     def _wait(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:
         if not h.trains:

@@ -297,6 +297,14 @@ class Handler:
     def create(self, client: FeatrixClient, op: Operation) -> StepResult:
         raise NotImplementedError
 
+    def pending(self, ids: dict[str, str]) -> bool:
+        """True when the create was accepted but its id is still to come (a queued training)."""
+        return False
+
+    def resolve(self, client: FeatrixClient, ids: dict[str, str], scope: dict[str, str], waits: Any) -> dict[str, str]:
+        """The full ids of a pending create, waiting until the service assigns them (`waits`: resources.waits.Waits)."""
+        return ids
+
     def poll(self, client: FeatrixClient, ids: dict[str, str]) -> Progress:
         """One GET: how the training of a created object is going (kinds without training: ready)."""
         return Progress("ready")

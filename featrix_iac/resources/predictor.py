@@ -27,6 +27,7 @@ from featrix_iac.resources.base import (
 from featrix_iac.resources.common import (
     fold_status,
     is_replayed,
+    job_error,
     job_plan_of,
     job_progress,
     jobs_of,
@@ -34,6 +35,7 @@ from featrix_iac.resources.common import (
     session_check,
     session_of,
 )
+from featrix_iac.resources.waits import Waits, wait_for
 from featrix_iac.state import LockEntry
 
 R, IP = Change.REPLACE, Change.IN_PLACE
@@ -198,12 +200,59 @@ class PredictorHandler(Handler):
         body["user_metadata"] = op.tag
         resp = client.post(f"/session/{sid}/train_predictor", body, once=True)
         pid = resp.get("predictor_id")
-        if not pid:  # queued without an id: it may still get one, so this is not "nothing was created"
+        if not pid and resp.get("queued"):  # every worker busy: the id comes once one picks it up (resolve)
+            return StepResult(ids={"session_id": sid}, outputs={"session_id": sid})
+        if not pid:  # no id and not queued: it may still get one, so this is not "nothing was created"
             raise AmbiguousResult(f"train_predictor answered without a predictor_id (queued={resp.get('queued')!r})")
         ids = {"session_id": sid, "predictor_id": str(pid)}
         if resp.get("job_id"):
             ids["job_id"] = str(resp["job_id"])
         return StepResult(ids=ids, outputs={"session_id": sid, "predictor_id": str(pid)})
+
+    def pending(self, ids: dict[str, str]) -> bool:
+        return bool(ids.get("session_id")) and not ids.get("predictor_id")
+
+    def resolve(
+        self, client: FeatrixClient, ids: dict[str, str], scope: dict[str, str], waits: Waits
+    ) -> dict[str, str]:
+        """The id of a queued training, once a worker picked it up (foundational_model.py
+        `_wait_for_queued_predictor`): poll the session, riding out 404s, until a train_single_predictor job
+        for this target carries a predictor_id that no lockfile entry knows; failed / error raises."""
+        sid, target, name = ids["session_id"], scope.get("target_column"), scope.get("name")
+        known = set(filter(None, scope.get("known_predictor_ids", "").split(",")))
+        found: dict[str, str] = {}
+        polls = [0]
+
+        def poll() -> Progress:
+            doc = client.get(f"/compute/session/{sid}")
+            candidates: dict[str, dict[str, Any]] = {}
+            for job in [*jobs_of(doc).values(), *job_plan_of(doc)]:
+                raw = job.get("job_spec")
+                spec: dict[str, Any] = raw if isinstance(raw, dict) else {}
+                if job.get("job_type") != SP_JOB or (job.get("target_column") or spec.get("target_column")) != target:
+                    continue
+                if name and job.get("name") not in (None, name):
+                    continue
+                pid = job.get("predictor_id") or spec.get("predictor_id")
+                if pid and str(pid) not in known:
+                    candidates[str(pid)] = job
+                elif not pid and job.get("status") in ("failed", "error"):
+                    return Progress("failed", None, f"queued training failed before dispatch: {job_error(job)}")
+            if len(candidates) > 1:
+                raise CannotTell(f"session {sid} has {len(candidates)} unrecorded trainings of {target!r}")
+            if candidates:
+                pid, job = next(iter(candidates.items()))
+                found.update(
+                    session_id=sid, predictor_id=pid, **({"job_id": job["job_id"]} if job.get("job_id") else {})
+                )
+                return Progress("ready", None, "dispatched")
+            polls[0] += 1  # a queued job still waiting is progress (the official client resets its stall timer)
+            return Progress("training", None, f"queued: waiting for a worker (poll {polls[0]})")
+
+        wait_for(
+            poll, what=f"the queued training of {target!r} in session {sid}", limit=waits.limit("queued"), waits=waits
+        )
+        return found
 
     def poll(self, client: FeatrixClient, ids: dict[str, str]) -> Progress:
         doc = client.get(f"/compute/session/{ids['session_id']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -68,21 +69,39 @@ async def train_predictor(sid: str, request: Request) -> dict[str, Any]:
         raise bad(f"the foundational model's training {es_status}; train a new one first")
     epochs = epochs_field(body.get("epochs"), 0) or DEFAULT_SP_EPOCHS
     pred = _predictor_doc(s, session, body, target, ttype, epochs)
+    queued = _workers_busy(s)
     job = new_job(
         sid,
         SP_JOB,
         epochs,
-        predictor_id=pred["predictor_id"],
+        predictor_id=None if queued else pred["predictor_id"],
         target_column=target,
         target_column_type=ttype,
         name=pred["name"],
     )
     pred["job_id"] = job["job_id"]
-    s.store.put("predictor", pred["predictor_id"], pred, parent=sid)
+    if queued:  # the id is minted when a worker picks the job up (worker.dispatch)
+        job["pending_predictor"] = pred
+    else:
+        s.store.put("predictor", pred["predictor_id"], pred, parent=sid)
     s.store.put("job", job["job_id"], job, parent=sid)
+    if queued:
+        hide = time.time() + s.durations.queued_404_seconds
+        s.store.update("session", sid, lambda d: d.update(queued_404_until=hide))
     if s.worker:
         s.worker.submit(job["job_id"])
+    if queued:
+        # foundational_model.py `_create_predictor`: a queued answer carries no predictor_id
+        return {"queued": True, "status": "queued", "target_column": target, "message": "every worker is busy"}
     return _predictor_response(pred, job)
+
+
+def _workers_busy(s: Service) -> bool:
+    """Every worker has a job (running, or dispatched and waiting): a new training queues without an id."""
+    if not s.durations.queue_when_busy or s.worker is None:
+        return False
+    active = [j for j in s.store.list("job") if j["status"] in ("ready", "running") and not j.get("pending_predictor")]
+    return len(active) >= s.worker.n_threads
 
 
 def _predictor_doc(s: Service, session: Doc, body: dict[str, Any], target: str, ttype: str, epochs: int) -> Doc:

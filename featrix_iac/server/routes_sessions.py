@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -60,7 +61,12 @@ async def create_embedding_space(request: Request) -> dict[str, Any]:
 @router.get("/compute/session/{sid}")
 async def get_session(sid: str, request: Request) -> dict[str, Any]:
     s = svc(request)
-    return documents.session_document(s, s.session(sid))
+    session = s.session(sid)
+    if float(session.get("queued_404_until") or 0) > time.time():
+        # while a training is queued "GET .../session/<id> legitimately 404s" (foundational_model.py
+        # `_wait_for_queued_predictor`): the session is on no node yet
+        raise NotFound(f"session {sid} not found")
+    return documents.session_document(s, session)
 
 
 def _listed(request: Request) -> list[dict[str, Any]]:

@@ -119,8 +119,24 @@ class Worker:
                     self._finish(job, "failed", error=blocker)
                     continue
             self._pending.remove(job_id)
+            if job.get("pending_predictor"):
+                self._dispatch(job)
             return self.svc.store.update("job", job_id, _mark_running)
         return None
+
+    def _dispatch(self, job: Doc) -> None:
+        """A queued predictor training gets its predictor id when a worker picks it up (foundational_model.py
+        `_wait_for_queued_predictor`: "the server only mints one when a compute node actually picks the job up")."""
+        from featrix_iac.server.service import new_id
+
+        pred = dict(job["pending_predictor"], predictor_id=new_id("pred_"), job_id=job["job_id"])
+        self.svc.store.put("predictor", pred["predictor_id"], pred, parent=job["session_id"])
+
+        def stamp(doc: Doc) -> None:
+            doc.pop("pending_predictor", None)
+            doc["predictor_id"] = pred["predictor_id"]
+
+        self.svc.store.update("job", job["job_id"], stamp)
 
     def _fm_blocker(self, job: Doc) -> str | None:
         es = [j for j in self.svc.jobs(job["session_id"]) if j["job_type"] == ES_JOB]

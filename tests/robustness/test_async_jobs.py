@@ -100,3 +100,16 @@ def test_endpoint_moves_after_the_shadow_publish_lands(server: Any, tmp_path: Pa
     assert any(re.fullmatch(PUBLISH_JOB + ".*", c) for c, _ in calls[shadow:promote])
     assert cli.ok("output", "endpoint.species_api.api_key").stdout.strip() == key
     assert cli.ok("output", "endpoint.species_api.predict_url").stdout.strip() == url
+
+
+def test_queued_trainings_are_polled_until_they_get_an_id(server: Any, tmp_path: Path, clean: None) -> None:
+    """Three predictors on two busy workers: at least one train_predictor answers {queued: true} without an id;
+    the engine polls the session (riding out its 404) until the job has one, and converges with no duplicate."""
+    cli = _project(server, tmp_path, "async-queued")
+    r = cli("apply", "--auto-approve")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "queued: waiting for a worker" in r.stdout + r.stderr
+    calls = _calls(server)
+    assert any(re.fullmatch(r"GET /compute/session/[^/]+", c) and s == 404 for c, s in calls)  # ridden out
+    problems = convergence_problems(cli, server.url, server.api_key, "async-queued")
+    assert not problems, r.stdout + r.stderr + "\n".join(problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,9 +34,31 @@ class Api:
         return self.http.delete(self.url + path, headers=self.headers(kw.pop("headers", None)), timeout=30, **kw)
 
     def ok(self, method: str, path: str, **kw: Any) -> dict[str, Any]:
+        body = kw.get("json")
         resp = getattr(self, method)(path, **kw)
+        for _ in range(100):  # a queued session 404s for a moment (as the official client tolerates)
+            if not (resp.status_code == 404 and method == "get" and re.fullmatch(r"/compute/session/[^/]+", path)):
+                break
+            time.sleep(0.05)
+            resp = self.get(path, **kw)
         assert resp.status_code == 200, f"{method.upper()} {path} -> {resp.status_code}: {resp.text}"
-        return resp.json()
+        out: dict[str, Any] = resp.json()
+        if path.endswith("/train_predictor") and out.get("queued") and not out.get("predictor_id"):
+            sid = path.split("/")[-2]
+            out["predictor_id"] = self.dequeued(sid, str((body or {}).get("target_column")))
+        return out
+
+    def dequeued(self, sid: str, target: str, timeout: float = 60.0) -> str:
+        """The id of a queued training once a worker picked it up (the official client's
+        `_wait_for_queued_predictor`: the newest train_single_predictor job of that target with an id)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            jobs = sorted(self.ok("get", f"/compute/session/{sid}")["jobs"].values(), key=lambda j: j["created_at"])
+            mine = [j for j in jobs if j["job_type"] == "train_single_predictor" and j.get("target_column") == target]
+            if mine and mine[-1].get("predictor_id"):
+                return str(mine[-1]["predictor_id"])
+            time.sleep(0.1)
+        raise AssertionError(f"the queued training of {target} in {sid} got no predictor id in {timeout}s")
 
     def upload(self, df: Any, name: str, **fields: Any) -> str:
         data = {"name": name, **{k: v if isinstance(v, str) else json.dumps(v) for k, v in fields.items()}}

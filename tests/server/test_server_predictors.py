@@ -273,3 +273,23 @@ def test_value_meaning_set_read_clear(api, trained) -> None:
     api.ok("delete", f"{base}/Gentoo")
     assert api.ok("get", base)["value_meaning"] == {}
     assert api.http.put(api.url + base, json={}, headers=api.headers(), timeout=10).status_code == 400
+
+
+def test_trainings_queue_without_an_id_when_every_worker_is_busy(api, penguins) -> None:
+    """foundational_model.py `_create_predictor`: {queued: true} without predictor_id; the session 404s for a
+    moment; the id appears on the train_single_predictor job once a worker picks it up."""
+    sid = api.upload(penguins.sample(100, random_state=5), "queued", epochs=3)
+    answers = [
+        api.post(
+            f"/compute/session/{sid}/train_predictor",
+            json={"target_column": target, "target_column_type": "set", "epochs": 2},
+        )
+        for target in ("species", "island", "sex")
+    ]
+    assert all(a.status_code == 200 for a in answers)
+    queued = [a.json() for a in answers if a.json().get("queued")]
+    assert queued and all(not q.get("predictor_id") for q in queued), [a.json() for a in answers]
+    assert api.get(f"/compute/session/{sid}").status_code == 404  # on no node yet
+    pid = api.dequeued(sid, queued[-1]["target_column"])
+    plan = api.wait(sid)["session"]["job_plan"]
+    assert pid in {e.get("predictor_id") for e in plan}
