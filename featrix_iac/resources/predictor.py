@@ -18,7 +18,6 @@ from featrix_iac.resources.base import (
     Operation,
     Progress,
     StepResult,
-    get_checked,
     get_confirmed,
     malformed,
     tag_matches,
@@ -40,6 +39,7 @@ from featrix_iac.state import LockEntry
 
 R, IP = Change.REPLACE, Change.IN_PLACE
 SP_JOB = "train_single_predictor"
+QUEUED_404_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0)  # riding out a queued session's 404s (~30 s)
 OPTIONS = (
     "rare_label_value",
     "class_imbalance",
@@ -167,10 +167,12 @@ class PredictorHandler(Handler):
         sid = (scope or {}).get("session_id")
         if not sid:
             raise CannotTell("the foundational model of this predictor has no session id in the lockfile")
-        try:
-            doc = get_checked(client, f"/compute/session/{sid}", session_check(sid))
+        try:  # a session with a queued training 404s for a while (foundational_model.py _wait_for_queued_predictor)
+            doc = get_confirmed(client, f"/compute/session/{sid}", delays=QUEUED_404_DELAYS, check=session_check(sid))
         except FeatrixError as exc:
             raise CannotTell(f"cannot read session {sid}: {exc}") from exc
+        if doc is None:
+            raise CannotTell(f"session {sid} answered 404 for {sum(QUEUED_404_DELAYS):.0f}s")
         records = [*job_plan_of(doc), *jobs_of(doc).values()]
         for rec in records:
             if rec.get("predictor_id") and tag_matches(rec.get("user_metadata"), tag):
