@@ -14,6 +14,23 @@ if TYPE_CHECKING:
 
 MASK_RATE = 0.15
 EpochCallback = Callable[[int, float, float], None]  # (epoch, train_loss, val_loss); may raise to cancel
+Check = Callable[[], None]  # called between slices of an epoch; raises to cancel or interrupt at once
+SLICE_ROWS = 4096  # an epoch over more rows than this is fitted in slices, checking in between
+
+
+def fit_epoch(model: Any, x: Any, y: Any, check: Check | None, **kwargs: Any) -> float:
+    """One `partial_fit` pass; over a large table in slices with `check()` between them, so a cancelled
+    or stopping job ends within a slice instead of an epoch (minutes on a big table). Returns the loss."""
+    if check is None or len(x) <= SLICE_ROWS:
+        model.partial_fit(x, y, **kwargs)
+        return float(model.loss_)
+    total = 0.0
+    for start in range(0, len(x), SLICE_ROWS):
+        check()
+        part = slice(start, start + SLICE_ROWS)
+        model.partial_fit(x[part], y[part], **kwargs)
+        total += float(model.loss_) * len(x[part])
+    return total / len(x)
 
 
 @dataclass
@@ -72,12 +89,15 @@ def train_fm(
     overrides: dict[str, str] | None = None,
     on_epoch: EpochCallback | None = None,
     on_checkpoint: Callable[[int, FoundationalModel], None] | None = None,
+    check: Check | None = None,
 ) -> FoundationalModel:
     """Fit the encoder, then train the autoencoder one epoch per partial_fit on freshly masked inputs."""
     import numpy as np
     from sklearn.neural_network import MLPRegressor
 
     encoder = TableEncoder.fit(df, overrides)
+    if check:
+        check()
     x = encoder.encode_frame(df)
     train_idx, val_idx = split_indices(len(x), seed)
     hidden = max(2 * d_model, 32)
@@ -93,8 +113,7 @@ def train_fm(
     fm = FoundationalModel(encoder=encoder, mlp=mlp, d_model=d_model, history={"train_loss": [], "val_loss": []})
     for epoch in range(1, epochs + 1):
         xt = x[train_idx]
-        mlp.partial_fit(encoder.mask_matrix(xt, rng, MASK_RATE), xt)
-        train_loss = float(mlp.loss_)
+        train_loss = fit_epoch(mlp, encoder.mask_matrix(xt, rng, MASK_RATE), xt, check)
         val_loss = train_loss
         if val_input is not None:
             val_loss = float(((mlp.predict(val_input) - x[val_idx]) ** 2).mean() / 2)

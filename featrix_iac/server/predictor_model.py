@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.server.encoding import _as_label, _is_missing
-from featrix_iac.server.fm_model import EpochCallback, FoundationalModel, split_indices
+from featrix_iac.server.fm_model import Check, EpochCallback, FoundationalModel, fit_epoch, split_indices
 
 if TYPE_CHECKING:
     import numpy as np
@@ -98,6 +98,7 @@ def train_predictor(
     seed: int,
     rare_label_value: str | None = None,
     on_epoch: EpochCallback | None = None,
+    check: Check | None = None,
 ) -> Predictor:
     if target_column not in df.columns:
         raise TrainingError(f"target column {target_column!r} is not in the data (columns: {', '.join(df.columns)})")
@@ -105,8 +106,8 @@ def train_predictor(
     if len(rows) < 4:
         raise TrainingError(f"target column {target_column!r} has fewer than 4 non-missing values")
     if target_type == "scalar":
-        return _train_regressor(fm, rows, target_column, epochs, seed, on_epoch)
-    return _train_classifier(fm, rows, target_column, epochs, seed, rare_label_value, on_epoch)
+        return _train_regressor(fm, rows, target_column, epochs, seed, on_epoch, check)
+    return _train_classifier(fm, rows, target_column, epochs, seed, rare_label_value, on_epoch, check)
 
 
 def _train_classifier(
@@ -117,6 +118,7 @@ def _train_classifier(
     seed: int,
     rare_label_value: str | None,
     on_epoch: EpochCallback | None,
+    check: Check | None = None,
 ) -> Predictor:
     import numpy as np
     from sklearn.neural_network import MLPClassifier
@@ -137,12 +139,12 @@ def _train_classifier(
     model = MLPClassifier(hidden_layer_sizes=(32,), learning_rate_init=5e-3, random_state=seed, batch_size=32)
     pred.model = model
     for epoch in range(1, epochs + 1):
-        model.partial_fit(x[tr], labels[tr], classes=classes)
-        val_loss = _log_loss(model, x[va], labels[va], classes) if len(va) else float(model.loss_)
+        loss = fit_epoch(model, x[tr], labels[tr], check, classes=classes)
+        val_loss = _log_loss(model, x[va], labels[va], classes) if len(va) else loss
         acc = float((model.predict(x[va]) == labels[va]).mean()) if len(va) else None
-        pred.history.append(_epoch_row(epoch, float(model.loss_), val_loss, {"accuracy": acc}))
+        pred.history.append(_epoch_row(epoch, loss, val_loss, {"accuracy": acc}))
         if on_epoch:
-            on_epoch(epoch, float(model.loss_), val_loss)
+            on_epoch(epoch, loss, val_loss)
     eval_idx = va if len(va) else tr
     pred.metrics = classification_metrics(pred, model.predict_proba(x[eval_idx]), labels[eval_idx])
     return pred
@@ -207,6 +209,7 @@ def _train_regressor(
     epochs: int,
     seed: int,
     on_epoch: EpochCallback | None,
+    check: Check | None = None,
 ) -> Predictor:
     import numpy as np
     from sklearn.neural_network import MLPRegressor
@@ -223,11 +226,11 @@ def _train_regressor(
     model = MLPRegressor(hidden_layer_sizes=(32,), learning_rate_init=5e-3, random_state=seed, batch_size=32)
     pred.model = model
     for epoch in range(1, epochs + 1):
-        model.partial_fit(x[tr], ys[tr])
-        val_loss = float(((model.predict(x[va]) - ys[va]) ** 2).mean() / 2) if len(va) else float(model.loss_)
-        pred.history.append(_epoch_row(epoch, float(model.loss_), val_loss, {}))
+        loss = fit_epoch(model, x[tr], ys[tr], check)
+        val_loss = float(((model.predict(x[va]) - ys[va]) ** 2).mean() / 2) if len(va) else loss
+        pred.history.append(_epoch_row(epoch, loss, val_loss, {}))
         if on_epoch:
-            on_epoch(epoch, float(model.loss_), val_loss)
+            on_epoch(epoch, loss, val_loss)
     eval_idx = va if len(va) else tr
     predicted = model.predict(x[eval_idx]) * pred.y_std + pred.y_mean
     pred.metrics = regression_metrics(y[eval_idx], predicted)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from featrix_iac.server.fm_model import EpochCallback, FoundationalModel, train_fm
+from featrix_iac.server.fm_model import Check, EpochCallback, FoundationalModel, train_fm
 from featrix_iac.server.predictor_model import Predictor, train_predictor
 from featrix_iac.server.service import Service, now_iso
 from featrix_iac.server.store import Doc
@@ -31,7 +31,7 @@ def load_predictor(svc: Service, sid: str, pid: str) -> Predictor:
     return pred
 
 
-def run_fm_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[str, Any]:
+def run_fm_job(svc: Service, job: Doc, on_epoch: EpochCallback, check: Check | None = None) -> dict[str, Any]:
     sid = job["session_id"]
     session = svc.store.get("session", sid) or {}
     svc.store.update("session", sid, lambda d: d.update(started_at=d.get("started_at") or now_iso()))
@@ -43,6 +43,7 @@ def run_fm_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[str, Any
         seed=int(session.get("seed") or 0),
         overrides=session.get("column_overrides") or None,
         on_epoch=on_epoch,
+        check=check,
         on_checkpoint=lambda epoch, model: save_checkpoint(svc, sid, epoch, model),
     )
     svc.save_object(fm_path(sid), fm)
@@ -79,7 +80,7 @@ def checkpoint_fm(svc: Service, sid: str, epoch: int) -> FoundationalModel:
     return template.at_checkpoint(coefs, intercepts, history)
 
 
-def run_predictor_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[str, Any]:
+def run_predictor_job(svc: Service, job: Doc, on_epoch: EpochCallback, check: Check | None = None) -> dict[str, Any]:
     sid, pid = job["session_id"], job["predictor_id"]
     pred_doc = svc.store.get("predictor", pid) or {}
     fm_sid = pred_doc.get("fm_session_id") or sid
@@ -94,6 +95,7 @@ def run_predictor_job(svc: Service, job: Doc, on_epoch: EpochCallback) -> dict[s
         seed=int(pred_doc.get("seed") or 0),
         rare_label_value=pred_doc.get("rare_label_value"),
         on_epoch=on_epoch,
+        check=check,
     )
     svc.save_object(predictor_path(sid, pid), pred)
     m = pred.metrics

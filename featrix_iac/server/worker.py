@@ -157,9 +157,9 @@ class Worker:
         self.svc.webhooks.send(config, "training_started", sid, pid, training.started_data(job))
         try:
             if job["job_type"] == ES_JOB:
-                result = training.run_fm_job(self.svc, job, self._epoch_callback(job))
+                result = training.run_fm_job(self.svc, job, self._epoch_callback(job), self._check(job))
             else:
-                result = training.run_predictor_job(self.svc, job, self._epoch_callback(job))
+                result = training.run_predictor_job(self.svc, job, self._epoch_callback(job), self._check(job))
         except Cancelled:
             self._finish(job, "cancelled")
             return
@@ -171,6 +171,18 @@ class Worker:
             self._finish(job, "failed", error=f"{type(exc).__name__}: {exc}")
             return
         self._finish(job, "done", result=result)
+
+    def _check(self, job: Doc) -> Any:
+        """Between slices of an epoch: a cancelled job (its session deleted) or a stopping server ends at once."""
+        job_id = job["job_id"]
+
+        def check() -> None:
+            if job_id in self._cancelled:
+                raise Cancelled()
+            if self._stopping:
+                raise Interrupted()
+
+        return check
 
     def _epoch_callback(self, job: Doc) -> Any:
         job_id, total = job["job_id"], int(job.get("total_epochs") or 1)
