@@ -37,6 +37,36 @@ RECORD = {"island": "Biscoe", "bill_length_mm": 47.5, "bill_depth_mm": 15.0, "fl
 HOOK = "http://127.0.0.1:9/hook"
 SECRET = "wire-webhook-secret"
 Shape = dict[str, Any]
+MUST_COVER = {  # what the engine's scenario must exercise, or the comparison proves little
+    "POST /compute/upload_with_new_session/",
+    "POST /compute/create-embedding-space",
+    "POST /compute/session/{sid}/train_predictor",
+    "POST /compute/session/{sid}/publish",
+    "GET /compute/session/{sid}/publish_job/{job_id}",
+    "POST /compute/session/{sid}/unpublish",
+    "POST /compute/session/{sid}/deprecate",
+    "POST /compute/session/{sid}/deletion_protection",
+    "POST /compute/session/{sid}/predictor/{pid}/deletion_protection",
+    "PUT /compute/session/{sid}/predictor/{pid}/value_meaning",
+    "DELETE /compute/session/{sid}/predictor/{pid}/value_meaning/{label}",
+    "POST /compute/session/{sid}/configure_webhooks",
+    "POST /compute/session/{sid}/disable_webhook",
+    "POST /compute/session/{sid}/mark_for_deletion",
+    "POST /compute/session/{sid}/vector_databases",
+    "POST /compute/session/{sid}/vector_databases/{name}/records",
+    "DELETE /compute/session/{sid}/vector_databases/{name}",
+    "POST /compute/session/{sid}/predict",
+    "POST /endpoints",
+    "POST /endpoints/{eid}/shadow",
+    "POST /endpoints/{eid}/promote",
+    "POST /endpoints/{eid}/regenerate_key",
+    "POST /endpoints/{eid}/revoke_key",
+    "DELETE /endpoints/{eid}",
+    "POST /endpoint/{eid}/predict",
+    "GET /compute/session/{sid}",
+    "GET /compute/sessions-for-org",
+    "GET /endpoints",
+}
 
 
 # -- the recorder ------------------------------------------------------------------------------------------
@@ -79,6 +109,7 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def manifest(url: str, data: Path, *, stage: int) -> str:
     """stage 1: create everything; 2: in-place updates; 3: new data behind the endpoint; 4: revoke the key."""
     protected = "true" if stage < 3 else "false"
+    published = "true" if stage == 1 else "{name: penguins-v2}"  # a new published name: unpublish, publish
     meaning = "{Adelie: small penguin}" if stage == 1 else "{Gentoo: big penguin}"
     hooks = f"training_finished: {HOOK}" if stage == 1 else f"training_started: {HOOK}"
     extra_record = "      - {island: Torgersen, bill_length_mm: 40.1, bill_depth_mm: 18.0}\n" if stage > 1 else ""
@@ -92,7 +123,7 @@ foundational_models:
     data: {data / ("penguins-v2.csv" if stage >= 3 else "penguins.csv")}
     ignore_columns: [year]
     epochs: 2
-    published: true
+    published: {published}
     deprecation: {{warning_message: superseded, expiration_date: 2030-01-01}}
     deletion_protection: {protected}
   remote:
@@ -100,6 +131,7 @@ foundational_models:
     epochs: 2
     d_model: 8
     foundation_mode: false
+    compute_cluster: local
 predictors:
   species:
     foundational_model: penguins
@@ -167,10 +199,12 @@ def run_official(fs: ModuleType, server: LocalServer, data: Path, wire: Wire) ->
     fx.list_sessions()
     fx.foundational_model(fm.id)
     # the URL create (the official client routes only s3:// and https:// there; the local server reads file://)
+    fx.set_compute_cluster("local")  # X-Featrix-Node, as compute_cluster in a manifest
     remote = fx._create_foundational_model_s3(
         name="remote", s3_url=f"file://{data / 'penguins.csv'}", epochs=2, foundation_mode=False,
         session_name_prefix="remote", user_metadata={"owner": "wire"}, d_model=8,
     )  # fmt: skip
+    fx.set_compute_cluster(None)
     fm.publish(name="penguins", poll_interval=0.2)
     fm.deprecate(warning_message="superseded", expiration_date="2030-01-01T00:00:00Z")
     fm.set_deletion_protection(True)
@@ -329,5 +363,30 @@ def test_the_engine_sends_what_the_official_client_sends(
     assert not found, "the engine's traffic differs from the official client's:\n" + "\n".join(found)
     stale = [a["request"] for i, a in enumerate(allow) if i not in used]
     assert not stale, f"allow-list entries that match nothing any more (remove them): {stale}"
-    routes = {_key(s) for s in engine.shapes}
-    assert len(routes) >= 25, sorted(routes)  # the scenario really exercised the engine
+    missing = MUST_COVER - {_key(s) for s in engine.shapes}
+    assert not missing, f"the scenario no longer exercises: {sorted(missing)}"
+    assert any(s["headers"] == ["x-featrix-node"] for s in engine.shapes), "compute_cluster: no X-Featrix-Node sent"
+
+
+def test_the_comparison_catches_each_kind_of_difference() -> None:
+    official = [
+        {"method": "POST", "route": "/r", "auth": "account", "headers": [], "query": [], "content": "json",
+         "json": {"epochs": "integer", "name": "string"}},
+        {"method": "POST", "route": "/u", "auth": "account", "headers": ["x-featrix-idempotency-key"],
+         "query": [], "content": "multipart", "form": ["name"], "files": ["file"]},
+    ]  # fmt: skip
+    same = [dict(official[0]), dict(official[1])]
+    assert differences(same, official, []) == ([], set())
+    typed = {**official[0], "json": {"epochs": "string", "name": "string"}}
+    extra = {**official[0], "json": {"epochs": "integer", "name": "string", "tag": "object"}}
+    header = {**official[1], "headers": []}
+    form = {**official[1], "form": ["name", "time_column"]}
+    auth = {**official[0], "auth": "other"}
+    elsewhere = {**official[0], "route": "/elsewhere"}
+    for shape in (typed, extra, header, form, auth, elsewhere):
+        found, _ = differences([shape], official, [])
+        assert len(found) == 1, shape
+    allow = [{"request": "POST /r", "ignore_keys": ["tag"], "reason": "x"}]
+    assert differences([extra], official, allow) == ([], {0})
+    assert differences([typed], official, allow)[0]  # an ignored key does not hide another difference
+    assert differences([elsewhere], official, [{"request": "POST /elsewhere", "engine_only": True}]) == ([], {0})
