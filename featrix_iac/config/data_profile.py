@@ -8,7 +8,7 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ PROFILE_VERSION = 1
 CACHE_FILE = "data-profiles.json"
 
 _guard = threading.Lock()
+_memo: dict[str, tuple[tuple[int, int], dict[str, Any]]] = {}  # cache file -> (its size and mtime, its entries)
 
 
 class UnreadableData(Exception):
@@ -91,26 +92,50 @@ def data_format(path: Path | str) -> str | None:
     return None
 
 
-def profile_file(path: Path, cache_dir: Path | None) -> DataProfile:
-    """The profile of `path`, from the cache in `cache_dir` when the file's size, mtime and inode are unchanged."""
+def profile_file(path: Path, cache_dir: Path | None, *, count_rows: bool = False) -> DataProfile:
+    """The profile of `path`, from the cache in `cache_dir` when the file's size, mtime and inode are unchanged.
+
+    With `count_rows`, a profile whose sample was not the whole file gets its exact row count (one streamed pass
+    over the file, as its fingerprint takes; then cached)."""
     path = Path(os.path.abspath(path))
-    st = path.stat()
-    stat_key = [st.st_size, st.st_mtime_ns, st.st_ino]
+    stat_key = _stat_key(path)
     cache = cache_dir / CACHE_FILE if cache_dir else None
-    entries = _load(cache) if cache else {}
-    hit = entries.get(str(path))
+    hit = (_load(cache) if cache else {}).get(str(path))
+    profile: DataProfile | None = None
     if isinstance(hit, dict) and hit.get("stat") == stat_key:
         try:
-            return DataProfile.from_json(hit["profile"])
+            profile = DataProfile.from_json(hit["profile"])
         except (KeyError, TypeError, ValueError):
-            pass
-    profile = _read(path)
-    if cache is not None and [path.stat().st_size, path.stat().st_mtime_ns, path.stat().st_ino] == stat_key:
+            profile = None
+    fresh = profile is None or (count_rows and profile.rows is None)
+    if profile is None:
+        profile = _read(path)
+    if count_rows and profile.rows is None:
+        profile = replace(profile, rows=_count_rows(path, profile.format))
+    if fresh and cache is not None and _stat_key(path) == stat_key:
         with _guard:
             entries = dict(_load(cache))
             entries[str(path)] = {"stat": stat_key, "profile": profile.to_json()}
             _save(cache, entries)
     return profile
+
+
+def _stat_key(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def _count_rows(path: Path, fmt: str) -> int:
+    """Records in a CSV or JSON-lines file: its lines, less the header and blank lines at the end."""
+    import gzip
+
+    lines, last = 0, b"\n"
+    with gzip.open(path, "rb") if fmt == "csv.gz" else path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            lines += chunk.count(b"\n")
+            last = chunk[-1:]
+    lines += last != b"\n"  # a last line without its newline
+    return max(0, lines - (0 if fmt == "jsonl" else 1))
 
 
 def _read(path: Path) -> DataProfile:
@@ -163,8 +188,7 @@ def _read_parquet(path: Path) -> DataProfile:
     batch = next(pf.iter_batches(batch_size=20_000), None)
     frame = batch.to_pandas() if batch is not None else pf.schema_arrow.empty_table().to_pandas()
     nbytes = min(path.stat().st_size, SAMPLE_BYTES)
-    profile = _profile_frame(frame, "parquet", len(frame) >= rows, nbytes, ())
-    return DataProfile(**{**profile.__dict__, "rows": rows})
+    return replace(_profile_frame(frame, "parquet", len(frame) >= rows, nbytes, ()), rows=rows)
 
 
 def _profile_frame(frame: Any, fmt: str, complete: bool, nbytes: int, duplicates: tuple[str, ...]) -> DataProfile:
@@ -201,12 +225,22 @@ def _dtype(series: Any) -> str:
 
 
 def _load(cache: Path) -> dict[str, Any]:
+    """The cache's entries, memoised while the cache file is unchanged; a bad cache reads as empty."""
+    try:
+        st = cache.stat()
+    except OSError:
+        return {}
+    memo = _memo.get(str(cache))
+    if memo is not None and memo[0] == (st.st_size, st.st_mtime_ns):
+        return memo[1]
     try:
         data = json.loads(cache.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return {}
+        data = None
     ok = isinstance(data, dict) and data.get("version") == PROFILE_VERSION and isinstance(data.get("files"), dict)
-    return data["files"] if ok else {}
+    entries: dict[str, Any] = data["files"] if ok and isinstance(data, dict) else {}
+    _memo[str(cache)] = ((st.st_size, st.st_mtime_ns), entries)
+    return entries
 
 
 def _save(cache: Path, entries: dict[str, Any]) -> None:
@@ -219,3 +253,16 @@ def _save(cache: Path, entries: dict[str, Any]) -> None:
         os.replace(tmp, cache)
     except OSError:
         pass
+
+
+def data_summary(path: Path, root: Path) -> dict[str, Any] | None:
+    """{file, rows, columns: {name: type}} of a data file for the lockfile and the plan's reasons; None if unreadable."""
+    try:
+        profile = profile_file(path, root / ".featrix", count_rows=True)
+    except (OSError, UnreadableData):
+        return None
+    try:
+        shown = Path(os.path.relpath(path, root)).as_posix()
+    except ValueError:  # another drive
+        shown = str(path)
+    return {"file": shown, "rows": profile.rows, "columns": {c.name: c.dtype for c in profile.columns}}

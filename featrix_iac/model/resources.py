@@ -27,6 +27,11 @@ class Lifecycle(Strict):
     create_before_destroy: bool = Field(
         False, description="On replacement, create the new object before deleting the old one."
     )
+    retrain_on: Literal["content", "schema", "never"] = Field(
+        "content",
+        description="Foundational models: which data change retrains: any (content), a column or type change "
+        "(schema), or none (never; the plan still shows the change).",
+    )
 
 
 def _no_default(schema: dict[str, Any]) -> None:
@@ -85,6 +90,12 @@ class Resource(Strict):
         default_factory=list, description="Extra ordering: addresses (kind.key) that must be applied first."
     )
     lifecycle: Lifecycle = Field(default_factory=Lifecycle, description="Planner behaviour for this resource.")
+
+    @model_validator(mode="after")
+    def _retrain_on_data_only(self) -> Resource:
+        if self.lifecycle.retrain_on != "content" and "data" not in type(self).model_fields:
+            raise ValueError("lifecycle.retrain_on applies only to resources trained on data (foundational models)")
+        return self
 
     @model_validator(mode="after")
     def _ignore_changes_known(self) -> Resource:

@@ -19,6 +19,7 @@ from featrix_iac.plan.differ import (
     is_ignored,
     rule_for,
     rule_index,
+    same,
 )
 from featrix_iac.plan.model import Action, ActionType, Drift, FieldChange, Plan
 from featrix_iac.resources.base import Change, FieldRule, LiveObject
@@ -28,6 +29,7 @@ Desired = Mapping[str, tuple[Any, dict[str, Any]]]  # address -> (manifest resou
 Live = Mapping[str, "LiveObject | None"]  # address -> live object; None = confirmed gone; absent = not read
 SourceOf = Callable[[str, tuple[str, ...]], "Source | None"]  # (address, field path) -> manifest position
 KNOWN_AFTER_APPLY = "(known after apply)"
+DATA_SUMMARY = "data_summary"  # rows and columns of a data file, recorded next to its fingerprint
 RENEWING = (ActionType.REPLACE, ActionType.CREATE)
 A = ActionType
 
@@ -223,9 +225,9 @@ def _plan_declared(st: _State, address: str) -> None:
     kind = address.split(".", 1)[0]
     rules = st.kind_rules(kind)
     lifecycle = getattr(resource, "lifecycle", None)
-    ignore = lifecycle.ignore_changes if lifecycle is not None else []
     entry = st.lockfile.resources.get(address)
     prior = {**entry.applied, **entry.hashes} if entry is not None else {}
+    ignore = _ignores(lifecycle, wanted, prior)
     action = Action(
         address=address,
         kind=kind,
@@ -241,6 +243,21 @@ def _plan_declared(st: _State, address: str) -> None:
         _resume(st, action, entry, rules, wanted)
     else:
         _existing(st, action, entry, rules, wanted, prior, ignore)
+
+
+def _ignores(lifecycle: Any, wanted: dict[str, Any], prior: dict[str, Any]) -> Sequence[str] | str:
+    """lifecycle.ignore_changes, plus the data fields that lifecycle.retrain_on keeps at what was trained on."""
+    ignore = lifecycle.ignore_changes if lifecycle is not None else []
+    policy = getattr(lifecycle, "retrain_on", "content")
+    if ignore == "all" or policy == "content" or "data" not in prior:
+        return ignore
+    if policy == "schema" and why.data_change_class(prior.get(DATA_SUMMARY), wanted.get(DATA_SUMMARY)) == "schema":
+        return ignore
+    return [*ignore, "data", DATA_SUMMARY]
+
+
+def _lifecycle_of(st: _State, address: str) -> Any:
+    return getattr(st.desired.get(address, (None, {}))[0], "lifecycle", None)
 
 
 def _with_ignored(wanted: dict[str, Any], prior: dict[str, Any], ignore: Sequence[str] | str) -> dict[str, Any]:
@@ -326,6 +343,10 @@ def _existing(
         return
     fields = live.fields if isinstance(live, LiveObject) else None
     diff = diff_fields(rules, wanted, prior, fields, ignore)
+    data_note = why.data_change(prior.get(DATA_SUMMARY), wanted.get(DATA_SUMMARY))
+    if data_note and "data" not in diff.manifest_fields and not same(wanted.get("data"), prior.get("data")):
+        policy = getattr(_lifecycle_of(st, address), "retrain_on", "content")
+        action.warnings.append(why.data_kept(address, data_note, "" if policy == "content" else policy))
     if diff.uncleared:
         st.uncleared[address] = diff.uncleared
     if diff.drift:
@@ -333,10 +354,12 @@ def _existing(
     forced = _forced_replacement(entry, live)
     if forced or diff.replace:
         _replace(st, action, diff, forced)
+        if data_note and "data" in diff.manifest_fields:
+            action.reasons.append(f"what changed in the data: {data_note}")
     elif diff.changes:
         action.action, action.changes = A.UPDATE, diff.changes
         action.reasons = why.field_reasons(diff, entry.applied)
-        action.warnings = why.update_warnings(action)
+        action.warnings += why.update_warnings(action)
 
 
 def _forced_replacement(entry: LockEntry, live: Any) -> str:

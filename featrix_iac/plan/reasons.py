@@ -215,3 +215,41 @@ def protected_detail(action: Action, declared: bool) -> str:
         else "restore its block with deletion_protection: false and apply, then remove it"
     )
     return f"{what}\nTo proceed: {step}."
+
+
+def data_change_class(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
+    """How a data file changed: "schema" (columns or types), "rows" (only the row count), or "content"."""
+    old_cols, new_cols = (old or {}).get("columns"), (new or {}).get("columns")
+    if old_cols is None or new_cols is None:
+        return "content" if old_cols == new_cols else "schema"
+    if old_cols != new_cols:
+        return "schema"
+    return "rows" if (old or {}).get("rows") != (new or {}).get("rows") else "content"
+
+
+def data_change(old: dict[str, Any] | None, new: dict[str, Any] | None) -> str:
+    """What changed between two data summaries, e.g. "data/p.csv: 344 → 350 rows; + column year2 (schema)"."""
+    if not old or not new or old == new:
+        return ""
+    parts: list[str] = []
+    if old.get("rows") != new.get("rows"):
+        parts.append(f"{_count(old.get('rows'))} → {_count(new.get('rows'))} rows")
+    old_cols: dict[str, str] = old.get("columns") or {}
+    new_cols: dict[str, str] = new.get("columns") or {}
+    parts += [f"+ column {c}" for c in new_cols if c not in old_cols]
+    parts += [f"- column {c}" for c in old_cols if c not in new_cols]
+    parts += [f"{c} {old_cols[c]} → {t}" for c, t in new_cols.items() if c in old_cols and old_cols[c] != t]
+    kind = data_change_class(old, new)
+    if not parts:
+        parts.append("same rows and columns, other values")
+    name = new.get("file") or old.get("file") or "data"
+    return f"{name}: {'; '.join(parts)} ({'schema change' if kind == 'schema' else kind + ' only'})"
+
+
+def data_kept(address: str, note: str, policy: str) -> str:
+    because = f"lifecycle.retrain_on: {policy}" if policy else "lifecycle.ignore_changes"
+    return f"{address}: the data changed ({note}), but {because} keeps the trained model"
+
+
+def _count(rows: Any) -> str:
+    return "?" if rows is None else str(rows)

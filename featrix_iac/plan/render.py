@@ -55,6 +55,9 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     if plan.refresh_only:
         parts.append(_refresh_only_summary(plan))
         return "\n\n".join(parts) + "\n"
+    notes = [w for a in plan.actions if a.action is A.NOOP for w in a.warnings]
+    if notes:  # e.g. data that changed under lifecycle.retrain_on: the model is kept, the plan says so
+        parts.append("\n".join(["Unchanged, with notes:", *(style(f"  ! {w}", "33") for w in notes)]))
     if not changes:
         parts.append(_no_changes(plan))
         return "\n\n".join(parts) + "\n"

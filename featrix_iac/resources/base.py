@@ -72,6 +72,8 @@ class DesiredContext:
     environment: str
     root: Path
     fingerprint: Callable[[Path], str]  # StateStore.fingerprint: cached "sha256:<hex>" of a data file
+    # a data file's summary {file, rows, columns: {name: type}} (cached profile), or None when it cannot be read
+    summarize: Callable[[Path], dict[str, Any] | None] | None = None
 
 
 @dataclass

@@ -80,6 +80,8 @@ class FoundationalModelHandler(Handler):
         FieldRule("user_metadata", R),
         FieldRule("compute_cluster", R),
         FieldRule("priority", Change.IGNORED, live=False),
+        # rows and columns of the data trained on: recorded for the plan's data-change reasons, never diffed
+        FieldRule("data_summary", Change.IGNORED, live=False),
         FieldRule("published", IP, route="publish+unpublish"),
         FieldRule("published_name", IP, route="publish+unpublish"),
         FieldRule("deprecation", IP, route="deprecate", set_only=DEPRECATION_SET_ONLY),
@@ -119,6 +121,7 @@ class FoundationalModelHandler(Handler):
             if dep is None
             else {"warning_message": dep.warning_message, "expiration_date": expiration_iso(dep.expiration_date)},
             "deletion_protection": fm.deletion_protection,
+            "data_summary": None if is_url(fm.data) or ctx.summarize is None else ctx.summarize(ctx.root / fm.data),
         }
 
     def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:

@@ -68,6 +68,8 @@ def test_new_data_replaces_the_foundational_model_and_everything_follows(
     r = cli("plan", "--detailed-exitcode")
     assert r.returncode == 2
     assert "-/+ foundational_model.penguins" in r.stdout and "data changed in the manifest" in r.stdout
+    rows = len(lines) - 1
+    assert f"data/penguins-v2.csv: {rows} → {rows - 5} rows (rows only)" in r.stdout
     assert "-/+ predictor.species" in r.stdout and "-/+ predictor.sex" in r.stdout
     assert "  ~ endpoint.species_api" in r.stdout
     assert "Plan: 0 to add, 1 to change, 3 to replace, 0 to destroy." in r.stdout
@@ -83,6 +85,31 @@ def test_new_data_replaces_the_foundational_model_and_everything_follows(
     assert ep["ids"]["endpoint_id"] == state["endpoint_id"] and ep["ids"]["session_id"] == new_sid
     assert cli.ok("output", "endpoint.species_api.api_key").stdout.strip() == state["key"]
     assert predict(server, state["endpoint_id"], state["key"]) == 200
+    assert cli("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_more_rows_under_retrain_on_schema_keep_the_model(cli: Any, server: Any, project: Path) -> None:
+    text = manifest(server.url, vector_database=False, rotation=1, data="data/penguins-v2.csv")
+    cli.write(
+        text.replace(
+            "    ignore_columns: [year]\n", "    ignore_columns: [year]\n    lifecycle: {retrain_on: schema}\n"
+        )
+    )
+    v2 = project / "data" / "penguins-v2.csv"
+    original = v2.read_text()
+    rows = len(original.splitlines()) - 1
+    v2.write_text(original + "\n".join(original.splitlines()[1:4]) + "\n")  # three more rows, same columns
+    try:
+        r = cli("plan", "--detailed-exitcode")
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"{rows} → {rows + 3} rows (rows only)" in r.stdout + r.stderr
+        assert "retrain_on: schema keeps the trained model" in r.stdout + r.stderr
+        v2.write_text(original.replace("\n", ",x\n").replace("year,x", "year,note", 1))  # a new column
+        r = cli("plan", "--detailed-exitcode")
+        assert r.returncode == 2 and "-/+ foundational_model.penguins" in r.stdout
+        assert "+ column note (schema change)" in r.stdout
+    finally:
+        v2.write_text(original)
     assert cli("plan", "--detailed-exitcode").returncode == 0
 
 
