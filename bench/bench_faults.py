@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests" / "robustness"))
+sys.path[:0] = [str(REPO / "tests" / "robustness"), str(REPO / "tests")]  # robust_helpers needs repo_files
 
 from test_faults_matrix import NEXT_RUN, SCENARIOS, Scenario, run_scenario  # noqa: E402
 

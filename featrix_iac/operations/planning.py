@@ -229,6 +229,7 @@ def run_apply(
 
     if parallelism < 1:
         raise fail(f"--parallelism must be at least 1, not {parallelism}")
+    _require_lock_key(session, planned.plan)
     planned.lockfile.server_url = planned.plan.server_url or planned.lockfile.server_url  # saved with the first step
     return apply_plan(
         planned.plan,
@@ -240,3 +241,14 @@ def run_apply(
         parallelism=parallelism,
         interrupt=interrupt,
     )
+
+
+def _require_lock_key(session: Session, plan: Plan) -> None:
+    """A plan that will receive secrets (an endpoint's key) needs the lock key before its first step, so a
+    missing key (CI without FEATRIX_LOCK_KEY, a fresh clone of a lockfile with secrets) creates nothing."""
+    from featrix_iac.plan.model import ActionType
+    from featrix_iac.resources.registry import HANDLERS
+
+    quiet = (ActionType.NOOP, ActionType.DELETE, ActionType.RETIRE)
+    if any(a.action not in quiet and HANDLERS[a.kind].makes_secrets for a in plan.actions if a.kind in HANDLERS):
+        session.store.require_key()

@@ -230,6 +230,7 @@ class Handler:
     rules: ClassVar[tuple[FieldRule, ...]] = ()
     trains: ClassVar[bool] = False  # create starts a training that wait_ready waits for
     deletable: ClassVar[bool] = True  # False: the API has no delete (predictors are retired)
+    makes_secrets: ClassVar[bool] = False  # creating or changing it returns a secret for the lockfile (a key)
     read_parallelism: ClassVar[int] = 8
 
     def rule(self, name: str) -> FieldRule | None:

@@ -34,6 +34,7 @@ class EndpointHandler(Handler):
     endpoint (new id, URL and key)."""
 
     kind = "endpoint"
+    makes_secrets = True
     rules = (
         FieldRule("predictor", IP, route="shadow+promote"),
         FieldRule("name", R),

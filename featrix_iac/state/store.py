@@ -234,6 +234,13 @@ class StateStore:
         """ "enc:v1:<base64>" of AES-256-GCM with `address` as associated data (see state/secrets.py)."""
         return sec.encrypt(self._keys.key(create=True), address, plaintext)
 
+    def require_key(self) -> None:
+        """Make sure a lock key is at hand (loaded, or generated where that is allowed); DiagnosticsError if not.
+
+        Called before an apply that will receive secrets, so a refusal comes before anything is created.
+        """
+        self._keys.key(create=True)
+
     def decrypt(self, address: str, blob: str) -> str:
         """The plaintext of a blob; DiagnosticsError for a wrong key, a modified blob or another address."""
         return sec.decrypt(self._keys.decryption_keys(), address, blob, self._keys.source())
