@@ -111,6 +111,10 @@ def _check_target(src: str, target: str, path: FieldPath, declared: set[str]) ->
     close = difflib.get_close_matches(shown, choices, n=1, cutoff=0.6)
     hint = f' Did you mean "{close[0]}"?' if close else ""
     kind_name = addr.kind.replace("_", " ")
+    other = sorted(a.split(".", 1)[0] for a in declared if a.split(".", 1)[1] == addr.key and a != target)
+    if field_name != "depends_on" and other and not close:  # the key exists, as another kind
+        src_kind = src.split(".", 1)[0].replace("_", " ")
+        hint = f' "{addr.key}" is a {other[0].replace("_", " ")}; the {what} field of {_article(src_kind)} {src_kind} names a {kind_name}.'
     return GraphProblem(
         "unknown_reference",
         src,
@@ -118,6 +122,10 @@ def _check_target(src: str, target: str, path: FieldPath, declared: set[str]) ->
         f'Reference to undeclared {kind_name} "{addr.key}"',
         f"{what} names {target}, which is not declared.{hint}",
     )
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def find_cycles(nodes: list[str], edges: list[Edge]) -> list[list[Edge]]:

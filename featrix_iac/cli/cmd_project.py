@@ -78,7 +78,7 @@ def render_cmd(env: str | None, as_json: bool) -> None:
 
 
 INIT_MANIFEST = """\
-# yaml-language-server: $schema=.featrix/featrix.schema.json
+# yaml-language-server: $schema=featrix.schema.json
 version: 1
 project: {name}
 server:
@@ -101,37 +101,53 @@ variables:
 """
 
 
+SCHEMA_FILE, INCLUDE_SCHEMA_FILE = "featrix.schema.json", "featrix.include.schema.json"
+
+
 def _project_name(folder: Path) -> str:
     name = re.sub(r"[^A-Za-z0-9_-]+", "-", folder.name).strip("-")
     return name or "my-project"
 
 
 @click.command("init")
-def init_cmd() -> None:
-    """Create featrix.yaml, data/ and a .gitignore entry for .featrix/ in the current folder."""
+@click.option(
+    "--schemas", "schemas_only", is_flag=True, help="Only (re)write the editor schemas of an existing project."
+)
+def init_cmd(schemas_only: bool) -> None:
+    """Create featrix.yaml, its editor schemas, data/ and a .gitignore entry for .featrix/ in the current folder."""
     from featrix_iac.config import ROOT_FILE
 
     folder = Path.cwd()
     manifest = folder / ROOT_FILE
+    if schemas_only:
+        if not manifest.exists():
+            raise fail(f"no {ROOT_FILE} in {folder}", "Run `featrix init` (without --schemas) to create a project.")
+        _write_schemas(folder)
+        out(f"Wrote {SCHEMA_FILE} and {INCLUDE_SCHEMA_FILE} in {folder}.")
+        return
     if manifest.exists():
-        raise fail(f"{ROOT_FILE} already exists in {folder}", "featrix init never overwrites a project.")
+        raise fail(
+            f"{ROOT_FILE} already exists in {folder}",
+            "featrix init never overwrites a project (`featrix init --schemas` refreshes the editor schemas).",
+        )
     manifest.write_text(INIT_MANIFEST.format(name=_project_name(folder)), encoding="utf-8")
     (folder / "data").mkdir(exist_ok=True)
-    _write_schema(folder / ".featrix" / "featrix.schema.json")
+    _write_schemas(folder)
     gitignore = folder / ".gitignore"
     lines = gitignore.read_text(encoding="utf-8").splitlines() if gitignore.exists() else []
     if ".featrix/" not in lines and ".featrix" not in lines:
         with gitignore.open("a", encoding="utf-8") as f:
             f.write(("\n" if lines and lines[-1] else "") + ".featrix/\n")
-    out(f"Created {ROOT_FILE}, data/ and .gitignore in {folder}.")
+    out(f"Created {ROOT_FILE}, {SCHEMA_FILE}, {INCLUDE_SCHEMA_FILE}, data/ and .gitignore in {folder}.")
     out("Next: put a table in data/, declare it in featrix.yaml, then run `featrix validate`.")
 
 
-def _write_schema(path: Path) -> None:
-    from featrix_iac.config.schema import schema_text
+def _write_schemas(folder: Path) -> None:
+    """The editor schemas, next to featrix.yaml so that they are committed with it (not in git-ignored .featrix/)."""
+    from featrix_iac.config.schema import include_schema_text, schema_text
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(schema_text(), encoding="utf-8")
+    (folder / SCHEMA_FILE).write_text(schema_text(), encoding="utf-8")
+    (folder / INCLUDE_SCHEMA_FILE).write_text(include_schema_text(), encoding="utf-8")
 
 
 __all__ = ["init_cmd", "render_cmd", "validate_cmd"]

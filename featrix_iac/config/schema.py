@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "featrix.schema.json"
+INCLUDE_SCHEMA_PATH = SCHEMA_PATH.with_name("featrix.include.schema.json")  # for the files `include:` reads
+RESOURCE_SECTIONS = ("foundational_models", "predictors", "endpoints", "vector_databases")
 REGENERATE = "python -m featrix_iac.config.schema"
 TEMPLATE_DEF = {
     "type": "string",
@@ -76,19 +78,39 @@ def build_schema() -> dict[str, Any]:
     return schema
 
 
+def build_include_schema() -> dict[str, Any]:
+    """The schema of an included file: resource sections only, none required (the loader says the same)."""
+    schema = build_schema()
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k in RESOURCE_SECTIONS}
+    schema.pop("required", None)
+    schema["additionalProperties"] = False
+    schema["title"] = "featrix include file"
+    schema["description"] = "A file listed in featrix.yaml's `include:`: it declares resources only."
+    return schema
+
+
+def _text(schema: dict[str, Any]) -> str:
+    return json.dumps(schema, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def schema_text() -> str:
-    return json.dumps(build_schema(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return _text(build_schema())
+
+
+def include_schema_text() -> str:
+    return _text(build_include_schema())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Write schemas/featrix.schema.json (or check it with --check)."""
+    """Write schemas/featrix.schema.json and featrix.include.schema.json (or check them with --check)."""
     args = sys.argv[1:] if argv is None else argv
-    text = schema_text()
+    files = {SCHEMA_PATH: schema_text(), INCLUDE_SCHEMA_PATH: include_schema_text()}
     if "--check" in args:
-        current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
-        return 0 if current == text else 1
-    SCHEMA_PATH.parent.mkdir(parents=True, exist_ok=True)
-    SCHEMA_PATH.write_text(text, encoding="utf-8")
+        stale = [p for p, text in files.items() if (p.read_text(encoding="utf-8") if p.exists() else "") != text]
+        return 1 if stale else 0
+    for path, text in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
     return 0
 
 

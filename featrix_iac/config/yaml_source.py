@@ -130,6 +130,11 @@ def parse_file(path: Path, display: str, diags: Diagnostics) -> ParsedFile | Non
     return parse_text(text, path, display, diags)
 
 
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.splitlines()
+    return lines[line][column : column + 1] if 0 <= line < len(lines) else ""
+
+
 def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> ParsedFile | None:
     try:
         node = yaml.compose(text, Loader=_Loader)
@@ -140,6 +145,8 @@ def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> Parse
             cm = exc.context_mark
             detail += f" ({exc.context} started at line {cm.line + 1}, column {cm.column + 1})"
         detail = detail[:1].upper() + detail[1:]
+        if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
+            detail = "Tabs are not allowed in YAML: indent with spaces. " + detail
         diags.error(SYNTAX_ERROR, detail, source=_src(display, mark) if mark else Source(display))
         return None
     except yaml.reader.ReaderError as exc:  # a forbidden character: point at it

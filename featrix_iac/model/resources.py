@@ -228,7 +228,17 @@ class Predictor(Resource):
     )
     cost_false_positive: float | None = Field(None, ge=0, description="Cost of a false positive (binary).")
     cost_false_negative: float | None = Field(None, ge=0, description="Cost of a false negative (binary).")
-    intent: str | None = Field(None, description="Training intent (depends on the type).")
+    intent: str | None = Field(
+        None,
+        description="Training intent. binary_classifier: "
+        + ", ".join(sorted(BINARY_INTENTS))
+        + "; multi_classifier: "
+        + ", ".join(sorted(MULTI_INTENTS))
+        + "; regressor: "
+        + ", ".join(sorted(REGRESSOR_INTENTS))
+        + ".",
+        json_schema_extra={"enum": [*sorted(BINARY_INTENTS | MULTI_INTENTS | REGRESSOR_INTENTS), None]},
+    )
     k: int | None = Field(None, gt=0, description="k for the top_k_hit intent (multi classifier).")
     auto_collapse_synonyms: bool | None = Field(None, description="Collapse synonymous labels.")
     synonym_collapse_threshold: float | None = Field(None, ge=0, le=1, description="Similarity threshold for synonyms.")

@@ -131,12 +131,35 @@ def test_init_scaffolds_a_project_that_validates(capsys: pytest.CaptureFixture[s
     assert code == 0 and "Created featrix.yaml" in out
     assert (folder / "data").is_dir()
     assert (folder / ".gitignore").read_text() == "*.pyc\n.featrix/\n"
-    assert json.loads((folder / ".featrix" / "featrix.schema.json").read_text())["title"] == "featrix.yaml"
+    # the editor schemas sit next to featrix.yaml, committed with it, not in the git-ignored .featrix/
+    assert "$schema=featrix.schema.json" in (folder / "featrix.yaml").read_text()
+    assert json.loads((folder / "featrix.schema.json").read_text())["title"] == "featrix.yaml"
+    include = json.loads((folder / "featrix.include.schema.json").read_text())
+    assert "required" not in include and set(include["properties"]) == {
+        "foundational_models",
+        "predictors",
+        "endpoints",
+        "vector_databases",
+    }
+    assert not (folder / ".featrix").exists()
     assert "project: My-Project" in (folder / "featrix.yaml").read_text()
     code, out, _ = featrix(capsys, "-C", str(folder), "validate")
     assert code == 0 and out.startswith("Success!")
     code, out, _ = featrix(capsys, "-C", str(folder), "fmt", "--check")
     assert (code, out) == (0, "")
+
+
+def test_init_schemas_refreshes_only_the_schemas(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = featrix(capsys, "-C", str(tmp_path), "init", "--schemas")
+    assert code == 1 and "featrix init" in err
+    (tmp_path / "featrix.yaml").write_text("version: 1\nproject: mine\n")
+    code, out, _ = featrix(capsys, "-C", str(tmp_path), "init", "--schemas")
+    assert (
+        code == 0
+        and (tmp_path / "featrix.schema.json").is_file()
+        and (tmp_path / "featrix.include.schema.json").is_file()
+    )
+    assert (tmp_path / "featrix.yaml").read_text() == "version: 1\nproject: mine\n"
 
 
 def test_init_refuses_to_overwrite(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

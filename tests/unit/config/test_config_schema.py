@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
-from featrix_iac.config.schema import REGENERATE, SCHEMA_PATH, build_schema, schema_text
+import pytest
+
+from featrix_iac.config.schema import (
+    INCLUDE_SCHEMA_PATH,
+    REGENERATE,
+    SCHEMA_PATH,
+    build_include_schema,
+    build_schema,
+    include_schema_text,
+    schema_text,
+)
 
 
 def test_schema_file_is_current() -> None:
     current = SCHEMA_PATH.read_text(encoding="utf-8") if SCHEMA_PATH.exists() else ""
     assert current == schema_text(), f"schemas/featrix.schema.json is stale: regenerate it with `{REGENERATE}`"
+    current = INCLUDE_SCHEMA_PATH.read_text(encoding="utf-8") if INCLUDE_SCHEMA_PATH.exists() else ""
+    assert current == include_schema_text(), f"{INCLUDE_SCHEMA_PATH.name} is stale: regenerate it with `{REGENERATE}`"
 
 
 def _properties(schema: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
@@ -72,3 +85,43 @@ def test_example_manifests_match_the_schema_and_typos_do_not() -> None:
     overlay_typo = {"project": "x", "environments": {"dev": {"predictors": {"p": {"epoch": 3}}}}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(overlay_typo, schema)
+
+
+def _manifests_with_schema() -> list[tuple[Path, Path]]:
+    """Every example manifest and the schema file its yaml-language-server comment points at."""
+    root = SCHEMA_PATH.parents[1] / "examples"
+    found = []
+    for path in sorted(root.rglob("*.yaml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        if "$schema=" in first:
+            found.append((path, (path.parent / first.split("$schema=", 1)[1].strip()).resolve()))
+    return found
+
+
+@pytest.mark.parametrize("manifest, schema_path", _manifests_with_schema(), ids=lambda p: p.name)
+def test_every_example_file_is_valid_against_the_schema_it_names(manifest: Path, schema_path: Path) -> None:
+    """Editors flag nothing in a valid project: an included file has no `project`, and is not asked for one."""
+    import jsonschema
+    import yaml
+
+    assert schema_path.is_file(), schema_path
+    jsonschema.validate(yaml.safe_load(manifest.read_text(encoding="utf-8")), json.loads(schema_path.read_text()))
+
+
+def test_the_include_schema_refuses_root_only_keys_and_typos() -> None:
+    import jsonschema
+
+    schema = build_include_schema()
+    jsonschema.validate(
+        {"predictors": {"p": {"foundational_model": "f", "type": "regressor", "target_column": "y"}}}, schema
+    )
+    for bad in ({"variables": {"a": 1}}, {"project": "x"}, {"predictors": {"p": {"target_colum": "y"}}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(bad, schema)
+
+
+def test_closed_sets_are_enums_in_the_schema() -> None:
+    """Editors complete `intent` (and the other closed sets) instead of accepting any string."""
+    defs = build_schema()["$defs"]
+    intent = defs["Predictor"]["properties"]["intent"]["anyOf"][0]
+    assert "balanced" in intent["enum"] and "top_k_hit" in intent["enum"] and "minimize_cost" in intent["enum"]
