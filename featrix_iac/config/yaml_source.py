@@ -146,7 +146,7 @@ def parse_text(text: str, path: Path, display: str, diags: Diagnostics) -> Parse
             detail += f" ({exc.context} started at line {cm.line + 1}, column {cm.column + 1})"
         detail = detail[:1].upper() + detail[1:]
         if mark is not None and _char_at(text, mark.line, mark.column) == "\t":
-            detail = "Tabs are not allowed in YAML: indent with spaces. " + detail
+            detail = "Tabs are not allowed in YAML indentation: indent with spaces."
         diags.error(SYNTAX_ERROR, detail, source=_src(display, mark) if mark else Source(display))
         return None
     except yaml.reader.ReaderError as exc:  # a forbidden character: point at it
