@@ -215,6 +215,7 @@ def _run_apply(
     destroy: bool,
     allow_empty: bool,
     as_json: bool = False,
+    timeouts: tuple[str, ...] = (),
 ) -> None:
     from featrix_iac import operations
     from featrix_iac.apply import Interrupt
@@ -237,6 +238,7 @@ def _run_apply(
                 allow_empty=allow_empty,
                 interrupt=interrupt,
                 on_retry=_on_retry,
+                timeouts=timeouts,
             )
         finally:
             observer.close()
@@ -275,6 +277,14 @@ def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool, as_json:
 @TARGET_OPTION
 @ALLOW_EMPTY_OPTION
 @click.option("--json", "as_json", is_flag=True, help="Print the plan and the outcome as JSON (needs --auto-approve).")
+@click.option(
+    "--timeout",
+    "timeouts",
+    multiple=True,
+    metavar="WAIT.LIMIT=SECONDS",
+    help="Override one wait limit for this run, e.g. publish.stall=1200 (WAIT: training, queued, publish; "
+    "LIMIT: stall, total). Repeatable.",
+)
 def apply_cmd(
     env: str | None,
     plan_file: str | None,
@@ -283,12 +293,13 @@ def apply_cmd(
     targets: tuple[str, ...],
     allow_empty: bool,
     as_json: bool,
+    timeouts: tuple[str, ...],
 ) -> None:
     """Plan, ask, and converge the server to the manifests (or apply a saved PLAN_FILE exactly)."""
     if plan_file:
         if targets or allow_empty:
             raise click.UsageError("--target and --allow-empty belong to `featrix plan -out` when applying a plan file")
-        _apply_saved(env, Path(plan_file), parallelism)
+        _apply_saved(env, Path(plan_file), parallelism, timeouts)
         return
     _run_apply(
         env,
@@ -298,6 +309,7 @@ def apply_cmd(
         destroy=False,
         allow_empty=allow_empty,
         as_json=as_json,
+        timeouts=timeouts,
     )
 
 
@@ -320,7 +332,7 @@ def destroy_cmd(env: str | None, auto_approve: bool, parallelism: int, targets: 
     )
 
 
-def _apply_saved(env: str | None, path: Path, parallelism: int) -> None:
+def _apply_saved(env: str | None, path: Path, parallelism: int, timeouts: tuple[str, ...] = ()) -> None:
     from featrix_iac import operations
     from featrix_iac.apply import Interrupt
     from featrix_iac.cli.views import make_observer, show_plan
@@ -347,7 +359,14 @@ def _apply_saved(env: str | None, path: Path, parallelism: int) -> None:
     with two_stage_interrupt(interrupt) as arming:
         try:
             outcome = operations.apply_saved(
-                _root(), env, saved.plan, check=check, observer=observer, parallelism=parallelism, interrupt=interrupt
+                _root(),
+                env,
+                saved.plan,
+                check=check,
+                observer=observer,
+                parallelism=parallelism,
+                interrupt=interrupt,
+                timeouts=timeouts,
             )
         finally:
             observer.close()

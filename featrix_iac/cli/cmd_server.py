@@ -28,6 +28,13 @@ from featrix_iac.diagnostics import fail
 )
 @click.option("--enable-test-hooks", is_flag=True, help="Enable fault-injection routes (tests only).")
 @click.option(
+    "--realism",
+    is_flag=True,
+    envvar="FEATRIX_LOCAL_REALISM",
+    help="Durations like the real service: publishes of minutes, longer 404s while queued "
+    "(env FEATRIX_LOCAL_REALISM; FEATRIX_LOCAL_PUBLISH_SECONDS / _SHADOW_SECONDS set each one).",
+)
+@click.option(
     "--allow-loopback-webhooks",
     is_flag=True,
     help="Let webhooks go to 127.0.0.1 / localhost (local development; the embedded server sets it).",
@@ -49,6 +56,7 @@ def server_cmd(
     leased: bool,
     log_level: str,
     workers: int | None,
+    realism: bool,
 ) -> None:
     """Run the bundled local Featrix-compatible server (really trains small models).
 
@@ -65,6 +73,7 @@ def server_cmd(
         )
     try:
         from featrix_iac.server.app import hooks_enabled_by_env
+        from featrix_iac.server.durations import durations_from_env
         from featrix_iac.server.keys import KeyError_, resolve_account_key
         from featrix_iac.server.serve import serve
         from featrix_iac.server.service import DataDirBusy
@@ -98,6 +107,7 @@ def server_cmd(
             log_level=log_level,
             on_listening=listening,
             workers=workers,
+            durations=durations_from_env(realism),
             allow_loopback_webhooks=allow_loopback_webhooks,
             leased=leased,
         )

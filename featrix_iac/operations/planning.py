@@ -175,12 +175,15 @@ def apply(
     allow_empty: bool = False,
     interrupt: Interrupt | None = None,
     on_retry: Callable[[RetryEvent], None] | None = None,
+    timeouts: tuple[str, ...] = (),
 ) -> ApplyOutcome:
     """`featrix apply` / `featrix destroy`: under the environment's lock, plan, ask `confirm`, then apply.
 
     `confirm` sees the plan (the CLI shows it and asks); it is not called when there is nothing to do.
+    `timeouts` are `WAIT.LIMIT=SECONDS` overrides of the manifest's `server.timeouts` for this run.
     """
     session = open_session(root, env)
+    limits = wait_limits(session, timeouts)
     with session.store.lock("destroy" if destroy else "apply"):
         with collector_paused():
             lockfile = session.store.load()
@@ -190,7 +193,7 @@ def apply(
             )
             if not planned.plan.has_changes() or not confirm(planned):
                 return ApplyOutcome(planned, approved=False)
-            result = run_apply(session, client, planned, observer, parallelism, interrupt)
+            result = run_apply(session, client, planned, observer, parallelism, interrupt, limits)
             return ApplyOutcome(planned, approved=True, result=result)
 
 
@@ -203,9 +206,11 @@ def apply_saved(
     observer: Observer | None = None,
     parallelism: int = 8,
     interrupt: Interrupt | None = None,
+    timeouts: tuple[str, ...] = (),
 ) -> ApplyOutcome:
     """Apply a plan made earlier (`featrix apply FILE`), exactly: `check(current)` refuses a stale one."""
     session = open_session(root, env)
+    limits = wait_limits(session, timeouts)
     with session.store.lock("apply"):
         with collector_paused():
             lockfile = session.store.load()
@@ -213,7 +218,7 @@ def apply_saved(
         current = PlanResult(saved_plan, session.loaded, lockfile, desired, fingerprints_of(desired))
         check(current)
         with connect(session.loaded) as (client, _url):
-            result = run_apply(session, client, current, observer, parallelism, interrupt)
+            result = run_apply(session, client, current, observer, parallelism, interrupt, limits)
         return ApplyOutcome(current, approved=True, result=result)
 
 
@@ -224,6 +229,7 @@ def run_apply(
     observer: Observer | None,
     parallelism: int,
     interrupt: Interrupt | None,
+    limits: dict[str, Any] | None = None,
 ) -> ApplyResult:
     from featrix_iac.apply import apply_plan
 
@@ -240,6 +246,7 @@ def run_apply(
         observer=observer,
         parallelism=parallelism,
         interrupt=interrupt,
+        timeouts=limits,
     )
 
 
@@ -252,3 +259,14 @@ def _require_lock_key(session: Session, plan: Plan) -> None:
     quiet = (ActionType.NOOP, ActionType.DELETE, ActionType.RETIRE)
     if any(a.action not in quiet and HANDLERS[a.kind].makes_secrets for a in plan.actions if a.kind in HANDLERS):
         session.store.require_key()
+
+
+def wait_limits(session: Session, flags: tuple[str, ...]) -> dict[str, Any]:
+    """Every wait's stall and total limits: defaults, the manifest's `server.timeouts`, then `--timeout` flags."""
+    from featrix_iac.apply.applier import run_limits
+    from featrix_iac.resources.waits import parse_overrides
+
+    try:
+        return parse_overrides(flags, run_limits(session.loaded.project.server))
+    except ValueError as exc:
+        raise fail("invalid --timeout", detail=str(exc)) from None

@@ -51,6 +51,27 @@ class Waits:
         return self.limits.get(name) or DEFAULT_LIMITS[name]
 
 
+def parse_overrides(values: tuple[str, ...] | list[str], base: dict[str, Limit] | None = None) -> dict[str, Limit]:
+    """`WAIT.LIMIT=SECONDS` items (e.g. publish.stall=1200) over `base`; ValueError names a bad item."""
+    limits = dict(base or DEFAULT_LIMITS)
+    for item in values:
+        key, sep, raw = item.partition("=")
+        name, dot, which = key.strip().partition(".")
+        if not sep or not dot or name not in DEFAULT_LIMITS or which not in ("stall", "total"):
+            raise ValueError(
+                f"{item!r}: expected WAIT.LIMIT=SECONDS, WAIT one of {', '.join(WAIT_NAMES)}, LIMIT stall or total"
+            )
+        try:
+            seconds = float(raw)
+        except ValueError:
+            seconds = -1.0
+        if not seconds > 0:
+            raise ValueError(f"{item!r}: SECONDS must be a positive number")
+        old = limits.get(name, DEFAULT_LIMITS[name])
+        limits[name] = Limit(seconds, old.total) if which == "stall" else Limit(old.stall, seconds)
+    return limits
+
+
 def pace(elapsed: float, base: float = 0.2, ceiling: float = 5.0) -> float:
     """Seconds before the next poll: `base` while young, elapsed/20 later (poll_utils.adaptive_poll_interval)."""
     return max(base, min(ceiling, elapsed * 0.05))

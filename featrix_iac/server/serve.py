@@ -85,6 +85,7 @@ def serve(
     workers: int | None = None,
     allow_loopback_webhooks: bool = False,
     leased: bool = False,
+    durations: Any = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM, the parent's death when `parent_pid` is given, or (`leased`) the last lease."""
     import uvicorn
@@ -93,7 +94,12 @@ def serve(
 
     os.umask(0o077)  # everything the server writes (database, artifacts, its own files) is the owner's only
     app = create_app(
-        data_dir, api_key, test_hooks=test_hooks, workers=workers, allow_loopback_webhooks=allow_loopback_webhooks
+        data_dir,
+        api_key,
+        test_hooks=test_hooks,
+        workers=workers,
+        allow_loopback_webhooks=allow_loopback_webhooks,
+        durations=durations,
     )
     sock = bind(host, port)
     actual = sock.getsockname()[1]
