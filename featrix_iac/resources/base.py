@@ -369,7 +369,7 @@ class Handler:
                 missing, first_miss = missing + 1, first_miss if missing else time.monotonic()
                 gone = missing >= 5 and time.monotonic() - first_miss >= GONE_SECONDS
                 progress = Progress("gone" if gone else "training", None, "not found (yet)")
-            except (ServerError, ConnectionFailed) as exc:
+            except (ServerError, ConnectionFailed, MalformedDocument) as exc:  # not an answer about the object
                 counts = False
                 progress = Progress("training", last.fraction, f"status unavailable: {exc.detail or exc}")
             failed = failed + 1 if progress.state == "failed" else 0

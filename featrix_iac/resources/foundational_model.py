@@ -21,6 +21,7 @@ from featrix_iac.resources.base import (
     Progress,
     SetOnly,
     StepResult,
+    get_checked,
     get_confirmed,
     get_list,
     tag_matches,
@@ -218,7 +219,7 @@ class FoundationalModelHandler(Handler):
         return StepResult(ids={"session_id": str(sid)}, outputs={k: v for k, v in outputs.items() if v})
 
     def poll(self, client: FeatrixClient, ids: dict[str, str]) -> Progress:
-        doc = client.get(f"/compute/session/{ids['session_id']}")
+        doc = get_checked(client, f"/compute/session/{ids['session_id']}", session_check(ids["session_id"]))
         jobs = [
             j for j in jobs_of(doc).values() if j.get("job_type") in ("train_es", "train_embedding_space", "training")
         ]

@@ -18,6 +18,7 @@ from featrix_iac.resources.base import (
     Operation,
     Progress,
     StepResult,
+    get_checked,
     get_confirmed,
     malformed,
     tag_matches,
@@ -257,11 +258,14 @@ class PredictorHandler(Handler):
         return found
 
     def poll(self, client: FeatrixClient, ids: dict[str, str]) -> Progress:
-        doc = client.get(f"/compute/session/{ids['session_id']}")
+        path = f"/compute/session/{ids['session_id']}"
+        doc = get_checked(client, path, session_check(ids["session_id"]))
         job = _job_for(doc, ids)
         if job is not None:
             return job_progress(job, "training")
         plan = next((e for e in job_plan_of(doc) if e.get("predictor_id") == ids.get("predictor_id")), None)
+        if plan is None and is_replayed(doc):
+            raise malformed(path, f"a replayed (stale) answer without predictor {ids.get('predictor_id')}")
         if plan is None:
             raise NotFoundError(f"predictor {ids.get('predictor_id')} is not in session {ids['session_id']}")
         return Progress(fold_status(plan.get("status")), None, f"training {plan.get('status')}")

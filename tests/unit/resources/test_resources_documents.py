@@ -115,3 +115,24 @@ def test_orphan_search_in_a_malformed_list_cannot_tell() -> None:
         HANDLERS["endpoint"].find_existing(CannedClient({"/endpoints": {}}), tag)
     with pytest.raises(CannotTell):
         HANDLERS["foundational_model"].find_existing(CannedClient({"/compute/sessions-for-org": {}}), tag)
+
+
+class SequenceClient:
+    """Answers GET of one path with the next document of a list (the last one repeats)."""
+
+    def __init__(self, docs: list[Any]) -> None:
+        self.docs = docs
+
+    def get(self, path: str, *, params: dict[str, Any] | None = None, node: str | None = None) -> Any:
+        return self.docs.pop(0) if len(self.docs) > 1 else self.docs[0]
+
+
+@pytest.mark.parametrize("kind", ["foundational_model", "predictor"])
+def test_waiting_rides_out_malformed_answers(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A malformed 200 while waiting for training is not "gone" (which would taint the entry and retrain it)."""
+    monkeypatch.setattr("featrix_iac.resources.base.time.sleep", lambda _s: None)
+    monkeypatch.setattr("featrix_iac.resources.base.GONE_SECONDS", 0.0)
+    stale = {"session": {"session_id": SID, "status": "running", "job_plan": []}, "stale": True}
+    client = SequenceClient([{}, {"detail": "oops"}, stale, {}, {}, {}, {}, GOOD_SESSION])
+    progress = HANDLERS[kind].wait_ready(client, dict(ENTRIES[kind].ids), timeout=60)  # type: ignore[arg-type]
+    assert progress.state == "ready"
