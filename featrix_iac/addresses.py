@@ -31,3 +31,9 @@ class Address:
         if not sep or kind not in KINDS or not KEY_RE.match(key):
             raise ValueError(f"invalid address {text!r}: expected KIND.KEY with KIND one of {', '.join(KINDS)}")
         return cls(kind, key)
+
+
+def a_kind(kind: str) -> str:
+    """A kind in prose with its article: "a foundational model", "an endpoint"."""
+    words = kind.replace("_", " ")
+    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"

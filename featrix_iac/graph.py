@@ -6,7 +6,7 @@ import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
-from featrix_iac.addresses import KEY_RE, SECTION_OF_KIND, SECTIONS, Address
+from featrix_iac.addresses import KEY_RE, SECTION_OF_KIND, SECTIONS, Address, a_kind
 from featrix_iac.diagnostics import fail
 from featrix_iac.model import Project
 
@@ -113,8 +113,8 @@ def _check_target(src: str, target: str, path: FieldPath, declared: set[str]) ->
     kind_name = addr.kind.replace("_", " ")
     other = sorted(a.split(".", 1)[0] for a in declared if a.split(".", 1)[1] == addr.key and a != target)
     if field_name != "depends_on" and other and not close:  # the key exists, as another kind
-        src_kind = src.split(".", 1)[0].replace("_", " ")
-        hint = f' "{addr.key}" is a {other[0].replace("_", " ")}; the {what} field of {_article(src_kind)} {src_kind} names a {kind_name}.'
+        src_kind = src.split(".", 1)[0]
+        hint = f' "{addr.key}" is {a_kind(other[0])}; the {what} field of {a_kind(src_kind)} names {a_kind(addr.kind)}.'
     return GraphProblem(
         "unknown_reference",
         src,
@@ -122,10 +122,6 @@ def _check_target(src: str, target: str, path: FieldPath, declared: set[str]) ->
         f'Reference to undeclared {kind_name} "{addr.key}"',
         f"{what} names {target}, which is not declared.{hint}",
     )
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
 
 
 def find_cycles(nodes: list[str], edges: list[Edge]) -> list[list[Edge]]:

@@ -24,7 +24,9 @@ def _load(env: str | None) -> Any:
 
 @click.command("validate")
 @ENV_OPTION
-@click.option("--json", "as_json", is_flag=True, help='Print {"valid": bool, "diagnostics": [...]} as JSON.')
+@click.option(
+    "--json", "as_json", is_flag=True, help='Print {"format_version": 1, "valid": bool, "diagnostics": [...]} as JSON.'
+)
 def validate_cmd(env: str | None, as_json: bool) -> None:
     """Check the manifests: syntax, types, references, templates and data files."""
     if not as_json:
@@ -33,13 +35,14 @@ def validate_cmd(env: str | None, as_json: bool) -> None:
         echo_diagnostics(_load(env).warnings)
         out("Success! The configuration is valid.")
         return
+    from featrix_iac.plan.jsonformat import validate_json
+
     try:
-        diagnostics: list[dict[str, object]] = [d.to_json() for d in _load(env).warnings]
+        diagnostics = list(_load(env).warnings)
     except DiagnosticsError as exc:
-        diagnostics = [d.to_json() for d in exc.diagnostics.sorted()]
-    valid = not any(d["severity"] == "error" for d in diagnostics)
-    out(json.dumps({"valid": valid, "diagnostics": diagnostics}, indent=2))
-    if not valid:
+        diagnostics = exc.diagnostics.sorted()
+    out(validate_json(diagnostics), nl=False)  # the versioned document of schemas/validate.schema.json
+    if any(d.severity.value == "error" for d in diagnostics):
         raise CommandExit(EXIT_ERROR)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from featrix_iac.cli.output import out
+from featrix_iac.cli.output import err, out
 
 ENV_OPTION = click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay (default: none).")
 
@@ -67,6 +67,8 @@ def state_list_cmd(env: str | None, as_json: bool) -> None:
         data = [{"address": a, "kind": e.kind, "status": e.status, "ids": e.ids} for a, e in rows]
         out(json.dumps(data, indent=2, sort_keys=True))
         return
+    if not rows:  # say so (on stderr, so that scripts reading the list still get an empty one)
+        err(f"The lockfile of environment {env or 'default'!r} records no resources (`featrix apply` creates them).")
     for address, entry in rows:
         status = "" if entry.status == "ready" else f"  ({entry.status})"
         out(f"{address}{status}")

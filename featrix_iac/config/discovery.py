@@ -14,4 +14,7 @@ def find_project_root(start: Path | str | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / ROOT_FILE).is_file():
             return folder
-    raise fail(f"no {ROOT_FILE} found in {here} or its parents")
+    raise fail(
+        f"no {ROOT_FILE} found in {here} or its parents",
+        "Run `featrix init` to create a project here, or `featrix -C DIR ...` to use the project in DIR.",
+    )

@@ -7,6 +7,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from featrix_iac.addresses import a_kind
 from featrix_iac.diagnostics import fail
 from featrix_iac.operations.reading import IMPORT_KEY_NOTE
 from featrix_iac.operations.session import Session, connect, open_session
@@ -164,7 +165,7 @@ def _import_ids(lock: Lockfile, address: str, kind: str, object_id: str, wanted:
         raise fail(
             f"{object_id} is in session {sid}, but foundational_model.{wanted['foundational_model']} is session "
             f"{fm['session_id']} in the lockfile",
-            f"a {kind.replace('_', ' ')} lives in its foundational model's session; import the matching "
+            f"{a_kind(kind)} lives in its foundational model's session; import the matching "
             "foundational model, or give an object of the recorded session",
             address,
         )
@@ -332,7 +333,7 @@ def state_mv(root: Path | str, env: str | None, src: str, dst: str) -> list[str]
 
     old, new = _parse_address(src), _parse_address(dst)
     if old.kind != new.kind:
-        raise fail(f"cannot move a {old.kind} to a {new.kind} address", "state mv keeps the kind", dst)
+        raise fail(f"cannot move {a_kind(old.kind)} to {a_kind(new.kind)} address", "state mv keeps the kind", dst)
     session = open_session(root, env)
     with session.store.lock("state mv"):
         lock = session.store.load()

@@ -150,7 +150,7 @@ def test_state_mv_follows_renamed_keys(
     cli.write(renamed)
     assert cli("plan", "--detailed-exitcode").returncode == 2  # without mv: new objects, old ones removed
     kinds = cli("state", "mv", SPECIES, "endpoint.species_v2")
-    assert kinds.returncode == 1 and "cannot move a predictor to a endpoint address" in kinds.stderr
+    assert kinds.returncode == 1 and "cannot move a predictor to an endpoint address" in kinds.stderr
     cli.ok("state", "mv", SPECIES, "predictor.species_v2")
     moved = cli.ok("state", "mv", ENDPOINT, "endpoint.species_public")
     assert "Warning" not in moved.stdout

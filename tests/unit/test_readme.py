@@ -72,3 +72,24 @@ def test_the_readme_commands_install_the_newest_allowed_releases(marker: str) ->
     """An existing .venv is upgraded to what a fresh machine would resolve, not left on older releases."""
     install = next(part for part in _readme_block(marker).split("&&") if " install " in part)
     assert "--upgrade" in install.split() and "--upgrade-strategy eager" in install, install
+
+
+def test_the_development_tree_names_what_exists() -> None:
+    """Every module and package the README's development tree lists under featrix_iac/ exists."""
+    tree = _section("Development").split("```")[1]
+    names = []
+    inside = False
+    for line in tree.splitlines():
+        if line.startswith("featrix_iac/"):
+            inside = True
+            continue
+        if inside and not line.startswith("  "):
+            break
+        if inside:
+            for token in line.split():
+                if not re.fullmatch(r"[\w.]+(\.py|/)", token):
+                    break
+                names.append(token)
+    assert len(names) >= 8, names
+    missing = [n for n in names if not (ROOT / "featrix_iac" / n.rstrip("/")).exists()]
+    assert not missing, f"README development tree names what does not exist: {missing}"

@@ -47,12 +47,15 @@ def test_validate_finds_the_root_from_a_subfolder(capsys: pytest.CaptureFixture[
 def test_validate_without_a_manifest(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, out, err = featrix(capsys, "-C", str(tmp_path), "validate")
     assert code == 1 and out == ""
-    assert err == f"Error: no featrix.yaml found in {tmp_path.resolve()} or its parents\n"
+    assert err == (
+        f"Error: no featrix.yaml found in {tmp_path.resolve()} or its parents\n"
+        "  Run `featrix init` to create a project here, or `featrix -C DIR ...` to use the project in DIR.\n"
+    )
 
 
 def test_validate_json(capsys: pytest.CaptureFixture[str], quickstart: Path) -> None:
     code, out, _ = featrix(capsys, "-C", str(quickstart), "validate", "--json")
-    assert code == 0 and json.loads(out) == {"valid": True, "diagnostics": []}
+    assert code == 0 and json.loads(out) == {"format_version": 1, "valid": True, "diagnostics": []}
     (quickstart / "data" / "penguins.csv").unlink()
     code, out, err = featrix(capsys, "-C", str(quickstart), "validate", "--json")
     data = json.loads(out)

@@ -1,0 +1,37 @@
+"""Small things a newcomer trips over (issue 10 item 11): each says what is going on."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from featrix_iac.addresses import a_kind
+from featrix_iac.cli.errors import run
+from featrix_iac.cli.main import cli
+
+
+def _featrix(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    cwd = os.getcwd()
+    try:
+        code = run(cli, list(args))
+    finally:
+        os.chdir(cwd)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_kinds_in_prose_take_the_right_article() -> None:
+    assert [a_kind(k) for k in ("endpoint", "foundational_model", "predictor", "vector_database")] == [
+        "an endpoint",
+        "a foundational model",
+        "a predictor",
+        "a vector database",
+    ]
+
+
+def test_state_list_of_an_empty_lockfile_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "featrix.yaml").write_text("version: 1\nproject: p\n")
+    code, out, err = _featrix(capsys, "-C", str(tmp_path), "state", "list")
+    assert code == 0 and out == "" and "records no resources" in err and "featrix apply" in err
