@@ -9,6 +9,8 @@ create, never a string).
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +28,7 @@ class Body:
     keys: Types
     cite: str
     fixed: bool = True
+    never: frozenset[str] = frozenset()  # keys the client function takes itself and never forwards here
 
 
 SESSION = "/compute/session/{sid}"
@@ -107,6 +110,17 @@ BODIES: dict[tuple[str, str], Body] = {
         },
         "api/client.py:FeatrixSphere._create_foundational_model_s3",
         fixed=False,
+        # create_foundational_model sends these only with an upload, never to the URL create
+        never=frozenset(
+            {
+                "time_column",
+                "sequential_timestamp_col",
+                "sequential_entity_id_col",
+                "sequential_window_units",
+                "sequential_window_interval",
+                "sequential_rolling_windows",
+            }
+        ),
     ),
     ("POST", SESSION + "/train_predictor"): Body(
         {
@@ -120,6 +134,8 @@ BODIES: dict[tuple[str, str], Body] = {
             "priority": S,
             "keep_duplicates": B,
             "project_id": S,
+            "cost_false_positive": (int, float),  # FoundationalModel.create_binary_classifier
+            "cost_false_negative": (int, float),
         },
         "api/foundational_model.py:FoundationalModel._create_predictor",
         fixed=False,
@@ -127,8 +143,47 @@ BODIES: dict[tuple[str, str], Body] = {
 }
 
 
+# multipart fields of the upload, as FeatrixSphere.create_foundational_model writes them: str(int),
+# str(bool).lower(), json.dumps of lists and objects (api/client.py)
+FORM_INT = re.compile(r"^-?[0-9]+$")
+UPLOAD_FORM: dict[str, tuple[str, Any]] = {
+    "epochs": ("an integer such as 8", FORM_INT.match),
+    "n_rows": ("an integer", FORM_INT.match),
+    "n_cols": ("an integer", FORM_INT.match),
+    "sequential_window_interval": ("an integer", FORM_INT.match),
+    "foundation_mode": ('"true" or "false"', lambda v: v in ("true", "false")),
+    "ignore_columns": ("a JSON array", lambda v: isinstance(_loads(v), list)),
+    "sequential_rolling_windows": ("a JSON array", lambda v: isinstance(_loads(v), list)),
+    "column_overrides": ("a JSON object", lambda v: isinstance(_loads(v), dict)),
+    "webhooks": ("a JSON object", lambda v: isinstance(_loads(v), dict)),
+    "user_metadata": ("a JSON object", lambda v: isinstance(_loads(v), dict)),
+}
+
+
+def _loads(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def check_upload_form(fields: dict[str, str]) -> None:
+    """422 for a multipart field written otherwise than the official client writes it ("True", "8.0", ...)."""
+    found = [
+        f"{k} must be {what}, got {fields[k]!r}"
+        for k, (what, ok) in UPLOAD_FORM.items()
+        if k in fields and not ok(fields[k])
+    ]
+    if found:
+        raise HTTPException(
+            status_code=422,
+            detail=f"{'; '.join(found)} (per the official client's api/client.py:create_foundational_model)",
+        )
+
+
 def _type_name(types: tuple[type, ...]) -> str:
-    names = {str: "string", int: "integer", bool: "boolean", dict: "object", list: "array", type(None): "null"}
+    names = {str: "string", int: "integer", float: "number", bool: "boolean", dict: "object", list: "array"}
+    names[type(None)] = "null"
     return " or ".join(names.get(t, "any") for t in types)
 
 
@@ -143,6 +198,9 @@ def _fits(value: Any, types: tuple[type, ...]) -> bool:
 def problems(body: dict[str, Any], spec: Body) -> list[str]:
     """What is wrong with `body` under `spec`: unknown keys (fixed bodies) and wrongly typed values."""
     out = []
+    sent_never = sorted(set(body) & spec.never)
+    if sent_never:
+        out.append(f"field(s) {', '.join(sent_never)} are not taken by this route")
     if spec.fixed:
         unknown = sorted(set(body) - set(spec.keys))
         if unknown:

@@ -110,7 +110,10 @@ class Gate:
                 return
             await self.app(scope, receive, logged_send)
         finally:
-            wire = request_shape(scope, capture.raw, capture.truncated, self.api_key)
+            try:
+                wire = request_shape(scope, capture.raw, capture.truncated, self.api_key)
+            except Exception:  # noqa: BLE001 - recording must never break serving
+                wire = {"route": path, "content": "unrecorded"}
             hooks.log(method, path, status_box["status"], rule.id if rule else None, wire)
 
     async def _fault(self, rule: FaultRule, send: Any, logged_send: Any) -> bool:

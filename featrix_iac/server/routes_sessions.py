@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from featrix_iac.server import documents
+from featrix_iac.server.bodies import check_upload_form
 from featrix_iac.server.http import bad, cluster, json_body, svc
 from featrix_iac.server.service import NotFound
 from featrix_iac.server.sessions import create_session, parse_options
@@ -31,6 +32,7 @@ async def upload_with_new_session(request: Request) -> dict[str, Any]:
     if upload is None or isinstance(upload, str):
         raise bad("the upload has no 'file' part")
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    check_upload_form(fields)
     s = svc(request)
     opts = parse_options(fields, s.webhooks.policy)
     try:  # the part is a spooled temporary file: read it streaming, never whole into memory

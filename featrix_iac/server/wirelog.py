@@ -14,16 +14,21 @@ from urllib.parse import parse_qsl
 MAX_CAPTURE = 4 * 1024 * 1024  # bytes of a body kept to take its shape
 FORM_NAME = re.compile(rb'Content-Disposition:\s*form-data;\s*name="([^"]*)"(;\s*filename="[^"]*")?', re.IGNORECASE)
 RECORDED_HEADERS = ("x-featrix-", "x-api-key")
+MAX_DEPTH = 16
 
 
-def json_shape(value: Any) -> Any:
-    """Key names and JSON types, e.g. {"records": [{"age": "integer"}]}; list items are merged into one."""
+def json_shape(value: Any, depth: int = 0) -> Any:
+    """Key names and JSON types, e.g. {"records": [{"age": "integer"}]}; list items are merged into one.
+
+    Below MAX_DEPTH levels a container is only "object" / "array" (a hostile body cannot exhaust the stack)."""
+    if isinstance(value, (dict, list)) and depth >= MAX_DEPTH:
+        return "object" if isinstance(value, dict) else "array"
     if isinstance(value, dict):
-        return {str(k): json_shape(v) for k, v in sorted(value.items())}
+        return {str(k): json_shape(v, depth + 1) for k, v in sorted(value.items())}
     if isinstance(value, list):
         merged: Any = None
         for item in value:
-            merged = _merge(merged, json_shape(item))
+            merged = _merge(merged, json_shape(item, depth + 1))
         return [] if merged is None else [merged]
     if isinstance(value, bool):
         return "boolean"
@@ -65,7 +70,7 @@ def body_shape(content_type: str, raw: bytes, truncated: bool) -> dict[str, Any]
         return {"content": "json", "json": "(too large to record)"}
     try:
         return {"content": "json", "json": json_shape(json.loads(raw))}
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # not JSON, or nested too deep to parse
         return {"content": "other"}
 
 

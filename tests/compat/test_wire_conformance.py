@@ -148,6 +148,8 @@ predictors:
     type: binary_classifier
     target_column: sex
     rare_label_value: female
+    cost_false_positive: 1.5
+    cost_false_negative: 5.0
     epochs: 2
 endpoints:
   species_api:
@@ -280,7 +282,10 @@ def _trained_fm(fx: Any, path: Path) -> Any:
 
 def _predictors(fm: Any, hooks: dict[str, str]) -> tuple[Any, Any]:
     species = fm.create_multi_classifier(target_column="species", name="species", epochs=2, webhooks=hooks)
-    sex = fm.create_binary_classifier(target_column="sex", name="sex", epochs=2, rare_label_value="female")
+    sex = fm.create_binary_classifier(
+        target_column="sex", name="sex", epochs=2, rare_label_value="female",
+        cost_false_positive=1.5, cost_false_negative=5.0,
+    )  # fmt: skip
     for predictor in (species, sex):
         predictor.wait_for_training(poll_interval=0.2, show_progress=False)
     return species, sex

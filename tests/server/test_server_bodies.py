@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from featrix_iac.server.bodies import BODIES, Body, problems
-from featrix_iac.server.wirelog import json_shape
+from featrix_iac.server.wirelog import body_shape, json_shape
 
 
 def test_every_contract_cites_the_official_client() -> None:
@@ -65,6 +66,10 @@ def test_types_the_official_client_never_sends_get_422(api: Any, trained: dict[s
     assert api.post("/compute/create-embedding-space", json=url).status_code == 422
     url = {"s3_file_data_set_training": "file:///nonexistent.csv", "foundation_mode": "true"}
     assert api.post("/compute/create-embedding-space", json=url).status_code == 422
+    url = {"s3_file_data_set_training": "file:///nonexistent.csv", "time_column": "ts"}
+    assert "time_column" in api.post("/compute/create-embedding-space", json=url).json()["detail"]
+    body = {"target_column": "sex", "target_column_type": "set", "cost_false_positive": "1"}
+    assert api.post(f"{session}/train_predictor", json=body).status_code == 422
     dep = {"warning_message": "old", "expiration_date": "2031-01-01"}
     assert api.post(f"{session}/deprecate", json=dep).status_code == 422
     assert api.ok("post", f"{session}/predictor/{pid}/deletion_protection", json={"protected": False})
@@ -103,3 +108,23 @@ def test_the_wire_log_records_shapes_not_values(api: Any, trained: dict[str, Any
 def test_json_shape_merges_list_items() -> None:
     shape = json_shape({"records": [{"a": 1, "b": "x"}, {"a": None, "c": True}], "k": 2.5})
     assert shape == {"k": "number", "records": [{"a": "integer|null", "b": "string", "c": "boolean"}]}
+
+
+def test_the_wire_shape_of_a_hostile_body_is_bounded() -> None:
+    deep: Any = 1
+    for _ in range(5000):
+        deep = {"a": deep}
+    assert "object" in json.dumps(json_shape(deep))  # cut at MAX_DEPTH, no RecursionError
+    nested = ('{"a": ' * 50_000 + "1" + "}" * 50_000).encode()
+    assert body_shape("application/json", nested, False) == {"content": "other"}
+
+
+def test_upload_fields_written_otherwise_than_the_official_client_get_422(api: Any, penguins: Any) -> None:
+    csv = penguins.head(30).to_csv(index=False).encode()
+    for field, value in (("foundation_mode", "True"), ("epochs", "8.0"), ("ignore_columns", "year")):
+        resp = api.post(
+            "/compute/upload_with_new_session/",
+            files={"file": ("p.csv", csv)},
+            data={"name": "formcheck", field: value},
+        )
+        assert resp.status_code == 422 and field in resp.json()["detail"], resp.text

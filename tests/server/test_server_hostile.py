@@ -71,10 +71,12 @@ def test_over_deep_json_is_a_400(api: Any, route: str) -> None:
 
 def test_predictor_epochs_are_bounded(api: Any, small: str) -> None:
     route = f"/compute/session/{small}/train_predictor"
-    for epochs in (1e9, 10**9, limits.MAX_EPOCHS + 1):
+    for epochs in (10**9, limits.MAX_EPOCHS + 1):
         resp = api.post(route, json={"target_column": "species", "target_column_type": "set", "epochs": epochs})
         assert resp.status_code == 400, resp.text
         assert str(limits.MAX_EPOCHS) in resp.json()["detail"]
+    huge = api.post(route, json={"target_column": "species", "target_column_type": "set", "epochs": 1e9})
+    assert huge.status_code == 422 and "epochs" in huge.json()["detail"]  # a float: the official client sends an int
     body = {"target_column": "sex", "target_column_type": "set", "epochs": 2}
     api.ok("post", route, json=body)
     api.wait(small)
