@@ -143,12 +143,18 @@ class KeyRing:
 
     def _refuse_generation(self) -> str:
         """Why a new key file must not be generated here ("" when it may be)."""
-        if self.recorded_secrets:
+        others = self._lockfiles_with_secrets()
+        if self.recorded_secrets or others:
+            held = (
+                f"{self.lockfile_name} holds {self.recorded_secrets} encrypted secret(s)"
+                if self.recorded_secrets
+                else ""
+            )
+            also = f"{', '.join(others)} {'hold' if len(others) > 1 else 'holds'} encrypted secrets" if others else ""
             return (
-                f"{self.lockfile_name} holds {self.recorded_secrets} encrypted secret(s) and {self.key_file} does "
-                f"not exist, so featrix does not generate a new key: new secrets would be encrypted under a key "
-                f"that does not open the old ones. Set {ENV_VAR} to the key they were encrypted with, or restore "
-                f"{self.key_file}."
+                f"{'; '.join(x for x in (held, also) if x)} and {self.key_file} does not exist, so featrix does not "
+                f"generate a new key: new secrets would be encrypted under a key that does not open the old ones. "
+                f"Set {ENV_VAR} to the key they were encrypted with, or restore {self.key_file}."
             )
         if in_ci():
             return (
@@ -167,6 +173,12 @@ class KeyRing:
         if len(key) != 32:
             raise fail(f"invalid lock key file {self.key_file}", "it must hold the base64 of 32 bytes")
         return key
+
+    def _lockfiles_with_secrets(self) -> list[str]:
+        """The project's other lockfiles (every environment shares the key file) that hold ciphertext."""
+        root = self.private_dir.parent
+        found = [p for p in sorted(root.glob("featrix*.lock")) if p.name != self.lockfile_name and _has_ciphertext(p)]
+        return [p.name for p in found]
 
     def _generate(self) -> bytes:
         """Write a new key file atomically: a complete temp file, linked into place only if none exists.
@@ -192,6 +204,13 @@ class KeyRing:
                 os.unlink(tmp)
         fsync_dir(self.private_dir)
         return key
+
+
+def _has_ciphertext(path: Path) -> bool:
+    try:
+        return PREFIX in path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
 
 
 def in_ci() -> bool:

@@ -123,3 +123,21 @@ def test_simultaneous_first_uses_share_one_complete_key(tmp_path: Path) -> None:
     reader = StateStore(tmp_path, "default")
     assert all(reader.decrypt("endpoint.api", blob) == SECRET for _, blob in outcomes)
     assert [p.name for p in (tmp_path / ".featrix").iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_no_key_is_generated_while_another_environments_lockfile_holds_secrets(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every environment shares `.featrix/lock.key`: a new one would not open prod's secrets either."""
+    monkeypatch.setenv("FEATRIX_LOCK_KEY", "the team passphrase")
+    prod = StateStore(tmp_path, "prod")
+    lock = prod.load()
+    blob = prod.encrypt("endpoint.api", SECRET)
+    prod.update(lock, "endpoint.api", LockEntry(kind="endpoint", status="ready", secrets={"api_key": blob}))
+    monkeypatch.delenv("FEATRIX_LOCK_KEY")
+    dev = StateStore(tmp_path, "dev")
+    dev.load()
+    with pytest.raises(DiagnosticsError) as info:
+        dev.encrypt("endpoint.api", "fx_dev_key")
+    assert "featrix.prod.lock" in message(info) and "FEATRIX_LOCK_KEY" in message(info)
+    assert not key_file(tmp_path).exists()
