@@ -361,6 +361,7 @@ class _Applier:
             self.tracker.emit("on_progress", address, p.message, p.fraction)
 
         progress(Progress("training", None, "waiting for training"))
+        started = time.monotonic()
         try:
             limit = self.limits["training"]
             p = h.wait_ready(
@@ -385,7 +386,11 @@ class _Applier:
             raise NodeSkipped(
                 "interrupted while waiting for training; its id is in the lockfile, the next apply re-attaches"
             )
-        return entry
+        if not action.estimate:
+            return entry
+        training: dict[str, Any] = {"seconds": round(time.monotonic() - started, 1)}
+        training.update({k: action.estimate[k] for k in ("rows", "columns", "epochs", "work") if k in action.estimate})
+        return entry.model_copy(deep=True, update={"training": training})
 
     def _finalize(self, action: Action, h: Handler, entry: LockEntry) -> None:
         applied, hashes = h.split_applied(action.desired)

@@ -61,6 +61,12 @@ def _on_retry(event: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.schema.json).")
 @click.option("--markdown", is_flag=True, help="Print the plan as a Markdown pull-request comment.")
 @click.option("-out", "--out", "out_file", metavar="FILE", help="Save the plan to FILE for `featrix apply FILE`.")
+@click.option(
+    "--max-training-minutes",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="N",
+    help="Fail when the estimated critical path of the plan's trainings exceeds N minutes (default: budget:).",
+)
 def plan_cmd(
     env: str | None,
     targets: tuple[str, ...],
@@ -71,6 +77,7 @@ def plan_cmd(
     as_json: bool,
     markdown: bool,
     out_file: str | None,
+    max_training_minutes: float | None,
 ) -> None:
     """Show what apply would change on the server, and why (reads the server; changes nothing)."""
     from featrix_iac import operations
@@ -85,6 +92,7 @@ def plan_cmd(
         refresh_only=refresh_only,
         allow_empty=allow_empty,
         on_retry=_on_retry,
+        max_training_minutes=max_training_minutes,
     )
     _print_plan(result, as_json=as_json, markdown=markdown)
     if out_file:

@@ -46,6 +46,14 @@ class ServerConfig(Strict):
         return v.rstrip("/")
 
 
+class Budget(Strict):
+    """Limits a plan must stay within, or it fails (exit 1) before anything trains."""
+
+    max_training_minutes: float | None = Field(
+        None, gt=0, description="Longest estimated critical path of the plan's trainings, in minutes."
+    )
+
+
 class Environment(Strict):
     """An overlay selected with `-e NAME`: variables, server block and any resource field."""
 
@@ -70,6 +78,7 @@ class Project(Strict):
     version: int = Field(1, ge=1, le=1, description="Manifest format version (1).")
     project: str = Field(description="Project name; tags every object this project creates.", min_length=1)
     server: ServerConfig = Field(default_factory=ServerConfig, description="The Featrix API to manage.")
+    budget: Budget = Field(default_factory=Budget, description="Limits a plan must stay within.")
     variables: dict[str, Any] = Field(default_factory=dict, description="Values for var('name') in templates.")
     environments: dict[str, Environment] = Field(default_factory=dict, description="Named overlays, selected with -e.")
     include: list[str] = Field(default_factory=list, description="Globs of more manifest files, relative to this one.")

@@ -85,6 +85,7 @@ def make_plan_with(
     destroy: bool = False,
     refresh_only: bool = False,
     allow_empty: bool = False,
+    max_training_minutes: float | None = None,
 ) -> PlanResult:
     """Refresh (the only I/O) and run the pure planner."""
     from featrix_iac.addresses import SECTION_OF_KIND
@@ -128,8 +129,31 @@ def make_plan_with(
             "objects the other server holds read as deleted here"
         )
     plan.warnings = sorted({*plan.warnings, *warnings})
+    _check_budget(plan, loaded, max_training_minutes)
     return PlanResult(
         plan, loaded, lockfile, desired, fingerprints_of(desired), client.request_count - before, warnings
+    )
+
+
+def _check_budget(plan: Plan, loaded: LoadedProject, flag: float | None) -> None:
+    """A plan whose trainings' critical path exceeds --max-training-minutes (or budget:) fails, naming why."""
+    from featrix_iac.plan.estimate import biggest
+
+    limit = flag if flag is not None else loaded.project.budget.max_training_minutes
+    if limit is None or not plan.estimate or plan.estimate["critical_path_seconds"] <= limit * 60:
+        return
+    minutes = plan.estimate["critical_path_seconds"] / 60
+    top = "; ".join(
+        f"{a.address} ≈ {float(a.estimate['training_seconds']) / 60:.1f} min "
+        f"({a.estimate['rows']} rows × {a.estimate['columns']} columns × {a.estimate['epochs']} epochs)"
+        for a in biggest(plan.actions)
+        if a.estimate
+    )
+    where = "--max-training-minutes" if flag is not None else "budget.max_training_minutes"
+    raise fail(
+        f"the plan's training would take ≈ {minutes:.1f} min (critical path), over the {limit:g} min of {where}",
+        f"biggest: {top}. Train less (epochs, sample), split the change over several applies, or raise the limit.",
+        source=None if flag is not None else loaded.source("budget", "max_training_minutes"),
     )
 
 
@@ -143,6 +167,7 @@ def plan(
     refresh_only: bool = False,
     allow_empty: bool = False,
     on_retry: Callable[[RetryEvent], None] | None = None,
+    max_training_minutes: float | None = None,
 ) -> PlanResult:
     """`featrix plan`: read-only; no lock is taken, nothing is written."""
     session = open_session(root, env)
@@ -157,6 +182,7 @@ def plan(
             destroy=destroy,
             refresh_only=refresh_only,
             allow_empty=allow_empty,
+            max_training_minutes=max_training_minutes,
         )
 
 

@@ -60,6 +60,8 @@ class Action(_Data):
     # once dependents have followed (a destroy step after an update or no-op)
     delete_replaced: bool = False
     warnings: list[str] = Field(default_factory=list)
+    # a training's estimate: {training_seconds, rows, columns, epochs, work, calibrated_on} (plan/estimate.py)
+    estimate: dict[str, Any] | None = None
 
 
 class Drift(_Data):
@@ -82,6 +84,7 @@ class Plan(_Data):
     drift: list[Drift] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     refresh_only: bool = False
+    estimate: dict[str, float] | None = None  # {training_seconds, critical_path_seconds} of the trainings
 
     def changes(self) -> list[Action]:
         return [a for a in self.actions if a.action is not ActionType.NOOP]

@@ -21,6 +21,7 @@ from featrix_iac.plan.differ import (
     rule_index,
     same,
 )
+from featrix_iac.plan.estimate import totals as training_totals
 from featrix_iac.plan.model import Action, ActionType, Drift, FieldChange, Plan
 from featrix_iac.resources.base import Change, FieldRule, LiveObject
 from featrix_iac.state import LockEntry, Lockfile
@@ -91,6 +92,7 @@ def make_plan(
     deletable: set[str] | None = None,
     found: Mapping[str, dict[str, str] | None] | None = None,
     source_of: SourceOf | None = None,
+    trains: set[str] | None = None,
 ) -> Plan:
     """The plan that takes the server from `live` (recorded in `lockfile`) to `desired`. Pure: no I/O.
 
@@ -115,6 +117,7 @@ def make_plan(
     if not refresh_only:
         _guard_uncleared(st, actions, source_of, diags)
     _guard_destroy(st, actions, source_of, diags)
+    _estimate(st, actions, trains)
     return Plan(
         tool_version=__version__,
         project=project or lockfile.project,
@@ -126,7 +129,21 @@ def make_plan(
         drift=sorted(st.drift.values(), key=lambda d: d.address),
         warnings=sorted({w for a in actions for w in a.warnings}),
         refresh_only=refresh_only,
+        estimate=None if refresh_only else training_totals(actions),
     )
+
+
+def _estimate(st: _State, actions: list[Action], trains: set[str] | None) -> None:
+    from featrix_iac.plan.estimate import estimate
+
+    desired = {address: wanted for address, (_, wanted) in st.desired.items()}
+    estimate(actions, desired, st.lockfile, trains if trains is not None else training_kinds())
+
+
+def training_kinds() -> set[str]:
+    from featrix_iac.resources.registry import HANDLERS
+
+    return {kind for kind, h in HANDLERS.items() if h.trains}
 
 
 def _order_key(graph: ResourceGraph) -> Callable[[Action], tuple[int, str]]:

@@ -64,7 +64,19 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
     parts.append("featrix will perform the following actions:")
     parts.extend(render_action(a, style) for a in changes)
     parts.append(style(plan.summary_line(), "1"))
+    if plan.estimate:
+        parts.append(estimate_line(plan.estimate))
     return "\n\n".join(parts) + "\n"
+
+
+def estimate_line(estimate: dict[str, float]) -> str:
+    """`Estimated training: ≈ 12 min (critical path 7 min)`."""
+    total, critical = estimate["training_seconds"], estimate["critical_path_seconds"]
+    return f"Estimated training: ≈ {_minutes(total)} (critical path {_minutes(critical)})"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds / 60:.1f} min"
 
 
 def _no_changes(plan: Plan) -> str:

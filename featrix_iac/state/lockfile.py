@@ -33,6 +33,8 @@ class LockEntry(BaseModel):
     depends_on: list[str] = Field(default_factory=list)  # addresses, for delete ordering
     protected: bool = False  # deletion protection as last applied
     retired: list[dict[str, str]] = Field(default_factory=list)  # ids of replaced predictors
+    # the last training: {seconds, rows, columns, epochs, work}, which calibrates the plan's estimates
+    training: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("secrets")
     @classmethod

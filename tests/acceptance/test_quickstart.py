@@ -52,3 +52,33 @@ def test_bad_predict_input_is_a_clear_error(quickstart: Cli, args: tuple[str, ..
     r = quickstart(*args)
     assert r.returncode == 1
     assert message in r.stderr and "Traceback" not in r.stderr
+
+
+def test_trainings_are_recorded_and_calibrate_the_next_estimate(quickstart: Cli) -> None:
+    lock = json.loads((quickstart.project / "featrix.lock").read_text())["resources"]
+    fm = lock["foundational_model.penguins"]["training"]
+    assert fm["seconds"] > 0 and fm["rows"] == 344 and fm["columns"] == 7 and fm["epochs"] == 8
+    assert lock["predictor.species"]["training"]["seconds"] > 0
+    manifest = quickstart.project / "featrix.yaml"
+    original = manifest.read_text()
+    manifest.write_text(original.replace("fm_epochs: 8", "fm_epochs: 16"))  # retrain everything, twice the epochs
+    try:
+        plan = json.loads(quickstart.ok("plan", "--json").stdout)
+        estimates = {a["address"]: a["estimate"] for a in plan["actions"] if a.get("estimate")}
+        assert set(estimates) == {
+            "foundational_model.penguins",
+            "predictor.species",
+            "predictor.sex",
+            "predictor.body_mass",
+        }
+        assert estimates["foundational_model.penguins"]["calibrated_on"] == 1
+        # calibrated on the recorded training: twice the epochs, about twice the time (never under the floor)
+        assert estimates["foundational_model.penguins"]["training_seconds"] >= min(2 * fm["seconds"], 5.0) * 0.99
+        assert plan["estimate"]["critical_path_seconds"] <= plan["estimate"]["training_seconds"]
+        text = quickstart.ok("plan").stdout
+        assert "Estimated training: ≈ " in text and "(critical path " in text
+        over = quickstart("plan", "--max-training-minutes", "0.01")
+        assert over.returncode == 1 and "over the 0.01 min of --max-training-minutes" in over.stderr
+        assert "foundational_model.penguins ≈ " in over.stderr and "Traceback" not in over.stderr
+    finally:
+        manifest.write_text(original)

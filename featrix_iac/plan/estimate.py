@@ -1,0 +1,85 @@
+"""Training estimates: minutes from rows x columns x epochs, calibrated on past trainings in the lockfile."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from featrix_iac.plan.model import Action, ActionType
+from featrix_iac.state import Lockfile
+
+# seconds per unit of work (rows x columns x epochs) before any training of the kind was recorded: a guess
+# of the order of the local server's speed; the first recorded training of a kind replaces it
+DEFAULT_SECONDS_PER_UNIT: dict[str, float] = {"foundational_model": 5e-6, "predictor": 2e-6}
+DEFAULT_EPOCHS = 20  # what "automatic" epochs are counted as
+MIN_SECONDS = 5.0  # no training takes less (queueing, set-up)
+TRAINING = (ActionType.CREATE, ActionType.REPLACE)
+
+
+def training_inputs(action: Action, desired: Mapping[str, dict[str, Any]]) -> dict[str, int] | None:
+    """{rows, columns, epochs, work} of the data a training action trains on, or None when it trains nothing.
+
+    The data is the action's own (a foundational model) or that of the dependency that has one (a predictor
+    trains on its foundational model's table)."""
+    summary = action.desired.get("data_summary")
+    for dep in action.depends_on:
+        summary = summary or desired.get(dep, {}).get("data_summary")
+    if not isinstance(summary, dict) or summary.get("rows") is None:
+        return None
+    ignored = set(action.desired.get("ignore_columns") or ())
+    rows, columns = int(summary["rows"]), max(1, len(set(summary.get("columns") or {}) - ignored))
+    epochs = int(action.desired.get("epochs") or DEFAULT_EPOCHS)
+    return {"rows": rows, "columns": columns, "epochs": epochs, "work": rows * columns * epochs}
+
+
+def seconds_per_unit(lockfile: Lockfile) -> dict[str, tuple[float, int]]:
+    """{kind: (seconds per unit, trainings it is based on)} from the trainings the lockfile records."""
+    totals: dict[str, list[float]] = {}
+    for entry in lockfile.resources.values():
+        t = entry.training
+        if t.get("seconds") and t.get("work"):
+            seconds, work, n = totals.setdefault(entry.kind, [0.0, 0.0, 0])
+            totals[entry.kind] = [seconds + float(t["seconds"]), work + float(t["work"]), n + 1]
+    return {kind: (s / w, int(n)) for kind, (s, w, n) in totals.items() if w > 0}
+
+
+def estimate(
+    actions: list[Action], desired: Mapping[str, dict[str, Any]], lockfile: Lockfile, trains: set[str]
+) -> None:
+    """Set `estimate` on each training action; the plan's totals come from `totals`."""
+    rates = seconds_per_unit(lockfile)
+    for action in actions:
+        if action.action not in TRAINING or action.kind not in trains:
+            continue
+        inputs = training_inputs(action, desired)
+        if inputs is None:
+            continue
+        rate, based_on = rates.get(action.kind, (DEFAULT_SECONDS_PER_UNIT.get(action.kind, 1e-5), 0))
+        seconds = max(MIN_SECONDS, inputs["work"] * rate)
+        action.estimate = {"training_seconds": round(seconds, 1), **inputs, "calibrated_on": based_on}
+
+
+def totals(actions: list[Action]) -> dict[str, float] | None:
+    """{training_seconds, critical_path_seconds}: the sum, and the longest chain of dependent trainings."""
+    by_address = {a.address: a for a in actions}
+    if not any(a.estimate for a in actions):
+        return None
+    longest: dict[str, float] = {}
+
+    def path(address: str) -> float:
+        if address not in longest:
+            action = by_address.get(address)
+            own = float((action.estimate or {}).get("training_seconds", 0)) if action else 0.0
+            deps = action.depends_on if action else []
+            longest[address] = own + max((path(d) for d in deps if d in by_address), default=0.0)
+        return longest[address]
+
+    total = sum(float(a.estimate["training_seconds"]) for a in actions if a.estimate)
+    critical = max(path(a.address) for a in actions)
+    return {"training_seconds": round(total, 1), "critical_path_seconds": round(critical, 1)}
+
+
+def biggest(actions: list[Action], n: int = 3) -> list[Action]:
+    """The training actions with the largest estimates, largest first."""
+    trained = [a for a in actions if a.estimate]
+    return sorted(trained, key=lambda a: -float(a.estimate["training_seconds"]) if a.estimate else 0)[:n]
