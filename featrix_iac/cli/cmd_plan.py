@@ -22,7 +22,12 @@ if TYPE_CHECKING:
 
 ENV_OPTION = click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay (default: none).")
 TARGET_OPTION = click.option(
-    "--target", "targets", multiple=True, metavar="ADDRESS", help="Only this resource and what it needs (repeatable)."
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Only ADDRESS, what it depends on, and what must go with it: the dependents of a replacement, what uses "
+    "a resource being removed (repeatable).",
 )
 ALLOW_EMPTY_OPTION = click.option(
     "--allow-empty", is_flag=True, help="Allow a manifest with no resources to delete everything the lockfile records."

@@ -114,6 +114,9 @@ def _describe(where: _Where, err: dict[str, Any]) -> tuple[str, str]:
     value = err.get("input")
     if not secret and isinstance(value, (str, int, float, bool)) and kind != "value_error":
         detail += f" (got {value!r})"
+    if kind == "string_type" and isinstance(value, (bool, int, float)):  # yes, no, on, off, 1, 0.5 unquoted
+        what = "a boolean (yes/no, on/off, true/false)" if isinstance(value, bool) else "a number"
+        detail += f'. YAML read it as {what}: quote it to keep it text, e.g. {field or label}: "yes".'
     return f'Invalid value for "{label}"', detail
 
 

@@ -169,11 +169,11 @@ def plan(
     on_retry: Callable[[RetryEvent], None] | None = None,
     max_training_minutes: float | None = None,
 ) -> PlanResult:
-    """`featrix plan`: read-only; no lock is taken, nothing is written."""
+    """`featrix plan`: read-only; no lock is taken, nothing is written (a held lock is reported as a warning)."""
     session = open_session(root, env)
     lockfile = session.store.load()
     with connect(session.loaded, on_retry=on_retry) as (client, url):
-        return make_plan_with(
+        result = make_plan_with(
             session,
             client,
             url,
@@ -184,6 +184,15 @@ def plan(
             allow_empty=allow_empty,
             max_training_minutes=max_training_minutes,
         )
+    holder = session.store.lock_holder()
+    if holder is not None and not holder.dead:
+        note = (
+            f"{holder.describe()} holds the lock of environment {session.loaded.environment!r}: this plan reads "
+            "the lockfile and the server in the middle of it, and will differ once it finishes"
+        )
+        result.warnings.append(note)
+        result.plan.warnings = sorted({*result.plan.warnings, note})
+    return result
 
 
 # -- applying --------------------------------------------------------------------------------------------

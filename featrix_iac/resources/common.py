@@ -14,6 +14,10 @@ FAILED = {"failed", "error", "aborted", "abandoned"}
 CANCELLED = {"cancelled"}
 
 
+# job statuses of a job that has not started (contract: job `ready` = queued for a worker, poll_utils.py)
+WAITING_STATUSES = frozenset({"ready", "queued", "pending", "new", "training_not_started", "no_training_started"})
+
+
 def fold_status(status: str | None) -> str:
     """Server status vocabulary -> ready | training | failed."""
     if status in DONE:
@@ -89,10 +93,12 @@ def job_progress(job: dict[str, Any], what: str) -> Progress:
         return Progress("failed", None, f"{what} {job.get('status')}: {job_error(job) or 'no detail'}")
     if state == "ready":
         return Progress("ready", 1.0, f"{what} done")
-    epochs = f" epoch {epoch}/{total}" if isinstance(epoch, int) and total else ""
-    status = job.get("status") or "queued"
+    status = str(job.get("status") or "queued")
+    waiting = status in WAITING_STATUSES and not (isinstance(epoch, int) and epoch > 0)
+    epochs = f" epoch {epoch}/{total}" if isinstance(epoch, int) and total and not waiting else ""
+    shown = "queued" if waiting else status  # the job status `ready` means "ready for a worker", not done
     return Progress(
-        "training", float(fraction) if isinstance(fraction, (int, float)) else None, f"{what} {status}{epochs}"
+        "training", float(fraction) if isinstance(fraction, (int, float)) else None, f"{what} {shown}{epochs}"
     )
 
 

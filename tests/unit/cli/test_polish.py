@@ -35,3 +35,11 @@ def test_state_list_of_an_empty_lockfile_says_so(tmp_path: Path, capsys: pytest.
     (tmp_path / "featrix.yaml").write_text("version: 1\nproject: p\n")
     code, out, err = _featrix(capsys, "-C", str(tmp_path), "state", "list")
     assert code == 0 and out == "" and "records no resources" in err and "featrix apply" in err
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "destroy"])
+def test_target_help_says_what_comes_along(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """--target also takes what ADDRESS depends on and what must go with it (planner `_select`), not only "needs"."""
+    code, out, _ = _featrix(capsys, command, "--help")
+    text = " ".join(out.split())
+    assert code == 0 and "what it depends on" in text and "dependents of a replacement" in text, text

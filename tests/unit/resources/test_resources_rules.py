@@ -220,6 +220,15 @@ def test_wait_ready_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert stop.state == "training"
 
 
+@pytest.mark.parametrize("status", ["ready", "queued"])
+def test_a_job_waiting_for_a_worker_reads_queued_without_an_epoch(status: str) -> None:
+    """The job status `ready` means queued for a worker: "training ready epoch 0/40" read as done."""
+    p = job_progress({"status": status, "current_epoch": 0, "total_epochs": 40}, "training")
+    assert p.state == "training" and p.message == "training queued", p
+    running = job_progress({"status": "running", "current_epoch": 3, "total_epochs": 40}, "training")
+    assert running.message == "training running epoch 3/40"
+
+
 def test_job_progress_folds_statuses() -> None:
     assert job_progress({"status": "running", "current_epoch": 2, "total_epochs": 4}, "training").fraction == 0.5
     assert job_progress({"status": "done"}, "t").state == "ready"
