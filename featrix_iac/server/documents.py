@@ -91,7 +91,6 @@ def job_plan(session: Doc, jobs: list[Doc], predictors: list[Doc]) -> list[Doc]:
                 target_column=job["target_column"],
                 target_column_type=job["target_column_type"],
                 name=pred.get("name") or job.get("name"),
-                user_metadata=pred.get("user_metadata") or {},
             )
         plan.append(entry)
     return plan
@@ -142,20 +141,13 @@ def session_fields(svc: Service, session: Doc) -> Doc:
     }
     if session.get("parent_session_id"):
         fields["parent_session_id"] = session["parent_session_id"]
-    for key, value in (session.get("extra") or {}).items():
-        fields.setdefault(key, value)
-    return fields
+    return fields  # pass-through creation kwargs ("extra") are kept, never echoed: the contract does not show it
 
 
 def session_document(svc: Service, session: Doc) -> Doc:
     fields = session_fields(svc, session)
-    meta = {p["predictor_id"]: p.get("user_metadata") or {} for p in svc.predictors(session["session_id"])}
-    jobs = {}
-    for job in svc.jobs(session["session_id"]):
-        view = job_view(job)
-        if job.get("predictor_id") in meta:
-            view["user_metadata"] = meta[job["predictor_id"]]
-        jobs[job["job_id"]] = view
+    # no user_metadata on predictor jobs or job_plan entries: the contract (§2.3) shows it on the session only
+    jobs = {job["job_id"]: job_view(job) for job in svc.jobs(session["session_id"])}
     return {"session": fields, "jobs": jobs, "job_plan": fields["job_plan"]}
 
 

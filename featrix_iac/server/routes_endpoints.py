@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from featrix_iac.server import publishing
 from featrix_iac.server.comparisons import comparisons, record_prediction
-from featrix_iac.server.http import bad, json_body, metadata_field, svc
+from featrix_iac.server.http import bad, json_body, svc
 from featrix_iac.server.keys import generate_endpoint_key, hash_key, key_matches
 from featrix_iac.server.limits import MIN_ENDPOINT_KEY_LENGTH
 from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, predict_records
@@ -73,13 +73,12 @@ def _new_endpoint(pred: Doc, body: dict[str, Any], key: str) -> Doc:
         "last_used_at": None,
         "usage_count": 0,
         "publishing": None,
-        "user_metadata": metadata_field(body.get("user_metadata")),
         "bound_org_slug": None,
         "bound_model_name": None,
     }
-    for k, v in body.items():
-        if k != "api_key":
-            doc.setdefault(k, v)  # pass-through fields are stored and echoed
+    # Only the fields of the endpoint object (api_endpoint.py:APIEndpoint.from_response) are kept and echoed:
+    # the official client sends a fixed body (predictor.py:Predictor.create_api_endpoint, no user_metadata)
+    # and reads nothing else back, so nothing the caller adds is stored or returned.
     return doc
 
 

@@ -17,7 +17,6 @@ from featrix_iac.server.http import (
     int_field,
     json_body,
     json_field,
-    metadata_field,
     svc,
     webhooks_field,
 )
@@ -39,7 +38,6 @@ PRED_KNOWN = {
     "name",
     "rare_label_value",
     "webhooks",
-    "user_metadata",
     "seed",
 }
 
@@ -118,7 +116,6 @@ def _predictor_doc(s: Service, session: Doc, body: dict[str, Any], target: str, 
         "epochs": epochs,
         "rare_label_value": None if rare is None else str(rare),
         "webhooks": webhooks_field(body.get("webhooks"), s.webhooks.policy),
-        "user_metadata": metadata_field(body.get("user_metadata")),
         "seed": int_field(body.get("seed"), "seed", 0),
         "deletion_protection": False,
         "status": "ready",
@@ -128,8 +125,9 @@ def _predictor_doc(s: Service, session: Doc, body: dict[str, Any], target: str, 
 
 
 def _predictor_response(pred: Doc, job: Doc) -> Doc:
+    # pass-through kwargs (foundational_model.py:_create_predictor, e.g. user_metadata) are used, never
+    # echoed: the client reads predictor_id / queued back, and nothing shows the service returning the rest
     out = {k: v for k, v in pred.items() if k not in ("extra", "webhooks")}
-    out.update(pred.get("extra") or {})
     out.update(
         job_id=job["job_id"],
         queued=False,

@@ -86,7 +86,7 @@ def create_session(
     with _create_lock:
         existing = idempotent_session(svc, idem_key)
         if existing:
-            return creation_response(svc.store.get("session", existing) or {}, [], replayed=True)
+            return creation_response(svc.store.get("session", existing) or {}, [])
         warnings = _apply_ignore(df, opts["ignore_columns"])
         df = df.drop(columns=[c for c in opts["ignore_columns"] if c in df.columns])
         if df.shape[1] < 2:
@@ -156,7 +156,7 @@ def new_job(sid: str, job_type: str, epochs: int, **fields: Any) -> Doc:
     return job
 
 
-def creation_response(session: Doc, warnings: list[str], replayed: bool = False) -> Doc:
+def creation_response(session: Doc, warnings: list[str]) -> Doc:
     out: Doc = {
         "session_id": session.get("session_id"),
         "name": session.get("name"),
@@ -165,8 +165,8 @@ def creation_response(session: Doc, warnings: list[str], replayed: bool = False)
         "queue_position": None,
         "compute_cluster": session.get("compute_cluster"),
         "status": "ready",
-        "user_metadata": session.get("user_metadata") or {},
     }
-    if replayed:
-        out["idempotent_replay"] = True
+    # client.py:create_foundational_model reads session_id, warnings, queued, queue_position and
+    # compute_cluster; a retried upload (same X-Featrix-Idempotency-Key) gets the original session_id and
+    # says nothing more (no echo of user_metadata, no replay marker: the contract shows neither)
     return out

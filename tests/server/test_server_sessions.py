@@ -111,7 +111,7 @@ def test_create_embedding_space_from_file_url_and_path(api, penguins, tmp_path: 
     )
     doc = api.wait(by_url["session_id"])
     assert doc["session"]["user_metadata"] == {"from": "url"}
-    assert doc["session"]["team"] == "ml"
+    assert "team" not in doc["session"]  # pass-through kwargs are accepted, never echoed (contract §2.3)
     assert api.wait(by_path["session_id"])["session"]["status"] == "done"
     missing = api.post(
         "/compute/create-embedding-space", json={"name": "x", "s3_file_data_set_training": str(tmp_path / "nope.csv")}
