@@ -20,6 +20,7 @@ from featrix_iac.resources.base import (
     CreateFailed,
     Handler,
     Operation,
+    Probe,
     Progress,
     StepResult,
     TrainingFailed,
@@ -29,6 +30,13 @@ from featrix_iac.resources.base import (
 from featrix_iac.resources.registry import HANDLERS
 from featrix_iac.resources.waits import DEFAULT_LIMITS, Interrupted, Limit, Waits
 from featrix_iac.state import LockEntry, Lockfile, StateStore
+
+
+def now_iso() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat()
+
 
 FIND_GRACE = (0.5, 1.0, 2.0)  # re-searches for an object whose create answer was lost (lagging lists)
 
@@ -201,6 +209,9 @@ class _Applier:
             kind=action.kind,
             status="creating",
             creation_token=token,
+            creation_started=current.creation_started
+            if current is not None and current.status == "creating" and current.creation_started
+            else now_iso(),
             depends_on=sorted(action.depends_on),
             retired=retired,
         )
@@ -212,7 +223,7 @@ class _Applier:
 
     def _create_call(self, action: Action, h: Handler, intent: LockEntry, restore: LockEntry | None) -> StepResult:
         """The one create call. A refusal that proves nothing was created restores the entry; an unknown
-        outcome is resolved by the creation tag, or stops with "cannot determine creation result"."""
+        outcome is resolved by the kind's identity, or stops with "cannot determine creation result"."""
         op = self._op(action, intent)
         try:
             return h.create(self.client, op)
@@ -235,7 +246,7 @@ class _Applier:
     def _found_or_raise(
         self, action: Action, h: Handler, intent: LockEntry, restore: LockEntry | None, exc: FeatrixError
     ) -> StepResult:
-        """After an unknown outcome: the object found by its tag, or (surely absent) the error re-raised.
+        """After an unknown outcome: the object found by its identity, or (surely absent) the error re-raised.
 
         A lost answer (5xx, dropped connection) may hide a create that a lagging list does not show yet:
         the search is repeated for FIND_GRACE, and a plain create keeps its intent (status "creating",
@@ -246,7 +257,7 @@ class _Applier:
         if ids is None:
             if unknown and restore is None:
                 raise ApplyError(
-                    f"{exc.message}; not found by its creation tag either, so the attempt stays in the lockfile "
+                    f"{exc.message}; not found by its identity either, so the attempt stays in the lockfile "
                     "(status 'creating'): the next apply looks for it again before creating it"
                 ) from None
             self._save(action.address, restore)
@@ -272,31 +283,27 @@ class _Applier:
     def _find(
         self, action: Action, h: Handler, entry: LockEntry, cause: str, grace: tuple[float, ...] = ()
     ) -> dict[str, str] | None:
-        token = entry.creation_token or ""
-        tag = make_tag(self.plan.project, self.plan.environment, action.address, token)
+        """The object an earlier attempt created, by the kind's identity (None: surely never created)."""
+        probe = self._probe(action, entry)
         for delay in (*grace, None):
             try:
-                ids = h.find_existing(self.client, tag, self._scope(action))
+                ids = h.find_existing(self.client, probe)
             except (CannotTell, FeatrixError) as exc:
-                raise ApplyError(cannot_determine(action.address, token, f"{cause}; {exc}")) from None
+                candidates = getattr(exc, "candidates", [])
+                raise ApplyError(cannot_determine(action.address, f"{cause}; {exc}", candidates, self.plan)) from None
             if ids is not None or delay is None:
                 return ids
             time.sleep(delay)
         return None  # pragma: no cover - the loop always returns
 
-    def _scope(self, action: Action) -> dict[str, str]:
-        scope: dict[str, str] = {}
-        fm = action.desired.get("foundational_model")
-        if isinstance(fm, str):
-            entry = self.lock.entry(f"foundational_model.{fm}")
-            if entry is not None and entry.ids.get("session_id"):
-                scope["session_id"] = entry.ids["session_id"]
-        if isinstance(action.desired.get("name"), str):
-            scope["name"] = action.desired["name"]
-        if action.kind == "predictor":
-            scope["target_column"] = str(action.desired.get("target_column") or "")
-            scope["known_predictor_ids"] = ",".join(sorted(known_predictor_ids(self.lock)))
-        return scope
+    def _probe(self, action: Action, entry: LockEntry) -> Probe:
+        """What identifies the object `entry` is creating (its intent, references, the ids recorded)."""
+        from featrix_iac.plan.refresh import probe_of
+
+        lock = self.lock.model_copy(update={"resources": {**self.lock.resources, action.address: entry}})
+        return probe_of(
+            lock, action.address, action.desired, {}, self.handlers, self.plan.project, self.plan.environment
+        )
 
     def _adopt(self, action: Action) -> None:
         h = self._handler(action)
@@ -317,7 +324,7 @@ class _Applier:
         entry = self._resolve(action, h, entry)
         entry = self._wait(action, h, entry)
         steps = self._remaining_steps(h, action.desired, entry)
-        if hasattr(h, "adopt_steps"):  # e.g. an endpoint found by its tag: its key was never recorded
+        if hasattr(h, "adopt_steps"):  # e.g. an endpoint found by its identity: its key was never recorded
             steps += [s for s in h.adopt_steps(entry) if s not in steps]
         for step in steps:
             entry = self._step(action, h, entry, step)
@@ -342,7 +349,7 @@ class _Applier:
             return entry
         self.tracker.emit("on_progress", action.address, "queued: waiting for a worker", None)
         try:
-            ids = h.resolve(self.client, entry.ids, self._scope(action), self._waits(action.address))
+            ids = h.resolve(self.client, entry.ids, self._probe(action, entry), self._waits(action.address))
         except TrainingFailed as exc:
             self._save(action.address, entry.model_copy(deep=True, update={"ids": {}}))  # nothing was made
             raise ApplyError(f"{exc}; the next apply trains it again") from None
@@ -509,20 +516,11 @@ def run_limits(server: Any, overrides: dict[str, Limit] | None = None) -> dict[s
     return limits
 
 
-def known_predictor_ids(lock: Lockfile) -> set[str]:
-    """Every predictor id the lockfile records (entries and retired records): never someone's orphan."""
-    out: set[str] = set()
-    for entry in lock.resources.values():
-        for ids in (entry.ids, *entry.retired):
-            if ids.get("predictor_id"):
-                out.add(ids["predictor_id"])
-    return out
+def cannot_determine(address: str, why: str, candidates: list[str], plan: Plan) -> str:
+    from featrix_iac.plan.reasons import cannot_determine_detail
 
-
-def cannot_determine(address: str, token: str, detail: str) -> str:
+    detail = cannot_determine_detail(address, why, candidates, plan.environment)
     return (
-        f"cannot determine creation result for {address}: {detail}. "
-        f"The lockfile keeps the attempt (status 'creating', creation token {token}). Look on the server for an "
-        f"object whose user_metadata.featrix_iac.token is {token}: import it into the lockfile if it exists, or "
-        f"remove the entry (featrix state rm {address}) to create it again."
+        f"cannot determine creation result for {address}: {detail} The lockfile keeps the attempt "
+        f"(status 'creating'): the next plan looks for it again."
     )

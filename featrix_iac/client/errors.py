@@ -86,7 +86,7 @@ class ServerGone(FeatrixError):
 class AmbiguousResult(FeatrixError):
     """A non-idempotent request was sent but its outcome is unknown (read timeout, dropped connection).
 
-    The server may or may not have acted on it: the caller must find out (e.g. by its creation tag)
+    The server may or may not have acted on it: the caller must find out (e.g. by its identity)
     before trying again, never simply re-send.
     """
 

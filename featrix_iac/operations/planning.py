@@ -101,6 +101,7 @@ def make_plan_with(
         desired={a: d for a, (_, d) in desired.items()},
         project=loaded.project.project,
         environment=loaded.environment,
+        destroy=destroy,
     )
 
     def source_of(address: str, path: tuple[str, ...]) -> Any:

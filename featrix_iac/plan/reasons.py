@@ -15,10 +15,10 @@ TAINTED = "tainted: an earlier apply failed to finish it"
 DELETING = "an earlier apply started deleting it: it is created again"
 FAILED = "the server reports it failed: it is created again"
 ADOPT_FOUND = (
-    "found on the server with this project's creation tag, but missing from the lockfile "
-    "(an earlier apply stopped before recording it): adopted, not created again"
+    "found on the server by its identity, but missing from the lockfile "
+    "(an earlier apply stopped before recording it, or the lockfile was lost): adopted, not created again"
 )
-RESUME_NOT_FOUND = "an earlier apply recorded the intent to create it, but nothing with its creation tag exists"
+RESUME_NOT_FOUND = "an earlier apply recorded the intent to create it, but nothing on the server fits its identity"
 FINISH_REPLACEMENT = (
     "an interrupted apply replaced it but did not delete the old object yet: deleted now, after dependents follow"
 )
@@ -47,7 +47,26 @@ def resume(ids: dict[str, str]) -> str:
         return f"resume: an earlier apply created it ({shown}) but did not finish; apply re-attaches to it"
     return (
         "resume: an earlier apply recorded the intent to create it but not the result; "
-        "apply first looks for it by its creation tag (adopts it when found)"
+        "apply first looks for it on the server by its identity (adopts it when found)"
+    )
+
+
+def import_command(address: str, object_id: str, environment: str) -> str:
+    """The exact `featrix import` command that records `object_id` as `address`."""
+    env = f" -e {environment}" if environment and environment != "default" else ""
+    return f"featrix import{env} {address} {object_id}"
+
+
+def cannot_determine_detail(address: str, why: str, candidates: list[str], environment: str) -> str:
+    """What to do when the server may hold an object created for `address` but it cannot be told which."""
+    if candidates:
+        commands = "\n".join(f"  {import_command(address, c, environment)}" for c in candidates)
+        todo = f"If one of them is the one an earlier apply created, import it, e.g.:\n{commands}"
+    else:
+        todo = "Run it again once the server has settled, or import the object by hand (featrix import ADDRESS ID)"
+    return (
+        f"{why}.\n{todo}\nNothing was changed: featrix never creates an object it may already have created "
+        f"(to create a new one regardless, remove the stray objects first)."
     )
 
 
@@ -163,10 +182,10 @@ def protection_lifted(address: str) -> str:
 
 
 def removed_orphan(address: str, found: dict[str, str] | None, looked: bool) -> list[str]:
-    """What a removed, never-recorded create left behind (refresh looked it up by its creation tag)."""
+    """What a removed, never-recorded create left behind (refresh looked it up by its identity)."""
     if found:
         ids = ", ".join(f"{k} {v}" for k, v in sorted(found.items()))
-        return [f"{address}: an earlier apply did create it ({ids}), found by its creation tag: it goes too"]
+        return [f"{address}: an earlier apply did create it ({ids}), found by its identity: it goes too"]
     if looked:
         return []
     return [f"{address}: cannot tell whether an earlier apply created it; check the server for an object it left"]

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featrix_iac.client import AuthError, ConnectionFailed, FeatrixClient, FeatrixError
-from featrix_iac.diagnostics import DiagnosticsError, fail
-from featrix_iac.resources.base import CannotTell, Handler, LiveObject, MalformedDocument, make_tag
+from featrix_iac.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, fail
+from featrix_iac.graph import REFERENCE_FIELDS
+from featrix_iac.resources.base import CannotTell, Handler, LiveObject, MalformedDocument, Probe
 from featrix_iac.state import LockEntry, Lockfile
 
 READ_STATUSES = ("ready", "tainted", "deleting")
@@ -39,12 +40,15 @@ def refresh(
     handlers: Mapping[str, Handler] | None = None,
     project: str = "",
     environment: str = "default",
+    destroy: bool = False,
 ) -> Refreshed:
-    """Read every lockfile entry that has ids, one batch per kind (kinds in parallel)."""
+    """Read every lockfile entry that has ids, one batch per kind (kinds in parallel); look for what the
+    manifests declare and the lockfile lacks (not for destroy); check the key when nothing was read."""
     if handlers is None:
         from featrix_iac.resources.registry import HANDLERS
 
         handlers = HANDLERS
+    start = getattr(client, "request_count", None)
     by_kind: dict[str, dict[str, LockEntry]] = {}
     for address, entry in sorted(lockfile.resources.items()):
         if entry.status in READ_STATUSES and entry.ids and entry.kind in handlers:
@@ -55,7 +59,9 @@ def refresh(
             futures = {kind: pool.submit(_read_kind, handlers[kind], client, kind, e) for kind, e in by_kind.items()}
             for kind in sorted(futures):
                 out.live.update(futures[kind].result())
-    _find_orphans(out, client, lockfile, desired or {}, handlers, project, environment)
+    _find_orphans(out, client, lockfile, desired or {}, handlers, project, environment, destroy)
+    if start is not None and getattr(client, "request_count", None) == start:
+        authenticate(client)
     return out
 
 
@@ -100,20 +106,67 @@ def _find_orphans(
     handlers: Mapping[str, Handler],
     project: str,
     environment: str,
+    destroy: bool,
 ) -> None:
-    """For "creating" entries without ids: look for the object by its creation tag (adopt when found)."""
-    for address, entry in sorted(lockfile.resources.items()):
-        if entry.status != "creating" or entry.ids or not entry.creation_token:
-            continue
-        handler = handlers.get(entry.kind)
+    """Look on the server for what this project and environment declare but the lockfile does not record
+    (a lost create answer, a lost lockfile): by each kind's identity, referenced kinds first so that their
+    found ids scope the search of what refers to them. One list (or document) read per path.
+
+    Found: adopted. Absent: created. Cannot tell (ambiguous, queued without id): the plan is refused,
+    naming `featrix import` when candidates are known, so that nothing is ever created twice.
+    """
+    wanted = {a: dict(f) for a, f in desired.items() if _unrecorded(lockfile.entry(a)) and not destroy}
+    removed = {  # no longer declared (or all, for destroy): a finding is only reported
+        a: dict(desired.get(a) or _recorded_fields(e))
+        for a, e in lockfile.resources.items()
+        if a not in wanted and e.status == "creating" and not e.ids and e.creation_token
+    }
+    problems = Diagnostics()
+    for kind in sorted({a.split(".", 1)[0] for a in {**wanted, **removed}}, key=kind_depth):
+        handler = handlers.get(kind)
         if handler is None:
             continue
-        tag = make_tag(project, environment, address, entry.creation_token)
-        fields = desired.get(address) or _recorded_fields(entry)
+        probes = {
+            a: probe_of(lockfile, a, f, out.found, handlers, project, environment)
+            for a, f in sorted({**wanted, **removed}.items())
+            if a.split(".", 1)[0] == kind
+        }
         try:
-            out.found[address] = handler.find_existing(client, tag, scope_of(lockfile, fields))
-        except (CannotTell, FeatrixError) as exc:
-            out.warnings.append(f"{address}: cannot tell yet whether an earlier apply created it ({exc})")
+            outcomes = handler.find_each(client, probes)
+        except FeatrixError as exc:
+            raise refresh_error(kind, sorted(probes), exc) from None
+        for address, outcome in outcomes.items():
+            if not isinstance(outcome, CannotTell):
+                out.found[address] = outcome
+            elif address in removed:
+                out.warnings.append(f"{address}: cannot tell yet whether an earlier apply created it ({outcome})")
+            else:
+                problems.add(_cannot_determine(address, handler, outcome, environment))
+    if problems.has_errors:
+        raise DiagnosticsError(problems)
+
+
+def _unrecorded(entry: LockEntry | None) -> bool:
+    """Declared, but no ids recorded: never created, or its create answer (or the lockfile) was lost."""
+    return entry is None or (entry.status == "creating" and not entry.ids)
+
+
+def kind_depth(kind: str) -> int:
+    """How many references deep a kind is (foundational model 0, predictor 1, endpoint 2)."""
+    refs = REFERENCE_FIELDS.get(kind, ())
+    return 1 + max(kind_depth(k) for _, k in refs) if refs else 0
+
+
+def _cannot_determine(address: str, handler: Handler, exc: CannotTell, environment: str) -> Diagnostic:
+    from featrix_iac.diagnostics import Severity
+    from featrix_iac.plan.reasons import cannot_determine_detail
+
+    return Diagnostic(
+        Severity.ERROR,
+        f"cannot determine creation result for {address}",
+        cannot_determine_detail(address, str(exc), getattr(exc, "candidates", []), environment),
+        address,
+    )
 
 
 def _recorded_fields(entry: LockEntry) -> dict[str, Any]:
@@ -125,14 +178,56 @@ def _recorded_fields(entry: LockEntry) -> dict[str, Any]:
     return fields
 
 
-def scope_of(lockfile: Lockfile, desired: dict[str, Any]) -> dict[str, str]:
-    """Where find_existing searches: the foundational model's session, and the object's name."""
-    scope: dict[str, str] = {}
-    fm = desired.get("foundational_model")
-    if isinstance(fm, str):
-        entry = lockfile.entry(f"foundational_model.{fm}")
-        if entry is not None and entry.ids.get("session_id"):
-            scope["session_id"] = entry.ids["session_id"]
-    if isinstance(desired.get("name"), str):
-        scope["name"] = desired["name"]
-    return scope
+def probe_of(
+    lockfile: Lockfile,
+    address: str,
+    fields: Mapping[str, Any],
+    found: Mapping[str, dict[str, str] | None],
+    handlers: Mapping[str, Handler],
+    project: str,
+    environment: str,
+) -> Probe:
+    """What identifies `address` on the server: its fields, its intent (token, start) from the lockfile, the
+    ids of what it refers to (recorded, else found by this search), and the ids the lockfile already holds."""
+    kind = address.split(".", 1)[0]
+    refs: dict[str, str] = {}
+    for name, ref_kind in REFERENCE_FIELDS.get(kind, ()):
+        if isinstance(fields.get(name), str):
+            ref = f"{ref_kind}.{fields[name]}"
+            entry = lockfile.entry(ref)
+            recorded = entry.ids if entry is not None and entry.status != "retired" else {}
+            refs.update(recorded or found.get(ref) or {})
+    entry = lockfile.entry(address)
+    return Probe(
+        project=project,
+        environment=environment,
+        address=address,
+        desired=dict(fields),
+        token=(entry.creation_token or "") if entry is not None else "",
+        started=(entry.creation_started or "") if entry is not None else "",
+        refs=refs,
+        known=frozenset(known_ids(lockfile, kind, handlers[kind].id_field if kind in handlers else "id")),
+    )
+
+
+def known_ids(lockfile: Lockfile, kind: str, id_field: str) -> set[str]:
+    """Every id of this kind the lockfile records (entries and retired records): never someone's orphan."""
+    out: set[str] = set()
+    for entry in lockfile.resources.values():
+        if entry.kind == kind:
+            out.update(ids[id_field] for ids in (entry.ids, *entry.retired) if ids.get(id_field))
+    return out
+
+
+def authenticate(client: FeatrixClient) -> None:
+    """Plan always authenticates: when refresh had nothing to read, the account key is checked on its own
+    (GET /auth/whoami, client.py:FeatrixSphere.whoami), so a wrong key fails the plan, not the apply."""
+    try:
+        client.get("/auth/whoami")
+    except AuthError as exc:
+        raise fail(
+            f"the server refused the account API key (HTTP {exc.status})",
+            "Check FEATRIX_API_KEY (or the manifest's server.api_key_env) and its permissions.",
+        ) from None
+    except FeatrixError as exc:
+        raise fail(f"cannot reach the server to check the account API key: {exc}", NOT_A_DELETION) from None

@@ -8,7 +8,9 @@ Contract (resources/base.py; the registry is resources/registry.py: HANDLERS[kin
   filled in, secrets as salted hashes, data as its fingerprint; `read(client, entry)` returns every rule
   field (live where the server reports it, else from the lockfile), so right after an apply they are equal.
 - `read` / `read_all` never mistake an error for a deletion: None only after repeated 404s.
-- `find_existing(client, tag, scope)`: the object an interrupted apply created, by its user_metadata tag.
+- `find_in(get, probe)` (through `find_existing` / `find_each`, one GET per list or document): the object
+  an interrupted apply (or a lost lockfile) left, by the kind's identity from documented fields (Probe);
+  None when surely absent, CannotTell / Ambiguous (with `import_id`s) when it cannot tell.
 - `create`, `update(step)`, `delete(step)`, `poll`: one API call each; `followups`, `update_steps`,
   `delete_steps` say which steps (in order) an action needs; `wait_ready` polls until a training is done.
 

@@ -121,7 +121,15 @@ class Progress:
 
 
 class CannotTell(Exception):
-    """find_existing could not determine whether an earlier create happened (list failed, no tag readable)."""
+    """find_existing could not determine whether an earlier create happened (e.g. a training queued without id)."""
+
+
+class Ambiguous(CannotTell):
+    """Several server objects fit the identity: only the user can say which one is ours (`featrix import`)."""
+
+    def __init__(self, message: str, candidates: list[str]):
+        super().__init__(message)
+        self.candidates = candidates  # import ids (Handler.import_id) of the objects that fit
 
 
 class CreateFailed(Exception):
@@ -134,6 +142,32 @@ class WaitTimeout(Exception):
 
 class TrainingFailed(Exception):
     """The server reports the training failed (seen several times in a row)."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What identifies the object an earlier apply may have created for `address`, from fields the real
+    service documents: the desired fields, the creation token and when the intent was recorded (empty when
+    the lockfile was lost), the ids of the objects it refers to, and the ids the lockfile already records
+    for this kind (never someone's orphan)."""
+
+    project: str
+    environment: str
+    address: str
+    desired: dict[str, Any]
+    token: str = ""
+    started: str = ""  # ISO time the lockfile recorded the intent to create it
+    refs: dict[str, str] = field(default_factory=dict)  # ids of referenced objects: session_id, predictor_id
+    known: frozenset[str] = frozenset()
+
+    @property
+    def tag(self) -> dict[str, Any]:
+        return make_tag(self.project, self.environment, self.address, self.token)
+
+
+# (path, check) -> the checked GET answer, memoised over one search (one request per path); a malformed
+# answer raises MalformedDocument (a FeatrixError): it confirms nothing, least of all an absence
+Lister = Callable[[str, Callable[[Any], str]], Any]
 
 
 def make_tag(project: str, environment: str, address: str, token: str) -> dict[str, Any]:
@@ -152,9 +186,11 @@ def tag_of(user_metadata: Any) -> dict[str, Any]:
 
 
 def tag_matches(user_metadata: Any, tag: dict[str, Any]) -> bool:
-    """Same project, environment, address and creation token."""
+    """Same project, environment, address and (when the tag has one) creation token."""
     mine, theirs = tag.get(TAG_KEY, tag), tag_of(user_metadata)
-    keys = ("project", "environment", "address", "token")
+    keys = (
+        ("project", "environment", "address", "token") if mine.get("token") else ("project", "environment", "address")
+    )
     return bool(theirs) and all(theirs.get(k) == mine.get(k) for k in keys)
 
 
@@ -184,19 +220,51 @@ def get_checked(client: FeatrixClient, path: str, check: Check = is_object, **kw
     return doc
 
 
-def get_list(client: FeatrixClient, path: str, key: str, **kwargs: Any) -> list[Any]:
-    """The `key` list of a list answer (`{"endpoints": [...]}`); MalformedDocument when there is none.
-
-    An answer without the list (`{}`, an error body sent with 200) must not read as "nothing exists".
-    """
+def has_list(key: str) -> Check:
+    """The check of a list answer (`{"endpoints": [...]}`): an object with a `key` list."""
 
     def check(doc: Any) -> str:
         if not isinstance(doc, dict):
             return is_object(doc)
         return "" if isinstance(doc.get(key), list) else f"no {key!r} list"
 
-    items: list[Any] = get_checked(client, path, check, **kwargs)[key]
+    return check
+
+
+def get_list(client: FeatrixClient, path: str, key: str, **kwargs: Any) -> list[Any]:
+    """The `key` list of a list answer (`{"endpoints": [...]}`); MalformedDocument when there is none.
+
+    An answer without the list (`{}`, an error body sent with 200) must not read as "nothing exists".
+    """
+    items: list[Any] = get_checked(client, path, has_list(key), **kwargs)[key]
     return items
+
+
+CLOCK_SKEW = 300.0  # seconds a server's clock may be behind ours when comparing a training start with an intent
+
+
+def started_after(created_at: str, intent: str) -> bool:
+    """Whether a server record created at `created_at` may come from an intent recorded at `intent` (ISO
+    times; unknown on either side counts as possible: the other identity fields then decide)."""
+    from datetime import datetime, timezone
+
+    def parse(text: str) -> datetime | None:
+        try:
+            when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+    born, asked = parse(created_at), parse(intent)
+    return born is None or asked is None or (born - asked).total_seconds() >= -CLOCK_SKEW
+
+
+def one_of(probe: Probe, kind: str, matches: list[tuple[str, dict[str, str]]]) -> dict[str, str] | None:
+    """The ids of the single (import id, ids) match; None for none; Ambiguous for several."""
+    if len(matches) > 1:
+        shown = ", ".join(i for i, _ in matches)
+        raise Ambiguous(f"{len(matches)} {kind}s on the server fit {probe.address}: {shown}", [i for i, _ in matches])
+    return matches[0][1] if matches else None
 
 
 def get_confirmed(
@@ -232,6 +300,7 @@ class Handler:
     deletable: ClassVar[bool] = True  # False: the API has no delete (predictors are retired)
     makes_secrets: ClassVar[bool] = False  # creating or changing it returns a secret for the lockfile (a key)
     read_parallelism: ClassVar[int] = 8
+    id_field: ClassVar[str] = "id"  # the id that names one object of this kind (import id, known ids)
 
     def rule(self, name: str) -> FieldRule | None:
         return next((r for r in self.rules if r.name == name), None)
@@ -289,11 +358,49 @@ class Handler:
         out.update(Handler.read_all(self, client, missing))
         return out
 
-    def find_existing(
-        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
-    ) -> dict[str, str] | None:
-        """Ids of the object an earlier apply created with this tag; None when surely absent; CannotTell."""
-        raise CannotTell(f"{self.kind} objects cannot be searched by their creation tag")
+    def find_existing(self, client: FeatrixClient, probe: Probe) -> dict[str, str] | None:
+        """Ids of the object an earlier apply created for `probe` (found by the kind's identity); None when
+        surely absent; CannotTell / Ambiguous when it cannot tell. FeatrixError (auth, 5xx) is raised."""
+        return self.find_all(client, {probe.address: probe})[probe.address]
+
+    def find_all(self, client: FeatrixClient, probes: dict[str, Probe]) -> dict[str, dict[str, str] | None]:
+        """find_existing for several probes, each list or document read once (no N+1). Raises the first
+        CannotTell; use `find_each` to get every outcome."""
+        out: dict[str, dict[str, str] | None] = {}
+        for address, outcome in self.find_each(client, probes).items():
+            if isinstance(outcome, CannotTell):
+                raise outcome
+            out[address] = outcome
+        return out
+
+    def find_each(
+        self, client: FeatrixClient, probes: dict[str, Probe]
+    ) -> dict[str, dict[str, str] | None | CannotTell]:
+        """Every probe's outcome (ids, None, or the CannotTell that explains why not), one GET per path."""
+        memo: dict[str, Any] = {}
+
+        def get(path: str, check: Check) -> Any:
+            if path not in memo:
+                memo[path] = get_checked(client, path, check)
+            return memo[path]
+
+        out: dict[str, dict[str, str] | None | CannotTell] = {}
+        for address, probe in probes.items():
+            try:
+                out[address] = self.find_in(get, probe)
+            except CannotTell as exc:
+                out[address] = exc
+            except MalformedDocument as exc:  # an answer that is not the list asked for confirms no absence
+                out[address] = CannotTell(str(exc))
+        return out
+
+    def find_in(self, get: Lister, probe: Probe) -> dict[str, str] | None:
+        """The kind's identity: match `probe` against what `get(path)` lists."""
+        raise CannotTell(f"{self.kind} objects cannot be searched on the server")
+
+    def import_id(self, ids: dict[str, str]) -> str:
+        """The ID argument of `featrix import ADDRESS ID` for an object with these ids."""
+        return ids.get(self.id_field, "")
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -304,7 +411,7 @@ class Handler:
         """True when the create was accepted but its id is still to come (a queued training)."""
         return False
 
-    def resolve(self, client: FeatrixClient, ids: dict[str, str], scope: dict[str, str], waits: Any) -> dict[str, str]:
+    def resolve(self, client: FeatrixClient, ids: dict[str, str], probe: Probe, waits: Any) -> dict[str, str]:
         """The full ids of a pending create, waiting until the service assigns them (`waits`: resources.waits.Waits)."""
         return ids
 

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from featrix_iac.client import AmbiguousResult, FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.client import AmbiguousResult, FeatrixClient, NotFoundError
 from featrix_iac.resources.base import (
-    CannotTell,
     Change,
     CreateFailed,
     DesiredContext,
     FieldRule,
     Handler,
+    Lister,
     LiveObject,
     Operation,
+    Probe,
     Progress,
     StepResult,
     get_confirmed,
     get_list,
-    tag_matches,
-    tag_of,
+    has_list,
+    one_of,
 )
 from featrix_iac.resources.foundational_model import publish_progress
 from featrix_iac.resources.waits import Waits, wait_for
@@ -35,6 +36,7 @@ class EndpointHandler(Handler):
 
     kind = "endpoint"
     makes_secrets = True
+    id_field = "endpoint_id"
     rules = (
         FieldRule("predictor", IP, route="shadow+promote"),
         FieldRule("name", R),
@@ -84,24 +86,29 @@ class EndpointHandler(Handler):
         if doc.get("session_id"):
             ids["session_id"] = str(doc["session_id"])
         status = "failed" if doc.get("plan_error") else "ready"
-        return LiveObject(
-            ids=ids, fields=self.merge_live(entry, live), status=status, tag=tag_of(doc.get("user_metadata"))
-        )
+        return LiveObject(ids=ids, fields=self.merge_live(entry, live), status=status)
 
-    def find_existing(
-        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
-    ) -> dict[str, str] | None:
-        try:
-            docs = get_list(client, "/endpoints", "endpoints")
-        except FeatrixError as exc:
-            raise CannotTell(f"cannot list endpoints: {exc}") from exc
-        for doc in docs:
-            if isinstance(doc, dict) and tag_matches(doc.get("user_metadata"), tag):
-                ids = {"endpoint_id": str(doc["id"]), "predictor_id": str(doc.get("serving_predictor_id") or "")}
-                if doc.get("session_id"):
-                    ids["session_id"] = str(doc["session_id"])
-                return ids
-        return None
+    def find_in(self, get: Lister, probe: Probe) -> dict[str, str] | None:
+        """Identity, from GET /endpoints (the endpoint object of api_endpoint.py:APIEndpoint.from_response):
+        the endpoint's name and its serving predictor, the one the create named. Endpoints carry no
+        metadata of ours (POST /endpoints takes a fixed body, predictor.py:create_api_endpoint)."""
+        pid = probe.refs.get("predictor_id")
+        if not pid:
+            return None  # its predictor does not exist, so neither can it
+        matches = [
+            (
+                str(doc["id"]),
+                {"endpoint_id": str(doc["id"]), "predictor_id": pid, "session_id": probe.refs.get("session_id", "")},
+            )
+            for doc in get("/endpoints", has_list("endpoints"))["endpoints"]
+            if isinstance(doc, dict)
+            and doc.get("id")
+            and str(doc["id"]) not in probe.known
+            and doc.get("name") == probe.desired.get("name")
+            and doc.get("serving_predictor_id") == pid
+        ]
+        found = one_of(probe, "endpoint", matches)
+        return None if found is None else {k: v for k, v in found.items() if v}
 
     # -- applying ------------------------------------------------------------------------------
 
@@ -112,7 +119,6 @@ class EndpointHandler(Handler):
             "name": d["name"],
             "predictor_id": pred["predictor_id"],
             "session_id": pred["session_id"],
-            "user_metadata": op.tag,
         }
         if d.get("description") is not None:
             body["description"] = d["description"]

@@ -11,19 +11,22 @@ from typing import Any
 from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
 from featrix_iac.model.base import is_url
 from featrix_iac.resources.base import (
-    CannotTell,
     Change,
     DesiredContext,
     FieldRule,
     Handler,
+    Lister,
     LiveObject,
     Operation,
+    Probe,
     Progress,
     SetOnly,
     StepResult,
     get_checked,
     get_confirmed,
     get_list,
+    has_list,
+    one_of,
     tag_matches,
     tag_of,
 )
@@ -74,6 +77,7 @@ DEPRECATION_SET_ONLY = SetOnly(
 class FoundationalModelHandler(Handler):
     kind = "foundational_model"
     trains = True
+    id_field = "session_id"
     rules = (
         FieldRule("data", R, write_only=True, live=False),
         FieldRule("name", R),
@@ -175,17 +179,23 @@ class FoundationalModelHandler(Handler):
             ids["job_id"] = str(job["job_id"])
         return LiveObject(ids=ids, fields=fields, status=status, tag=tag_of(s.get("user_metadata")))
 
-    def find_existing(
-        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
-    ) -> dict[str, str] | None:
-        try:
-            items = get_list(client, "/compute/sessions-for-org", "sessions")
-        except FeatrixError as exc:
-            raise CannotTell(f"cannot list sessions: {exc}") from exc
-        for item in items:
-            if isinstance(item, dict) and tag_matches(item.get("user_metadata"), tag):
-                return {"session_id": str(item["session_id"])}
-        return None
+    def find_in(self, get: Lister, probe: Probe) -> dict[str, str] | None:
+        """Identity: the session name and the creation tag in the session's user_metadata, which the official
+        client sends on create and reads back from the list and the session (foundational_model.py:
+        FoundationalModel.from_response, _update_from_session). A retried upload carries the same
+        X-Featrix-Idempotency-Key (the creation token), so the service folds it into the first session.
+        Sessions the lockfile records are never someone's orphan; marked-for-deletion ones are not listed."""
+        name = probe.desired.get("name")
+        matches: list[tuple[str, dict[str, str]]] = []
+        for item in get("/compute/sessions-for-org", has_list("sessions"))["sessions"]:
+            if not isinstance(item, dict):  # a legacy bare id: its name and tag are in its document
+                known = str(item) in probe.known
+                item = {} if known else session_of(get(f"/compute/session/{item}", session_check(str(item))))
+            sid = str(item.get("session_id") or "")
+            if sid and sid not in probe.known and item.get("name") == name:
+                if tag_matches(item.get("user_metadata"), probe.tag):
+                    matches.append((sid, {"session_id": sid}))
+        return one_of(probe, "foundational model", matches)
 
     # -- applying ------------------------------------------------------------------------------
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from typing import Any
 from urllib.parse import quote
 
-from featrix_iac.client import AmbiguousResult, FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.client import AmbiguousResult, FeatrixClient, NotFoundError
 from featrix_iac.resources import webhooks
 from featrix_iac.resources.base import (
     CannotTell,
@@ -14,15 +15,17 @@ from featrix_iac.resources.base import (
     DesiredContext,
     FieldRule,
     Handler,
+    Lister,
     LiveObject,
     Operation,
+    Probe,
     Progress,
     StepResult,
     get_checked,
     get_confirmed,
     malformed,
-    tag_matches,
-    tag_of,
+    one_of,
+    started_after,
 )
 from featrix_iac.resources.common import (
     fold_status,
@@ -64,6 +67,7 @@ class PredictorHandler(Handler):
 
     kind = "predictor"
     trains = True
+    id_field = "predictor_id"
     deletable = False
     rules = (
         FieldRule("foundational_model", R, live=False),
@@ -158,36 +162,51 @@ class PredictorHandler(Handler):
         ids = {"session_id": entry.ids["session_id"], "predictor_id": pid}
         if job and job.get("job_id"):
             ids["job_id"] = str(job["job_id"])
-        meta = plan.get("user_metadata", (job or {}).get("user_metadata"))
-        return LiveObject(ids=ids, fields=self.merge_live(entry, live), status=status, tag=tag_of(meta))
+        return LiveObject(ids=ids, fields=self.merge_live(entry, live), status=status)
 
-    def find_existing(
-        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
-    ) -> dict[str, str] | None:
-        """Search the foundational model's session (scope["session_id"]) for a predictor with this tag."""
-        sid = (scope or {}).get("session_id")
+    def find_in(self, get: Lister, probe: Probe) -> dict[str, str] | None:
+        """Identity, from the foundational model's session document (contract §2.3, the fields the official
+        client's queued-predictor wait reads: foundational_model.py:_wait_for_queued_predictor): a
+        train_single_predictor job of this target column and target type, started no earlier than the
+        lockfile's intent, whose predictor id no lockfile entry records. Several → Ambiguous (the name,
+        when the entries carry one, narrows first); a matching job still queued without an id → CannotTell."""
+        sid = probe.refs.get("session_id")
         if not sid:
-            raise CannotTell("the foundational model of this predictor has no session id in the lockfile")
-        try:  # a session with a queued training 404s for a while (foundational_model.py _wait_for_queued_predictor)
-            doc = get_confirmed(client, f"/compute/session/{sid}", delays=QUEUED_404_DELAYS, check=session_check(sid))
-        except FeatrixError as exc:
-            raise CannotTell(f"cannot read session {sid}: {exc}") from exc
-        if doc is None:
-            raise CannotTell(f"session {sid} answered 404 for {sum(QUEUED_404_DELAYS):.0f}s")
-        records = [*job_plan_of(doc), *jobs_of(doc).values()]
-        for rec in records:
-            if rec.get("predictor_id") and tag_matches(rec.get("user_metadata"), tag):
-                return {"session_id": sid, "predictor_id": str(rec["predictor_id"])}
-        if any("user_metadata" in rec for rec in records) or not records:
-            return None
-        return _by_name(sid, job_plan_of(doc), scope or {})
+            return None  # its foundational model does not exist, so neither can it
+        doc: dict[str, Any] = {}
+        for delay in (*QUEUED_404_DELAYS, None):
+            try:  # a session with a queued training 404s for a while (foundational_model.py _wait_for_queued_predictor)
+                doc = get(f"/compute/session/{sid}", session_check(sid))
+                break
+            except NotFoundError:
+                if delay is None:
+                    raise CannotTell(f"session {sid} answered 404 for {sum(QUEUED_404_DELAYS):.0f}s") from None
+                time.sleep(delay)
+        if is_replayed(doc):
+            raise CannotTell(f"session {sid} answered with a replayed (stale) document, which confirms nothing")
+        wanted = (probe.desired.get("target_column"), _wire_type(str(probe.desired.get("type"))))
+        fits = [r for r in _training_records(doc) if (r["target"], r["type"] or wanted[1]) == wanted]
+        fits = [
+            r for r in fits if r["predictor_id"] not in probe.known and started_after(r["created_at"], probe.started)
+        ]
+        if any(not r["predictor_id"] for r in fits):
+            raise CannotTell(f"a training of {wanted[0]!r} in session {sid} is queued and has no predictor id yet")
+        named = [r for r in fits if r["name"] == probe.desired.get("name")]
+        matches = [
+            (f"{sid}/{r['predictor_id']}", {"session_id": sid, "predictor_id": r["predictor_id"]})
+            for r in named or fits
+        ]
+        return one_of(probe, "predictor", matches)
+
+    def import_id(self, ids: dict[str, str]) -> str:
+        return f"{ids.get('session_id')}/{ids.get('predictor_id')}"
 
     # -- applying ------------------------------------------------------------------------------
 
     def create(self, client: FeatrixClient, op: Operation) -> StepResult:
         d = op.desired
         sid = op.ref_ids(f"foundational_model.{d['foundational_model']}")["session_id"]
-        wire = "scalar" if d["type"] == "regressor" else "set"
+        wire = _wire_type(d["type"])
         body: dict[str, Any] = {
             "target_column": d["target_column"],
             "target_column_type": wire,
@@ -200,7 +219,6 @@ class PredictorHandler(Handler):
         hooks = webhooks.creation_body(op.resource.webhooks if op.resource is not None else None)
         if hooks:
             body["webhooks"] = hooks
-        body["user_metadata"] = op.tag
         resp = client.post(f"/session/{sid}/train_predictor", body, once=True)
         pid = resp.get("predictor_id")
         if not pid and resp.get("queued"):  # every worker busy: the id comes once one picks it up (resolve)
@@ -215,14 +233,12 @@ class PredictorHandler(Handler):
     def pending(self, ids: dict[str, str]) -> bool:
         return bool(ids.get("session_id")) and not ids.get("predictor_id")
 
-    def resolve(
-        self, client: FeatrixClient, ids: dict[str, str], scope: dict[str, str], waits: Waits
-    ) -> dict[str, str]:
+    def resolve(self, client: FeatrixClient, ids: dict[str, str], probe: Probe, waits: Waits) -> dict[str, str]:
         """The id of a queued training, once a worker picked it up (foundational_model.py
         `_wait_for_queued_predictor`): poll the session, riding out 404s, until a train_single_predictor job
         for this target carries a predictor_id that no lockfile entry knows; failed / error raises."""
-        sid, target, name = ids["session_id"], scope.get("target_column"), scope.get("name")
-        known = set(filter(None, scope.get("known_predictor_ids", "").split(",")))
+        sid, target, name = ids["session_id"], probe.desired.get("target_column"), probe.desired.get("name")
+        known = probe.known
         found: dict[str, str] = {}
         polls = [0]
 
@@ -313,24 +329,33 @@ class PredictorHandler(Handler):
             return
 
 
-def _by_name(sid: str, plan: list[dict[str, Any]], scope: dict[str, str]) -> dict[str, str] | None:
-    """Fallback when the server does not report predictors' user_metadata: the one predictor of the session
-    with this name and target column that no lockfile entry knows (scope["known_predictor_ids"])."""
-    name, target = scope.get("name"), scope.get("target_column")
-    if not name or not target or "known_predictor_ids" not in scope:
-        raise CannotTell(f"session {sid} does not report its predictors' user_metadata, so the tag cannot be found")
-    known = set(filter(None, scope["known_predictor_ids"].split(",")))
-    found = {
-        str(e["predictor_id"])
-        for e in plan
-        if e.get("predictor_id")
-        and str(e["predictor_id"]) not in known
-        and e.get("name") == name
-        and ((e.get("spec") or {}).get("target_column") or e.get("target_column")) == target
-    }
-    if len(found) > 1:
-        raise CannotTell(f"session {sid} has {len(found)} unrecorded predictors named {name!r} on {target!r}")
-    return {"session_id": sid, "predictor_id": found.pop()} if found else None
+def _wire_type(kind: str) -> str:
+    """target_column_type on the wire (contract §3.1): scalar for a regressor, set for the classifiers."""
+    return "scalar" if kind == "regressor" else "set"
+
+
+def _training_records(doc: dict[str, Any]) -> list[dict[str, str]]:
+    """One record per predictor training in a session document: job_plan entries, then jobs not in it."""
+    out: dict[str, dict[str, str]] = {}
+    queued: list[dict[str, str]] = []
+    for rec in [*job_plan_of(doc), *jobs_of(doc).values()]:
+        if rec.get("job_type") != SP_JOB:
+            continue
+        spec = rec.get("spec") if isinstance(rec.get("spec"), dict) else rec.get("job_spec")
+        spec = spec if isinstance(spec, dict) else {}
+        pid = str(rec.get("predictor_id") or spec.get("predictor_id") or "")
+        row = {
+            "predictor_id": pid,
+            "target": str(spec.get("target_column") or rec.get("target_column") or ""),
+            "type": str(spec.get("target_column_type") or rec.get("target_column_type") or ""),
+            "name": str(rec.get("name") or ""),
+            "created_at": str(rec.get("created_at") or ""),
+        }
+        if not pid:
+            queued.append(row)
+        elif pid not in out:
+            out[pid] = row
+    return [*out.values(), *queued]
 
 
 def _job_for(doc: dict[str, Any], ids: dict[str, str]) -> dict[str, Any] | None:

@@ -5,20 +5,22 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
+from featrix_iac.client import FeatrixClient, NotFoundError
 from featrix_iac.model.base import is_url
 from featrix_iac.resources.base import (
-    CannotTell,
     Change,
     CreateFailed,
     DesiredContext,
     FieldRule,
     Handler,
+    Lister,
     LiveObject,
     Operation,
+    Probe,
     StepResult,
     get_confirmed,
     get_list,
+    has_list,
 )
 from featrix_iac.resources.common import record_digest
 from featrix_iac.resources.records import read_records
@@ -33,6 +35,7 @@ class VectorDatabaseHandler(Handler):
     at the end are added in place (POST .../records), any other change replaces the database."""
 
     kind = "vector_database"
+    id_field = "name"
     rules = (
         FieldRule("foundational_model", R, live=False),
         FieldRule("name", R),
@@ -77,19 +80,20 @@ class VectorDatabaseHandler(Handler):
         ids = {"session_id": entry.ids["session_id"], "name": entry.ids["name"]}
         return LiveObject(ids=ids, fields=self.merge_live(entry, live), tag={}, status="ready")
 
-    def find_existing(
-        self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None
-    ) -> dict[str, str] | None:
-        """Vector databases carry no metadata; their name is unique within the session, so the name decides."""
-        sid, name = (scope or {}).get("session_id"), (scope or {}).get("name")
+    def find_in(self, get: Lister, probe: Probe) -> dict[str, str] | None:
+        """Identity: the name, unique within its foundational model's session (vector_database.py routes)."""
+        sid, name = probe.refs.get("session_id"), probe.desired.get("name")
         if not sid or not name:
-            raise CannotTell("no session id or name to search for the vector database")
+            return None  # its foundational model does not exist, so neither can it
         try:
-            docs = get_list(client, f"/session/{sid}/vector_databases", "vector_databases")
-        except FeatrixError as exc:
-            raise CannotTell(f"cannot list the vector databases of {sid}: {exc}") from exc
+            docs = get(f"/session/{sid}/vector_databases", has_list("vector_databases"))["vector_databases"]
+        except NotFoundError:
+            return None
         found = any(isinstance(d, dict) and d.get("name") == name for d in docs)
-        return {"session_id": sid, "name": name} if found else None
+        return {"session_id": sid, "name": str(name)} if found else None
+
+    def import_id(self, ids: dict[str, str]) -> str:
+        return f"{ids.get('session_id')}/{ids.get('name')}"
 
     def create(self, client: FeatrixClient, op: Operation) -> StepResult:
         d = op.desired

@@ -26,6 +26,7 @@ class LockEntry(BaseModel):
     status: Status
     ids: dict[str, str] = Field(default_factory=dict)  # session_id, predictor_id, endpoint_id, job_id, name
     creation_token: str | None = None
+    creation_started: str | None = None  # ISO time the intent to create was recorded (bounds the search)
     applied: dict[str, Any] = Field(default_factory=dict)  # non-secret desired fields as applied
     hashes: dict[str, str] = Field(default_factory=dict)  # write-only values by hash (webhook secret, data)
     outputs: dict[str, Any] = Field(default_factory=dict)  # non-secret computed values

@@ -20,7 +20,8 @@ from featrix_iac.apply import Interrupt, RecordingObserver, apply_plan
 from featrix_iac.client import FeatrixClient
 from featrix_iac.config import load_project
 from featrix_iac.plan.model import Action, ActionType, FieldChange, Plan
-from featrix_iac.resources.base import DesiredContext, make_tag
+from featrix_iac.plan.refresh import probe_of
+from featrix_iac.resources.base import DesiredContext
 from featrix_iac.resources.registry import HANDLERS
 from featrix_iac.state import StateStore
 
@@ -203,7 +204,7 @@ def test_lockfile_records_ids_tags_and_encrypted_key(applied: dict[str, Any], cl
     assert meaning["value_meaning"] == {"Adelie": "small penguin"}  # set by a follow-up step after training
     assert lock.entry("foundational_model.fm").hashes["data"].startswith("sha256:")
     doc = client.get(f"/endpoints/{ep.ids['endpoint_id']}")
-    assert doc["user_metadata"]["featrix_iac"]["address"] == "endpoint.api"
+    assert "user_metadata" not in doc  # POST /endpoints takes a fixed body: no tag is sent or echoed
     record = {"species": None, "island": "Biscoe", "bill_length_mm": 46.0, "bill_depth_mm": 15.0}
     resp = FeatrixClient(client.base_url, key).post(
         f"/endpoint/{ep.ids['endpoint_id']}/predict", {"query_record": record}
@@ -219,15 +220,18 @@ def test_events_report_progress_and_done(applied: dict[str, Any]) -> None:
     assert sorted(applied["result"].done) == sorted(applied["lock"].addresses())
 
 
-def test_find_existing_by_tag(applied: dict[str, Any], client: FeatrixClient) -> None:
+def test_find_existing_by_identity(applied: dict[str, Any], client: FeatrixClient) -> None:
+    """Each kind finds what apply created from documented fields alone, once the lockfile forgot it."""
     lock = applied["lock"]
-    for address in ("foundational_model.fm", "endpoint.api"):
+    for address in ("foundational_model.fm", "predictor.species", "endpoint.api"):
         entry = lock.entry(address)
         h = HANDLERS[entry.kind]
-        tag = make_tag("itest", "default", address, entry.creation_token or "")
-        found = h.find_existing(client, tag)
+        forgot = lock.model_copy(update={"resources": {a: e for a, e in lock.resources.items() if a != address}})
+        desired = {**entry.applied, "foundational_model": "fm", "predictor": "species"}
+        probe = probe_of(forgot, address, desired, {}, HANDLERS, "itest", "default")
+        found = h.find_existing(client, probe)
         assert found is not None and all(found[k] == entry.ids[k] for k in found), address
-        assert h.find_existing(client, make_tag("itest", "default", address, "other-token")) is None
+        assert h.find_existing(client, probe_of(lock, address, desired, {}, HANDLERS, "itest", "default")) is None
 
 
 def test_read_of_unknown_ids_is_none_after_confirmation(applied: dict[str, Any], client: FeatrixClient) -> None:
@@ -400,6 +404,7 @@ def _apply(ctx: dict[str, Any], client: FeatrixClient, only: set[str] | None = N
 
 
 def _tagged(docs: list[dict[str, Any]], address: str, token: str) -> list[dict[str, Any]]:
+    """Sessions carrying this creation tag (the session's user_metadata, which the contract shows)."""
     return [
         d
         for d in docs
@@ -426,7 +431,8 @@ def test_endpoint_create_failing_after_commit_is_adopted_not_duplicated(
     result = _apply(faulty, client, {"endpoint.api"})
     assert result.failed == {}, result.failed
     entry = faulty["lock"].entry("endpoint.api")
-    found = _tagged(client.get("/endpoints")["endpoints"], "endpoint.api", entry.creation_token)
+    pid = faulty["lock"].entry("predictor.species").ids["predictor_id"]
+    found = [e for e in client.get("/endpoints")["endpoints"] if e.get("serving_predictor_id") == pid]
     assert [d["id"] for d in found] == [entry.ids["endpoint_id"]]
     assert entry.status == "ready" and "api_key" in entry.secrets  # the lost key was rotated on adoption
 
@@ -444,7 +450,7 @@ def test_endpoint_create_refused_before_commit_leaves_nothing(faulty: dict[str, 
 def test_predictor_create_lost_after_commit_is_adopted_not_duplicated(
     faulty: dict[str, Any], client: FeatrixClient
 ) -> None:
-    """The orphan is found by its tag in the session document's job_plan / jobs user_metadata."""
+    """The orphan is found by target column, type and training start in the session's job_plan."""
     assert _apply(faulty, client, {"foundational_model.fm"}).failed == {}
     _faults(client, {"route": "POST .*/train_predictor$", "status": 500, "when": "after"})
     result = _apply(faulty, client, {"predictor.species"})
@@ -561,7 +567,10 @@ def test_converges_under_faults_without_duplicates(faulty: dict[str, Any], clien
         len(_tagged(client.get("/compute/sessions-for-org")["sessions"], "foundational_model.fm", fm.creation_token))
         == 1
     )
-    assert len(_tagged(client.get("/endpoints")["endpoints"], "endpoint.api", ep.creation_token)) == 1
+    serving = [
+        e["id"] for e in client.get("/endpoints")["endpoints"] if e["serving_predictor_id"] == ep.ids["predictor_id"]
+    ]
+    assert serving == [ep.ids["endpoint_id"]]  # endpoints carry no tag: one per predictor it was made for
     plan = [e for e in client.get(f"/compute/session/{fm.ids['session_id']}")["job_plan"] if e.get("predictor_id")]
     assert [e["predictor_id"] for e in plan] == [lock.entry("predictor.species").ids["predictor_id"]]
     key = faulty["store"].decrypt("endpoint.api", ep.secrets["api_key"])

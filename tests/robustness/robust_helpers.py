@@ -129,6 +129,7 @@ def inventory(url: str, api_key: str, project: str) -> Inventory:
         sessions = http.get("/compute/sessions-for-org").json()["sessions"]
         fms: Counter[str] = Counter()
         predictors: Counter[tuple[str, str]] = Counter()
+        ours: set[str] = set()  # predictor ids in the project's sessions (endpoints carry no tag: by predictor)
         for item in sessions:
             sid = item["session_id"] if isinstance(item, dict) else item
             doc = http.get(f"/compute/session/{sid}").json()
@@ -140,8 +141,9 @@ def inventory(url: str, api_key: str, project: str) -> Inventory:
             for job in doc.get("job_plan", []):
                 if job.get("job_type") == "train_single_predictor":
                     predictors[(address, str(job.get("name")))] += 1
-        tags = [tag_of(e.get("user_metadata")) for e in http.get("/endpoints").json()["endpoints"]]
-        endpoints = Counter(str(t.get("address")) for t in tags if t.get("project") == project)
+                    ours.add(str(job.get("predictor_id")))
+        eps = http.get("/endpoints").json()["endpoints"]
+        endpoints = Counter(f"endpoint.{e.get('name')}" for e in eps if e.get("serving_predictor_id") in ours)
     return Inventory(fms, predictors, endpoints)
 
 

@@ -93,9 +93,9 @@ def test_transient_faults_converge_in_one_apply(server: Any, tmp_path: Path, cle
     assert not problems, f"{first.stdout}\n{first.stderr}\n" + "\n".join(problems)
 
 
-def test_lost_answers_of_once_calls_are_resolved_by_tag(server: Any, tmp_path: Path, clean: None) -> None:
+def test_lost_answers_of_once_calls_are_resolved_by_identity(server: Any, tmp_path: Path, clean: None) -> None:
     """train_predictor and POST /endpoints committed but answered 503 or dropped, while lists lag 3 s:
-    never re-sent; each object is found by its creation tag (waiting out the stale list), no duplicate."""
+    never re-sent; each object is found by its identity (waiting out the stale list), no duplicate."""
     cli, name = project(server, tmp_path, "lost answers")
     set_consistency(server.url, server.api_key, stale_list_seconds=3)
     add_faults(

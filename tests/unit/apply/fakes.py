@@ -15,6 +15,7 @@ from featrix_iac.resources.base import (
     FieldRule,
     Handler,
     Operation,
+    Probe,
     Progress,
     StepResult,
 )
@@ -74,8 +75,8 @@ class FakeHandler(Handler):
         hook = self.on_poll.get(ids.get("id", ""))
         return hook() if hook is not None else Progress("ready", 1.0, "done")
 
-    def find_existing(self, client: FeatrixClient, tag: dict[str, Any], scope: dict[str, str] | None = None) -> Any:
-        address = tag["featrix_iac"]["address"]
+    def find_existing(self, client: FeatrixClient, probe: Probe) -> Any:
+        address = probe.address
         self.log.add("find", address)
         value = self.found.get(address)
         if isinstance(value, BaseException):

@@ -13,7 +13,7 @@ from featrix_iac.apply.executor import CycleError, Outcome, run_dag
 from featrix_iac.apply.schedule import Node, build_nodes
 from featrix_iac.client import AmbiguousResult, RequestError
 from featrix_iac.plan.model import ActionType, FieldChange
-from featrix_iac.resources.base import CannotTell, Progress
+from featrix_iac.resources.base import Ambiguous, CannotTell, Progress
 from featrix_iac.state import LockEntry
 
 from .fakes import Log, action, handlers, plan, store_and_lock
@@ -125,7 +125,7 @@ def test_reattach_waits_instead_of_creating_again(tmp_path: Path) -> None:
     assert lock.entry(FM).ids == {"id": "old"} and lock.entry(FM).status == "ready"
 
 
-def test_orphan_without_ids_is_adopted_by_tag(tmp_path: Path) -> None:
+def test_orphan_without_ids_is_adopted_by_identity(tmp_path: Path) -> None:
     log = Log()
     hs = handlers(log)
     hs["endpoint"].found[EP] = {"id": "orphan"}
@@ -139,14 +139,27 @@ def test_orphan_without_ids_is_adopted_by_tag(tmp_path: Path) -> None:
 def test_orphan_that_cannot_be_told_stops_with_instructions(tmp_path: Path) -> None:
     log = Log()
     hs = handlers(log)
-    hs["predictor"].found[P1] = CannotTell("the session does not report user_metadata")
+    hs["predictor"].found[P1] = CannotTell("a training is queued and has no predictor id yet")
     store, lock = store_and_lock(tmp_path)
     store.update(lock, P1, LockEntry(kind="predictor", status="creating", creation_token="tok"))
     result, lock, _ = run(tmp_path, plan(action(P1)), hs, store_lock=(store, lock))
     msg = result.failed[P1]
-    assert msg.startswith(f"cannot determine creation result for {P1}") and "tok" in msg and "state rm" in msg
+    assert msg.startswith(f"cannot determine creation result for {P1}") and "queued" in msg
+    assert "featrix import" in msg
     assert lock.entry(P1).status == "creating"  # kept for the user to resolve
     assert ("create", P1) not in log.calls
+
+
+def test_an_ambiguous_orphan_stops_and_names_the_import_commands(tmp_path: Path) -> None:
+    log = Log()
+    hs = handlers(log)
+    hs["predictor"].found[P1] = Ambiguous("2 predictors fit", ["s/p1", "s/p2"])
+    store, lock = store_and_lock(tmp_path)
+    store.update(lock, P1, LockEntry(kind="predictor", status="creating", creation_token="tok"))
+    result, lock, _ = run(tmp_path, plan(action(P1)), hs, store_lock=(store, lock))
+    msg = result.failed[P1]
+    assert f"featrix import {P1} s/p1" in msg and f"featrix import {P1} s/p2" in msg
+    assert lock.entry(P1).status == "creating" and ("create", P1) not in log.calls
 
 
 def test_ambiguous_create_is_resolved_by_tag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,12 +9,23 @@ import pytest
 from featrix_iac.client import AuthError, ConnectionFailed, NotFoundError, ServerError
 from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.plan.refresh import refresh
-from featrix_iac.resources.base import CannotTell, Handler, LiveObject
+from featrix_iac.resources.base import Ambiguous, CannotTell, Handler, LiveObject, Probe
 from featrix_iac.state import LockEntry, Lockfile
 
 
 class StubClient:
+    """Counts nothing (as if refresh made no request), so refresh checks the key with GET /auth/whoami."""
+
     request_count = 0
+
+    def __init__(self, error: Exception | None = None) -> None:
+        self.error, self.gets = error, []  # type: ignore[var-annotated]
+
+    def get(self, path: str, **kw: Any) -> dict[str, Any]:
+        self.gets.append(path)
+        if self.error is not None:
+            raise self.error
+        return {}
 
 
 class StubHandler(Handler):
@@ -25,6 +36,7 @@ class StubHandler(Handler):
 
     def __init__(self, error: Exception | None = None, found: Any = None) -> None:
         self.error, self.found, self.calls = error, found, []  # type: ignore[var-annotated]
+        self.probes: list[Probe] = []
 
     def read_all(self, client: Any, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
         self.calls.append(sorted(entries))
@@ -32,11 +44,17 @@ class StubHandler(Handler):
             raise self.error
         return {a: self.answers.get(a, LiveObject(ids=dict(e.ids), fields={})) for a, e in entries.items()}
 
-    def find_existing(self, client: Any, tag: dict[str, Any], scope: dict[str, str] | None = None) -> Any:
-        self.calls.append(("find", tag["featrix_iac"]["address"], scope))
-        if isinstance(self.found, Exception):
-            raise self.found
-        return self.found
+    def find_in(self, get: Any, probe: Probe) -> Any:
+        self.calls.append(("find", probe.address, probe.refs))
+        self.probes.append(probe)
+        found = (
+            self.found.get(probe.address)
+            if isinstance(self.found, dict) and "session_id" not in self.found
+            else self.found
+        )
+        if isinstance(found, Exception):
+            raise found
+        return found
 
 
 def _lock(**statuses: str) -> Lockfile:
@@ -57,7 +75,7 @@ def test_one_batch_per_kind_and_only_entries_with_ids() -> None:
     lock = _lock(a="ready", b="tainted", c="creating", d="retired", e="creating-no-ids")
     seen = refresh(StubClient(), lock, handlers={"foundational_model": h}, desired={})  # type: ignore[arg-type]
     assert h.calls[0] == ["foundational_model.a", "foundational_model.b"]  # one batch
-    assert h.calls[1:] == [("find", "foundational_model.e", {})]  # a never-recorded create: looked up by tag
+    assert h.calls[1:] == [("find", "foundational_model.e", {})]  # a never-recorded create: looked up
     assert set(seen.live) == {"foundational_model.a", "foundational_model.b"}
 
 
@@ -99,7 +117,7 @@ def test_an_entry_the_handler_skipped_is_an_error_not_a_deletion() -> None:
         refresh(StubClient(), _lock(a="ready"), handlers={"foundational_model": Forgetful()})  # type: ignore[arg-type]
 
 
-def test_orphans_of_creating_entries_are_looked_up_by_tag() -> None:
+def test_orphans_of_creating_entries_are_looked_up_by_identity() -> None:
     ids = {"session_id": "orphan"}
     h = StubHandler(found=ids)
     desired = {"foundational_model.e": {"name": "e"}}
@@ -112,17 +130,73 @@ def test_orphans_of_creating_entries_are_looked_up_by_tag() -> None:
         environment="dev",
     )
     assert seen.found == {"foundational_model.e": ids}
-    assert ("find", "foundational_model.e", {"name": "e"}) in h.calls
+    probe = h.probes[0]
+    assert (probe.address, probe.token, probe.desired, probe.environment) == (
+        "foundational_model.e",
+        "tok",
+        {"name": "e"},
+        "dev",
+    )
 
 
-def test_cannot_tell_is_a_warning_and_no_finding() -> None:
-    h = StubHandler(found=CannotTell("list failed"))
-    desired = {"foundational_model.e": {"name": "e"}}
+class PredictorStub(StubHandler):
+    kind = "predictor"
+    id_field = "predictor_id"
+
+
+def test_declared_objects_missing_from_the_lockfile_are_looked_up_referenced_kinds_first() -> None:
+    """A lost lockfile: the foundational model is found first, and its session scopes the predictor's search;
+    ids the lockfile records for the kind are never taken for an orphan."""
+    fm = StubHandler(found={"foundational_model.a": {"session_id": "s-found"}})
+    pred = PredictorStub(found={"predictor.p": {"session_id": "s-found", "predictor_id": "p1"}})
+    lock = Lockfile(project="p")
+    lock.resources["predictor.old"] = LockEntry(kind="predictor", status="retired", ids={"predictor_id": "p0"})
+    desired = {"foundational_model.a": {"name": "a"}, "predictor.p": {"foundational_model": "a", "name": "p"}}
+    client = StubClient()
+    seen = refresh(
+        client,  # type: ignore[arg-type]
+        lock,
+        handlers={"foundational_model": fm, "predictor": pred},
+        desired=desired,
+        project="p",
+    )
+    assert seen.found == {
+        "foundational_model.a": {"session_id": "s-found"},
+        "predictor.p": {"session_id": "s-found", "predictor_id": "p1"},
+    }
+    assert pred.probes[0].refs == {"session_id": "s-found"} and pred.probes[0].known == {"p0"}
+    assert pred.probes[0].token == "" and pred.probes[0].started == ""  # no intent: the lockfile was lost
+    assert client.gets == ["/auth/whoami"]  # the stubs made no request: the key is still checked
+
+
+def test_cannot_tell_a_declared_object_refuses_the_plan_and_names_the_import_command() -> None:
+    h = StubHandler(found=Ambiguous("2 foundational models fit", ["s-1", "s-2"]))
+    with pytest.raises(DiagnosticsError) as exc:
+        refresh(
+            StubClient(),  # type: ignore[arg-type]
+            Lockfile(project="p"),
+            handlers={"foundational_model": h},
+            desired={"foundational_model.e": {"name": "e"}},
+            environment="prod",
+        )
+    d = next(iter(exc.value.diagnostics))
+    assert d.summary == "cannot determine creation result for foundational_model.e"
+    assert "featrix import -e prod foundational_model.e s-1" in d.detail and "s-2" in d.detail
+
+
+def test_cannot_tell_a_removed_creating_entry_is_a_warning_and_no_finding() -> None:
+    h = StubHandler(found=CannotTell("a training is queued"))
     seen = refresh(
         StubClient(),  # type: ignore[arg-type]
         _lock(e="creating-no-ids"),
         handlers={"foundational_model": h},
-        desired=desired,
+        desired={},
     )
     assert seen.found == {}
     assert seen.warnings and "cannot tell yet" in seen.warnings[0]
+
+
+def test_plan_always_authenticates() -> None:
+    with pytest.raises(DiagnosticsError) as exc:
+        refresh(StubClient(AuthError(status=401, detail="bad key")), Lockfile(project="p"), handlers={}, desired={})  # type: ignore[arg-type]
+    assert "refused the account API key" in next(iter(exc.value.diagnostics)).summary

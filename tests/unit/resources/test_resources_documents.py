@@ -108,13 +108,17 @@ def test_a_404_seen_again_and_again_still_confirms_an_absence(kind: str, monkeyp
 
 
 def test_orphan_search_in_a_malformed_list_cannot_tell() -> None:
-    from featrix_iac.resources.base import CannotTell, make_tag
+    from featrix_iac.resources.base import CannotTell, Probe
 
-    tag = make_tag("p", "default", "endpoint.x", "tok")
+    probe = Probe("p", "default", "endpoint.x", {"name": "x"}, token="tok", refs={"predictor_id": PID})
     with pytest.raises(CannotTell):
-        HANDLERS["endpoint"].find_existing(CannedClient({"/endpoints": {}}), tag)
+        HANDLERS["endpoint"].find_existing(CannedClient({"/endpoints": {}}), probe)  # type: ignore[arg-type]
+    fm = Probe("p", "default", "foundational_model.x", {"name": "x"}, token="tok")
     with pytest.raises(CannotTell):
-        HANDLERS["foundational_model"].find_existing(CannedClient({"/compute/sessions-for-org": {}}), tag)
+        HANDLERS["foundational_model"].find_existing(CannedClient({"/compute/sessions-for-org": {}}), fm)  # type: ignore[arg-type]
+    with pytest.raises(CannotTell):  # a session document that is another session's
+        p = Probe("p", "default", "predictor.x", {"target_column": "y", "type": "set"}, refs={"session_id": "other"})
+        HANDLERS["predictor"].find_existing(CannedClient({"/compute/session/other": GOOD_SESSION}), p)  # type: ignore[arg-type]
 
 
 class SequenceClient:

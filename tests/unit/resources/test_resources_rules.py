@@ -11,7 +11,6 @@ from featrix_iac.client import NotFoundError, ServerError
 from featrix_iac.model.resources import Endpoint, FoundationalModel, Predictor, VectorDatabase
 from featrix_iac.resources import webhooks
 from featrix_iac.resources.base import (
-    CannotTell,
     Change,
     DesiredContext,
     Progress,
@@ -235,36 +234,3 @@ def test_job_progress_folds_statuses() -> None:
     p = job_progress({"status": "failed", "error": "nan loss"}, "training")
     assert p.state == "failed" and "nan loss" in p.message
     assert job_progress({"status": "ready", "progress": 50}, "t").fraction == 0.5
-
-
-def _session(*entries: dict[str, Any], with_meta: bool = False) -> dict[str, Any]:
-    plan = []
-    for e in entries:
-        row = {"job_type": "train_single_predictor", "spec": {"target_column": e["target"]}, **e}
-        if with_meta:
-            row["user_metadata"] = e.get("meta", {})
-        plan.append(row)
-    return {"session": {"session_id": "s", "job_plan": plan}, "jobs": {}}
-
-
-def test_predictor_orphan_found_by_tag_or_by_name_without_guessing() -> None:
-    tag = make_tag("p", "default", "predictor.sp", "tok")
-    doc = _session({"predictor_id": "a", "name": "sp", "target": "y", "meta": tag}, with_meta=True)
-    assert P_H.find_existing(FakeClient([doc]), tag, {"session_id": "s"}) == {"session_id": "s", "predictor_id": "a"}  # type: ignore[arg-type]
-    other = _session({"predictor_id": "a", "name": "sp", "target": "y", "meta": {}}, with_meta=True)
-    assert P_H.find_existing(FakeClient([other]), tag, {"session_id": "s"}) is None  # type: ignore[arg-type]
-    # a server that does not report user_metadata: the one unrecorded predictor with this name and target
-    scope = {"session_id": "s", "name": "sp", "target_column": "y", "known_predictor_ids": "old"}
-    bare = _session(
-        {"predictor_id": "old", "name": "sp", "target": "y"}, {"predictor_id": "new", "name": "sp", "target": "y"}
-    )
-    assert P_H.find_existing(FakeClient([bare]), tag, scope) == {"session_id": "s", "predictor_id": "new"}  # type: ignore[arg-type]
-    none = _session({"predictor_id": "old", "name": "sp", "target": "y"})
-    assert P_H.find_existing(FakeClient([none]), tag, scope) is None  # type: ignore[arg-type]
-    two = _session(
-        {"predictor_id": "n1", "name": "sp", "target": "y"}, {"predictor_id": "n2", "name": "sp", "target": "y"}
-    )
-    with pytest.raises(CannotTell, match="2 unrecorded predictors"):
-        P_H.find_existing(FakeClient([two]), tag, scope)  # type: ignore[arg-type]
-    with pytest.raises(CannotTell, match="user_metadata"):
-        P_H.find_existing(FakeClient([bare]), tag, {"session_id": "s"})  # type: ignore[arg-type]
