@@ -445,6 +445,8 @@ class _Applier:
             self._delete_object(h, address, target)
         if action.delete_replaced:  # the old objects of an interrupted replacement go with the entry
             self._delete_pending(action, h)
+        if action.action is ActionType.RETIRE and target is not None:
+            self._release_replaced(h, address, target)
         if action.action is ActionType.RETIRE and target is not None and ids:
             # still on the server (the API cannot delete it): keep tracking it until its model is deleted
             current = self.lock.entry(address) or target
@@ -453,6 +455,21 @@ class _Applier:
         self._save(address, None)
         if ids.get("session_id") and action.kind == "foundational_model":
             self._forget_retired_on(ids["session_id"])
+
+    def _release_replaced(self, h: Handler, address: str, entry: LockEntry) -> None:
+        """Retiring an entry also runs the retire steps (lifting deletion protection) for the older objects it
+        records: a replacement that never finished left them as they were, and a protected one would block
+        the deletion of the model it lives on."""
+        for record in entry.retired:
+            ids = {k: v for k, v in record.items() if k not in ("reason", "pending_delete")}
+            if not ids or ids == entry.ids:
+                continue
+            try:
+                self._delete_object(h, address, LockEntry(kind=entry.kind, status="retired", ids=ids, protected=True))
+            except AuthError:
+                raise
+            except FeatrixError:  # e.g. its model is already gone; a model still blocked says so when deleted
+                continue
 
     def _forget_retired_on(self, session_id: str) -> None:
         """A deleted foundational model takes its retired predictors with it: forget their entries."""
