@@ -185,7 +185,7 @@ def run_scenario(
 
 
 def server_objects(url: str, api_key: str, project: str) -> set[tuple[str, str]]:
-    """(kind, id) of every live object tagged with `project`: sessions, their predictors, endpoints."""
+    """(kind, id) of every live object of `project`: its tagged sessions, their predictors, the endpoints serving them."""
     out: set[tuple[str, str]] = set()
     with httpx.Client(base_url=url, headers={"X-Api-Key": api_key}, timeout=30) as http:
         for item in http.get("/compute/sessions-for-org").json()["sessions"]:
@@ -196,8 +196,9 @@ def server_objects(url: str, api_key: str, project: str) -> set[tuple[str, str]]
             out.add(("session", str(sid)))
             plan = doc.get("job_plan") or doc["session"].get("job_plan") or []
             out |= {("predictor", str(j["predictor_id"])) for j in plan if j.get("predictor_id")}
-        for ep in http.get("/endpoints").json()["endpoints"]:
-            if tag_of(ep.get("user_metadata")).get("project") == project:
+        ours = {oid for kind, oid in out if kind == "predictor"}
+        for ep in http.get("/endpoints").json()["endpoints"]:  # endpoints carry no tag: by their predictor
+            if str(ep.get("serving_predictor_id")) in ours:
                 out.add(("endpoint", str(ep["id"])))
     return out
 
