@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from featrix_iac.cli.output import out
+from featrix_iac.cli.output import err, out
 from featrix_iac.diagnostics import fail
 
 
-def _records(record: str | None, file: str | None) -> list[dict[str, Any]]:
+def _records(record: str | None, file: str | None, example: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
     where = "the RECORD argument"
     if file:
         where = file
@@ -24,7 +25,8 @@ def _records(record: str | None, file: str | None) -> list[dict[str, Any]]:
     elif record is not None:
         text = record
     else:
-        raise click.UsageError("give a record as JSON, e.g. '{\"bill_length_mm\": 39.1}', or --file FILE")
+        sample = json.dumps(example() or {"COLUMN": "value"})
+        raise click.UsageError(f"give a record as JSON, e.g. '{sample}', or --file FILE")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -33,6 +35,22 @@ def _records(record: str | None, file: str | None) -> list[dict[str, Any]]:
     if not rows or not all(isinstance(r, dict) for r in rows):
         raise fail(f"invalid record in {where}", "expected a JSON object, or a list of objects")
     return rows
+
+
+def _warn_ignored(record: dict[str, Any], result: dict[str, Any], prefix: str) -> None:
+    """The columns the model did not use (`ignored_query_columns`, featrixsphere prediction_result.py
+    PredictionResult.from_response); every one of them ignored means the prediction used none of the input."""
+    ignored = [c for c in result.get("ignored_query_columns") or [] if c in record]
+    if not ignored:
+        return
+    known = ", ".join(str(c) for c in result.get("available_query_columns") or []) or "unknown"
+    if len(ignored) == len(record):
+        err(
+            f"Warning: {prefix}the model knows none of the given columns ({', '.join(ignored)}); the prediction "
+            f"used no input. Its columns: {known}."
+        )
+    else:
+        err(f"Warning: {prefix}columns the model does not know were ignored: {', '.join(ignored)}.")
 
 
 def _line(result: dict[str, Any]) -> str:
@@ -57,7 +75,11 @@ def predict_cmd(env: str | None, address: str, record: str | None, file: str | N
     from featrix_iac import operations
     from featrix_iac.config import find_project_root
 
-    results = operations.predict(find_project_root(), env, address, _records(record, file))
+    root = find_project_root()
+    records = _records(record, file, lambda: operations.example_record(root, env, address))
+    results = operations.predict(root, env, address, records)
+    for n, (rec, result) in enumerate(zip(records, results, strict=True)):
+        _warn_ignored(rec, result, f"record {n + 1}: " if len(records) > 1 else "")
     if as_json:
         out(json.dumps(results if len(results) > 1 else results[0], indent=2, sort_keys=True))
         return

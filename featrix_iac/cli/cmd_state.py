@@ -25,17 +25,17 @@ def _shown(value: Any) -> str:
 
 @click.command("output")
 @ENV_OPTION
-@click.argument("ref", required=False, metavar="[ADDRESS.FIELD]")
+@click.argument("ref", required=False, metavar="[ADDRESS[.FIELD]]")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def output_cmd(env: str | None, ref: str | None, as_json: bool) -> None:
-    """Print recorded outputs; secrets only when asked for by name, e.g. endpoint.my_api.api_key."""
+    """Print recorded outputs (all, or one ADDRESS's); secrets only when asked for by name, e.g. endpoint.my_api.api_key."""
     from featrix_iac import operations
 
-    if ref:
+    if ref and not operations.is_address(ref):
         value = operations.output(_root(), env, ref)
         out(json.dumps(value.value) if as_json else _shown(value.value))
         return
-    values = operations.outputs(_root(), env)
+    values = operations.outputs(_root(), env, ref)  # ADDRESS alone: that resource's outputs
     if as_json:
         data: dict[str, dict[str, Any]] = {}
         for v in values:

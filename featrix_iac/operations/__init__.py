@@ -15,7 +15,16 @@ from featrix_iac.operations.planning import (
     plan,
     run_apply,
 )
-from featrix_iac.operations.reading import OutputValue, output, outputs, predict, state_list, state_show
+from featrix_iac.operations.reading import (
+    OutputValue,
+    example_record,
+    is_address,
+    output,
+    outputs,
+    predict,
+    state_list,
+    state_show,
+)
 from featrix_iac.operations.session import LOCAL, REDACTED, Session, connect, open_session
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
 
@@ -31,8 +40,10 @@ __all__ = [
     "apply_saved",
     "connect",
     "desired_of",
+    "example_record",
     "fingerprints_of",
     "import_resource",
+    "is_address",
     "make_plan_with",
     "open_session",
     "output",

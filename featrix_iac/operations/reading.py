@@ -40,18 +40,32 @@ def _store(root: Path | str, env: str | None) -> tuple[StateStore, Lockfile]:
     return store, store.load()
 
 
-def outputs(root: Path | str, env: str | None = None) -> list[OutputValue]:
-    """Every recorded output: ids, computed values, and secrets as (sensitive value)."""
+def outputs(root: Path | str, env: str | None = None, address: str | None = None) -> list[OutputValue]:
+    """Every recorded output (or only `address`'s): ids, computed values, and secrets as (sensitive value)."""
     _, lock = _store(root, env)
+    if address is not None and lock.entry(address) is None:
+        known = ", ".join(lock.addresses()) or "none"
+        raise fail(f"no {address} in the lockfile", f"recorded addresses: {known}", address=address)
     out: list[OutputValue] = []
-    for address in lock.addresses():
-        entry = lock.resources[address]
+    for addr in [address] if address is not None else lock.addresses():
+        entry = lock.resources[addr]
         if entry.status == "retired":
             continue
         values = {**{k: v for k, v in entry.ids.items()}, **entry.outputs}
-        out.extend(OutputValue(address, k, v) for k, v in sorted(values.items()))
-        out.extend(OutputValue(address, k, REDACTED, True) for k in sorted(entry.secrets))
+        out.extend(OutputValue(addr, k, v) for k, v in sorted(values.items()))
+        out.extend(OutputValue(addr, k, REDACTED, True) for k in sorted(entry.secrets))
     return out
+
+
+def is_address(ref: str) -> bool:
+    """True for `KIND.KEY` (a resource), False for `KIND.KEY.FIELD` or anything else."""
+    from featrix_iac.addresses import Address
+
+    try:
+        Address.parse(ref)
+    except ValueError:
+        return False
+    return True
 
 
 def output(root: Path | str, env: str | None, ref: str) -> OutputValue:
@@ -119,3 +133,37 @@ def predict(root: Path | str, env: str | None, address: str, records: list[dict[
         path = f"/compute/session/{entry.ids['session_id']}/predict"
         pid = entry.ids["predictor_id"]
         return [client.post(path, {"query_record": r, "predictor_id": pid}) for r in records]
+
+
+def example_record(root: Path | str, env: str | None, address: str) -> dict[str, Any]:
+    """A record made of the project's own columns for `address` (an endpoint or predictor), for usage hints:
+    the first input columns of its foundational model's data, each with a value seen in the data; {} when
+    the data cannot be read (a URL, a missing file)."""
+    from featrix_iac.config import load_project
+    from featrix_iac.config.data_profile import UnreadableData, profile_file
+
+    try:
+        loaded = load_project(root, env)
+    except Exception:  # noqa: BLE001 - only a hint: the real command reports the problem
+        return {}
+    project, kind, _, key = loaded.project, *address.partition(".")
+    if kind == "endpoint" and key in project.endpoints:
+        key, kind = project.endpoints[key].predictor, "predictor"
+    predictor = project.predictors.get(key) if kind == "predictor" else None
+    fm = project.foundational_models.get(predictor.foundational_model) if predictor else None
+    if predictor is None or fm is None or "://" in fm.data:
+        return {}
+    try:
+        profile = profile_file(loaded.root / fm.data, None)
+    except (UnreadableData, OSError):
+        return {}
+    skip = {predictor.target_column, *(fm.ignore_columns or [])}
+    record: dict[str, Any] = {}
+    for column in profile.columns:
+        if column.name in skip or not column.values or len(record) >= 3:
+            continue
+        value = max(column.values, key=lambda v: column.values[v] if column.values else 0)
+        record[column.name] = (
+            (int(float(value)) if column.dtype == "int" else float(value)) if column.numeric else value
+        )
+    return record

@@ -82,3 +82,24 @@ def test_trainings_are_recorded_and_calibrate_the_next_estimate(quickstart: Cli)
         assert "foundational_model.penguins ≈ " in over.stderr and "Traceback" not in over.stderr
     finally:
         manifest.write_text(original)
+
+
+def test_output_of_an_address_lists_its_outputs(quickstart: Cli) -> None:
+    """`featrix output endpoint.X` (no field) lists that endpoint's outputs, the key as (sensitive value)."""
+    r = quickstart.ok("output", "endpoint.species_api")
+    names = [line.split("=")[0].strip() for line in r.stdout.splitlines()]
+    assert "endpoint.species_api.endpoint_id" in names and "endpoint.species_api.api_key" in names, r.stdout
+    assert all(n.startswith("endpoint.species_api.") for n in names), r.stdout
+    [key_line] = [line for line in r.stdout.splitlines() if line.startswith("endpoint.species_api.api_key ")]
+    assert key_line.endswith("= (sensitive value)"), key_line
+    key = quickstart.ok("output", "endpoint.species_api.api_key").stdout.strip()
+    assert key not in r.stdout
+
+
+def test_predict_warns_about_columns_the_model_does_not_know(quickstart: Cli) -> None:
+    r = quickstart.ok("predict", "endpoint.species_api", '{"colour": "red"}')
+    assert "Warning:" in r.stderr and "colour" in r.stderr and "island" in r.stderr, r.stderr
+    r = quickstart.ok("predict", "endpoint.species_api", '{"colour": "red", "island": "Biscoe"}')
+    assert "Warning:" in r.stderr and "colour" in r.stderr, r.stderr
+    r = quickstart.ok("predict", "endpoint.species_api", GENTOO)
+    assert "Warning" not in r.stderr, r.stderr

@@ -43,3 +43,17 @@ def test_target_help_says_what_comes_along(command: str, capsys: pytest.CaptureF
     code, out, _ = _featrix(capsys, command, "--help")
     text = " ".join(out.split())
     assert code == 0 and "what it depends on" in text and "dependents of a replacement" in text, text
+
+
+def test_predict_usage_example_uses_the_projects_own_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "customers.csv").write_text("age,plan,churned\n31,gold,yes\n45,basic,no\n31,gold,no\n")
+    (tmp_path / "featrix.yaml").write_text(
+        "version: 1\nproject: p\nfoundational_models:\n  customers:\n    data: customers.csv\n"
+        "predictors:\n  churn:\n    foundational_model: customers\n    type: binary_classifier\n"
+        "    target_column: churned\nendpoints:\n  churn_api:\n    predictor: churn\n"
+    )
+    code, _, err = _featrix(capsys, "-C", str(tmp_path), "predict", "endpoint.churn_api")
+    assert code == 1 and '{"age": 31, "plan": "gold"}' in err, err
+    assert "churned" not in err and "bill_length_mm" not in err, err
