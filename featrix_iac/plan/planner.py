@@ -288,11 +288,16 @@ def _new(st: _State, action: Action, rules: Mapping[str, FieldRule], wanted: dic
     found = st.found.get(action.address)
     action.changes = creation_changes(rules, wanted)
     if found:
-        action.action, action.prior_ids = A.ADOPT, dict(found)
-        action.reasons = [why.ADOPT_FOUND]
+        _adopt(action, found)
         return
     action.action = A.CREATE
     action.reasons = [why.NEW]
+
+
+def _adopt(action: Action, found: dict[str, str]) -> None:
+    action.action, action.prior_ids = A.ADOPT, dict(found)
+    action.reasons = [why.ADOPT_FOUND]
+    action.warnings = why.adopt_warnings(action) + action.warnings
 
 
 def _resume(
@@ -301,8 +306,7 @@ def _resume(
     found = st.found.get(action.address)
     action.changes = creation_changes(rules, wanted)
     if found and not entry.ids:
-        action.action, action.prior_ids = A.ADOPT, dict(found)
-        action.reasons = [why.ADOPT_FOUND]
+        _adopt(action, found)
     else:
         action.action = A.CREATE
         action.reasons = [why.resume(entry.ids)]

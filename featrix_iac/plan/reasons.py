@@ -127,6 +127,15 @@ def replace_warnings(action: Action) -> list[str]:
     return []
 
 
+def adopt_warnings(action: Action) -> list[str]:
+    if action.kind == "endpoint" and not action.desired.get("api_key.revoked"):  # the key was in the lost answer
+        return [
+            f"{action.address}: its API key was shown only to the run that created it, so apply gives it a new "
+            f"one and the old key stops working (featrix output {action.address}.api_key)"
+        ]
+    return []
+
+
 def update_warnings(action: Action) -> list[str]:
     """In-place changes that still break callers: every one that makes the server issue a new API key."""
     new_key = any(

@@ -135,11 +135,16 @@ def test_a_lost_lockfile_plans_adoption_and_apply_creates_nothing(cli: Cli, serv
     before = _inventory(http)
     assert all(len(ids) == 1 for ids in before.values()), before  # left by the test above
     (cli.project / "featrix.lock").unlink()
+    http.delete("/__test__/requests")
     plan = cli("plan", "--detailed-exitcode")
     assert plan.returncode == 2, plan.stdout + plan.stderr
     for address in (FM, PRED, EP):
         assert f"{address} will be adopted" in plan.stdout, plan.stdout
     assert "will be created" not in plan.stdout
+    assert "its API key was shown only to the run that created it" in plan.stdout  # adopting rotates the key
+    reads = [f"{r['method']} {r['path']}" for r in http.get("/__test__/requests").json()["requests"]]
+    searched = ["GET /compute/sessions-for-org", f"GET /compute/session/{before['fms'][0]}", "GET /endpoints"]
+    assert all(reads.count(path) == 1 for path in searched), reads  # one read per list or document, no N+1
     cli.ok("apply", "--auto-approve")
     assert _inventory(http) == before
     lock = _lock(cli.project)
