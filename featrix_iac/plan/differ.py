@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featrix_iac.plan.model import FieldChange
+from featrix_iac.plan.nested import nested_changes
 from featrix_iac.resources.base import Change, FieldRule
 
 Rules = Sequence[FieldRule] | Mapping[str, FieldRule]  # a kind's declared rules, or those indexed by field name
@@ -150,12 +151,14 @@ def diff_fields(
 
 
 def _change(rule: FieldRule, name: str, old: Any, new: Any, forces: bool = False) -> FieldChange:
+    old, new = canon(old), canon(new)
     return FieldChange(
         field=name,
-        old=redact(canon(old), rule.sensitive),
-        new=redact(canon(new), rule.sensitive),
+        old=redact(old, rule.sensitive),
+        new=redact(new, rule.sensitive),
         sensitive=rule.sensitive,
         forces_replacement=forces,
+        items=[] if rule.sensitive else nested_changes(old, new),
     )
 
 

@@ -208,8 +208,24 @@ def _changes_table(changes: list[FieldChange]) -> list[str]:
     out = ["| Field | Old | New | |", "|---|---|---|---|"]
     for c in changes:
         note = "forces replacement" if c.forces_replacement else ""
-        out.append(f"| `{_inline(c.field)}` | {_value(c.old, c.sensitive)} | {_value(c.new, c.sensitive)} | {note} |")
+        for name, old, new in _rows(c):
+            out.append(f"| `{_inline(name)}` | {old} | {new} | {note} |")
     return out
+
+
+def _rows(c: FieldChange) -> list[tuple[str, str, str]]:
+    """(field path, old, new) per changed key or item of a container field, else the field itself."""
+    if not c.items:
+        return [(c.field, _value(c.old, c.sensitive), _value(c.new, c.sensitive))]
+    none = "—"
+    return [
+        (
+            c.field + item.path,
+            none if item.op == "add" else _value(item.old, False),
+            none if item.op == "remove" else _value(item.new, False),
+        )
+        for item in c.items
+    ]
 
 
 def _drift_section(drift: list[Drift], *, expanded: bool = False) -> str:
@@ -222,7 +238,7 @@ def _drift_section(drift: list[Drift], *, expanded: bool = False) -> str:
             continue
         lines.append(f"- `{_inline(d.address)}`:")
         for c in d.changes:
-            lines.append(f"  - `{_inline(c.field)}`: {_value(c.old, c.sensitive)} → {_value(c.new, c.sensitive)}")
+            lines.extend(f"  - `{_inline(name)}`: {old} → {new}" for name, old, new in _rows(c))
     lines.extend(["", "</details>"])
     return "\n".join(lines)
 

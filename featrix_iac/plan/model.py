@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,6 +35,15 @@ class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PathChange(_Data):
+    """One key or item of a container field: `user_metadata.team: "a" → "b"`, `ignore_columns: + year`."""
+
+    path: str  # ".team", "[2]", or "" for an item of a list (lists are compared as sets of items)
+    op: Literal["add", "remove", "change"]
+    old: Any = None
+    new: Any = None
+
+
 class FieldChange(_Data):
     """One field's old → new. Sensitive values are never stored: old/new hold a redaction marker."""
 
@@ -43,6 +52,7 @@ class FieldChange(_Data):
     new: Any = None
     sensitive: bool = False
     forces_replacement: bool = False
+    items: list[PathChange] = Field(default_factory=list)  # for dicts and lists: what changed inside, by path
 
 
 class Action(_Data):

@@ -103,11 +103,9 @@ def render_drift(drift: list[Drift], style: Style = _plain, *, converge: bool = 
             lines.append(f"  {style('-', COLORS[A.DELETE])} {d.address}: deleted outside featrix")
             continue
         lines.append(f"  {style('~', COLORS[A.UPDATE])} {d.address}")
-        width = max(len(c.field) for c in d.changes) if d.changes else 0
-        lines.extend(
-            f"      ~ {c.field.ljust(width)}: {_value(c.old, c.sensitive)} → {_value(c.new, c.sensitive)}"
-            for c in d.changes
-        )
+        rows = [row for c in d.changes for row in change_rows(c)]
+        width = max((len(label) for label, _ in rows), default=0)
+        lines.extend(f"      ~ {label.ljust(width)}: {text}" for label, text in rows)
     return "\n".join(lines)
 
 
@@ -132,14 +130,29 @@ def _field_lines(action: Action, style: Style) -> list[str]:
         plus = style("+", COLORS[A.CREATE])
         return [f"      {plus} {c.field.ljust(width)} = {_value(c.new, c.sensitive)}" for c in changes]
     out = []
-    for c in changes:
-        tail = style("  # forces replacement", COLORS[A.REPLACE]) if c.forces_replacement else ""
-        out.append(f"      {style('~', COLORS[A.UPDATE])} {c.field.ljust(width)}: {_change(c)}{tail}")
+    rows = [(c, label, text) for c in changes for label, text in change_rows(c)]
+    width = max(len(label) for _, label, _ in rows)
+    for i, (c, label, text) in enumerate(rows):
+        first = i == 0 or rows[i - 1][0] is not c
+        tail = style("  # forces replacement", COLORS[A.REPLACE]) if c.forces_replacement and first else ""
+        out.append(f"      {style('~', COLORS[A.UPDATE])} {label.ljust(width)}: {text}{tail}")
     return out
 
 
-def _change(c: FieldChange) -> str:
-    return f"{_value(c.old, c.sensitive)} → {_value(c.new, c.sensitive)}"
+def change_rows(c: FieldChange) -> list[tuple[str, str]]:
+    """(label, "old → new") per changed key or item of a container field, else one row for the field."""
+    if not c.items:
+        return [(c.field, f"{_value(c.old, c.sensitive)} → {_value(c.new, c.sensitive)}")]
+    rows = []
+    for item in c.items:
+        if item.op == "add":
+            text = f"+ {_value(item.new, False)}"
+        elif item.op == "remove":
+            text = f"- {_value(item.old, False)}"
+        else:
+            text = f"{_value(item.old, False)} → {_value(item.new, False)}"
+        rows.append((c.field + item.path, text))
+    return rows
 
 
 def _value(value: Any, sensitive: bool) -> str:
