@@ -112,6 +112,7 @@ def make_plan(
     _create_before_destroy(st, deletable if deletable is not None else deletable_kinds())
     _plan_removals(st, wanted, deletable if deletable is not None else deletable_kinds(), destroy)
     _set_dependencies(st)
+    _suggest_moves(st)
     actions = _select(st, list(targets))
     diags = Diagnostics()
     if not refresh_only:
@@ -579,6 +580,35 @@ def _select(st: _State, targets: list[str]) -> list[Action]:
     for a in selected:
         a.depends_on = [d for d in a.depends_on if d in keep]
     return selected
+
+
+RENAME_IGNORES = frozenset({"name", "depends_on", "lifecycle"})  # what a renamed block may also change
+
+
+def _suggest_moves(st: _State) -> None:
+    """A new block and a removed recorded entry of the same kind that agree on their other fields: most likely a
+    renamed key. Say so on both, with the `featrix state mv` that keeps the object instead of replacing it."""
+    removed = {
+        a: st.lockfile.resources[a]
+        for a, act in st.actions.items()
+        if act.action in (A.DELETE, A.RETIRE) and a in st.lockfile.resources
+    }
+    for address, action in sorted(st.actions.items()):
+        if action.action is not A.CREATE or address in st.lockfile.resources:
+            continue
+        for old, entry in sorted(removed.items()):
+            if entry.kind != action.kind or not _same_but_name(entry.applied, action.desired):
+                continue
+            hint = why.renamed(old, address)
+            action.warnings.append(hint)
+            st.actions[old].warnings.append(hint)
+            del removed[old]
+            break
+
+
+def _same_but_name(applied: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    fields = set(applied) - RENAME_IGNORES  # write-only values are kept as hashes, not in applied
+    return bool(fields) and all(applied[f] == desired.get(f) for f in fields)
 
 
 def _removed_dependents(st: _State, address: str) -> list[str]:

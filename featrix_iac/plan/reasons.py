@@ -186,6 +186,13 @@ def removal(destroy: bool, gone: bool, retire: bool, status: str, has_ids: bool 
     return cause
 
 
+def renamed(old: str, new: str) -> str:
+    return (
+        f"{new} looks like {old} renamed: to keep the object instead of replacing it, run "
+        f"`featrix state mv {old} {new}` before applying (and keep its server name with `name:` if it was the key)"
+    )
+
+
 def protection_lifted(address: str) -> str:
     return f"{address}: the manifest turns deletion protection off; apply lifts it on the server before deleting"
 

@@ -117,13 +117,29 @@ def test_fmt_explicit_files_and_errors(capsys: pytest.CaptureFixture[str], tmp_p
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text("a:    1\n", encoding="utf-8")
     bad.write_text("a: [1\n", encoding="utf-8")
-    code, out, err = featrix(capsys, "-C", str(tmp_path), "fmt", "good.yaml", "bad.yaml")
+    code, out, err = featrix(capsys, "-C", str(tmp_path), "fmt", "--any-file", "good.yaml", "bad.yaml")
     assert code == 1
     assert out == ""  # the files that could be formatted are, but the run fails
     assert err.startswith("Error: Invalid YAML syntax\n  in bad.yaml:2:1")
     assert good.read_text() == "a: 1\n"
     code, _, err = featrix(capsys, "-C", str(tmp_path), "fmt", "missing.yaml")
     assert code == 1 and "Error:" in err
+
+
+def test_fmt_keeps_to_the_projects_manifests_unless_asked(capsys: pytest.CaptureFixture[str], quickstart: Path) -> None:
+    """`featrix fmt FILE` rewrote any YAML file it was given, even a CI workflow outside the project."""
+    other = quickstart / "docker-compose.yml"
+    other.write_text("services:    {}\n", encoding="utf-8")
+    manifest = quickstart / "featrix.yaml"
+    untidy = manifest.read_text().replace("version: 1\n", "version:    1\n")
+    manifest.write_text(untidy, encoding="utf-8")
+    code, out, err = featrix(capsys, "-C", str(quickstart), "fmt", "docker-compose.yml", "featrix.yaml")
+    assert code == 1 and out == "" and "docker-compose.yml" in err and "--any-file" in err, err
+    assert other.read_text() == "services:    {}\n" and manifest.read_text() == untidy  # nothing written
+    code, out, _ = featrix(capsys, "-C", str(quickstart), "fmt", "featrix.yaml")
+    assert code == 0 and out == "featrix.yaml\n"
+    code, out, _ = featrix(capsys, "-C", str(quickstart), "fmt", "--any-file", "docker-compose.yml")
+    assert code == 0 and other.read_text() == "services: {}\n"
 
 
 def test_init_scaffolds_a_project_that_validates(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

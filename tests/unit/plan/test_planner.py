@@ -172,3 +172,22 @@ def test_refresh_only_plans_no_action_but_reports_drift(unit_project: Path) -> N
     assert [(d.address, d.deleted) for d in plan.drift] == [("endpoint.e", True)]
     assert plan.has_changes()
     assert json.loads(plan.model_dump_json())["refresh_only"] is True
+
+
+def test_a_renamed_block_suggests_state_mv(unit_project: Path) -> None:
+    """A key renamed in the manifest plans a create and a delete/retire: the plan says `featrix state mv`."""
+    loaded, desired = _desired(unit_project)
+    lock = _applied(desired, build_graph(loaded.project))
+    manifest = unit_project / "featrix.yaml"
+    manifest.write_text(manifest.read_text().replace("endpoints:\n  e:\n", "endpoints:\n  e2:\n    name: e\n"))
+    loaded, desired = _desired(unit_project)
+    plan = make_plan(desired, lock, _live(lock), build_graph(loaded.project))
+    actions = {a.address: a for a in plan.actions}
+    assert actions["endpoint.e2"].action is ActionType.CREATE and actions["endpoint.e"].action is ActionType.DELETE
+    hint = "featrix state mv endpoint.e endpoint.e2"
+    assert any(hint in w for w in actions["endpoint.e2"].warnings) and any(hint in w for w in plan.warnings)
+    # an unrelated new block of the same kind is not called a rename
+    manifest.write_text(manifest.read_text().replace("    api_key: {rotation: 2}\n", "    api_key: {rotation: 5}\n"))
+    loaded, desired = _desired(unit_project)
+    plan = make_plan(desired, lock, _live(lock), build_graph(loaded.project))
+    assert not any("state mv" in w for w in plan.warnings)
