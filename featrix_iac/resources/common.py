@@ -62,6 +62,19 @@ def is_replayed(doc: dict[str, Any]) -> bool:
     return doc.get("stale") is True
 
 
+def cannot_confirm_absence(doc: dict[str, Any]) -> str:
+    """Why a session document that does not list a predictor still says nothing about it ("" when it does).
+
+    A replayed answer (`stale: true`, contract §2.3) may be older than the predictor; a document without a
+    `job_plan` list (in the session or at the top level) does not list predictors at all.
+    """
+    if is_replayed(doc):
+        return "a replayed (stale) answer"
+    if not isinstance(session_of(doc).get("job_plan"), list) and not isinstance(doc.get("job_plan"), list):
+        return "an answer without a job_plan"
+    return ""
+
+
 def job_plan_of(doc: dict[str, Any]) -> list[dict[str, Any]]:
     plan = session_of(doc).get("job_plan") or doc.get("job_plan") or []
     return [e for e in plan if isinstance(e, dict)]

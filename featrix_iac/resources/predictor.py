@@ -28,6 +28,7 @@ from featrix_iac.resources.base import (
     started_after,
 )
 from featrix_iac.resources.common import (
+    cannot_confirm_absence,
     fold_status,
     is_replayed,
     job_error,
@@ -138,8 +139,9 @@ class PredictorHandler(Handler):
     def _live_or_confirmed_absent(self, doc: dict[str, Any], sid: str, entry: LockEntry) -> LiveObject | None:
         """The predictor in its session's document; None only when a current (not replayed) document lacks it."""
         live = self._live(doc, entry)
-        if live is None and is_replayed(doc):
-            problem = f"a replayed (stale) answer without predictor {entry.ids['predictor_id']} confirms nothing"
+        reason = cannot_confirm_absence(doc) if live is None else ""
+        if reason:
+            problem = f"{reason} without predictor {entry.ids['predictor_id']} confirms nothing"
             raise malformed(f"/compute/session/{sid}", problem)
         return live
 
@@ -280,8 +282,9 @@ class PredictorHandler(Handler):
         if job is not None:
             return job_progress(job, "training")
         plan = next((e for e in job_plan_of(doc) if e.get("predictor_id") == ids.get("predictor_id")), None)
-        if plan is None and is_replayed(doc):
-            raise malformed(path, f"a replayed (stale) answer without predictor {ids.get('predictor_id')}")
+        reason = cannot_confirm_absence(doc) if plan is None else ""
+        if reason:
+            raise malformed(path, f"{reason} without predictor {ids.get('predictor_id')}")
         if plan is None:
             raise NotFoundError(f"predictor {ids.get('predictor_id')} is not in session {ids['session_id']}")
         return Progress(fold_status(plan.get("status")), None, f"training {plan.get('status')}")

@@ -65,6 +65,7 @@ MALFORMED = {
         {"session": {"session_id": "sess-2", "status": "done", "job_plan": []}},
         {"session": {"session_id": SID, "status": "done", "job_plan": {"not": "a list"}}},
         {"session": {"session_id": SID, "status": "done", "job_plan": []}, "stale": True},
+        {"session": {"session_id": SID, "status": "done"}, "jobs": {}},  # no job_plan: lists no predictor at all
     ],
     "endpoint": [{}, {"id": "ep-2", "name": "x"}, []],
     "vector_database": [{}, {"name": "other"}],
@@ -137,6 +138,7 @@ def test_waiting_rides_out_malformed_answers(kind: str, monkeypatch: pytest.Monk
     monkeypatch.setattr("featrix_iac.resources.base.time.sleep", lambda _s: None)
     monkeypatch.setattr("featrix_iac.resources.base.GONE_SECONDS", 0.0)
     stale = {"session": {"session_id": SID, "status": "running", "job_plan": []}, "stale": True}
-    client = SequenceClient([{}, {"detail": "oops"}, stale, {}, {}, {}, {}, GOOD_SESSION])
+    no_plan = {"session": {"session_id": SID, "status": "running"}, "jobs": {}}
+    client = SequenceClient([{}, {"detail": "oops"}, stale, no_plan, {}, {}, {}, {}, GOOD_SESSION])
     progress = HANDLERS[kind].wait_ready(client, dict(ENTRIES[kind].ids), timeout=60)  # type: ignore[arg-type]
     assert progress.state == "ready"
