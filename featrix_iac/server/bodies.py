@@ -34,6 +34,10 @@ class Body:
 SESSION = "/compute/session/{sid}"
 VDB = SESSION + "/vector_databases/{name}"
 BODIES: dict[tuple[str, str], Body] = {
+    ("POST", "/endpoints"): Body(
+        {"name": S, "predictor_id": S, "session_id": S, "api_key": S, "description": S},
+        "api/predictor.py:Predictor.create_api_endpoint",
+    ),
     ("POST", "/endpoints/{eid}/shadow"): Body(
         {"predictor_id": S, "session_id": S, "target_column": S}, "api/api_endpoint.py:APIEndpoint.shadow"
     ),

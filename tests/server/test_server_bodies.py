@@ -42,6 +42,7 @@ def test_problems_name_unknown_keys_and_wrong_types() -> None:
         ("{session}/configure_webhooks", {"webhooks": {}, "predictor_id": "{pid}", "secret": "s"}, "secret"),
         ("/endpoints/{eid}/regenerate_key", {"length": 40}, "length"),
         ("/endpoints/{eid}/promote", {"neural_function_id": "{pid}", "now": True}, "now"),
+        ("/endpoints", {"name": "tagged", "predictor_id": "{pid}", "user_metadata": {"a": 1}}, "user_metadata"),
     ],
 )
 def test_unknown_keys_on_fixed_routes_get_422(
