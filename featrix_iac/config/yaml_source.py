@@ -105,7 +105,7 @@ class _Builder:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
                 self.diags.error("Unsupported mapping key", "Keys must be plain strings.", source=ksrc)
                 continue
-            key = str(_constructor.construct_object(key_node))
+            key = key_node.value if key_node.tag == STR_TAG else str(_constructor.construct_object(key_node))
             if key in out:
                 first = self.sources.keys[path + (key,)]
                 self.diags.error(f'Duplicate key "{key}"', f"It was already defined at {first}.", source=ksrc)
