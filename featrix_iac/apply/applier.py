@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from featrix_iac.addresses import Address
 from featrix_iac.apply.events import Interrupt, NullObserver, Observer
-from featrix_iac.apply.executor import NodeSkipped, run_dag
+from featrix_iac.apply.executor import NodeSkipped, critical_path, run_dag
 from featrix_iac.apply.schedule import Node, build_nodes, dependents_of, effective_cbd
+from featrix_iac.apply.slots import Slot, TrainingSlots
 from featrix_iac.apply.tracking import ApplyResult, Tracker
-from featrix_iac.client import AuthError, ConflictError, ConnectionFailed, FeatrixClient, FeatrixError, RequestError
+from featrix_iac.client import (
+    AuthError,
+    ConflictError,
+    ConnectionFailed,
+    FeatrixClient,
+    FeatrixError,
+    QuotaExceeded,
+    RequestError,
+)
 from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.plan.model import Action, ActionType, Plan
 from featrix_iac.resources.base import (
@@ -79,10 +89,26 @@ def apply_plan(
         interrupt or Interrupt(),
         handlers or HANDLERS,
     )
+    applier.priority = _priorities(nodes)
     outcomes = run_dag(
         nodes, applier.run_node, parallelism=parallelism, interrupt=applier.interrupt, on_outcome=tracker.finished
     )
     return tracker.result(outcomes)
+
+
+def _priorities(nodes: list[Node]) -> dict[str, tuple[int, int]]:
+    """Per address: (longest chain of dependents, how many depend on it at all), for the training slots."""
+    by_id = {n.id: n for n in nodes}
+    depth = critical_path(by_id)
+    below: dict[str, set[str]] = {n.id: set() for n in nodes}
+    for n in sorted(nodes, key=lambda n: depth[n.id]):  # leaves first: a node's dependents are counted before it
+        for d in n.deps:
+            if d in below:
+                below[d] |= below[n.id] | {n.id}
+    out: dict[str, tuple[int, int]] = {}
+    for n in nodes:
+        out[n.address] = max(out.get(n.address, (0, 0)), (depth[n.id], len(below[n.id])))
+    return out
 
 
 class _Applier:
@@ -105,6 +131,8 @@ class _Applier:
         live = [a for a in plan.actions if a.action is not ActionType.NOOP]
         self.cbd = effective_cbd(live, dependents_of(live, {a: list(e.depends_on) for a, e in self.prior.items()}))
         self.root = Path(getattr(loaded, "root", ".") or ".")
+        self.slots = TrainingSlots(stop=interrupt.is_set)  # the server's training quota, as backpressure
+        self.priority: dict[str, tuple[int, int]] = {}
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -217,9 +245,28 @@ class _Applier:
         )
         self._save(address, intent)  # intent first: a crash from here on is resolved by the token
         restore = current if replacing else None
-        res = self._create_call(action, h, intent, restore)
-        entry = self._record(address, intent, res, h, {})
-        self._converge(action, h, entry)
+        if not h.trains:
+            entry = self._record(address, intent, self._create_call(action, h, intent, restore), h, {})
+            self._converge(action, h, entry)
+            return
+        with self.slots.slot(self.priority.get(address, (0, 0))) as slot:  # held while the server trains it
+            entry = self._record(address, intent, self._create_under_quota(action, h, intent, restore, slot), h, {})
+            entry = self._trained(action, h, entry)
+        self._converge(action, h, entry, trained=True)
+
+    def _create_under_quota(
+        self, action: Action, h: Handler, intent: LockEntry, restore: LockEntry | None, slot: Slot
+    ) -> StepResult:
+        """The create call of a training; a full quota (429 quota_exceeded, nothing created) waits for a slot."""
+        while True:
+            try:
+                with self.client.quota_as_error() if self.client is not None else nullcontext():
+                    return self._create_call(action, h, intent, restore)
+            except QuotaExceeded as exc:
+                self.tracker.emit(
+                    "on_progress", action.address, "the server's training quota is full: waiting for a slot", None
+                )
+                slot.refused(exc.retry_after)
 
     def _create_call(self, action: Action, h: Handler, intent: LockEntry, restore: LockEntry | None) -> StepResult:
         """The one create call. A refusal that proves nothing was created restores the entry; an unknown
@@ -227,6 +274,8 @@ class _Applier:
         op = self._op(action, intent)
         try:
             return h.create(self.client, op)
+        except QuotaExceeded:  # refused before anything was made; the caller waits for room and retries
+            raise
         except (RequestError, AuthError, CreateFailed):
             self._save(action.address, restore)
             raise
@@ -319,10 +368,9 @@ class _Applier:
         self._save(action.address, entry)
         self._converge(action, h, entry)
 
-    def _converge(self, action: Action, h: Handler, entry: LockEntry) -> None:
-        """Wait for training, run the steps the create route could not do, and record the entry as ready."""
-        entry = self._resolve(action, h, entry)
-        entry = self._wait(action, h, entry)
+    def _converge(self, action: Action, h: Handler, entry: LockEntry, *, trained: bool = False) -> None:
+        """Wait for training (unless `trained`), run the steps the create route could not do, record it ready."""
+        entry = entry if trained else self._trained(action, h, entry)
         steps = self._remaining_steps(h, action.desired, entry)
         if hasattr(h, "adopt_steps"):  # e.g. an endpoint found by its identity: its key was never recorded
             steps += [s for s in h.adopt_steps(entry) if s not in steps]
@@ -338,6 +386,10 @@ class _Applier:
             for step in h.followups(desired)
             if not (done and all(done.get(k) == v for k, v in h.step_applied(step, desired).items()))
         ]
+
+    def _trained(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:
+        """The entry once its training is over: a queued create's id first, then the training itself."""
+        return self._wait(action, h, self._resolve(action, h, entry))
 
     def _resolve(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:
         """A create accepted without its id (a queued training): wait for the id, then record it at once.

@@ -28,8 +28,8 @@ class CycleError(Exception):
     """The nodes' dependencies form a cycle (a planner bug: the plan cannot be executed)."""
 
 
-def _order_key(nodes: dict[str, Node]) -> dict[str, int]:
-    """Longest chain of dependents below each node: start the critical path first."""
+def critical_path(nodes: dict[str, Node]) -> dict[str, int]:
+    """Longest chain of dependents below each node (itself included): start the critical path first."""
     below: dict[str, list[str]] = {n: [] for n in nodes}
     for n in nodes.values():
         for d in n.deps:
@@ -60,7 +60,7 @@ def run_dag(
 ) -> dict[str, Outcome]:
     """Run every node once its deps are done. Exceptions become "failed"; dependents are "skipped"."""
     by_id = {n.id: n for n in nodes}
-    depth = _order_key(by_id)
+    depth = critical_path(by_id)
     outcomes: dict[str, Outcome] = {}
     pending = dict(by_id)
     running: dict[Future[None], Node] = {}

@@ -66,6 +66,14 @@ class RequestError(FeatrixError):
     """Any other 4xx: the request was refused as invalid."""
 
 
+class QuotaExceeded(RequestError):
+    """429 quota_exceeded: the account's training queue is full and nothing was created. Raised only inside
+    `FeatrixClient.quota_as_error()`; elsewhere the client waits it out like the official client.
+    `retry_after` is the wait the server asked for (or the client's default)."""
+
+    retry_after: float = 0.0
+
+
 class ServerError(FeatrixError):
     """5xx after the retry budget (or on a `once` request, which is never re-sent)."""
 

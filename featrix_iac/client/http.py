@@ -9,7 +9,8 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from featrix_iac.client.errors import (
     ConfigError,
     ConnectionFailed,
     FeatrixError,
+    QuotaExceeded,
     ServerGone,
     detail_of,
     error_for_status,
@@ -96,6 +98,7 @@ class FeatrixClient:
         self.request_count = 0
         self.last_server_metadata: dict[str, Any] | None = None
         self._lock = threading.Lock()
+        self._local = threading.local()  # per-thread switches (quota_as_error)
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={KEY_HEADER: self._api_key, "User-Agent": user_agent, "Accept": "application/json"},
@@ -136,6 +139,17 @@ class FeatrixClient:
 
     def close(self) -> None:
         self._http.close()
+
+    @contextmanager
+    def quota_as_error(self) -> Iterator[None]:
+        """In this block, on this thread, a 429 quota_exceeded raises QuotaExceeded at once instead of being
+        waited out: for a caller that schedules its trainings around the quota itself (the applier)."""
+        before = getattr(self._local, "quota_raises", False)
+        self._local.quota_raises = True
+        try:
+            yield
+        finally:
+            self._local.quota_raises = before
 
     # -- verbs ---------------------------------------------------------------------------------
 
@@ -228,6 +242,8 @@ class FeatrixClient:
                 if isinstance(error, ConnectionFailed):
                     error.never_sent = not reached
                 raise error
+            if decision.rule.name == "quota_exceeded" and getattr(self._local, "quota_raises", False):
+                raise self._quota_error(decision, outcome)
             counted += decision.action is Action.RETRY
             upgrading = upgrading or decision.rule.name == "node_upgrading"
             self._announce(decision, outcome, counted, first=decision.rule.name not in announced)
@@ -312,6 +328,17 @@ class FeatrixClient:
         if wrong:
             msg = f"{where}: wrong Featrix server URL {self.base_url}{source}: {wrong} ({reason}); not retried"
         return ConnectionFailed(msg, detail=reason, method=outcome.method, path=outcome.path)
+
+    def _quota_error(self, decision: Decision, outcome: Outcome) -> QuotaExceeded:
+        detail = self._redact(detail_of(outcome.body))
+        msg = f"{outcome.method} {outcome.path}: HTTP 429: the training quota is full" + (
+            f" ({detail})" if detail else ""
+        )
+        error = QuotaExceeded(
+            msg, status=429, detail=detail, method=outcome.method, path=outcome.path, body=outcome.body
+        )
+        error.retry_after = decision.delay
+        return error
 
     def _redact(self, text: str) -> str:
         """Hide the account key and anything shaped like a Featrix key (e.g. an endpoint key echoed back)."""

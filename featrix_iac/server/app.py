@@ -110,6 +110,7 @@ def _install_errors(app: Any) -> None:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
+    from featrix_iac.server.quota import QuotaExceeded
     from featrix_iac.server.service import NotFound
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:
@@ -118,10 +119,15 @@ def _install_errors(app: Any) -> None:
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse(status_code=400, content={"detail": f"invalid request: {exc}"})
 
+    async def quota(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, QuotaExceeded)
+        return JSONResponse(status_code=429, content=exc.body(), headers={"Retry-After": str(exc.retry_after)})
+
     async def crashed(request: Request, exc: Exception) -> JSONResponse:
         log.exception("internal error on %s %s", request.method, request.url.path)
         return JSONResponse(status_code=500, content={"detail": f"internal error: {type(exc).__name__}: {exc}"})
 
     app.add_exception_handler(NotFound, not_found)
+    app.add_exception_handler(QuotaExceeded, quota)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(Exception, crashed)

@@ -20,6 +20,10 @@ class Durations:
     queue_when_busy: bool = True
     # while queued "GET .../session/<id> legitimately 404s" (foundational_model.py, _wait_for_queued_predictor)
     queued_404_seconds: float = 0.4
+    # the organisation's job-queue cap: past this many unfinished trainings, 429 quota_exceeded (0: no cap;
+    # server/quota.py), with Retry-After in seconds
+    training_quota: int = 0
+    quota_retry_after: int = 2
 
 
 DEFAULT = Durations()
@@ -28,6 +32,7 @@ REALISTIC = Durations(publish_seconds=300.0, shadow_seconds=180.0, queued_404_se
 ENV_REALISM = "FEATRIX_LOCAL_REALISM"
 ENV_PUBLISH = "FEATRIX_LOCAL_PUBLISH_SECONDS"
 ENV_SHADOW = "FEATRIX_LOCAL_SHADOW_SECONDS"
+ENV_QUOTA = "FEATRIX_LOCAL_TRAINING_QUOTA"
 
 
 def _seconds(name: str) -> float | None:
@@ -41,7 +46,8 @@ def _seconds(name: str) -> float | None:
 
 
 def durations_from_env(realism: bool | None = None) -> Durations:
-    """The profile (`realism`, else FEATRIX_LOCAL_REALISM) with FEATRIX_LOCAL_{PUBLISH,SHADOW}_SECONDS on top."""
+    """The profile (`realism`, else FEATRIX_LOCAL_REALISM) with FEATRIX_LOCAL_{PUBLISH,SHADOW}_SECONDS and
+    FEATRIX_LOCAL_TRAINING_QUOTA on top."""
     if realism is None:
         realism = os.environ.get(ENV_REALISM, "") not in ("", "0", "false", "no")
     base = REALISTIC if realism else DEFAULT
@@ -50,4 +56,7 @@ def durations_from_env(realism: bool | None = None) -> Durations:
         base = replace(base, publish_seconds=publish)
     if shadow is not None:
         base = replace(base, shadow_seconds=shadow)
+    quota = os.environ.get(ENV_QUOTA, "").strip()
+    if quota.isdigit():
+        base = replace(base, training_quota=int(quota))
     return base

@@ -23,6 +23,7 @@ from featrix_iac.server.http import (
 from featrix_iac.server.limits import MAX_EPOCHS
 from featrix_iac.server.metrics import classification_document
 from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, encode, predict_records
+from featrix_iac.server.quota import training_slot
 from featrix_iac.server.service import Service, new_id, now_iso
 from featrix_iac.server.sessions import new_job
 from featrix_iac.server.store import Doc
@@ -66,31 +67,32 @@ async def train_predictor(sid: str, request: Request) -> dict[str, Any]:
     if es_status in ("failed", "cancelled"):
         raise bad(f"the foundational model's training {es_status}; train a new one first")
     epochs = epochs_field(body.get("epochs"), 0) or DEFAULT_SP_EPOCHS
-    pred = _predictor_doc(s, session, body, target, ttype, epochs)
-    queued = _workers_busy(s)
-    job = new_job(
-        sid,
-        SP_JOB,
-        epochs,
-        predictor_id=None if queued else pred["predictor_id"],
-        target_column=target,
-        target_column_type=ttype,
-        name=pred["name"],
-    )
-    pred["job_id"] = job["job_id"]
-    if queued:  # the id is minted when a worker picks the job up (worker.dispatch)
-        job["pending_predictor"] = pred
-    else:
-        s.store.put("predictor", pred["predictor_id"], pred, parent=sid)
-    s.store.put("job", job["job_id"], job, parent=sid)
-    if queued:
-        hide = time.time() + s.durations.queued_404_seconds
-        s.store.update("session", sid, lambda d: d.update(queued_404_until=hide))
-    if s.worker:
-        s.worker.submit(job["job_id"])
-    if queued:
-        # foundational_model.py `_create_predictor`: a queued answer carries no predictor_id
-        return {"queued": True, "status": "queued", "target_column": target, "message": "every worker is busy"}
+    with training_slot(s):  # 429 quota_exceeded past the training quota, before anything is created
+        pred = _predictor_doc(s, session, body, target, ttype, epochs)
+        queued = _workers_busy(s)
+        job = new_job(
+            sid,
+            SP_JOB,
+            epochs,
+            predictor_id=None if queued else pred["predictor_id"],
+            target_column=target,
+            target_column_type=ttype,
+            name=pred["name"],
+        )
+        pred["job_id"] = job["job_id"]
+        if queued:  # the id is minted when a worker picks the job up (worker.dispatch)
+            job["pending_predictor"] = pred
+        else:
+            s.store.put("predictor", pred["predictor_id"], pred, parent=sid)
+        s.store.put("job", job["job_id"], job, parent=sid)
+        if queued:
+            hide = time.time() + s.durations.queued_404_seconds
+            s.store.update("session", sid, lambda d: d.update(queued_404_until=hide))
+        if s.worker:
+            s.worker.submit(job["job_id"])
+        if queued:
+            # foundational_model.py `_create_predictor`: a queued answer carries no predictor_id
+            return {"queued": True, "status": "queued", "target_column": target, "message": "every worker is busy"}
     return _predictor_response(pred, job)
 
 
@@ -161,22 +163,23 @@ async def train_predictor_more(sid: str, request: Request) -> dict[str, Any]:
     total = int(pred.get("epochs") or 0) + extra
     if total > MAX_EPOCHS:
         raise bad(f"epochs must stay <= {MAX_EPOCHS} in total on the local server: {total - extra} trained + {extra}")
-    job = new_job(
-        sid,
-        SP_JOB,
-        total,
-        predictor_id=pred["predictor_id"],
-        target_column=pred["target_column"],
-        target_column_type=pred["target_column_type"],
-        name=pred["name"],
-        continued_from=pred.get("job_id"),
-    )
-    s.store.put("job", job["job_id"], job, parent=sid)
-    s.store.update(
-        "predictor", pred["predictor_id"], lambda d: d.update(job_id=job["job_id"], epochs=total, status="ready")
-    )
-    if s.worker:
-        s.worker.submit(job["job_id"])
+    with training_slot(s):
+        job = new_job(
+            sid,
+            SP_JOB,
+            total,
+            predictor_id=pred["predictor_id"],
+            target_column=pred["target_column"],
+            target_column_type=pred["target_column_type"],
+            name=pred["name"],
+            continued_from=pred.get("job_id"),
+        )
+        s.store.put("job", job["job_id"], job, parent=sid)
+        s.store.update(
+            "predictor", pred["predictor_id"], lambda d: d.update(job_id=job["job_id"], epochs=total, status="ready")
+        )
+        if s.worker:
+            s.worker.submit(job["job_id"])
     return {"predictor_id": pred["predictor_id"], "job_id": job["job_id"], "epochs": total, "status": "ready"}
 
 

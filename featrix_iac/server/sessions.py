@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.server.http import bad, epochs_field, int_field, json_field, metadata_field, webhooks_field
+from featrix_iac.server.quota import training_slot
 from featrix_iac.server.service import Service, new_id, now_iso
 from featrix_iac.server.store import Doc
 from featrix_iac.server.webhook_policy import TargetPolicy
@@ -87,19 +88,26 @@ def create_session(
         existing = idempotent_session(svc, idem_key)
         if existing:
             return creation_response(svc.store.get("session", existing) or {}, [])
-        warnings = _apply_ignore(df, opts["ignore_columns"])
-        df = df.drop(columns=[c for c in opts["ignore_columns"] if c in df.columns])
-        if df.shape[1] < 2:
-            raise bad("after ignore_columns the table has fewer than 2 columns")
-        sid = session_id_for(opts["prefix"])
-        svc.save_frame(sid, df)
-        session = _session_doc(sid, df, opts, cluster, source)
-        epochs = opts["epochs"] or auto_fm_epochs(len(df))
-        job = new_job(sid, ES_JOB, epochs, name=opts["name"] or sid)
-        svc.store.put("job", job["job_id"], job, parent=sid)
-        svc.store.put("session", sid, session)
-        if idem_key:
-            svc.store.put("idempotency", idem_key, {"session_id": sid, "at": time.time()})
+        with training_slot(svc):  # 429 quota_exceeded past the training quota, before anything is stored
+            return _create(svc, df, opts, cluster, idem_key, source)
+
+
+def _create(
+    svc: Service, df: pd.DataFrame, opts: dict[str, Any], cluster: str, idem_key: str | None, source: str
+) -> Doc:
+    warnings = _apply_ignore(df, opts["ignore_columns"])
+    df = df.drop(columns=[c for c in opts["ignore_columns"] if c in df.columns])
+    if df.shape[1] < 2:
+        raise bad("after ignore_columns the table has fewer than 2 columns")
+    sid = session_id_for(opts["prefix"])
+    svc.save_frame(sid, df)
+    session = _session_doc(sid, df, opts, cluster, source)
+    epochs = opts["epochs"] or auto_fm_epochs(len(df))
+    job = new_job(sid, ES_JOB, epochs, name=opts["name"] or sid)
+    svc.store.put("job", job["job_id"], job, parent=sid)
+    svc.store.put("session", sid, session)
+    if idem_key:
+        svc.store.put("idempotency", idem_key, {"session_id": sid, "at": time.time()})
     if svc.hooks:
         svc.hooks.note_created(sid)
     if svc.worker:

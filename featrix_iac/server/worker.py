@@ -41,6 +41,8 @@ class Worker:
         self.n_threads = n_threads
         self._cond = threading.Condition()
         self._pending: list[str] = []  # job ids in submission order
+        self._active: set[str] = set()  # jobs claimed and not finished yet
+        self._reserved = 0  # trainings a route is creating (server/quota.py)
         self._cancelled: set[str] = set()
         self._stopping = False
         self._threads: list[threading.Thread] = []
@@ -82,6 +84,20 @@ class Worker:
         with self._cond:
             self._cond.notify_all()
 
+    def reserve(self, limit: int) -> tuple[bool, int]:
+        """(held, unfinished): a place for one more training when fewer than `limit` are queued, running or
+        being created; release it with `unreserve` once the job is submitted (or was not created)."""
+        with self._cond:
+            unfinished = len(self._pending) + len(self._active) + self._reserved
+            if unfinished >= limit:
+                return False, unfinished
+            self._reserved += 1
+            return True, unfinished + 1
+
+    def unreserve(self) -> None:
+        with self._cond:
+            self._reserved = max(0, self._reserved - 1)
+
     def cancel(self, job_id: str) -> None:
         with self._cond:
             self._cancelled.add(job_id)
@@ -101,7 +117,11 @@ class Worker:
                     job = self._claim()
                 if self._stopping or job is None:
                     return
-            self._run(job)
+            try:
+                self._run(job)
+            finally:
+                with self._cond:
+                    self._active.discard(job["job_id"])
             self.wake()
 
     def _claim(self) -> Doc | None:
@@ -121,6 +141,7 @@ class Worker:
             self._pending.remove(job_id)
             if job.get("pending_predictor"):
                 self._dispatch(job)
+            self._active.add(job_id)
             return self.svc.store.update("job", job_id, _mark_running)
         return None
 
@@ -204,6 +225,9 @@ class Worker:
 
     def _finish(self, job: Doc, status: str, error: str | None = None, result: dict[str, Any] | None = None) -> None:
         from featrix_iac.server import training
+
+        with self._cond:  # finished before anyone can read it so: the quota counts it no more
+            self._active.discard(job["job_id"])
 
         def apply(doc: Doc) -> None:
             doc.update(status=status, finished_at=now_iso())

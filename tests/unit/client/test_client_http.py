@@ -543,3 +543,29 @@ def test_a_connection_lost_after_sending_is_not_never_sent() -> None:
     with pytest.raises(ConnectionFailed) as info:
         client.get("/compute/session/s1")
     assert not info.value.never_sent
+
+
+def test_inside_quota_as_error_a_full_quota_raises_at_once_with_the_servers_wait() -> None:
+    """Issue 16: the applier schedules around the quota, so it needs the refusal, not a sleeping thread."""
+    from featrix_iac.client import QuotaExceeded
+
+    quota = {"quota_exceeded": True, "pending_count": 4, "queue_limit": 4}
+    server = Server(status(429, quota, headers={"Retry-After": "7"}), ok({"session_id": "s"}))
+    client, sleeps = make(server)
+    with client.quota_as_error(), pytest.raises(QuotaExceeded) as caught:
+        client.post("/compute/upload_with_new_session/", json={}, once=True)
+    assert caught.value.status == 429 and caught.value.retry_after == 7.0 and sleeps == []
+    assert caught.value.body["queue_limit"] == 4
+    assert client.post("/compute/upload_with_new_session/", json={}, once=True) == {"session_id": "s"}
+
+
+def test_quota_as_error_is_per_thread_and_restored() -> None:
+    quota = {"quota_exceeded": True}
+    server = Server(status(429, quota), ok({"done": True}))
+    client, sleeps = make(server)
+    seen: list[dict[str, Any]] = []
+    with client.quota_as_error():
+        worker = threading.Thread(target=lambda: seen.append(client.post("/x", json={})))
+        worker.start()
+        worker.join()
+    assert seen == [{"done": True}] and sleeps == [15.0]  # the other thread waited it out as usual

@@ -1,0 +1,115 @@
+"""Apply at scale under a training quota: N predictors on a server that answers 429 quota_exceeded past Q trainings.
+
+Run: python bench/bench_apply_quota.py [--predictors 1000] [--fms 10] [--quota 4] [--parallelism 16] [--epochs 2]
+A project of --fms foundational models and --predictors predictors spread over them is applied with the
+real `featrix apply` against the local server started with FEATRIX_LOCAL_TRAINING_QUOTA=Q (and Q training
+workers, so Q trainings can really run at once). Afterwards it reads every training job's started_at and
+finished_at from the server and prints:
+  - the apply's wall time;
+  - the ideal: the sum of the server's job times divided by the quota (the quota kept full all along);
+  - wall / ideal (goal <= 1.1: the applier treats 429 as backpressure and keeps the quota busy);
+  - how many creates the server refused (429 quota_exceeded, from the server's request log) and failures.
+Asserts nothing but that the apply succeeded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from seeding import ServerProcess  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "examples" / "quickstart" / "data" / "penguins.csv"
+TARGETS = [("species", "multi_classifier"), ("sex", "binary_classifier"), ("island", "multi_classifier")]
+
+
+def manifest(url: str, fms: int, predictors: int, epochs: int) -> str:
+    lines = ["version: 1", "project: bench-quota", f"server: {{url: '{url}'}}", "foundational_models:"]
+    lines += [f"  fm{i}: {{data: data.csv, ignore_columns: [year], epochs: {epochs}}}" for i in range(fms)]
+    lines.append("predictors:")
+    for j in range(predictors):
+        target, kind = TARGETS[j % len(TARGETS)]
+        fm = f"fm{j % fms}"
+        lines.append(f"  p{j}: {{foundational_model: {fm}, type: {kind}, target_column: {target}, epochs: {epochs}}}")
+    return "\n".join(lines) + "\n"
+
+
+def ts(text: Any) -> float:
+    return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
+
+
+def job_seconds(url: str, key: str, root: Path) -> list[float]:
+    import json
+
+    lock = json.loads((root / "featrix.lock").read_text())
+    sids = {e["ids"]["session_id"] for e in lock["resources"].values() if e.get("ids", {}).get("session_id")}
+    spans = []
+    with httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=60) as client:
+        for sid in sorted(sids):
+            jobs = client.get(f"/compute/session/{sid}").json()["jobs"].values()
+            spans += [ts(j["finished_at"]) - ts(j["started_at"]) for j in jobs if j.get("finished_at")]
+    return spans
+
+
+def refusals(url: str, key: str) -> int:
+    with httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=60) as client:
+        log = client.get("/__test__/requests").json()
+    entries = log.get("requests", log) if isinstance(log, dict) else log
+    return sum(1 for r in entries if r.get("status") == 429)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--predictors", type=int, default=1000)
+    ap.add_argument("--fms", type=int, default=10)
+    ap.add_argument("--quota", type=int, default=4)
+    ap.add_argument("--parallelism", type=int, default=16)
+    ap.add_argument("--epochs", type=int, default=2)
+    args = ap.parse_args()
+    from featrix_iac.server.keys import generate_account_key
+
+    key = generate_account_key()
+    with tempfile.TemporaryDirectory(prefix="bench-quota-") as tmp:
+        root = Path(tmp) / "project"
+        root.mkdir()
+        shutil.copy(DATA, root / "data.csv")
+        os.environ.update(FEATRIX_LOCAL_TRAINING_QUOTA=str(args.quota), FEATRIX_LOCAL_WORKERS=str(args.quota))
+        with ServerProcess(Path(tmp) / "server", key, 0, "--enable-test-hooks") as srv:
+            (root / "featrix.yaml").write_text(manifest(srv.url, args.fms, args.predictors, args.epochs))
+            env = {**os.environ, "FEATRIX_API_KEY": key, "NO_COLOR": "1"}
+            cmd = [sys.executable, "-m", "featrix_iac", "-C", str(root), "apply", "--auto-approve"]
+            start = time.perf_counter()
+            r = subprocess.run([*cmd, "--parallelism", str(args.parallelism)], capture_output=True, text=True, env=env)
+            wall = time.perf_counter() - start
+            if r.returncode != 0:
+                print(r.stdout[-3000:], r.stderr[-3000:])
+                raise SystemExit(f"featrix apply -> {r.returncode}")
+            spans = job_seconds(srv.url, key, root)
+            refused = refusals(srv.url, key)
+    ideal = sum(spans) / args.quota
+    print(
+        f"{args.fms} foundational models + {args.predictors} predictors, quota {args.quota}, parallelism {args.parallelism}"
+    )
+    print(f"  trainings on the server:       {len(spans)} (sum of job times {sum(spans):.1f} s)")
+    print(f"  apply wall time:               {wall:8.1f} s")
+    print(f"  ideal (sum / quota):           {ideal:8.1f} s")
+    print(f"  wall / ideal:                  {wall / ideal:8.2f}   (goal <= 1.1)")
+    print(f"  429 quota_exceeded answers:    {refused} (in the server's request log, last 2000 requests)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
