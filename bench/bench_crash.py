@@ -1,9 +1,9 @@
 """The big crash run: SIGKILL featrix at random moments of create / replace / rotate / destroy, then re-run it.
 
-Run: python bench/bench_crash.py [--runs 100] [--max-delay 2.5] [--seed 1] [--fm-epochs 30]
+Run: python bench/bench_crash.py [--runs 100] [--max-delay 8] [--seed 1] [--fm-epochs 30]
                                  [--scenarios create,replace,rotate,destroy]
 Each run: a fresh project on one local server; a scenario picked at random:
-  create   `apply` of the quickstart, killed 0 .. max-delay s after it starts (upload, training, lockfile writes);
+  create   `apply` of the quickstart, killed 0 .. max-delay s after its first step (upload, training, lockfile writes);
   replace  the quickstart applied, its foundational model's epochs changed, the replacement cascade killed likewise;
   rotate   the quickstart applied, the endpoint's key rotation (slowed by 300 ms) killed while in flight;
   destroy  the quickstart applied, `destroy` killed in its first half second.
@@ -35,7 +35,7 @@ from crash import SCENARIOS, ScenarioOutcome, kill_point, run_scenario  # noqa: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--max-delay", type=float, default=2.5)
+    parser.add_argument("--max-delay", type=float, default=8.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--fm-epochs", type=int, default=30)
     parser.add_argument(
