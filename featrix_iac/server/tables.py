@@ -123,6 +123,11 @@ def _read_parquet(filename: str, data: IO[bytes]) -> pd.DataFrame:
     meta = pq.ParquetFile(buffer).metadata
     if meta.num_rows * meta.num_columns > MAX_CELLS:
         raise _too_many(filename, meta.num_rows, meta.num_columns)
+    inflated = sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+    if inflated > MAX_DECOMPRESSED_BYTES:  # pages inflate when read: refuse before reading them
+        raise BadTable(
+            f"{filename}: the table's decompressed size exceeds the local server's limit of {MAX_DECOMPRESSED_BYTES} bytes"
+        )
     buffer.seek(0)
     return pd.read_parquet(buffer)
 

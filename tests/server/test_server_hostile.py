@@ -53,6 +53,19 @@ def test_decompressed_bytes_are_bounded_while_streaming(monkeypatch: pytest.Monk
         tables.read_table("wide.csv", wide)
 
 
+def test_a_parquet_that_inflates_past_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import pandas as pd
+
+    from featrix_iac.server import tables
+
+    raw = io.BytesIO()
+    pd.DataFrame({"a": [f"{i}" + "y" * 1000 for i in range(200)], "b": range(200)}).to_parquet(raw, compression="gzip")
+    monkeypatch.setattr(tables, "MAX_DECOMPRESSED_BYTES", 100_000)
+    assert len(raw.getvalue()) < 100_000
+    with pytest.raises(tables.BadTable, match="100000"):
+        tables.read_table("inflating.parquet", raw.getvalue())
+
+
 def test_duplicate_column_names_are_refused(api: Any) -> None:
     resp = _upload(api, b"a,b,a,c\n1,2,3,4\n5,6,7,8\n", "dupes.csv")
     assert resp.status_code == 400, resp.text
