@@ -74,11 +74,16 @@ def test_duplicate_column_names_are_refused(api: Any) -> None:
 
 @pytest.mark.parametrize("route", ["/endpoints", "/compute/create-embedding-space"])
 def test_over_deep_json_is_a_400(api: Any, route: str) -> None:
-    deep = "[" * 100_000 + "]" * 100_000
-    resp = api.post(route, data=deep, headers={"Content-Type": "application/json"})
+    import requests
+
+    def post(body: str) -> Any:  # a fresh connection: never a keep-alive one the server is closing
+        headers = api.headers({"Content-Type": "application/json", "Connection": "close"})
+        return requests.post(api.url + route, data=body, headers=headers, timeout=30)
+
+    resp = post("[" * 100_000 + "]" * 100_000)
     assert resp.status_code == 400, resp.text[:300]
     nested = '{"a": ' * 50_000 + "1" + "}" * 50_000
-    resp = api.post(route, data='{"user_metadata": ' + repr(nested).replace("'", '"') + "}")
+    resp = post('{"user_metadata": ' + repr(nested).replace("'", '"') + "}")
     assert resp.status_code == 400, resp.text[:300]
 
 
