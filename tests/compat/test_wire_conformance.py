@@ -66,6 +66,8 @@ MUST_COVER = {  # what the engine's scenario must exercise, or the comparison pr
     "GET /compute/session/{sid}",
     "GET /compute/sessions-for-org",
     "GET /endpoints",
+    "GET /endpoints/{eid}",
+    "GET /compute/session/{sid}/vector_databases",
 }
 
 
