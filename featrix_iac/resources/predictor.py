@@ -191,8 +191,12 @@ class PredictorHandler(Handler):
         fits = [
             r for r in fits if r["predictor_id"] not in probe.known and started_after(r["created_at"], probe.started)
         ]
-        if any(not r["predictor_id"] for r in fits):
-            raise CannotTell(f"a training of {wanted[0]!r} in session {sid} is queued and has no predictor id yet")
+        queued = [r for r in fits if not r["predictor_id"]]
+        fits = [r for r in fits if r["predictor_id"]]
+        if queued and not fits:  # still queued, so no id yet: the applier waits for it (resolve)
+            if len([r for r in queued if r["name"] == probe.desired.get("name")] or queued) == 1:
+                return {"session_id": sid}
+            raise CannotTell(f"{len(queued)} trainings of {wanted[0]!r} in session {sid} are queued without an id")
         named = [r for r in fits if r["name"] == probe.desired.get("name")]
         matches = [
             (f"{sid}/{r['predictor_id']}", {"session_id": sid, "predictor_id": r["predictor_id"]})
@@ -354,7 +358,7 @@ def _training_records(doc: dict[str, Any]) -> list[dict[str, str]]:
             "name": str(rec.get("name") or ""),
             "created_at": str(rec.get("created_at") or ""),
         }
-        if not pid:
+        if not pid and fold_status(rec.get("status")) == "training":  # queued, not failed before dispatch
             queued.append(row)
         elif pid not in out:
             out[pid] = row

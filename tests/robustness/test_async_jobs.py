@@ -38,8 +38,8 @@ def clean(server: Any) -> Iterator[None]:
     clear_faults(server.url, server.api_key)
 
 
-def _project(server: Any, tmp_path: Path, name: str) -> Cli:
-    root = make_project(tmp_path / name, server.url, name=name, fm_epochs=3, predictor_epochs=3)
+def _project(server: Any, tmp_path: Path, name: str, predictor_epochs: int = 3) -> Cli:
+    root = make_project(tmp_path / name, server.url, name=name, fm_epochs=3, predictor_epochs=predictor_epochs)
     manifest = root / "featrix.yaml"
     text = manifest.read_text(encoding="utf-8").replace(
         "    published: true\n",
@@ -112,4 +112,21 @@ def test_queued_trainings_are_polled_until_they_get_an_id(server: Any, tmp_path:
     calls = _calls(server)
     assert any(re.fullmatch(r"GET /compute/session/[^/]+", c) and s == 404 for c, s in calls)  # ridden out
     problems = convergence_problems(cli, server.url, server.api_key, "async-queued")
+    assert not problems, r.stdout + r.stderr + "\n".join(problems)
+
+
+def test_a_lost_answer_of_a_queued_training_is_waited_for_not_trained_twice(
+    server: Any, tmp_path: Path, clean: None
+) -> None:
+    """Every train_predictor commits, then its answer is lost (503): the dispatched ones are found, and the
+    one still queued without an id is recognised by its target and name and waited for."""
+    cli = _project(server, tmp_path, "async-queued-lost", predictor_epochs=150)  # workers stay busy a while
+    train = r"POST /compute/session/[^/]+/train_predictor$"
+    add_faults(server.url, server.api_key, {"route": train, "status": 503, "when": "after", "count": 0})
+    r = cli("apply", "--auto-approve")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "queued: waiting for a worker" in r.stdout + r.stderr
+    assert sum(1 for c, _ in _calls(server) if re.fullmatch(train, c)) == 3  # never re-sent
+    clear_faults(server.url, server.api_key)
+    problems = convergence_problems(cli, server.url, server.api_key, "async-queued-lost")
     assert not problems, r.stdout + r.stderr + "\n".join(problems)

@@ -19,6 +19,9 @@ POINTS = [
     KillPoint("during predictor training", r"predictor\.\w+: .*training"),
     KillPoint("between lockfile writes", r"predictor\.\w+: created"),
     KillPoint("while the endpoint is created", r"endpoint\.species_api: creating"),
+    # issue 8: the service's asynchronous work (a training queued without an id, a publish job)
+    KillPoint("during a queued training", r"predictor\.\w+: queued: waiting for a worker"),
+    KillPoint("during the publish job", r"foundational_model\.penguins: publish"),
 ]
 
 
@@ -35,6 +38,7 @@ def test_kill_and_rerun_converges_without_duplicates(server: Any, tmp_path: Path
 REPLACEMENT_POINTS = [
     pytest.param(KillPoint("replacing the foundational model", r"foundational_model\.penguins: .*training", delay=0.2)),
     pytest.param(KillPoint("retraining the predictors", r"predictor\.\w+: .*training")),
+    pytest.param(KillPoint("publishing the endpoint's shadow", r"endpoint\.species_api: shadow publish")),
 ]
 
 
