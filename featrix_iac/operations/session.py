@@ -38,7 +38,10 @@ def open_session(root: Path | str, env: str | None = None) -> Session:
     from featrix_iac.state import StateStore
 
     loaded = load_project(root, env)
-    store = StateStore(loaded.root, loaded.environment, project=loaded.project.project)
+    # on the embedded local server, the objects live in .featrix/local next to the key file: a key
+    # generated in CI goes with them (see state/secrets.py)
+    local = loaded.project.server.url == LOCAL
+    store = StateStore(loaded.root, loaded.environment, project=loaded.project.project, local_only=local)
     return Session(loaded, build_graph(loaded.project), store)
 
 

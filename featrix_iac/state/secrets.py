@@ -10,6 +10,8 @@ The lock key, first match wins:
 An empty FEATRIX_LOCK_KEY counts as unset (GitHub Actions passes "" for a missing secret). A key is never
 generated while the lockfile holds secrets (new ones would be under a key that does not open the old
 ones), nor when `CI` is set (a key made on a runner is lost with it): then FEATRIX_LOCK_KEY is required.
+Except for a project on the embedded local server (`server.url: local`): its objects live in `.featrix/local`,
+next to the key file, and are lost with the runner too, so a key generated there loses nothing.
 The key file is written to a temp file and linked into place, so no reader ever sees it half written.
 
 Key rotation: put the old key in FEATRIX_LOCK_KEY_FALLBACK (same formats) and the new one in
@@ -85,7 +87,7 @@ def ensure_private_folder(folder: Path) -> None:
 class KeyRing:
     """The lock key of one project folder, loaded (or generated) lazily and once."""
 
-    def __init__(self, private_dir: Path, explicit: bytes | None = None) -> None:
+    def __init__(self, private_dir: Path, explicit: bytes | None = None, *, local_only: bool = False) -> None:
         if explicit is not None and len(explicit) != 32:
             raise ValueError("lock_key must be exactly 32 bytes")
         self.private_dir = private_dir
@@ -93,6 +95,7 @@ class KeyRing:
         self._source = "the lock_key argument" if explicit is not None else ""
         self._lock = threading.Lock()
         self.recorded_secrets = 0  # secrets in the lockfile as read: a new key would not open them
+        self.local_only = local_only  # the secrets are of the embedded server, whose data lives in this folder too
         self.lockfile_name = "the lockfile"
 
     @property
@@ -156,7 +159,7 @@ class KeyRing:
                 f"generate a new key: new secrets would be encrypted under a key that does not open the old ones. "
                 f"Set {ENV_VAR} to the key they were encrypted with, or restore {self.key_file}."
             )
-        if in_ci():
+        if in_ci() and not self.local_only:
             return (
                 f"${CI_ENV_VAR} is set, and featrix never generates a lock key in CI (it would be lost with the "
                 f"runner, and with it every key encrypted under it). Set {ENV_VAR} from a secret of the CI system "

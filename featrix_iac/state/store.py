@@ -36,7 +36,15 @@ class StateStore:
     only through `update`, which mutates and writes under one mutex.
     """
 
-    def __init__(self, root: Path, environment: str, *, lock_key: bytes | None = None, project: str = "") -> None:
+    def __init__(
+        self,
+        root: Path,
+        environment: str,
+        *,
+        lock_key: bytes | None = None,
+        project: str = "",
+        local_only: bool = False,
+    ) -> None:
         if not ENV_RE.match(environment):
             raise fail(f"invalid environment name {environment!r}", "use letters, digits, '-' and '_'")
         self.root = Path(root)
@@ -45,7 +53,7 @@ class StateStore:
         self.private_dir = self.root / PRIVATE_DIR
         self.path = lockfile_path(self.root, environment)
         self.fingerprint_cache = self.private_dir / "fingerprints.json"
-        self._keys = sec.KeyRing(self.private_dir, lock_key)
+        self._keys = sec.KeyRing(self.private_dir, lock_key, local_only=local_only)
         self._env_lock = EnvLock(self.private_dir, environment)
         self._mutex = threading.RLock()
         self._disk: tuple[int, int, int] | None = None  # (size, mtime_ns, inode) as last read or written

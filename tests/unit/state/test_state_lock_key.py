@@ -141,3 +141,26 @@ def test_no_key_is_generated_while_another_environments_lockfile_holds_secrets(
         dev.encrypt("endpoint.api", "fx_dev_key")
     assert "featrix.prod.lock" in message(info) and "FEATRIX_LOCK_KEY" in message(info)
     assert not key_file(tmp_path).exists()
+
+
+@pytest.mark.parametrize(("url", "generated"), [("local", True), ("https://sphere-api.featrix.com", False)])
+def test_in_ci_only_an_embedded_server_project_generates_its_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, generated: bool
+) -> None:
+    """`server.url: local` keeps its objects in .featrix/local next to the key: both go with the runner."""
+    from repo_files import copy_project
+
+    from featrix_iac.operations.session import open_session
+
+    root = copy_project(Path(__file__).resolve().parents[3] / "examples" / "quickstart", tmp_path / "quickstart")
+    manifest = root / "featrix.yaml"
+    manifest.write_text(manifest.read_text().replace("url: local", f"url: {url}"))
+    monkeypatch.setenv("CI", "true")
+    store = open_session(root).store
+    store.load()
+    if generated:
+        assert store.decrypt("endpoint.api", store.encrypt("endpoint.api", SECRET)) == SECRET
+    else:
+        with pytest.raises(DiagnosticsError, match="FEATRIX_LOCK_KEY"):
+            store.encrypt("endpoint.api", SECRET)
+    assert key_file(root).exists() == generated
