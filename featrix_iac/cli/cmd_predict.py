@@ -70,12 +70,35 @@ def _line(result: dict[str, Any]) -> str:
 @click.argument("record", required=False, metavar="[RECORD_JSON]")
 @click.option("--file", "file", metavar="FILE", help="Read a JSON record or list of records from FILE ('-' for stdin).")
 @click.option("--json", "as_json", is_flag=True, help="Print the server's full answers as JSON.")
-def predict_cmd(env: str | None, address: str, record: str | None, file: str | None, as_json: bool) -> None:
-    """Predict through endpoint.KEY (with its API key from the lockfile) or predictor.KEY."""
+@click.option("--csv", "csv_file", metavar="FILE", help="Predict every row of a CSV file (a batch; see -o).")
+@click.option(
+    "-o", "--output", "output", metavar="FILE", help="With --csv: write the rows with prediction columns to FILE."
+)
+def predict_cmd(
+    env: str | None,
+    address: str,
+    record: str | None,
+    file: str | None,
+    as_json: bool,
+    csv_file: str | None,
+    output: str | None,
+) -> None:
+    """Predict through endpoint.KEY (with its API key from the lockfile) or predictor.KEY.
+
+    With --csv FILE, every row of FILE is predicted (progress on stderr) and written with prediction,
+    confidence and error columns to -o FILE, or to stdout; rows the server refuses are reported and
+    the others go on (exit 1 if any failed)."""
     from featrix_iac import operations
     from featrix_iac.config import find_project_root
 
     root = find_project_root()
+    if csv_file is not None:
+        if record is not None or file is not None or as_json:
+            raise click.UsageError("--csv excludes RECORD_JSON, --file and --json")
+        _batch(root, env, address, Path(csv_file), Path(output) if output else None)
+        return
+    if output is not None:
+        raise click.UsageError("-o/--output goes with --csv")
     records = _records(record, file, lambda: operations.example_record(root, env, address))
     results = operations.predict(root, env, address, records)
     for n, (rec, result) in enumerate(zip(records, results, strict=True)):
@@ -85,3 +108,34 @@ def predict_cmd(env: str | None, address: str, record: str | None, file: str | N
         return
     for result in results:
         out(_line(result))
+
+
+def _batch(root: Path, env: str | None, address: str, source: Path, output: Path | None) -> None:
+    from featrix_iac import operations
+    from featrix_iac.cli.errors import EXIT_ERROR, CommandExit
+
+    result = operations.predict_csv(root, env, address, source, output, on_row=_progress())
+    if result.csv_text is not None:
+        out(result.csv_text, nl=False)
+    for row, why in result.failed[:10]:
+        err(f"Warning: row {row} failed: {why}")
+    if len(result.failed) > 10:
+        err(f"Warning: ... and {len(result.failed) - 10} more rows failed (see the error column)")
+    done = result.rows - len(result.failed)
+    where = f" into {output}" if output else ""
+    err(f"Predicted {done} of {result.rows} rows{where}; {len(result.failed)} failed.")
+    if result.failed:
+        raise CommandExit(EXIT_ERROR)
+
+
+def _progress() -> Callable[[int, int], None]:
+    """Progress on stderr: a line every 10 % (and the last row), so CI logs stay short."""
+    shown = [-1]
+
+    def on_row(done: int, total: int) -> None:
+        tenth = done * 10 // max(total, 1)
+        if tenth != shown[0] or done == total:
+            shown[0] = tenth
+            err(f"predict: {done}/{total} rows")
+
+    return on_row

@@ -4,6 +4,7 @@ Every command of the CLI that talks to a server goes through here. Nothing here 
 to the observer the CLI passes, results come back as data, failures are DiagnosticsError.
 """
 
+from featrix_iac.operations.batch import BatchResult, predict_csv
 from featrix_iac.operations.planning import (
     ApplyOutcome,
     PlanResult,
@@ -32,6 +33,7 @@ __all__ = [
     "LOCAL",
     "REDACTED",
     "ApplyOutcome",
+    "BatchResult",
     "ImportResult",
     "OutputValue",
     "PlanResult",
@@ -50,6 +52,7 @@ __all__ = [
     "outputs",
     "plan",
     "predict",
+    "predict_csv",
     "run_apply",
     "state_list",
     "state_mv",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -106,8 +107,19 @@ def state_show(root: Path | str, env: str | None, address: str) -> dict[str, Any
 # -- predictions through what the lockfile records -----------------------------------------------------
 
 
-def predict(root: Path | str, env: str | None, address: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Predict each record through an endpoint (with its own key) or a predictor (with the account key)."""
+def predict(
+    root: Path | str,
+    env: str | None,
+    address: str,
+    records: list[dict[str, Any]],
+    *,
+    keep_going: bool = False,
+    on_row: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Predict each record through an endpoint (with its own key) or a predictor (with the account key).
+
+    With `keep_going`, a record the server refuses gives `{"error": why}` in its place and the rest go on;
+    `on_row(done, total)` is called after each record."""
     session = open_session(root, env)
     lock = session.store.load()
     entry = lock.entry(address)
@@ -129,10 +141,39 @@ def predict(root: Path | str, env: str | None, address: str, records: list[dict[
                 raise fail(f"{address} has no API key in the lockfile", IMPORT_KEY_NOTE.format(address=address))
             key = session.store.decrypt(address, entry.secrets["api_key"])
             path = f"/endpoint/{entry.ids['endpoint_id']}/predict"
-            return [client.post(path, {"query_record": r}, headers={"X-API-Key": key}) for r in records]
-        path = f"/compute/session/{entry.ids['session_id']}/predict"
-        pid = entry.ids["predictor_id"]
-        return [client.post(path, {"query_record": r, "predictor_id": pid}) for r in records]
+
+            def call(r: dict[str, Any]) -> Any:
+                return client.post(path, {"query_record": r}, headers={"X-API-Key": key})
+
+        else:
+            path = f"/compute/session/{entry.ids['session_id']}/predict"
+            pid = entry.ids["predictor_id"]
+
+            def call(r: dict[str, Any]) -> Any:
+                return client.post(path, {"query_record": r, "predictor_id": pid})
+
+        return _each(call, records, keep_going, on_row)
+
+
+def _each(
+    call: Callable[[dict[str, Any]], Any],
+    records: list[dict[str, Any]],
+    keep_going: bool,
+    on_row: Callable[[int, int], None] | None,
+) -> list[dict[str, Any]]:
+    from featrix_iac.client import FeatrixError
+
+    results: list[dict[str, Any]] = []
+    for n, record in enumerate(records, 1):
+        try:
+            results.append(call(record))
+        except FeatrixError as exc:
+            if not keep_going:
+                raise
+            results.append({"error": str(exc)})
+        if on_row is not None:
+            on_row(n, len(records))
+    return results
 
 
 def example_record(root: Path | str, env: str | None, address: str) -> dict[str, Any]:

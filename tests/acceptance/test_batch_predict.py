@@ -1,0 +1,55 @@
+"""`featrix predict ADDRESS --csv`: every row through the endpoint with its key, failures reported, none stopping."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from acceptance_helpers import PENGUINS, Cli, manifest
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from featrix_iac.server.embedded import start_local_server
+
+    srv = start_local_server(tmp_path_factory.mktemp("batch"), test_hooks=True)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def test_a_csv_batch_predicts_every_row_and_reports_the_ones_that_fail(
+    cli: Cli, server: Any, project: Path, tmp_path: Path
+) -> None:
+    cli.write(manifest(server.url, vector_database=False))
+    cli.ok("apply", "--auto-approve")
+    rows = list(csv.DictReader(PENGUINS.open()))[:8]
+    source = tmp_path / "in.csv"
+    with source.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["island", "bill_length_mm", "flipper_length_mm", "species"])
+        writer.writeheader()
+        writer.writerows({k: r[k] for k in writer.fieldnames} for r in rows)
+    with httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30) as http:
+        # the server refuses the first row's prediction: the batch goes on without it
+        http.post("/__test__/faults", json={"route": "POST /endpoint/.*/predict$", "status": 400, "count": 1})
+        try:
+            r = cli("predict", "endpoint.species_api", "--csv", str(source), "-o", str(tmp_path / "out.csv"))
+        finally:
+            http.delete("/__test__/faults")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "Predicted 7 of 8 rows" in r.stderr and "1 failed" in r.stderr and "Warning: row 1 failed" in r.stderr
+    assert "predict: 8/8 rows" in r.stderr and "Traceback" not in r.stderr
+    out = list(csv.DictReader((tmp_path / "out.csv").open()))
+    assert [o["island"] for o in out] == [r["island"] for r in rows]  # every row, in order, input kept
+    assert out[0]["error"] and not out[0]["prediction"]
+    assert all(o["prediction"] in ("Adelie", "Chinstrap", "Gentoo") and not o["error"] for o in out[1:])
+    assert "featrix_species" not in out[0] and "species" in out[0]  # no clash: the input column stays
+    assert all(0 < float(o["confidence"]) <= 1 for o in out[1:])
+    whole = cli.ok("predict", "endpoint.species_api", "--csv", str(source))  # to stdout
+    printed = list(csv.DictReader(whole.stdout.splitlines()))
+    assert len(printed) == 8 and all(p["prediction"] for p in printed)
