@@ -172,18 +172,19 @@ def make_observer(*, as_json: bool = False) -> LineObserver:
 
 
 def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> str:
-    """ "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." or the done / failed / skipped lists."""
-    from featrix_iac.resources.registry import handler_for
+    """ "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." or the done / failed / skipped lists.
 
+    Counted by action, as the plan's summary line counts them (Plan.summary_line): what the plan called
+    "1 to replace" is "1 replaced" here, never "1 added, 1 destroyed" (or retired, for a predictor)."""
     kinds = {a.address: a.action.value for a in plan.changes()}
     done = [a for a in result.done if a in kinds]
     n = {v: sum(1 for a in done if kinds[a] == v) for v in set(kinds.values())}
-    # a replaced predictor is retired, not destroyed: the API cannot delete it
-    kept = sum(1 for a in done if kinds[a] == "replace" and not handler_for(a.split(".", 1)[0]).deletable)
-    added = n.get("create", 0) + n.get("adopt", 0) + n.get("replace", 0)
-    destroyed = n.get("delete", 0) + n.get("replace", 0) - kept
-    retired = f", {n.get('retire', 0) + kept} retired" if n.get("retire", 0) + kept else ""
-    counts = f"Resources: {added} added, {n.get('update', 0)} changed, {destroyed} destroyed{retired}."
+    added = n.get("create", 0) + n.get("adopt", 0)
+    replaced = f", {n['replace']} replaced" if n.get("replace") else ""
+    retired = f", {n['retire']} retired" if n.get("retire") else ""
+    counts = (
+        f"Resources: {added} added, {n.get('update', 0)} changed{replaced}, {n.get('delete', 0)} destroyed{retired}."
+    )
     what = "Destroy" if destroy else "Apply"
     if result.ok:
         return f"{what} complete! {counts}"

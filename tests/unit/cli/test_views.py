@@ -32,8 +32,9 @@ def test_complete_summary_counts_by_action() -> None:
     )
     done = ["foundational_model.a", "predictor.b", "endpoint.c", "vector_database.d", "predictor.e"]
     text = apply_summary(plan, ApplyResult(done=done))
-    # the replaced predictor is retired (the API cannot delete predictors), not destroyed
-    assert text == "Apply complete! Resources: 2 added, 1 changed, 1 destroyed, 2 retired."
+    # counted as the plan counts: "1 to replace" becomes "1 replaced" (not added + destroyed or retired)
+    assert plan.summary_line() == "Plan: 1 to add, 1 to change, 1 to replace, 1 to destroy, 1 to retire."
+    assert text == "Apply complete! Resources: 1 added, 1 changed, 1 replaced, 1 destroyed, 1 retired."
     assert apply_summary(plan, ApplyResult(done=done), destroy=True).startswith("Destroy complete!")
 
 
