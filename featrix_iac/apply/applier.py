@@ -93,7 +93,9 @@ def apply_plan(
     outcomes = run_dag(
         nodes, applier.run_node, parallelism=parallelism, interrupt=applier.interrupt, on_outcome=tracker.finished
     )
-    return tracker.result(outcomes)
+    result = tracker.result(outcomes)
+    result.interrupted = applier.interrupt.is_set()
+    return result
 
 
 def _priorities(nodes: list[Node]) -> dict[str, tuple[int, int]]:

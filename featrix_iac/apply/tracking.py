@@ -21,6 +21,7 @@ class ApplyResult:
     failed: dict[str, str] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    interrupted: bool = False  # Ctrl-C stopped the run: what is skipped was not started (or left half-done)
 
     @property
     def ok(self) -> bool:
@@ -59,7 +60,8 @@ class Tracker:
                 return
             outs = list(self._ended[node.address])
         action = self.actions[node.address]
-        state, message = _verdict(outs)
+        phases = [n.phase for n in self.nodes if n.address == node.address]
+        state, message = _verdict(outs, phases)
         if state == "failed":
             self.emit("on_failed", action, message)
         elif state == "skipped":
@@ -71,8 +73,8 @@ class Tracker:
     def result(self, outcomes: dict[str, Outcome]) -> ApplyResult:
         res = ApplyResult()
         for address in sorted({n.address for n in self.nodes}):
-            outs = [outcomes[n.id] for n in self.nodes if n.address == address and n.id in outcomes]
-            state, message = _verdict(outs)
+            mine = [n for n in self.nodes if n.address == address and n.id in outcomes]
+            state, message = _verdict([outcomes[n.id] for n in mine], [n.phase for n in mine])
             if state == "failed":
                 res.failed[address] = message
             elif state == "skipped":
@@ -85,10 +87,21 @@ class Tracker:
         return res
 
 
-def _verdict(outs: list[Outcome]) -> tuple[str, str]:
-    """failed if any node failed, else skipped if any was skipped, else done; with the first message."""
+PHASE_DONE = {  # what a finished node of a two-node action (a replacement) did, for a partial verdict
+    "main": "the new object was created and recorded in the lockfile",
+    "destroy": "the object it replaces was deleted",
+}
+
+
+def _verdict(outs: list[Outcome], phases: list[str] | None = None) -> tuple[str, str]:
+    """failed if any node failed, else skipped if any was skipped, else done; with the first message. When a
+    node of the action finished before another was skipped (an interrupt between the halves of a
+    replacement), the message says what was done, so the report never hides a recorded change."""
     for state in ("failed", "skipped"):
         messages = [o.message for o in outs if o.state == state]
         if messages:
+            done = [PHASE_DONE.get(ph, ph) for o, ph in zip(outs, phases or [], strict=False) if o.state == "done"]
+            if done:
+                return state, f"partly applied: {'; '.join(done)}; then {messages[0]}. The next apply completes it"
             return state, messages[0]
     return "done", ""

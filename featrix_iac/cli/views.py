@@ -188,7 +188,7 @@ def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> 
     what = "Destroy" if destroy else "Apply"
     if result.ok:
         return f"{what} complete! {counts}"
-    lines = [f"{what} failed. {counts}"]
+    lines = [f"{what} {'interrupted' if result.interrupted and not result.failed else 'failed'}. {counts}"]
     if done:
         lines.append("Done:")
         lines.extend(f"  {a}" for a in done)

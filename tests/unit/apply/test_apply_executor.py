@@ -352,3 +352,29 @@ def test_a_resumed_create_skips_follow_up_steps_already_recorded(tmp_path: Path)
     store.update(lock, FM, partial.model_copy(update={"applied": {}}))
     run(tmp_path, plan(action(FM, desired=desired)), handlers(log), store_lock=(store, lock))
     assert ("protect", FM) in log.calls  # nothing recorded yet: the follow-up runs
+
+
+def test_an_interrupt_between_the_halves_of_a_replacement_reports_what_was_done(tmp_path: Path) -> None:
+    """Ctrl-C after the new foundational model finished (recorded) but before the old one was deleted: the
+    report says the new one is recorded, not "interrupted before it started" (and not a plain 0 added)."""
+    from featrix_iac.cli.views import apply_summary
+
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    _seed(store, lock, {FM: ("foundational_model", [], False), P1: ("predictor", [FM], False)})
+    stop = Interrupt()
+    hs = handlers(log)
+
+    def finished_then_ctrl_c() -> Progress:
+        stop.set()
+        return Progress("ready", 1.0, "done")
+
+    hs["foundational_model"].on_poll[f"id-{FM}"] = finished_then_ctrl_c
+    p = plan(action(FM, ActionType.REPLACE, create_before_destroy=True), action(P1, ActionType.REPLACE, deps=(FM,)))
+    result, lock, _ = run(tmp_path, p, hs, interrupt=stop, store_lock=(store, lock))
+    assert lock.entry(FM).ids == {"id": f"id-{FM}"}  # the new model is recorded
+    message = result.skipped[FM]
+    assert message.startswith("partly applied: the new object was created and recorded in the lockfile"), message
+    assert "next apply completes it" in message
+    assert result.interrupted
+    assert apply_summary(p, result).startswith("Apply interrupted.")
