@@ -109,7 +109,12 @@ def test_the_cli_apply_document_matches_its_schema_and_has_no_secret(applied: bo
     from featrix_iac.cli.views import apply_json
 
     result = SimpleNamespace(
-        done=["predictor.x"], failed={"endpoint.e": "HTTP 400: bad"}, skipped={}, outputs={}, ok=False
+        done=["predictor.x"],
+        failed={"endpoint.e": "HTTP 400: bad"},
+        skipped={},
+        outputs={},
+        ok=False,
+        interrupted=False,
     )
     text = apply_json(_plan_with_secret(), result if applied else None)
     assert "s3cr3t" not in text
