@@ -2,7 +2,7 @@
 
 Run: python bench/bench_server_memory.py [--csv-mib 100] [--bomb-gib 1]
 Each case runs on a fresh server (so VmHWM, the kernel's peak RSS, is that case's alone) and prints the
-answer, the seconds it took, the server's RSS before and its peak after. It asserts nothing; the bound the
+answer, the seconds it took, the server's RSS before, its peak, and its RSS a second after the answer. It asserts nothing; the bound the
 README documents is the goal.
 """
 
@@ -83,13 +83,16 @@ def run(name: str, make: Callable[[Path], Path]) -> None:
                 )
             took = time.perf_counter() - start
             peak = proc_kib(srv.pid, "VmHWM")
+            time.sleep(1.0)
+            after = proc_kib(srv.pid, "VmRSS")
             if resp.status_code == 200:  # accepted: stop its training, only the upload is measured
                 sid = resp.json()["session_id"]
                 requests.post(f"{srv.url}/compute/session/{sid}/mark_for_deletion", headers={"X-Api-Key": srv.api_key})
             answer = f"{resp.status_code} {resp.json().get('detail', '')[:90]}" if resp.status_code != 200 else "200"
             print(
                 f"{name:<44} {data.stat().st_size / MIB:8.1f} MiB sent  {took:6.1f} s  "
-                f"rss before {before / 1024:6.0f} MiB  peak {peak / 1024:6.0f} MiB  -> {answer}",
+                f"rss before {before / 1024:5.0f} MiB  peak {peak / 1024:5.0f} MiB  after {after / 1024:5.0f} MiB"
+                f"  -> {answer}",
                 flush=True,
             )
 
