@@ -67,20 +67,47 @@ def one_line_bomb(path: Path, gib: float) -> Path:
     return path
 
 
-def run(name: str, make: Callable[[Path], Path]) -> None:
+def _chunked(path: Path) -> tuple[object, str]:
+    """A multipart body streamed without Content-Length (Transfer-Encoding: chunked)."""
+    boundary = "benchboundary7f3a"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{path.name}"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
+    tail = f'\r\n--{boundary}\r\nContent-Disposition: form-data; name="epochs"\r\n\r\n1\r\n--{boundary}--\r\n'
+
+    def body() -> object:
+        yield head
+        with path.open("rb") as fh:
+            while chunk := fh.read(MIB):
+                yield chunk
+        yield tail.encode()
+
+    return body(), f"multipart/form-data; boundary={boundary}"
+
+
+def _post(url: str, key: str, data: Path, chunked: bool) -> requests.Response:
+    if chunked:
+        body, ctype = _chunked(data)
+        headers = {"X-Api-Key": key, "Content-Type": ctype}
+        return requests.post(f"{url}/compute/upload_with_new_session/", headers=headers, data=body, timeout=600)
+    with data.open("rb") as fh:
+        return requests.post(
+            f"{url}/compute/upload_with_new_session/",
+            headers={"X-Api-Key": key},
+            files={"file": (data.name, fh)},
+            data={"epochs": "1"},
+            timeout=600,
+        )
+
+
+def run(name: str, make: Callable[[Path], Path], chunked: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = make(Path(tmp) / ("upload.csv.gz" if "bomb" in name else "upload.csv"))
         with start_local_server(Path(tmp) / "server", env={"FEATRIX_LOCAL_WORKERS": "1"}) as srv:
             before = proc_kib(srv.pid, "VmRSS")
             start = time.perf_counter()
-            with data.open("rb") as fh:
-                resp = requests.post(
-                    f"{srv.url}/compute/upload_with_new_session/",
-                    headers={"X-Api-Key": srv.api_key},
-                    files={"file": (data.name, fh)},
-                    data={"epochs": "1"},
-                    timeout=600,
-                )
+            resp = _post(srv.url, srv.api_key, data, chunked)
             took = time.perf_counter() - start
             peak = proc_kib(srv.pid, "VmHWM")
             time.sleep(1.0)
@@ -105,6 +132,7 @@ def main() -> None:
     mib, gib = args.csv_mib, args.bomb_gib
     run(f"CSV {mib} MiB, 10 numeric columns", lambda p: numeric_csv(p, mib))
     run(f"CSV {mib} MiB, 2 text columns", lambda p: text_csv(p, mib))
+    run(f"CSV {mib} MiB, 2 text columns, chunked", lambda p: text_csv(p, mib), chunked=True)
     run(f"gzip bomb -> {gib} GiB of short rows", lambda p: bomb(p, gib, b"1,2\n"))
     run(f"gzip bomb -> {gib} GiB on one line", lambda p: one_line_bomb(p, gib))
 

@@ -138,27 +138,41 @@ async def logged_send_json(send: Any, status: int, body: dict[str, Any], headers
     await send_json(send, status, body, headers)
 
 
+SPOOL_IN_MEMORY = 1024 * 1024  # a body without Content-Length goes to a temporary file past this size
+REPLAY_CHUNK = 64 * 1024
+
+
 async def _buffered(receive: Any, limit: int) -> Any:
-    chunks: list[bytes] = []
+    """Read a body of unknown length (chunked) up to `limit` bytes into a spooled temporary file, then replay
+    it in chunks: the limit is known before the app runs, and a large body never sits whole in memory."""
+    import tempfile
+
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115 - closed by the replay
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            break
-        chunks.append(message.get("body", b""))
-        size += len(chunks[-1])
-        if size > limit:
-            raise BodyTooLarge()
-        if not message.get("more_body"):
-            break
-    body = b"".join(chunks)
-    sent = False
+    try:
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge()
+            spool.write(chunk)
+            if not message.get("more_body"):
+                break
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
 
     async def replay() -> dict[str, Any]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+        if not spool.closed:
+            chunk = spool.read(REPLAY_CHUNK)
+            more = spool.tell() < size
+            if not more:
+                spool.close()
+            return {"type": "http.request", "body": chunk, "more_body": more}
         message: dict[str, Any] = await receive()
         return message
 

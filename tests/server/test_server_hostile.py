@@ -139,3 +139,31 @@ def test_data_files_and_folders_are_private(server: Any, small: str) -> None:
     for path in (data_dir / "artifacts" / small).rglob("*"):
         if path.is_file():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def _chunks(raw: bytes, size: int = 256 * 1024) -> Any:
+    for start in range(0, len(raw), size):
+        yield raw[start : start + size]
+
+
+def test_a_chunked_upload_is_read_through_a_spool(api: Any, penguins: Any) -> None:
+    from urllib3 import encode_multipart_formdata
+
+    import pandas as pd
+
+    csv = pd.concat([penguins] * 80).to_csv(index=False).encode()  # past the in-memory part of the spool
+    assert len(csv) > 1024 * 1024
+    body, ctype = encode_multipart_formdata({"file": ("d.csv", csv), "epochs": "1", "name": "chunked"})
+    resp = api.post("/compute/upload_with_new_session/", data=_chunks(body), headers={"Content-Type": ctype})
+    assert resp.status_code == 200, resp.text
+    sid = resp.json()["session_id"]
+    assert api.ok("get", f"/compute/session/{sid}/columns")["num_columns"] == penguins.shape[1]
+    api.ok("post", f"/compute/session/{sid}/mark_for_deletion")
+
+
+def test_a_chunked_body_over_the_limit_is_a_413(api: Any) -> None:
+    from featrix_iac.server.app import MAX_JSON_BYTES
+
+    raw = b'{"name": "' + b"x" * (MAX_JSON_BYTES + 1) + b'"}'
+    resp = api.post("/endpoints", data=_chunks(raw), headers={"Content-Type": "application/json"})
+    assert resp.status_code == 413, resp.text[:200]
