@@ -147,9 +147,8 @@ def _chunks(raw: bytes, size: int = 256 * 1024) -> Any:
 
 
 def test_a_chunked_upload_is_read_through_a_spool(api: Any, penguins: Any) -> None:
-    from urllib3 import encode_multipart_formdata
-
     import pandas as pd
+    from urllib3 import encode_multipart_formdata
 
     csv = pd.concat([penguins] * 80).to_csv(index=False).encode()  # past the in-memory part of the spool
     assert len(csv) > 1024 * 1024
