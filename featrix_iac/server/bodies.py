@@ -62,6 +62,14 @@ BODIES: dict[tuple[str, str], Body] = {
         {"to_compute": S + (type(None),), "new_session_name": S + (type(None),)},
         "api/foundational_model.py:FoundationalModel.clone",
     ),
+    ("POST", SESSION + "/publish_partial_foundation"): Body(
+        {"name": S, "publish": B, "checkpoint_epoch": N, "session_name_prefix": S, "org_id": S},
+        "api/foundational_model.py:FoundationalModel.publish_checkpoint",
+    ),
+    ("POST", SESSION + "/encode_records"): Body(
+        {"records": L, "intent": S, "representation": S, "expected_missing": L},
+        "api/foundational_model.py:FoundationalModel.encode",
+    ),
     ("POST", SESSION + "/predictor/{pid}/deletion_protection"): Body(
         {"protected": B}, "api/predictor.py:Predictor.set_deletion_protection"
     ),

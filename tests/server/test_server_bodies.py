@@ -43,6 +43,8 @@ def test_problems_name_unknown_keys_and_wrong_types() -> None:
         ("/endpoints/{eid}/regenerate_key", {"length": 40}, "length"),
         ("/endpoints/{eid}/promote", {"neural_function_id": "{pid}", "now": True}, "now"),
         ("/endpoints", {"name": "tagged", "predictor_id": "{pid}", "user_metadata": {"a": 1}}, "user_metadata"),
+        ("{session}/encode_records", {"records": [{"island": "Dream"}], "columns": ["island"]}, "columns"),
+        ("{session}/publish_partial_foundation", {"name": "cp", "publish": False, "epochs": 1}, "epochs"),
     ],
 )
 def test_unknown_keys_on_fixed_routes_get_422(
