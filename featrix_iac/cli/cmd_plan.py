@@ -72,6 +72,12 @@ def _on_retry(event: Any) -> None:
     metavar="N",
     help="Fail when the estimated critical path of the plan's trainings exceeds N minutes (default: budget:).",
 )
+@click.option(
+    "--compact/--no-compact",
+    default=None,
+    help="Summary first, and cascades that change nothing of their own folded by what they follow "
+    "(default: on above 100 changes).",
+)
 def plan_cmd(
     env: str | None,
     targets: tuple[str, ...],
@@ -83,6 +89,7 @@ def plan_cmd(
     markdown: bool,
     out_file: str | None,
     max_training_minutes: float | None,
+    compact: bool | None,
 ) -> None:
     """Show what apply would change on the server, and why (reads the server; changes nothing)."""
     from featrix_iac import operations
@@ -99,14 +106,14 @@ def plan_cmd(
         on_retry=_on_retry,
         max_training_minutes=max_training_minutes,
     )
-    _print_plan(result, as_json=as_json, markdown=markdown)
+    _print_plan(result, as_json=as_json, markdown=markdown, compact=compact)
     if out_file:
         _save(result, Path(out_file))
     if detailed_exitcode and result.plan.has_changes():
         raise CommandExit(EXIT_CHANGES)
 
 
-def _print_plan(result: PlanResult, *, as_json: bool, markdown: bool) -> None:
+def _print_plan(result: PlanResult, *, as_json: bool, markdown: bool, compact: bool | None = None) -> None:
     from featrix_iac.cli.views import show_plan, show_warnings
 
     plan = result.plan
@@ -121,7 +128,7 @@ def _print_plan(result: PlanResult, *, as_json: bool, markdown: bool) -> None:
         out(render_markdown(plan), nl=False)
         return
     show_warnings(result.warnings)
-    show_plan(plan, color=_color())
+    show_plan(plan, color=_color(), compact=compact)
 
 
 def _save(result: PlanResult, path: Path) -> None:

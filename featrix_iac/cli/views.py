@@ -32,10 +32,11 @@ VERBS_DONE = {
 }
 
 
-def show_plan(plan: Plan, *, color: bool) -> None:
+def show_plan(plan: Plan, *, color: bool, compact: bool | None = None) -> None:
+    """The text plan; `compact` None: compact above COMPACT_ABOVE changes (plan/compact.py)."""
     from featrix_iac.plan.render import render_text
 
-    out(render_text(plan, color=color), nl=False)
+    out(render_text(plan, color=color, compact=compact), nl=False)
 
 
 # -- apply progress --------------------------------------------------------------------------------------

@@ -45,13 +45,23 @@ def _ansi(text: str, code: str) -> str:
     return f"\x1b[{code}m{text}\x1b[0m" if code and code != "0" else text
 
 
-def render_text(plan: Plan, *, color: bool = False) -> str:
-    """The plan for people: drift first, then each change with its reasons and fields, then the summary."""
+def render_text(plan: Plan, *, color: bool = False, compact: bool | None = None) -> str:
+    """The plan for people: drift first, then each change with its reasons and fields, then the summary.
+
+    `compact` (None: when there are more than COMPACT_ABOVE changes) starts with the summary and folds
+    each cascade of actions that change nothing of their own into one block (plan/compact.py).
+    """
+    from featrix_iac.plan.compact import COMPACT_ABOVE, compact_parts
+
     style = _ansi if color else _plain
     parts: list[str] = []
+    changes = plan.changes()
+    if compact is None:
+        compact = len(changes) > COMPACT_ABOVE
+    if compact and changes and not plan.refresh_only:
+        parts.append(style(plan.summary_line(), "1"))
     if plan.drift:
         parts.append(render_drift(plan.drift, style, converge=not plan.refresh_only))
-    changes = plan.changes()
     if plan.refresh_only:
         parts.append(_refresh_only_summary(plan))
         return "\n\n".join(parts) + "\n"
@@ -62,7 +72,10 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         parts.append(_no_changes(plan))
         return "\n\n".join(parts) + "\n"
     parts.append("featrix will perform the following actions:")
-    parts.extend(render_action(a, style) for a in changes)
+    if compact:
+        parts.extend(compact_parts(changes, lambda a: render_action(a, style), style))
+    else:
+        parts.extend(render_action(a, style) for a in changes)
     parts.append(style(plan.summary_line(), "1"))
     if plan.estimate:
         parts.append(estimate_line(plan.estimate))
