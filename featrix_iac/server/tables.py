@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from featrix_iac.server.limits import MAX_CELLS, MAX_DECOMPRESSED_BYTES, MAX_JSON_TABLE_BYTES
+from featrix_iac.server.webhook_policy import TargetPolicy
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,6 +179,9 @@ def read_location(location: str, base_dir: Path | None = None) -> pd.DataFrame:
     """Read a table from an https:// or file:// URL or a local path (http:// and s3:// are refused)."""
     parsed = urlparse(location)
     if parsed.scheme == "https":
+        refused = TargetPolicy(allow_loopback=True).refusal(location, resolve=True)
+        if refused:  # the server fetches it: never from link-local or cloud metadata addresses
+            raise BadTable(f"{location}: refused: {refused}")
         with _fetch(location) as fh:
             return read_table(Path(unquote(parsed.path)).name or "data.csv", fh)
     if parsed.scheme == "http":

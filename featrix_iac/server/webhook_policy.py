@@ -1,4 +1,5 @@
-"""Where webhooks may go: http(s) only; never link-local, cloud-metadata or unspecified addresses; loopback by flag.
+"""Where webhooks may go (and data URLs may be fetched from): http(s) only; never link-local, cloud-metadata or
+unspecified addresses; loopback by flag.
 
 Checked when a URL is stored (the literal host) and before every delivery (every address the host resolves
 to), so a name that later resolves to a metadata address is refused too.

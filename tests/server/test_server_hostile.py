@@ -66,6 +66,14 @@ def test_a_parquet_that_inflates_past_the_limit_is_refused(monkeypatch: pytest.M
         tables.read_table("inflating.parquet", raw.getvalue())
 
 
+@pytest.mark.parametrize("url", ["https://169.254.169.254/latest/x.csv", "https://metadata.google.internal/d.csv"])
+def test_data_urls_never_reach_metadata_addresses(url: str) -> None:
+    from featrix_iac.server import tables
+
+    with pytest.raises(tables.BadTable, match="metadata"):
+        tables.read_location(url)
+
+
 def test_duplicate_column_names_are_refused(api: Any) -> None:
     resp = _upload(api, b"a,b,a,c\n1,2,3,4\n5,6,7,8\n", "dupes.csv")
     assert resp.status_code == 400, resp.text
