@@ -507,7 +507,7 @@ class _Applier:
             self._save(address, current.model_copy(deep=True, update={"status": "retired", "protected": False}))
             return
         self._save(address, None)
-        if ids.get("session_id") and action.kind == "foundational_model":
+        if ids.get("session_id") and h.owns_session:
             self._forget_retired_on(ids["session_id"])
 
     def _release_replaced(self, h: Handler, address: str, entry: LockEntry) -> None:
@@ -526,10 +526,15 @@ class _Applier:
                 continue
 
     def _forget_retired_on(self, session_id: str) -> None:
-        """A deleted foundational model takes its retired predictors with it: forget their entries."""
+        """A deleted foundational model takes its retired predictors with it: forget their entries, and the
+        records of replaced predictors that lived in it (else one more would stay per retrain, for ever)."""
         for address, entry in list(self.lock.resources.items()):
             if entry.status == "retired" and entry.ids.get("session_id") == session_id:
                 self._save(address, None)
+                continue
+            kept = [r for r in entry.retired if r.get("pending_delete") or r.get("session_id") != session_id]
+            if len(kept) != len(entry.retired):
+                self._save(address, entry.model_copy(deep=True, update={"retired": kept}))
 
     def _destroy_replaced(self, action: Action, h: Handler, old: LockEntry | None) -> None:
         """The old half of a create-before-destroy replacement, once the new one and its dependents are done.
@@ -555,7 +560,7 @@ class _Applier:
             if current is not None:
                 retired = [r for r in current.retired if r != record]
                 self._save(address, current.model_copy(deep=True, update={"retired": retired}))
-            if ids.get("session_id") and action.kind == "foundational_model":
+            if ids.get("session_id") and h.owns_session:
                 self._forget_retired_on(ids["session_id"])
 
     def _delete_object(self, h: Handler, address: str, old: LockEntry) -> None:

@@ -71,7 +71,13 @@ def state_list_cmd(env: str | None, as_json: bool) -> None:
         err(f"The lockfile of environment {env or 'default'!r} records no resources (`featrix apply` creates them).")
     for address, entry in rows:
         status = "" if entry.status == "ready" else f"  ({entry.status})"
+        if entry.status == "retired":
+            status = f"  (retired: {operations.RETIRED_NOTE})"
         out(f"{address}{status}")
+        for record in entry.retired:  # replaced objects it still records
+            what = ", ".join(f"{k} {v}" for k, v in sorted(record.items()) if k not in ("reason", "pending_delete"))
+            note = "to be deleted" if record.get("pending_delete") else f"retired: {operations.RETIRED_NOTE}"
+            out(f"  replaced: {what}  ({note})")
 
 
 @state_group.command("show")
@@ -87,7 +93,10 @@ def state_show_cmd(env: str | None, address: str, as_json: bool) -> None:
         out(json.dumps({"address": address, **data}, indent=2, sort_keys=True))
         return
     out(f"# {address}")
-    for key in ("kind", "status", "ids", "outputs", "applied", "hashes", "secrets", "depends_on", "protected"):
+    if data.get("status") == "retired":
+        out(f"# retired: {operations.RETIRED_NOTE}")
+    keys = ("kind", "status", "ids", "outputs", "applied", "hashes", "secrets", "depends_on", "protected", "retired")
+    for key in keys:
         value = data.get(key)
         if value in (None, {}, []):
             continue
@@ -95,6 +104,10 @@ def state_show_cmd(env: str | None, address: str, as_json: bool) -> None:
             out(f"{key}:")
             for k in sorted(value):
                 out(f"  {k} = {_shown(value[k])}")
+        elif key == "retired":  # replaced objects it still records
+            out("retired:")
+            for record in value:
+                out("  - " + ", ".join(f"{k} = {v}" for k, v in sorted(record.items())))
         else:
             out(f"{key} = {_shown(value)}")
 

@@ -28,10 +28,12 @@ from featrix_iac.operations.reading import (
 )
 from featrix_iac.operations.session import LOCAL, REDACTED, Session, connect, open_session
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
+from featrix_iac.state import RETIRED_NOTE
 
 __all__ = [
     "LOCAL",
     "REDACTED",
+    "RETIRED_NOTE",
     "ApplyOutcome",
     "BatchResult",
     "ImportResult",

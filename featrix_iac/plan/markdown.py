@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChange, Plan
+from featrix_iac.state import RETIRED_NOTE
 
 GITHUB_COMMENT_LIMIT = 65535
 MARKER = "<!-- featrix-plan: {project}/{environment} -->"  # the first line: CI finds (and updates) its comment
@@ -164,7 +165,7 @@ def _callouts(changes: list[Action]) -> list[str]:
     titles = {
         ActionType.REPLACE: "replaced (new id; dependents follow)",
         ActionType.DELETE: "deleted",
-        ActionType.RETIRE: "retired (left on the server, forgotten by featrix)",
+        ActionType.RETIRE: f"retired ({RETIRED_NOTE})",
     }
     for kind, title in titles.items():
         hits = [a for a in changes if a.action is kind]

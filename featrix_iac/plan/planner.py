@@ -382,6 +382,8 @@ def _existing(
         action.action, action.changes = A.UPDATE, diff.changes
         action.reasons = why.field_reasons(diff, entry.applied)
         action.warnings += why.update_warnings(action)
+    elif diff.drift:  # the server moved to what the manifest now says: no call, but the lockfile must learn it
+        action.action, action.reasons = A.UPDATE, [why.drift_accepted([c.field for c in diff.drift])]
 
 
 def _forced_replacement(entry: LockEntry, live: Any) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from featrix_iac.state import RETIRED_NOTE
+
 if TYPE_CHECKING:
     from featrix_iac.plan.differ import FieldDiff, Uncleared
     from featrix_iac.plan.model import Action
@@ -97,6 +99,13 @@ def field_reasons(diff: FieldDiff, applied: dict[str, Any]) -> list[str]:
     return out
 
 
+def drift_accepted(fields: list[str]) -> str:
+    return (
+        f"{_names(fields)} changed outside featrix to what the manifest now says: "
+        "apply records it in the lockfile (no call to the server)"
+    )
+
+
 def _desired_true(diff: FieldDiff, name: str) -> bool:
     return any(c.field == name and c.new is True for c in diff.changes)
 
@@ -112,8 +121,8 @@ def _cannot(fields: list[str]) -> str:
 def replace_warnings(action: Action) -> list[str]:
     if action.kind == "predictor":
         return [
-            f"{action.address}: the old predictor is retired, not deleted (the API cannot delete predictors); "
-            "a new one is trained"
+            f"{action.address}: the old predictor is retired, not deleted (the API cannot delete predictors): "
+            f"{RETIRED_NOTE}; a new one is trained"
         ]
     if action.kind == "endpoint":
         return [f"{action.address}: a new endpoint has a new URL and a new API key; callers must be updated"]
@@ -182,7 +191,7 @@ def removal(destroy: bool, gone: bool, retire: bool, status: str, has_ids: bool 
     if status == "creating" and not retire and not has_ids:
         return f"{cause}; an earlier apply started creating it: only its lockfile entry is removed"
     if retire:
-        return f"{cause}; the API cannot delete predictors: it is retired (left on the server, forgotten by featrix)"
+        return f"{cause}; the API cannot delete predictors: it is retired ({RETIRED_NOTE})"
     return cause
 
 

@@ -108,7 +108,7 @@ def _refresh_only_summary(plan: Plan) -> str:
 
 
 def render_drift(drift: list[Drift], style: Style = _plain, *, converge: bool = True) -> str:
-    tail = "; apply sets them back to the manifests:" if converge else ":"
+    tail = "; apply converges them (see the actions below):" if converge else ":"
     lines = ["Objects changed outside featrix (drift)" + tail]
     for d in sorted(drift, key=lambda d: d.address):
         lines.append("")

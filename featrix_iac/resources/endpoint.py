@@ -38,7 +38,7 @@ class EndpointHandler(Handler):
     makes_secrets = True
     id_field = "endpoint_id"
     rules = (
-        FieldRule("predictor", IP, route="shadow+promote"),
+        FieldRule("predictor", IP, route="shadow+promote+stop_shadowing"),
         FieldRule("name", R),
         FieldRule("description", R),
         FieldRule("api_key.rotation", IP, live=False, route="regenerate_key"),
@@ -139,7 +139,10 @@ class EndpointHandler(Handler):
     def update_steps(self, fields: list[str], desired: dict[str, Any], applied: dict[str, Any]) -> list[str]:
         steps: list[str] = []
         if "predictor" in fields:
-            steps += ["shadow", "promote"]
+            # promote keeps the previous predictor as a rollback shadow (REST contract §5.2, APIEndpoint.promote);
+            # it is retired, and its foundational model may be deleted in this same apply: stop shadowing it
+            # first, so no endpoint ever shadows a predictor of a deleted model
+            steps += ["shadow", "promote", "stop_shadowing"]
         revoke = bool(desired.get("api_key.revoked"))
         unrevoke = "api_key.revoked" in fields and not revoke  # revoked (by us, or outside: drift): a new key
         if "api_key.rotation" in fields or unrevoke:
@@ -150,6 +153,9 @@ class EndpointHandler(Handler):
 
     def update(self, client: FeatrixClient, op: Operation, step: str) -> StepResult:
         eid = op.ids["endpoint_id"]
+        if step == "stop_shadowing":
+            _stop_other_shadows(client, eid, op.ref_ids(f"predictor.{op.desired['predictor']}")["predictor_id"])
+            return StepResult()
         if step in ("shadow", "promote"):
             pred = op.ref_ids(f"predictor.{op.desired['predictor']}")
             moved = StepResult(ids={"predictor_id": pred["predictor_id"], "session_id": pred["session_id"]})
@@ -184,6 +190,18 @@ class EndpointHandler(Handler):
 def _outputs(resp: dict[str, Any]) -> dict[str, Any]:
     out = {"endpoint_id": resp.get("id"), "predict_url": resp.get("predict_url")}
     return {k: v for k, v in out.items() if v}
+
+
+def _stop_other_shadows(client: FeatrixClient, eid: str, serving: str) -> None:
+    """Stop every shadow of the endpoint but the predictor it now serves (APIEndpoint.stop_shadowing)."""
+    shadows = (client.get(f"/endpoints/{eid}").get("plan") or {}).get("shadows") or []
+    for shadow in shadows:
+        nf = shadow.get("neural_function_id") if isinstance(shadow, dict) else None
+        if nf and nf != serving:
+            try:
+                client.post(f"/endpoints/{eid}/stop_shadowing", {"neural_function_id": nf})
+            except NotFoundError:
+                continue  # already stopped (a re-run of this step)
 
 
 def _wait_shadow_published(client: FeatrixClient, eid: str, pred: dict[str, str], job_id: str, waits: Waits) -> None:

@@ -78,7 +78,7 @@ class PredictorHandler(Handler):
         FieldRule("epochs", R, live=False),
         *(FieldRule(name, R, live=False) for name in OPTIONS),
         FieldRule("priority", Change.IGNORED, live=False),
-        FieldRule("value_meaning", IP, live=False, route="value_meaning+value_meaning_clear"),
+        FieldRule("value_meaning", IP, route="value_meaning+value_meaning_clear"),
         FieldRule("deletion_protection", IP, route="deletion_protection"),
         *webhooks.RULES,
     )
@@ -108,10 +108,13 @@ class PredictorHandler(Handler):
         if not sid or not entry.ids.get("predictor_id"):
             return None
         doc = get_confirmed(client, f"/compute/session/{sid}", check=session_check(sid))
-        return None if doc is None else self._live_or_confirmed_absent(doc, sid, entry)
+        if doc is None:
+            return None
+        return self._live_or_confirmed_absent(doc, sid, entry, _read_back(client, sid, {"_": entry}).get("_", {}))
 
     def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
-        """One session GET per foundational model (all its predictors are in that document)."""
+        """One session GET per foundational model (all its predictors are in that document), plus the
+        read-back routes of what was applied: one webhooks GET per session, one value_meaning GET each."""
         by_session: dict[str, dict[str, LockEntry]] = defaultdict(dict)
         out: dict[str, LiveObject | None] = {}
         for address, entry in entries.items():
@@ -130,22 +133,28 @@ class PredictorHandler(Handler):
                 for sid in by_session
             }
             docs = {sid: f.result() for sid, f in futures.items()}
+            live_groups = {sid: g for sid, g in by_session.items() if docs[sid] is not None}
+            extras_f = {sid: pool.submit(_read_back, client, sid, g) for sid, g in live_groups.items()}
+            extras = {sid: f.result() for sid, f in extras_f.items()}
         for sid, group in by_session.items():
             for address, entry in group.items():
                 doc = docs[sid]
-                out[address] = None if doc is None else self._live_or_confirmed_absent(doc, sid, entry)
+                extra = extras[sid].get(address, {}) if sid in extras else {}
+                out[address] = None if doc is None else self._live_or_confirmed_absent(doc, sid, entry, extra)
         return out
 
-    def _live_or_confirmed_absent(self, doc: dict[str, Any], sid: str, entry: LockEntry) -> LiveObject | None:
+    def _live_or_confirmed_absent(
+        self, doc: dict[str, Any], sid: str, entry: LockEntry, read_back: dict[str, Any]
+    ) -> LiveObject | None:
         """The predictor in its session's document; None only when a current (not replayed) document lacks it."""
-        live = self._live(doc, entry)
+        live = self._live(doc, entry, read_back)
         reason = cannot_confirm_absence(doc) if live is None else ""
         if reason:
             problem = f"{reason} without predictor {entry.ids['predictor_id']} confirms nothing"
             raise malformed(f"/compute/session/{sid}", problem)
         return live
 
-    def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject | None:
+    def _live(self, doc: dict[str, Any], entry: LockEntry, read_back: dict[str, Any]) -> LiveObject | None:
         pid = entry.ids["predictor_id"]
         plan = next((e for e in job_plan_of(doc) if e.get("predictor_id") == pid), None)
         job = _job_for(doc, entry.ids)
@@ -160,6 +169,7 @@ class PredictorHandler(Handler):
             "deletion_protection": bool((s.get("predictor_deletion_protection") or {}).get(pid)),
         }
         live = {k: v for k, v in live.items() if v is not None}
+        live.update(read_back)
         status = fold_status((job or {}).get("status") or plan.get("status"))
         ids = {"session_id": entry.ids["session_id"], "predictor_id": pid}
         if job and job.get("job_id"):
@@ -300,7 +310,7 @@ class PredictorHandler(Handler):
     def update_steps(self, fields: list[str], desired: dict[str, Any], applied: dict[str, Any]) -> list[str]:
         steps: list[str] = []
         if any(f in fields for f in webhooks.FIELDS):
-            steps += webhooks.steps(desired, applied)
+            steps += webhooks.steps(desired, applied, drifted="webhooks" in fields)
         if "value_meaning" in fields:
             old, new = applied.get("value_meaning") or {}, desired.get("value_meaning") or {}
             steps += [f"value_meaning_clear:{label}" for label in sorted(old) if label not in new]
@@ -363,6 +373,38 @@ def _training_records(doc: dict[str, Any]) -> list[dict[str, str]]:
         elif pid not in out:
             out[pid] = row
     return [*out.values(), *queued]
+
+
+def _read_back(client: FeatrixClient, sid: str, group: dict[str, LockEntry]) -> dict[str, dict[str, Any]]:
+    """Per address, the applied value_meaning and webhooks as the server reports them now (drift).
+
+    Only what this tool applied is compared: `GET .../webhooks` is session-scoped (Predictor.get_webhooks
+    sends no predictor_id) and `GET .../value_meaning` merges the server's automatic texts, so an event or
+    label the server has beyond what was applied cannot be told apart from another predictor's or a default.
+    A missing one (disabled or cleared outside featrix) or a changed one is seen.
+    """
+    out: dict[str, dict[str, Any]] = {a: {} for a in group}
+    hooked = {a: e for a, e in group.items() if e.applied.get("webhooks")}
+    hooks = _get_field(client, f"/compute/session/{sid}/webhooks", "webhooks") if hooked else None
+    for address, entry in hooked.items():
+        if hooks is not None:
+            out[address]["webhooks"] = {k: hooks[k] for k in entry.applied["webhooks"] if k in hooks}
+    for address, entry in group.items():
+        applied = entry.applied.get("value_meaning")
+        path = f"/compute/session/{sid}/predictor/{entry.ids['predictor_id']}/value_meaning"
+        got = _get_field(client, path, "value_meaning") if applied else None
+        if applied and got is not None:
+            out[address]["value_meaning"] = {k: got[k] for k in applied if k in got}
+    return out
+
+
+def _get_field(client: FeatrixClient, path: str, name: str) -> dict[str, Any] | None:
+    """The object `name` of a GET answer; None on 404 (the predictor's own document decides whether it is gone)."""
+    try:
+        value = client.get(path).get(name)
+    except NotFoundError:
+        return None
+    return value if isinstance(value, dict) else {}
 
 
 def _job_for(doc: dict[str, Any], ids: dict[str, str]) -> dict[str, Any] | None:

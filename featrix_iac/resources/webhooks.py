@@ -25,7 +25,7 @@ SECRET_SET_ONLY = SetOnly(
     path=("webhooks", "webhook_secret"),
 )
 RULES = (
-    FieldRule("webhooks", Change.IN_PLACE, live=False, route=ROUTE),
+    FieldRule("webhooks", Change.IN_PLACE, route=ROUTE),  # read back by GET .../webhooks (predictor._read_back)
     FieldRule(
         "webhook_secret",
         Change.IN_PLACE,
@@ -64,12 +64,14 @@ def creation_body(hooks: Any) -> dict[str, str]:
     return body
 
 
-def steps(desired: dict[str, Any], applied: dict[str, Any]) -> list[str]:
-    """disable_webhook:<event> for each removed event, then configure_webhooks when anything remains to set."""
+def steps(desired: dict[str, Any], applied: dict[str, Any], drifted: bool = False) -> list[str]:
+    """disable_webhook:<event> for each removed event, then configure_webhooks when anything remains to set
+    (or when the server's events drifted from what was applied: configure puts the manifest's set back)."""
     old, new = applied.get("webhooks") or {}, desired.get("webhooks") or {}
     out = [f"disable_webhook:{event}" for event in sorted(old) if event not in new]
     secret_changed = desired.get("webhook_secret") != applied.get("webhook_secret")
-    if new != {k: v for k, v in old.items() if k in new} or set(new) - set(old) or secret_changed:
+    changed = new != {k: v for k, v in old.items() if k in new} or set(new) - set(old) or secret_changed
+    if changed or (drifted and new and not out):
         out.append("configure_webhooks")
     return out
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from featrix_iac.state.fingerprint import Fingerprint, fingerprint_file, fingerprint_file_info, fingerprint_url
-from featrix_iac.state.lockfile import FORMAT_VERSION, LockEntry, Lockfile, dumps
+from featrix_iac.state.lockfile import FORMAT_VERSION, RETIRED_NOTE, LockEntry, Lockfile, dumps
 from featrix_iac.state.locking import LockInfo
 from featrix_iac.state.secrets import hash_write_only
 from featrix_iac.state.store import StateStore, lockfile_path
 
 __all__ = [
     "FORMAT_VERSION",
+    "RETIRED_NOTE",
     "Fingerprint",
     "LockEntry",
     "LockInfo",

@@ -14,6 +14,8 @@ from featrix_iac.addresses import KINDS, Address
 from featrix_iac.state.secrets import PREFIX, is_encrypted
 
 FORMAT_VERSION = 1
+# what "retired" means, in the same words for plan, apply, state list / show and the README
+RETIRED_NOTE = "left on the server, recorded as retired in the lockfile until its foundational model is deleted"
 Status = Literal["creating", "ready", "tainted", "retired", "deleting"]
 
 

@@ -46,8 +46,11 @@ class FakeHandler(Handler):
         FieldRule("secret", Change.IN_PLACE, write_only=True, sensitive=True, route="protect"),
     )
 
-    def __init__(self, kind: str, log: Log, *, trains: bool = False, deletable: bool = True) -> None:
+    def __init__(
+        self, kind: str, log: Log, *, trains: bool = False, deletable: bool = True, owns_session: bool = False
+    ) -> None:
         self.kind = kind  # type: ignore[misc]
+        self.owns_session = owns_session  # type: ignore[misc]
         self.trains = trains  # type: ignore[misc]
         self.deletable = deletable  # type: ignore[misc]
         self.log = log
@@ -103,7 +106,7 @@ class FakeHandler(Handler):
 
 def handlers(log: Log, **kw: Any) -> dict[str, FakeHandler]:
     return {
-        "foundational_model": FakeHandler("foundational_model", log, trains=True),
+        "foundational_model": FakeHandler("foundational_model", log, trains=True, owns_session=True),
         "predictor": FakeHandler("predictor", log, trains=True, deletable=False),
         "endpoint": FakeHandler("endpoint", log),
         "vector_database": FakeHandler("vector_database", log),

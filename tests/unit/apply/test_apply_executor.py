@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -273,6 +274,26 @@ def test_replace_creates_before_destroying_when_asked_and_remembers_the_old_ids(
     assert log.index("create", FM) < log.index("create", P1) < log.index("delete", FM)
     assert lock.entry(FM).ids == {"id": f"id-{FM}"} and lock.entry(FM).retired == []  # deleted: forgotten
     assert lock.entry(P1).retired == [{"id": f"old-{P1}", "reason": "replaced"}]  # retired predictor kept
+
+
+def test_a_deleted_model_takes_every_retired_predictor_record_of_its_session_along(tmp_path: Path) -> None:
+    """A retrain replaces the model and its predictors: once the old model is deleted, neither its retired
+    predictor entries nor the replaced predictors' records stay in the lockfile (one more per retrain)."""
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    _seed(store, lock, {FM: ("foundational_model", [], False), P1: ("predictor", [FM], False)}, session_id="s-1")
+    older = {"id": "older", "session_id": "s-0", "reason": "replaced"}  # from a model deleted long ago: kept
+    store.update(lock, P1, lock.entry(P1).model_copy(update={"retired": [older]}))
+    store.update(lock, P2, LockEntry(kind="predictor", status="retired", ids={"id": "p2", "session_id": "s-1"}))
+    p = plan(
+        action(FM, ActionType.REPLACE, create_before_destroy=True),
+        action(P1, ActionType.REPLACE, deps=(FM,)),
+    )
+    result, lock, _ = run(tmp_path, p, handlers(log), store_lock=(store, lock))
+    assert sorted(result.done) == [FM, P1] and ("delete", FM) in log.calls
+    assert P2 not in lock.resources
+    assert lock.entry(P1).retired == [older]
+    assert json.loads(store.path.read_text())["resources"][P1].get("retired", []) == [older]
 
 
 def test_replace_without_cbd_destroys_first(tmp_path: Path) -> None:

@@ -90,4 +90,4 @@ def test_no_changes_and_drift_sections() -> None:
     assert "  - endpoint.e: deleted outside featrix" in text
     assert '      ~ name: "a" → "b"' in text
     assert text.endswith("Drift: 2 objects changed outside featrix.\n")
-    assert "apply sets them back" in render_text(_plan(drift=drift))
+    assert "apply converges them (see the actions below)" in render_text(_plan(drift=drift))

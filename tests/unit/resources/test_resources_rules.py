@@ -129,7 +129,7 @@ def test_endpoint_steps() -> None:
     d = EP_H.desired("api", Endpoint(predictor="p2"), CTX)
     assert d == {"predictor": "p2", "name": "api", "description": None, "api_key.rotation": 0, "api_key.revoked": False}
     applied = {**d, "predictor": "p1"}
-    assert EP_H.update_steps(["predictor"], d, applied) == ["shadow", "promote"]
+    assert EP_H.update_steps(["predictor"], d, applied) == ["shadow", "promote", "stop_shadowing"]
     assert EP_H.update_steps(["api_key.rotation"], {**d, "api_key.rotation": 1}, d) == ["regenerate_key"]
     revoked = {**d, "api_key.revoked": True}
     assert EP_H.update_steps(["api_key.revoked"], revoked, d) == ["revoke_key"]
