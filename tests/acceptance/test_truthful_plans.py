@@ -51,6 +51,7 @@ foundational_models:
     data: {data}
     ignore_columns: [year]
     epochs: 3
+    published: true
 {fm_extra}
 predictors:
   species:
@@ -138,7 +139,7 @@ def test_a_deprecation_made_outside_is_refused_then_accepted(cli: Cli, server: A
     ("change", "words", "line"),
     [
         ({"deprecated": False}, "cannot remove deprecation from foundational_model.penguins", 8),
-        ({"secret": False}, "cannot remove webhook_secret from predictor.species", 26),
+        ({"secret": False}, "cannot remove webhook_secret from predictor.species", 27),
     ],
 )
 def test_clearing_what_the_api_cannot_clear_is_refused_at_its_position(

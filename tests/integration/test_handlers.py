@@ -543,7 +543,9 @@ def test_replacing_the_fm_cascades_and_the_endpoint_keeps_id_url_and_key(tmp_pat
     assert store.decrypt("endpoint.api", ep_after.secrets["api_key"]) == store.decrypt(
         "endpoint.api", ep_before.secrets["api_key"]
     )
-    assert lock.entry("predictor.species").retired == [{**before["predictor.species"].ids, "reason": "replaced"}]
+    assert lock.entry("predictor.species").retired == []  # the replaced predictor went with the deleted old FM
+    shadows = (client.get(f"/endpoints/{ep_after.ids['endpoint_id']}").get("plan") or {}).get("shadows") or []
+    assert [s["neural_function_id"] for s in shadows] == []  # no shadow on a predictor of the deleted FM
     assert lock.entry("foundational_model.fm").retired == []  # the pending delete of the old FM is done
     for address in desired:
         assert read_fields(client, lock, address) == desired[address][1], address
