@@ -19,7 +19,7 @@ from acceptance_helpers import Cli
 
 from featrix_iac.state import RETIRED_NOTE
 
-DEPRECATION = {"warning_message": "use penguins-v2", "expiration_date": "2030-01-01"}
+DEPRECATION = {"warning_message": "use penguins-v2", "expiration_date": "2030-01-01T00:00:00Z"}
 
 
 def manifest(
@@ -37,7 +37,7 @@ def manifest(
         fm_extra = (
             "    deprecation:\n"
             f"      warning_message: {DEPRECATION['warning_message']}\n"
-            f"      expiration_date: {DEPRECATION['expiration_date']}\n"
+            f"      expiration_date: {DEPRECATION['expiration_date'][:10]}\n"
         )
     secret_line = "      webhook_secret: \"{{ env_var('FEATRIX_WEBHOOK_SECRET') }}\"\n" if secret else ""
     return f"""\
