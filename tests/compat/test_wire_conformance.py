@@ -59,6 +59,9 @@ MUST_COVER = {  # what the engine's scenario must exercise, or the comparison pr
     "POST /endpoints",
     "POST /endpoints/{eid}/shadow",
     "POST /endpoints/{eid}/promote",
+    "POST /endpoints/{eid}/stop_shadowing",
+    "GET /compute/session/{sid}/predictor/{pid}/value_meaning",
+    "GET /compute/session/{sid}/webhooks",
     "POST /endpoints/{eid}/regenerate_key",
     "POST /endpoints/{eid}/revoke_key",
     "DELETE /endpoints/{eid}",
@@ -246,6 +249,7 @@ def run_official(fs: ModuleType, server: LocalServer, data: Path, wire: Wire) ->
     endpoint.shadow(species2.id, session_id=species2.session_id)
     _wait_shadow(endpoint, species2.id)
     endpoint.promote(species2.id)
+    endpoint.stop_shadowing(species.id)  # promote kept the old one as a rollback shadow; its model goes next
     vdb2 = fm2.create_vector_database("catalog", auto_populate=False)
     vdb2.add_records(pd.read_csv(data / "records.csv"))
     fm.set_deletion_protection(False)
