@@ -12,7 +12,7 @@ from featrix_iac.state import Lockfile
 # of the order of the local server's speed; the first recorded training of a kind replaces it
 DEFAULT_SECONDS_PER_UNIT: dict[str, float] = {"foundational_model": 5e-6, "predictor": 2e-6}
 DEFAULT_EPOCHS = 20  # what "automatic" epochs are counted as
-MIN_SECONDS = 5.0  # no training takes less (queueing, set-up)
+MIN_SECONDS = 1.0  # no training is estimated under this (set-up)
 TRAINING = (ActionType.CREATE, ActionType.REPLACE)
 
 
