@@ -37,3 +37,12 @@ def a_kind(kind: str) -> str:
     """A kind in prose with its article: "a foundational model", "an endpoint"."""
     words = kind.replace("_", " ")
     return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
+
+
+def is_address(text: str) -> bool:
+    """True for `KIND.KEY` (a resource), False for `KIND.KEY.FIELD` or anything else."""
+    try:
+        Address.parse(text)
+    except ValueError:
+        return False
+    return True

@@ -4,6 +4,7 @@ Every command of the CLI that talks to a server goes through here. Nothing here 
 to the observer the CLI passes, results come back as data, failures are DiagnosticsError.
 """
 
+from featrix_iac.addresses import is_address
 from featrix_iac.operations.batch import BatchResult, predict_csv
 from featrix_iac.operations.planning import (
     ApplyOutcome,
@@ -19,7 +20,6 @@ from featrix_iac.operations.planning import (
 from featrix_iac.operations.reading import (
     OutputValue,
     example_record,
-    is_address,
     output,
     outputs,
     predict,

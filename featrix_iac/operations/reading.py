@@ -58,17 +58,6 @@ def outputs(root: Path | str, env: str | None = None, address: str | None = None
     return out
 
 
-def is_address(ref: str) -> bool:
-    """True for `KIND.KEY` (a resource), False for `KIND.KEY.FIELD` or anything else."""
-    from featrix_iac.addresses import Address
-
-    try:
-        Address.parse(ref)
-    except ValueError:
-        return False
-    return True
-
-
 def output(root: Path | str, env: str | None, ref: str) -> OutputValue:
     """One output by `ADDRESS.FIELD`, e.g. endpoint.species_api.api_key: the one way to read a secret."""
     store, lock = _store(root, env)

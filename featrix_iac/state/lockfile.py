@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from featrix_iac import __version__
-from featrix_iac.addresses import KINDS, Address
+from featrix_iac.addresses import KINDS, Address, is_address
 from featrix_iac.state.secrets import PREFIX, is_encrypted
 
 FORMAT_VERSION = 1
@@ -91,17 +91,9 @@ def problems(lock: Lockfile) -> list[str]:
             found.append(f"{where}.kind: {entry.kind!r} does not match the address (expected {kind!r})")
         found += [f"{where}.ids.{k}: empty" for k, v in sorted(entry.ids.items()) if not v.strip()]
         for dep in entry.depends_on:
-            if dep == address or not _is_address(dep):
+            if dep == address or not is_address(dep):
                 found.append(f"{where}.depends_on: {dep!r} is not another resource's address")
     return found
-
-
-def _is_address(text: str) -> bool:
-    try:
-        Address.parse(text)
-    except ValueError:
-        return False
-    return True
 
 
 def dumps(lock: Lockfile) -> str:

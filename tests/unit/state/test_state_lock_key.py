@@ -25,10 +25,10 @@ def key_file(root: Path) -> Path:
     return root / ".featrix" / "lock.key"
 
 
-def lockfile_with_a_secret(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def lockfile_with_a_secret(root: Path, monkeypatch: pytest.MonkeyPatch, env: str = "default") -> None:
     """A committed lockfile holding an endpoint key, in a checkout without `.featrix/` (it is git-ignored)."""
     monkeypatch.setenv("FEATRIX_LOCK_KEY", "the team passphrase")
-    s = StateStore(root, "default")
+    s = StateStore(root, env)
     lock = s.load()
     blob = s.encrypt("endpoint.api", SECRET)
     s.update(lock, "endpoint.api", LockEntry(kind="endpoint", status="ready", secrets={"api_key": blob}))
@@ -129,12 +129,7 @@ def test_no_key_is_generated_while_another_environments_lockfile_holds_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every environment shares `.featrix/lock.key`: a new one would not open prod's secrets either."""
-    monkeypatch.setenv("FEATRIX_LOCK_KEY", "the team passphrase")
-    prod = StateStore(tmp_path, "prod")
-    lock = prod.load()
-    blob = prod.encrypt("endpoint.api", SECRET)
-    prod.update(lock, "endpoint.api", LockEntry(kind="endpoint", status="ready", secrets={"api_key": blob}))
-    monkeypatch.delenv("FEATRIX_LOCK_KEY")
+    lockfile_with_a_secret(tmp_path, monkeypatch, "prod")
     dev = StateStore(tmp_path, "dev")
     dev.load()
     with pytest.raises(DiagnosticsError) as info:
