@@ -63,6 +63,13 @@ def test_records_from_json_jsonl_and_gzip(tmp_path: Path) -> None:
         assert read_records(tmp_path / name) == records, name
 
 
+def test_records_from_parquet_keep_their_types(tmp_path: Path) -> None:
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    pd.DataFrame({"a": [1, 2], "b": ["x", None], "c": [2.5, float("nan")]}).to_parquet(tmp_path / "r.parquet")
+    assert read_records(tmp_path / "r.parquet") == [{"a": 1, "b": "x", "c": 2.5}, {"a": 2, "b": None, "c": None}]
+
+
 def test_the_url_create_sends_typed_json(tmp_path: Path) -> None:
     call = _create(tmp_path, data="https://example.com/t.csv", epochs=8, d_model=32, foundation_mode=True)
     body = call["json"]
