@@ -50,10 +50,14 @@ def train_quickstart(url: str, key: str, epochs: int) -> tuple[str, str, float]:
     pid = ""
     for target, ttype in (("species", "set"), ("sex", "set"), ("body_mass_g", "scalar")):
         body = {"target_column": target, "target_column_type": ttype, "epochs": 0}
-        got = http.post(f"{url}/compute/session/{sid}/train_predictor", json=body).json()["predictor_id"]
-        pid = pid or got
+        got = http.post(f"{url}/compute/session/{sid}/train_predictor", json=body).json().get("predictor_id")
+        pid = pid or got or ""  # a queued training answers without an id (every worker busy)
     while True:
-        doc = http.get(f"{url}/compute/session/{sid}").json()
+        resp = http.get(f"{url}/compute/session/{sid}")
+        if resp.status_code == 404:  # a session with a queued training 404s for a moment
+            time.sleep(0.05)
+            continue
+        doc = resp.json()
         if doc["session"]["status"] in ("done", "failed") and all(
             j["status"] not in ("ready", "running") for j in doc["jobs"].values()
         ):

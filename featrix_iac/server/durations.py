@@ -18,7 +18,8 @@ class Durations:
     # train_predictor answers {queued: true} without an id when every worker is busy
     # (foundational_model.py, FoundationalModel._create_predictor / _wait_for_queued_predictor)
     queue_when_busy: bool = True
-    # while queued "GET .../session/<id> legitimately 404s" (foundational_model.py, _wait_for_queued_predictor)
+    # while queued "GET .../session/<id> legitimately 404s" (foundational_model.py, _wait_for_queued_predictor):
+    # until a worker picks the training up, at most this long
     queued_404_seconds: float = 0.4
     # the organisation's job-queue cap: past this many unfinished trainings, 429 quota_exceeded (0: no cap;
     # server/quota.py), with Retry-After in seconds

@@ -64,7 +64,8 @@ async def create_embedding_space(request: Request) -> dict[str, Any]:
 async def get_session(sid: str, request: Request) -> dict[str, Any]:
     s = svc(request)
     session = s.session(sid)
-    if float(session.get("queued_404_until") or 0) > time.time():
+    queued = float(session.get("queued_404_until") or 0) > time.time()
+    if queued and any(j.get("pending_predictor") for j in s.jobs(sid)):
         # while a training is queued "GET .../session/<id> legitimately 404s" (foundational_model.py
         # `_wait_for_queued_predictor`): the session is on no node yet
         raise NotFound(f"session {sid} not found")

@@ -105,7 +105,7 @@ def test_endpoint_moves_after_the_shadow_publish_lands(server: Any, tmp_path: Pa
 def test_queued_trainings_are_polled_until_they_get_an_id(server: Any, tmp_path: Path, clean: None) -> None:
     """Three predictors on two busy workers: at least one train_predictor answers {queued: true} without an id;
     the engine polls the session (riding out its 404) until the job has one, and converges with no duplicate."""
-    cli = _project(server, tmp_path, "async-queued")
+    cli = _project(server, tmp_path, "async-queued", predictor_epochs=100)  # the queued one waits a while
     r = cli("apply", "--auto-approve")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "queued: waiting for a worker" in r.stdout + r.stderr
