@@ -284,7 +284,7 @@ def test_trainings_queue_without_an_id_when_every_worker_is_busy(api, penguins) 
     answers = [
         api.post(
             f"/compute/session/{sid}/train_predictor",
-            json={"target_column": target, "target_column_type": "set", "epochs": 2},
+            json={"target_column": target, "target_column_type": "set", "epochs": 80},  # workers stay busy
         )
         for target in ("species", "island", "sex")
     ]
