@@ -12,11 +12,13 @@ from acceptance_helpers import PENGUINS, Cli, cli_env
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One local server per test module, on a fresh data folder."""
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One local server per test module, on a fresh data folder; with the test hooks (fault injection, the
+    request log) when the module sets TEST_HOOKS = True."""
     from featrix_iac.server.embedded import start_local_server
 
-    srv = start_local_server(tmp_path_factory.mktemp("server"))
+    hooks = bool(getattr(request.module, "TEST_HOOKS", False))
+    srv = start_local_server(tmp_path_factory.mktemp("server"), test_hooks=hooks)
     try:
         yield srv
     finally:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,7 @@ EVERYTHING = [FM, SPECIES, SEX, ENDPOINT, VDB]
 RECORD = {"bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181, "island": "Torgersen"}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """This module's own local server, with the test hooks on (GET /__test__/requests)."""
-    from featrix_iac.server.embedded import start_local_server
-
-    srv = start_local_server(tmp_path_factory.mktemp("server"), test_hooks=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+TEST_HOOKS = True  # this module's server has the test hooks on (conftest.py: server)
 
 
 def lockfile(project: Path) -> dict[str, Any]:
@@ -221,9 +211,11 @@ def test_import_resolves_an_undetermined_create(
     cli: Any, server: Any, project: Path, applied: dict[str, dict[str, str]]
 ) -> None:
     """A create whose answer was lost, unseen in a lagging list, stays 'creating' in the lockfile; importing
-    the object that the server did make (found by its creation token) resolves it."""
+    the object that the server did make (by its name and serving predictor) resolves it."""
     headers = {"X-Api-Key": server.api_key}
-    cli.ok("state", "rm", ENDPOINT)  # forgotten (still on the server): the next apply creates another one
+    old_id = ids(project, ENDPOINT)["endpoint_id"]
+    cli.ok("state", "rm", ENDPOINT)  # forgotten, and gone from the server: the next apply creates it again
+    httpx.delete(f"{server.url}/endpoints/{old_id}", headers=headers, timeout=10).raise_for_status()
     httpx.post(server.url + "/__test__/consistency", headers=headers, json={"stale_list_seconds": 60}, timeout=10)
     fault = {"route": "POST /endpoints$", "drop_connection": True, "when": "after"}
     httpx.post(server.url + "/__test__/faults", headers=headers, json=fault, timeout=10)
@@ -235,8 +227,9 @@ def test_import_resolves_an_undetermined_create(
     entry = lockfile(project)["resources"][ENDPOINT]
     assert entry["status"] == "creating" and not entry["ids"]
     endpoints = httpx.get(server.url + "/endpoints", headers=headers, timeout=10).json()["endpoints"]
-    made = [e["id"] for e in endpoints if entry["creation_token"] in json.dumps(e.get("user_metadata") or {})]
-    assert len(made) == 1
+    serving = ids(project, SPECIES)["predictor_id"]
+    made = [e["id"] for e in endpoints if e["name"] == "species_api" and e["serving_predictor_id"] == serving]
+    assert len(made) == 1 and made[0] != old_id
     cli.ok("import", ENDPOINT, made[0])
     assert ids(project, ENDPOINT)["endpoint_id"] == made[0]
     assert cli("plan", "--detailed-exitcode").returncode == 0

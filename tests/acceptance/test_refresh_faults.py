@@ -11,16 +11,7 @@ import httpx
 import pytest
 from acceptance_helpers import Cli, manifest
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from featrix_iac.server.embedded import start_local_server
-
-    srv = start_local_server(tmp_path_factory.mktemp("faulty"), test_hooks=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+TEST_HOOKS = True  # this module's server has the test hooks on (conftest.py: server)
 
 
 @pytest.fixture(scope="module")
