@@ -128,6 +128,7 @@ foundational_models:
     data: {data / ("penguins-v2.csv" if stage >= 3 else "penguins.csv")}
     ignore_columns: [year]
     epochs: 2
+    priority: low
     published: {published}
     deprecation: {{warning_message: superseded, expiration_date: 2030-01-01}}
     deletion_protection: {protected}
@@ -143,6 +144,7 @@ predictors:
     type: multi_classifier
     target_column: species
     epochs: 2
+    priority: low
     deletion_protection: {protected}
     value_meaning: {meaning}
     webhooks:
@@ -280,14 +282,17 @@ def _wait_shadow(endpoint: Any, predictor_id: str, timeout: float = 120.0) -> No
 
 def _trained_fm(fx: Any, path: Path) -> Any:
     fm = fx.create_foundational_model(
-        name="penguins", data_file=str(path), ignore_columns=["year"], epochs=2, user_metadata={"owner": "wire"}
-    )
+        name="penguins", data_file=str(path), ignore_columns=["year"], epochs=2, user_metadata={"owner": "wire"},
+        priority="low",
+    )  # fmt: skip
     fm.wait_for_training(poll_interval=0.2, show_progress=False)
     return fm
 
 
 def _predictors(fm: Any, hooks: dict[str, str]) -> tuple[Any, Any]:
-    species = fm.create_multi_classifier(target_column="species", name="species", epochs=2, webhooks=hooks)
+    species = fm.create_multi_classifier(
+        target_column="species", name="species", epochs=2, webhooks=hooks, priority="low"
+    )
     sex = fm.create_binary_classifier(
         target_column="sex", name="sex", epochs=2, rare_label_value="female",
         cost_false_positive=1.5, cost_false_negative=5.0,
@@ -377,6 +382,8 @@ def test_the_engine_sends_what_the_official_client_sends(
     missing = MUST_COVER - {_key(s) for s in engine.shapes}
     assert not missing, f"the scenario no longer exercises: {sorted(missing)}"
     assert any(s["headers"] == ["x-featrix-node"] for s in engine.shapes), "compute_cluster: no X-Featrix-Node sent"
+    assert any("priority" in s.get("form", []) for s in engine.shapes), "no upload carried a priority"
+    assert any("priority" in (s.get("json") or {}) for s in engine.shapes if "train_predictor" in s["route"])
 
 
 def test_the_comparison_catches_each_kind_of_difference() -> None:
