@@ -58,6 +58,7 @@ def _watch(
 
 
 LEASE_CHECK_SECONDS = 0.25
+GRACE_SECONDS = 2  # on SIGTERM: requests in flight get this long, trainings another 2 s (worker.stop)
 
 
 def _unused(data_dir: Path) -> bool:
@@ -106,7 +107,9 @@ def serve(
     url = url_for(host, actual)
     if on_listening:
         on_listening(url)
-    config = uvicorn.Config(app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=5)
+    config = uvicorn.Config(
+        app, log_level=log_level, lifespan="on", access_log=False, timeout_graceful_shutdown=GRACE_SECONDS
+    )
     server = uvicorn.Server(config)
     watch_args = (server, ready_file, url, actual, parent_pid, data_dir, leased)
     threading.Thread(target=_watch, args=watch_args, daemon=True).start()

@@ -66,14 +66,22 @@ class Worker:
             t.start()
             self._threads.append(t)
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop claiming jobs; running ones stop at their next epoch and are re-queued (not counted as crashes)."""
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop claiming jobs; running ones stop at their next check and are re-queued (not counted as crashes).
+
+        A job still inside a step that cannot be interrupted (encoding a large table) after `timeout` is
+        re-queued here, so the server can exit within seconds and resume it after a restart.
+        """
         with self._cond:
             self._stopping = True
             self._cond.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
+        with self._cond:
+            left = list(self._active)
+        for job_id in left:
+            self.svc.store.update("job", job_id, _requeue_after_stop)
 
     def submit(self, job_id: str) -> None:
         with self._cond:

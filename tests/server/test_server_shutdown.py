@@ -70,3 +70,39 @@ def _small() -> Any:
     import pandas as pd
 
     return pd.DataFrame({"a": list(range(30)), "b": [i % 3 for i in range(30)]})
+
+
+def test_a_job_that_cannot_stop_in_time_is_requeued_not_left_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from featrix_iac.server import training
+    from featrix_iac.server.service import Service
+    from featrix_iac.server.sessions import new_job
+    from featrix_iac.server.worker import ES_JOB, Interrupted
+
+    release = threading.Event()
+
+    def stuck(svc: Any, job: Any, on_epoch: Any, check: Any = None) -> Any:
+        release.wait(30)  # a step that never checks (encoding a large table)
+        raise Interrupted()
+
+    monkeypatch.setattr(training, "run_fm_job", stuck)
+    svc = Service(tmp_path / "data", "fx_" + "k" * 40)
+    job = new_job("sess-1", ES_JOB, 5)
+    svc.store.put("job", job["job_id"], job, parent="sess-1")
+    svc.start(1)
+    try:
+        svc.worker.submit(job["job_id"])  # type: ignore[union-attr]
+        deadline = time.monotonic() + 10
+        while (svc.store.get("job", job["job_id"]) or {}).get("status") != "running":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        start = time.monotonic()
+        svc.stop()
+        assert time.monotonic() - start < 4
+        doc = svc.store.get("job", job["job_id"]) or {}
+        assert doc["status"] == "ready" and not doc.get("restarts"), doc
+    finally:
+        release.set()
