@@ -73,14 +73,16 @@ class EndpointHandler(Handler):
 
     def _live(self, doc: dict[str, Any], entry: LockEntry) -> LiveObject:
         serving = doc.get("serving_predictor_id")
-        applied_predictor = entry.applied.get("predictor")
+        predictor = entry.applied.get("predictor")
+        if serving and serving != entry.ids.get("predictor_id"):
+            predictor = f"(another predictor: {serving})"
+        elif _other_shadows(doc, serving):  # e.g. an apply stopped between promote and stop_shadowing
+            predictor = f"{predictor} (still shadowing {', '.join(_other_shadows(doc, serving))})"
         live = {
             "name": doc.get("name"),
             "description": doc.get("description"),
             "api_key.revoked": not bool(doc.get("has_api_key", True)),
-            "predictor": applied_predictor
-            if not serving or serving == entry.ids.get("predictor_id")
-            else f"(another predictor: {serving})",
+            "predictor": predictor,
         }
         ids = {"endpoint_id": str(doc.get("id")), "predictor_id": str(serving or entry.ids.get("predictor_id", ""))}
         if doc.get("session_id"):
@@ -192,16 +194,24 @@ def _outputs(resp: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v}
 
 
+def _other_shadows(doc: dict[str, Any], serving: str | None) -> list[str]:
+    """The predictors an endpoint object (APIEndpoint.from_response: plan.shadows) shadows besides `serving`.
+
+    An endpoint featrix manages serves its declared predictor and shadows nothing once an apply is done, so
+    refresh reports a shadow left behind as drift of `predictor`, and apply stops it.
+    """
+    shadows = (doc.get("plan") or {}).get("shadows") or []
+    found = (s.get("neural_function_id") for s in shadows if isinstance(s, dict))
+    return sorted({str(nf) for nf in found if nf and nf != serving})
+
+
 def _stop_other_shadows(client: FeatrixClient, eid: str, serving: str) -> None:
     """Stop every shadow of the endpoint but the predictor it now serves (APIEndpoint.stop_shadowing)."""
-    shadows = (client.get(f"/endpoints/{eid}").get("plan") or {}).get("shadows") or []
-    for shadow in shadows:
-        nf = shadow.get("neural_function_id") if isinstance(shadow, dict) else None
-        if nf and nf != serving:
-            try:
-                client.post(f"/endpoints/{eid}/stop_shadowing", {"neural_function_id": nf})
-            except NotFoundError:
-                continue  # already stopped (a re-run of this step)
+    for nf in _other_shadows(client.get(f"/endpoints/{eid}"), serving):
+        try:
+            client.post(f"/endpoints/{eid}/stop_shadowing", {"neural_function_id": nf})
+        except NotFoundError:
+            continue  # already stopped (a re-run of this step)
 
 
 def _wait_shadow_published(client: FeatrixClient, eid: str, pred: dict[str, str], job_id: str, waits: Waits) -> None:

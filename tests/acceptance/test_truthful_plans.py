@@ -180,6 +180,24 @@ def test_a_replaced_predictor_is_retired_in_the_same_words_everywhere(cli: Cli, 
     assert old["predictor_id"] in shown and "reason = replaced" in shown
 
 
+def test_a_shadow_left_on_an_endpoint_is_drift_that_apply_stops(cli: Cli, server: Any, project: Path) -> None:
+    """An endpoint featrix manages shadows nothing once an apply is done (e.g. one stopped between promote
+    and stop_shadowing, or a shadow added by hand): refresh sees the shadow and apply stops it."""
+    old = lock(project)["resources"]["predictor.species"]["retired"][0]
+    eid = ids(project, "endpoint.species_api")["endpoint_id"]
+    with api(server) as http:
+        body = {"predictor_id": old["predictor_id"], "session_id": old["session_id"]}
+        assert http.post(f"/endpoints/{eid}/shadow", json=body).status_code == 200
+    r = cli("plan", "--detailed-exitcode")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert f"(still shadowing {old['predictor_id']})" in r.stdout
+    cli.ok("apply", "--auto-approve")
+    with api(server) as http:
+        shadows = (http.get(f"/endpoints/{eid}").json().get("plan") or {}).get("shadows") or []
+    assert shadows == []
+    assert cli("plan", "--detailed-exitcode").returncode == 0
+
+
 def test_protection_blocking_a_data_refresh_states_the_way_out_and_it_works(
     cli: Cli, server: Any, project: Path
 ) -> None:

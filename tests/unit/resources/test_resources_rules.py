@@ -234,3 +234,13 @@ def test_job_progress_folds_statuses() -> None:
     p = job_progress({"status": "failed", "error": "nan loss"}, "training")
     assert p.state == "failed" and "nan loss" in p.message
     assert job_progress({"status": "ready", "progress": 50}, "t").fraction == 0.5
+
+
+def test_a_shadow_besides_the_serving_predictor_reads_as_drift_of_the_endpoint_predictor() -> None:
+    entry = LockEntry(
+        kind="endpoint", status="ready", ids={"endpoint_id": "e1", "predictor_id": "p-new"}, applied={"predictor": "p"}
+    )
+    doc = {"id": "e1", "serving_predictor_id": "p-new", "has_api_key": True, "plan": {"shadows": []}}
+    assert EP_H._live(doc, entry).fields["predictor"] == "p"
+    doc["plan"] = {"shadows": [{"neural_function_id": "p-old", "name": "rollback-p-old"}]}
+    assert EP_H._live(doc, entry).fields["predictor"] == "p (still shadowing p-old)"
