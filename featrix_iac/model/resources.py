@@ -163,7 +163,8 @@ class FoundationalModel(Resource):
             raise ValueError("sequential_entity_id_col needs sequential_timestamp_col")
         timed = [f for f in UPLOAD_ONLY if getattr(self, f)]
         if timed and is_url(self.data):  # the official client sends them only with an upload (client.py)
-            raise ValueError(f"{', '.join(timed)} need a local data file: a URL create cannot carry them")
+            verb, it = ("needs", "it") if len(timed) == 1 else ("need", "them")
+            raise ValueError(f"{', '.join(timed)} {verb} a local data file: the URL create cannot carry {it}")
         return self
 
     def publish_name(self, key: str) -> str | None:

@@ -88,7 +88,7 @@ def test_the_upload_sends_strings_as_the_official_form(tmp_path: Path) -> None:
 
 
 def test_upload_only_fields_with_a_url_are_refused() -> None:
-    with pytest.raises(ValidationError, match="time_column need a local data file"):
+    with pytest.raises(ValidationError, match="time_column needs a local data file"):
         FoundationalModel(data="https://example.com/t.csv", time_column="ts")
-    with pytest.raises(ValidationError, match="sequential_timestamp_col need a local data file"):
+    with pytest.raises(ValidationError, match="sequential_timestamp_col needs a local data file"):
         FoundationalModel(data="s3://bucket/t.csv", sequential_timestamp_col="ts")
