@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from featrix_iac.cli.errors import run
-from featrix_iac.cli.main import cli
+from test_project_cmds import featrix
 
 
 @pytest.fixture
@@ -23,19 +20,10 @@ def no_uvicorn(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
-def _featrix(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
-    cwd = os.getcwd()
-    try:
-        code = run(cli, list(args))
-    finally:
-        os.chdir(cwd)
-    return code, capsys.readouterr().err
-
-
 @pytest.mark.usefixtures("no_uvicorn")
 def test_server_url_local_without_the_local_extra(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "featrix.yaml").write_text("version: 1\nproject: p\nserver:\n  url: local\n")
-    code, err = _featrix(capsys, "-C", str(tmp_path), "plan")
+    code, _, err = featrix(capsys, "-C", str(tmp_path), "plan")
     assert code == 1 and err.startswith("Error: "), err
     assert "in featrix.yaml:4:8" in err and "featrix-iac[local]" in err and "uvicorn" in err, err
     assert "internal error" not in err and not (tmp_path / ".featrix" / "local").exists()
@@ -43,6 +31,6 @@ def test_server_url_local_without_the_local_extra(tmp_path: Path, capsys: pytest
 
 @pytest.mark.usefixtures("no_uvicorn")
 def test_featrix_server_without_the_local_extra(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, err = _featrix(capsys, "server", "--port", "0", "--data-dir", str(tmp_path / "d"))
+    code, _, err = featrix(capsys, "server", "--port", "0", "--data-dir", str(tmp_path / "d"))
     assert code == 1 and err.startswith("Error: "), err
     assert "featrix-iac[local]" in err and "uvicorn" in err and "internal error" not in err, err

@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from test_project_cmds import featrix
 
 from featrix_iac.addresses import a_kind
-from featrix_iac.cli.errors import run
-from featrix_iac.cli.main import cli
-
-
-def _featrix(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    cwd = os.getcwd()
-    try:
-        code = run(cli, list(args))
-    finally:
-        os.chdir(cwd)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_kinds_in_prose_take_the_right_article() -> None:
@@ -33,14 +21,14 @@ def test_kinds_in_prose_take_the_right_article() -> None:
 
 def test_state_list_of_an_empty_lockfile_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "featrix.yaml").write_text("version: 1\nproject: p\n")
-    code, out, err = _featrix(capsys, "-C", str(tmp_path), "state", "list")
+    code, out, err = featrix(capsys, "-C", str(tmp_path), "state", "list")
     assert code == 0 and out == "" and "records no resources" in err and "featrix apply" in err
 
 
 @pytest.mark.parametrize("command", ["plan", "apply", "destroy"])
 def test_target_help_says_what_comes_along(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     """--target also takes what ADDRESS depends on and what must go with it (planner `_select`), not only "needs"."""
-    code, out, _ = _featrix(capsys, command, "--help")
+    code, out, _ = featrix(capsys, command, "--help")
     text = " ".join(out.split())
     assert code == 0 and "what it depends on" in text and "dependents of a replacement" in text, text
 
@@ -54,6 +42,6 @@ def test_predict_usage_example_uses_the_projects_own_columns(
         "predictors:\n  churn:\n    foundational_model: customers\n    type: binary_classifier\n"
         "    target_column: churned\nendpoints:\n  churn_api:\n    predictor: churn\n"
     )
-    code, _, err = _featrix(capsys, "-C", str(tmp_path), "predict", "endpoint.churn_api")
+    code, _, err = featrix(capsys, "-C", str(tmp_path), "predict", "endpoint.churn_api")
     assert code == 1 and '{"age": 31, "plan": "gold"}' in err, err
     assert "churned" not in err and "bill_length_mm" not in err, err
