@@ -94,11 +94,19 @@ class FieldDiff:
         return any(c.forces_replacement for c in self.changes)
 
 
-def rule_index(rules: Rules | Iterable[FieldRule]) -> Mapping[str, FieldRule]:
-    """The rules by field name (a mapping is returned as is); the first declaration of a name wins."""
-    if type(rules) is dict or isinstance(rules, Mapping):  # the exact-type check first: it is the common case
+class RuleIndex(dict[str, FieldRule]):
+    """A kind's rules by field name, and its write-only fields as {name: None} (unrecorded, they read as None)."""
+
+    def __init__(self, rules: Iterable[FieldRule]) -> None:
+        super().__init__((r.name, r) for r in reversed(list(rules)))  # the first declaration of a name wins
+        self.unset_write_only: dict[str, None] = {n: None for n, r in self.items() if r.write_only}
+
+
+def rule_index(rules: Rules | Iterable[FieldRule]) -> RuleIndex:
+    """The rules by field name (an index is returned as is); the first declaration of a name wins."""
+    if type(rules) is RuleIndex:
         return rules
-    return {r.name: r for r in reversed(list(rules))}
+    return RuleIndex(rules.values() if isinstance(rules, Mapping) else rules)
 
 
 def rule_for(rules: Rules | Iterable[FieldRule], name: str) -> FieldRule:
@@ -128,6 +136,8 @@ def diff_fields(
 ) -> FieldDiff:
     """Compare every desired field: old is what the server has now (live when it reports it), new is desired."""
     out, index = FieldDiff(), rule_index(rules)
+    if not ignore and _unchanged(index, desired, prior, live):
+        return out
     for name in desired:
         rule = index.get(name) or undeclared(name)
         if rule.change in (Change.COMPUTED, Change.IGNORED):
@@ -148,6 +158,31 @@ def diff_fields(
         (out.drift_fields if outside else out.manifest_fields).append(name)
         out.changes.append(_change(rule, name, current, want, forces_replacement(rule, current, want)))
     return out
+
+
+def _unchanged(index: RuleIndex, desired: dict[str, Any], prior: dict[str, Any], live: dict[str, Any] | None) -> bool:
+    """The common case of a no-op plan, checked at C speed: every desired value `==` the applied one and what
+    the server reports. Then the field loop would find nothing (`==` implies `same`), so it is skipped."""
+    applied = {**index.unset_write_only, **prior} if index.unset_write_only else prior
+    if not desired.items() <= applied.items() and not all(
+        _settled(index.get(n), n, w, prior) for n, w in desired.items()
+    ):
+        return False
+    for name in live.keys() & desired.keys() if live else ():
+        rule = index.get(name)
+        if rule is not None and rule.live and live is not None and live[name] != desired[name]:
+            return False
+    return True
+
+
+def _settled(rule: FieldRule | None, name: str, want: Any, prior: dict[str, Any]) -> bool:
+    """One field the field loop would pass over: equal to the applied value, never compared, or a write-only
+    value that is unset and was never recorded (its applied value then reads as None)."""
+    if rule is not None and rule.change in (Change.COMPUTED, Change.IGNORED):
+        return True
+    if name in prior:
+        return bool(prior[name] == want)
+    return rule is not None and rule.write_only and want is None
 
 
 def _change(rule: FieldRule, name: str, old: Any, new: Any, forces: bool = False) -> FieldChange:

@@ -13,6 +13,7 @@ from featrix_iac.plan import reasons as why
 from featrix_iac.plan.differ import (
     MISSING,
     FieldDiff,
+    RuleIndex,
     Uncleared,
     creation_changes,
     diff_fields,
@@ -49,9 +50,9 @@ class _State:
     drift: dict[str, Drift] = field(default_factory=dict)
     renewed: set[str] = field(default_factory=set)  # addresses whose server ids change (dependents follow)
     uncleared: dict[str, list[Uncleared]] = field(default_factory=dict)  # set-only fields the plan would clear
-    indexed: dict[str, Mapping[str, FieldRule]] = field(default_factory=dict)
+    indexed: dict[str, RuleIndex] = field(default_factory=dict)
 
-    def kind_rules(self, kind: str) -> Mapping[str, FieldRule]:
+    def kind_rules(self, kind: str) -> RuleIndex:
         """A kind's rules by field name (indexed once per plan)."""
         index = self.indexed.get(kind)
         if index is None:

@@ -69,3 +69,11 @@ def test_a_changed_container_is_a_change_and_drift_is_seen() -> None:
     out = diff_fields(rules, {"tags": {"a": [1, 2]}}, {"tags": {"a": (1,)}}, {"tags": {"a": [1, 3]}})
     assert [c.field for c in out.changes] == ["tags"] and [c.field for c in out.drift] == ["tags"]
     assert out.changes[0].old == {"a": [1, 3]} and out.changes[0].new == {"a": [1, 2]}
+
+
+def test_a_field_the_server_reports_differently_is_drift_even_when_the_manifest_did_not_move() -> None:
+    rules = {"name": FieldRule("name", Change.IN_PLACE), "secret": FieldRule("secret", Change.IN_PLACE, live=False)}
+    desired = {"name": "a", "secret": "h1"}
+    out = diff_fields(rules, desired, dict(desired), {"name": "b", "secret": "other"})
+    assert [c.field for c in out.drift] == ["name"] and out.drift_fields == ["name"]
+    assert diff_fields(rules, desired, dict(desired), {"name": "a", "secret": "other"}).changes == []
