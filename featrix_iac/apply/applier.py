@@ -300,13 +300,14 @@ class _Applier:
         """After an unknown outcome: the object found by its identity, or (surely absent) the error re-raised.
 
         A lost answer (5xx, dropped connection) may hide a create that a lagging list does not show yet:
-        the search is repeated for FIND_GRACE, and a plain create keeps its intent (status "creating",
-        same token) so that the next apply searches again before creating anything.
+        the search is repeated for FIND_GRACE, and the create keeps its intent (status "creating", same
+        token, and in a replacement the old object recorded as replaced) so that the next apply searches
+        again before creating anything: dropping it could train a duplicate.
         """
         unknown = not isinstance(exc, ConflictError)
         ids = self._find(action, h, intent, str(exc), grace=FIND_GRACE if unknown else ())
         if ids is None:
-            if unknown and restore is None:
+            if unknown:
                 raise ApplyError(
                     f"{exc.message}; not found by its identity either, so the attempt stays in the lockfile "
                     "(status 'creating'): the next apply looks for it again before creating it"

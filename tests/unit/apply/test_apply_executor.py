@@ -399,3 +399,29 @@ def test_an_interrupt_between_the_halves_of_a_replacement_reports_what_was_done(
     assert "next apply completes it" in message
     assert result.interrupted
     assert apply_summary(p, result).startswith("Apply interrupted.")
+
+
+def test_a_lost_create_answer_during_a_replacement_keeps_the_creation_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 8: the new predictor's create answer is lost and a search cannot see it yet: the intent (its
+    creation token, the old object recorded as replaced) stays, so the next apply searches before it trains."""
+    import featrix_iac.apply.applier as applier
+
+    monkeypatch.setattr(applier, "FIND_GRACE", (0.01,))
+    log = Log()
+    hs = handlers(log)
+    store, lock = store_and_lock(tmp_path)
+    store.update(lock, P1, LockEntry(kind="predictor", status="ready", ids={"id": "old"}, applied={"size": 1}))
+
+    def lost(op: Any) -> None:
+        raise AmbiguousResult("POST train_predictor: outcome unknown")
+
+    hs["predictor"].on_create[P1] = lost
+    hs["predictor"].found[P1] = None
+    replace = action(P1, ActionType.REPLACE, desired={"size": 2}, prior_ids={"id": "old"})
+    result, lock, _ = run(tmp_path, plan(replace), hs, store_lock=(store, lock))
+    assert "outcome unknown" in result.failed[P1] and "stays in the lockfile" in result.failed[P1]
+    entry = lock.entry(P1)
+    assert entry.status == "creating" and entry.creation_token  # the attempt is remembered
+    assert any(r.get("id") == "old" for r in entry.retired)  # and the old predictor still tracked
