@@ -6,7 +6,8 @@ Each size is a project of units of 30 resources: a foundational model `fm<i>`, 2
 the `featrix` CLI against the local server; the server is stopped, the other units are seeded as copies
 of unit 0 through the server's own store and the engine's lockfile store (see bench/seeding.py: fresh
 ids, names and tokens, trained artifacts hard-linked), and the server is started again on its port.
-Then it measures a no-op plan:
+Then it measures a no-op plan, and a plan with the lockfile moved away (every object found again by its
+identity, planned as adopt; requests still one list per kind and one session read per foundational model):
   - in-process `operations.plan` wall time (best and median of --runs), per resource, and the HTTP
     requests refresh made (client.request_count);
   - a cold `featrix plan --detailed-exitcode` process (what CI pays, interpreter start included): wall
@@ -121,6 +122,24 @@ def in_process(root: Path, runs: int, total: int) -> tuple[list[float], int]:
     return walls, requests
 
 
+def lost_lockfile(root: Path) -> tuple[float, int, dict[str, int]]:
+    """(wall s, requests, actions by type) of one plan with the lockfile moved away: every object is looked
+    up by its identity (one list per kind, one session document per foundational model), then restored."""
+    from collections import Counter
+
+    from featrix_iac import operations
+
+    lock, aside = root / "featrix.lock", root / "featrix.lock.aside"
+    lock.rename(aside)
+    try:
+        start = time.perf_counter()
+        result = operations.plan(root)
+        wall = time.perf_counter() - start
+    finally:
+        aside.rename(lock)
+    return wall, result.requests, dict(Counter(a.action.value for a in result.plan.actions))
+
+
 def profile(root: Path, top: int) -> None:
     from featrix_iac import operations
 
@@ -153,6 +172,9 @@ def bench_size(total: int, args: argparse.Namespace, work: Path, api_key: str) -
         print(f"    its CPU time (user + system): best {min(cpu):.3f} s (the wall time less waiting: server, load)")
         print(f"  peak RSS of the cold plan:     {max(c[2] for c in cold):.0f} MB")
         print(f"  HTTP requests of the refresh:  {requests} ({requests / n:.3f} per resource)")
+        lost_wall, lost_requests, actions = lost_lockfile(root)
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(actions.items()))
+        print(f"  plan with the lockfile lost:   {lost_wall:.3f} s, {lost_requests} requests; actions: {shown}")
         if args.profile:
             profile(root, args.profile)
 
