@@ -17,3 +17,14 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture()
+def clean(server: Any) -> Iterator[None]:
+    """No fault rules and an empty request log before the test; no fault rules after it."""
+    from robust_helpers import clear_faults, clear_requests_log
+
+    clear_faults(server.url, server.api_key)
+    clear_requests_log(server.url, server.api_key)
+    yield
+    clear_faults(server.url, server.api_key)

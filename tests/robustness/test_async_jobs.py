@@ -7,11 +7,9 @@ model; an endpoint's move to a retrained predictor waits on the shadow's publish
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from robust_helpers import (
     Cli,
     add_faults,
@@ -28,14 +26,6 @@ PUBLISH = r"POST /compute/session/[^/]+/publish$"
 PUBLISH_JOB = r"GET /compute/session/[^/]+/publish_job/"
 DEPRECATE = r"POST /compute/session/[^/]+/deprecate$"
 PROTECT = r"POST /compute/session/[^/]+/deletion_protection$"
-
-
-@pytest.fixture()
-def clean(server: Any) -> Iterator[None]:
-    clear_faults(server.url, server.api_key)
-    clear_requests_log(server.url, server.api_key)
-    yield
-    clear_faults(server.url, server.api_key)
 
 
 def _project(server: Any, tmp_path: Path, name: str, predictor_epochs: int = 3) -> Cli:

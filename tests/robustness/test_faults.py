@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +38,6 @@ ROTATE = "POST /endpoints/[^/]+/regenerate_key$"
 QUEUE_FULL = {"detail": "queue full", "quota_exceeded": True, "pending_count": 5, "queue_limit": 5}
 BUSY = {"detail": "stalled-node-busy"}
 RETRY_SCALE = "0.1"  # FEATRIX_RETRY_SCALE: retry sleeps x0.1 (decisions and announced waits unchanged)
-
-
-@pytest.fixture()
-def clean(server: Any) -> Iterator[None]:
-    clear_faults(server.url, server.api_key)
-    clear_requests_log(server.url, server.api_key)
-    yield
-    clear_faults(server.url, server.api_key)
 
 
 def project(server: Any, tmp_path: Path, title: str) -> tuple[Cli, str]:
