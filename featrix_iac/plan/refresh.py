@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from featrix_iac.client import AuthError, ConnectionFailed, FeatrixClient, FeatrixError
+from featrix_iac.client import AuthError, ConnectionFailed, FeatrixClient, FeatrixError, NotFoundError
 from featrix_iac.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, fail
 from featrix_iac.graph import REFERENCE_FIELDS
 from featrix_iac.resources.base import CannotTell, Handler, LiveObject, MalformedDocument, Probe
@@ -71,14 +71,14 @@ def _read_kind(
     try:
         result = handler.read_all(client, entries)
     except FeatrixError as exc:
-        raise refresh_error(kind, sorted(entries), exc) from None
+        raise refresh_error(kind, sorted(entries), exc, getattr(client, "url_source", "")) from None
     missing = sorted(set(entries) - set(result))
     if missing:  # a handler that skipped an entry has not confirmed anything about it
         raise fail(f"refresh did not report {', '.join(missing)}", NOT_A_DELETION, address=missing[0])
     return dict(result)
 
 
-def refresh_error(kind: str, addresses: list[str], exc: FeatrixError) -> DiagnosticsError:
+def refresh_error(kind: str, addresses: list[str], exc: FeatrixError, url_source: str = "") -> DiagnosticsError:
     what = kind.replace("_", " ") + "s"
     status = getattr(exc, "status", None)
     code = f" (HTTP {status})" if status else ""
@@ -88,6 +88,12 @@ def refresh_error(kind: str, addresses: list[str], exc: FeatrixError) -> Diagnos
     elif isinstance(exc, MalformedDocument):
         summary = f"cannot read {what} from the server: {exc}"
         hint = "The server answered, but not with the document asked for (a proxy or a server fault)."
+    elif isinstance(exc, NotFoundError):  # refresh reads lists and documents every Featrix API serves
+        summary = f"cannot read {what} from the server{code}: {exc}"
+        hint = (
+            f"Every Featrix API serves this route: check the server URL{f' ({url_source})' if url_source else ''}; "
+            "it must be the API's base URL, with no extra path."
+        )
     elif isinstance(exc, ConnectionFailed):
         summary = f"cannot read {what} from the server: {exc}"
         hint = "Check the server URL; if it is right, the server may be down: run the plan again later."
@@ -134,7 +140,7 @@ def _find_orphans(
         try:
             outcomes = handler.find_each(client, probes)
         except FeatrixError as exc:
-            raise refresh_error(kind, sorted(probes), exc) from None
+            raise refresh_error(kind, sorted(probes), exc, getattr(client, "url_source", "")) from None
         for address, outcome in outcomes.items():
             if not isinstance(outcome, CannotTell):
                 out.found[address] = outcome

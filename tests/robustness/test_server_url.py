@@ -42,3 +42,14 @@ def test_a_missing_key_names_the_manifests_api_key_env_and_its_position(tmp_path
     line = next(n for n, text in enumerate(manifest.read_text().splitlines(), 1) if "api_key_env" in text)
     assert f"in featrix.yaml:{line}:" in r.stderr and "ACME_KEY" in r.stderr, r.stderr
     assert "FEATRIX_API_KEY" not in r.stderr, r.stderr
+
+
+def test_a_url_with_an_extra_path_names_server_url(tmp_path: Path, server: Any) -> None:
+    """Every route answers 404 under a wrong path: the plan stops naming server.url, not "down or overloaded"."""
+    wrong = server.url + "/api/v2"
+    root = make_project(tmp_path / "p", wrong)
+    r = Cli(root, cli_env(server.api_key))("plan", timeout=120)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stdout + r.stderr
+    line = next(n for n, text in enumerate((root / "featrix.yaml").read_text().splitlines(), 1) if wrong in text)
+    assert re.search(rf"server\.url in featrix\.yaml:{line}:\d+", r.stderr), r.stderr
+    assert "overloaded" not in r.stderr, r.stderr
