@@ -56,6 +56,8 @@ class StateStore:
         self._keys = sec.KeyRing(self.private_dir, lock_key, local_only=local_only)
         self._env_lock = EnvLock(self.private_dir, environment)
         self._mutex = threading.RLock()
+        self._writer = threading.Lock()  # one write at a time; changes made meanwhile go with the next (update)
+        self._changes = self._saved = 0  # updates made / updates known to be on disk
         self._disk: tuple[int, int, int] | None = None  # (size, mtime_ns, inode) as last read or written
 
     def __repr__(self) -> str:
@@ -100,21 +102,34 @@ class StateStore:
             self._disk = (st.st_size, st.st_mtime_ns, st.st_ino)
 
     def update(self, lock: Lockfile, address: str, entry: LockEntry | None) -> None:
-        """Set (or, with None, remove) one address and save, as one thread-safe step."""
+        """Set (or, with None, remove) one address and save; returns once a write holding the change is on disk.
+
+        Thread-safe, with group commit: updates made while another thread writes are saved together by
+        the next write, so apply's threads do not each rewrite the whole file in turn (at 1,000
+        resources a write costs tens of ms, and every step makes one). A failed write undoes the change.
+        """
         with self._mutex:
             old = lock.resources.get(address)
             if entry is None:
                 lock.resources.pop(address, None)
             else:
                 lock.resources[address] = entry
-            try:
-                self.save(lock)
-            except BaseException:
-                if old is None:
-                    lock.resources.pop(address, None)
-                else:
-                    lock.resources[address] = old
-                raise
+            self._changes += 1
+            mine = self._changes
+        with self._writer:
+            if self._saved >= mine:  # a write after this change already has it
+                return
+            with self._mutex:
+                upto = self._changes
+                try:
+                    self.save(lock)
+                except BaseException:
+                    if old is None:
+                        lock.resources.pop(address, None)
+                    else:
+                        lock.resources[address] = old
+                    raise
+                self._saved = upto
 
     def rename(self, lock: Lockfile, old: str, new: str) -> None:
         """Move an entry to a new address (`featrix state mv`) and save.
