@@ -146,3 +146,54 @@ def state_mv_cmd(env: str | None, src: str, dst: str) -> None:
     out(f"Moved {src} to {dst}.")
     for warning in warnings:
         out(f"Warning: {warning}.")
+
+
+@state_group.command("history")
+@ENV_OPTION
+@click.option("-n", "limit", default=20, show_default=True, type=click.IntRange(1, 10000), help="How many serials.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def state_history_cmd(env: str | None, limit: int, as_json: bool) -> None:
+    """The last serials written to the state (postgres backend): when and by whom."""
+    from dataclasses import asdict
+
+    from featrix_iac import operations
+
+    items = operations.state_history(_root(), env, limit)
+    if as_json:
+        out(json.dumps([asdict(i) for i in items], indent=2, sort_keys=True))
+        return
+    if not items:
+        err("No state was written for this environment yet.")
+    for item in items:
+        out(f"serial {item.serial}  {item.written_at}  {item.written_by}  (lineage {item.lineage})")
+
+
+@state_group.command("pull")
+@ENV_OPTION
+def state_pull_cmd(env: str | None) -> None:
+    """Print the stored lockfile (secrets stay encrypted), e.g. for a pull-request comment."""
+    from featrix_iac import operations
+
+    out(operations.state_pull(_root(), env), nl=False)
+
+
+@state_group.command("push")
+@ENV_OPTION
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def state_push_cmd(env: str | None, file: Path) -> None:
+    """Store FILE as the state; refused unless it continues the stored lineage and is not behind its serial."""
+    from featrix_iac import operations
+
+    before, after = operations.state_push(_root(), env, file)
+    out(f"Pushed {file}: serial {before} → {after}.")
+
+
+@state_group.command("migrate")
+@ENV_OPTION
+@click.option("--to", "to", required=True, type=click.Choice(["postgres", "file"]), help="The backend to copy into.")
+def state_migrate_cmd(env: str | None, to: str) -> None:
+    """Copy the state from the other backend into --to, using the manifest's state: settings."""
+    from featrix_iac import operations
+
+    where, serial = operations.state_migrate(_root(), env, to)
+    out(f"Migrated the state to {where} (serial {serial}). Now set `state: {{backend: {to}}}` in featrix.yaml.")

@@ -10,7 +10,7 @@ from featrix_iac.addresses import SECTIONS
 from featrix_iac.config.includes import ROOT_FILE, Document
 from featrix_iac.config.yaml_source import Path_, SourceMap
 from featrix_iac.diagnostics import Diagnostics, Source
-from featrix_iac.model import Endpoint, FoundationalModel, Predictor, ServerConfig, VectorDatabase
+from featrix_iac.model import Endpoint, FoundationalModel, Predictor, ServerConfig, StateConfig, VectorDatabase
 
 DEFAULT_ENV = "default"
 SECTION_MODELS: dict[str, Any] = {
@@ -19,6 +19,7 @@ SECTION_MODELS: dict[str, Any] = {
     "endpoints": Endpoint,
     "vector_databases": VectorDatabase,
     "server": ServerConfig,
+    "state": StateConfig,
 }
 
 
@@ -68,13 +69,14 @@ def _check_env(doc: Document, name: str, overlay: dict[str, Any], check_fields: 
                 )
             elif check_fields and isinstance(body, dict):
                 _check_fields(doc, at, SECTION_MODELS[section], body, diags, f"{SECTIONS[section]}.{key}")
-    server = overlay.get("server")
-    if check_fields and isinstance(server, dict):
-        _check_fields(doc, ("environments", name, "server"), ServerConfig, server, diags, "")
+    for part, model in (("server", ServerConfig), ("state", StateConfig)):
+        body = overlay.get(part)
+        if check_fields and isinstance(body, dict):
+            _check_fields(doc, ("environments", name, part), model, body, diags, "")
 
 
 def _check_fields(doc: Document, at: Path_, model: Any, body: dict[str, Any], diags: Diagnostics, address: str) -> None:
-    fields = set(model.model_fields)
+    fields = set(model.model_fields) | {f.alias for f in model.model_fields.values() if f.alias}
     for field in body:
         if field not in fields:
             diags.error(
@@ -105,7 +107,7 @@ def apply_overlay(doc: Document, env: str | None, diags: Diagnostics) -> str:
     if not isinstance(overlay, dict):
         return env
     src = ("environments", env)
-    for part in ("variables", "server"):
+    for part in ("variables", "server", "state"):
         if isinstance(overlay.get(part), dict):
             base = doc.data.setdefault(part, {})
             if isinstance(base, dict):

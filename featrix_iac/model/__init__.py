@@ -1,6 +1,6 @@
 """Pydantic models of the desired state (what the manifests say, after templating and overlays); no I/O."""
 
-from featrix_iac.model.project import Environment, Project, ServerConfig
+from featrix_iac.model.project import Environment, Project, ServerConfig, StateConfig
 from featrix_iac.model.resources import (
     ApiKey,
     Deprecation,
@@ -26,6 +26,7 @@ __all__ = [
     "PredictorType",
     "Project",
     "ServerConfig",
+    "StateConfig",
     "VectorDatabase",
     "Webhooks",
     "is_sensitive",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -54,11 +54,28 @@ class Budget(Strict):
     )
 
 
+class StateConfig(Strict):
+    """Where the lockfile lives: the file next to featrix.yaml (default), or PostgreSQL for a team."""
+
+    backend: Literal["file", "postgres"] = Field("file", description="file (featrix.lock, in git) or postgres.")
+    url_env: str = Field(
+        "FEATRIX_STATE_URL", description="Environment variable holding the PostgreSQL URL (postgres backend)."
+    )
+    db_schema: str = Field(
+        "featrix",
+        alias="schema",
+        pattern=r"^[a-z_][a-z0-9_]{0,62}$",
+        description="PostgreSQL schema of the state tables (created when missing).",
+    )
+    history: int = Field(20, ge=1, le=10000, description="How many past serials `featrix state history` keeps.")
+
+
 class Environment(Strict):
     """An overlay selected with `-e NAME`: variables, server block and any resource field."""
 
     variables: dict[str, Any] = Field(default_factory=dict, description="Variables overriding the root ones.")
     server: dict[str, Any] = Field(default_factory=dict, description="Server fields overriding the root block.")
+    state: dict[str, Any] = Field(default_factory=dict, description="State fields overriding the root block.")
     foundational_models: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
     predictors: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
     endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
@@ -78,6 +95,7 @@ class Project(Strict):
     version: int = Field(1, ge=1, le=1, description="Manifest format version (1).")
     project: str = Field(description="Project name; tags every object this project creates.", min_length=1)
     server: ServerConfig = Field(default_factory=ServerConfig, description="The Featrix API to manage.")
+    state: StateConfig = Field(default_factory=StateConfig, description="Where the lockfile lives (file or postgres).")
     budget: Budget = Field(default_factory=Budget, description="Limits a plan must stay within.")
     variables: dict[str, Any] = Field(default_factory=dict, description="Values for var('name') in templates.")
     environments: dict[str, Environment] = Field(default_factory=dict, description="Named overlays, selected with -e.")

@@ -28,6 +28,7 @@ from featrix_iac.operations.reading import (
 )
 from featrix_iac.operations.session import LOCAL, REDACTED, Session, connect, open_session
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
+from featrix_iac.operations.team_state import state_history, state_migrate, state_pull, state_push
 from featrix_iac.state import RETIRED_NOTE
 
 __all__ = [
@@ -56,7 +57,11 @@ __all__ = [
     "predict",
     "predict_csv",
     "run_apply",
+    "state_history",
     "state_list",
+    "state_migrate",
+    "state_pull",
+    "state_push",
     "state_mv",
     "state_rm",
     "state_show",

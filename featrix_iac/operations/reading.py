@@ -34,10 +34,10 @@ class OutputValue:
 
 def _store(root: Path | str, env: str | None) -> tuple[StateStore, Lockfile]:
     from featrix_iac.config import load_project
-    from featrix_iac.state import StateStore
+    from featrix_iac.operations.session import open_store
 
     loaded = load_project(root, env)
-    store = StateStore(loaded.root, loaded.environment, project=loaded.project.project)
+    store = open_store(loaded)
     return store, store.load()
 
 

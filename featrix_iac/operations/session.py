@@ -35,14 +35,35 @@ class Session:
 def open_session(root: Path | str, env: str | None = None) -> Session:
     from featrix_iac.config import load_project
     from featrix_iac.graph import build_graph
-    from featrix_iac.state import StateStore
 
     loaded = load_project(root, env)
+    return Session(loaded, build_graph(loaded.project), open_store(loaded))
+
+
+def open_store(loaded: LoadedProject, backend: str | None = None) -> StateStore:
+    """The lockfile store the manifest's `state:` block names (or `backend`, for state migrate)."""
+    import os
+
+    from featrix_iac.state import StateStore
+
     # on the embedded local server, the objects live in .featrix/local next to the key file: a key
     # generated in CI goes with them (see state/secrets.py)
-    local = loaded.project.server.url == LOCAL
-    store = StateStore(loaded.root, loaded.environment, project=loaded.project.project, local_only=local)
-    return Session(loaded, build_graph(loaded.project), store)
+    options: dict[str, Any] = {"project": loaded.project.project, "local_only": loaded.project.server.url == LOCAL}
+    config = loaded.project.state
+    if (backend or config.backend) == "file":
+        return StateStore(loaded.root, loaded.environment, **options)
+    from featrix_iac.state.postgres import PgState, PgStateStore
+
+    url = os.environ.get(config.url_env, "").strip()
+    if not url:
+        raise fail(
+            f"the postgres state backend needs {config.url_env}",
+            f"set {config.url_env} to the PostgreSQL URL (postgresql://user:password@host:5432/db); "
+            "it is read from the environment only, so no password lands in the manifest.",
+            source=loaded.source("state"),
+        )
+    pg = PgState(url, config.db_schema, loaded.project.project, loaded.environment, config.history)
+    return PgStateStore(loaded.root, loaded.environment, pg, **options)
 
 
 @contextmanager

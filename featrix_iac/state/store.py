@@ -68,11 +68,10 @@ class StateStore:
     def load(self) -> Lockfile:
         """The lockfile, or a new empty one (fresh lineage) when there is none; refusals are diagnostics."""
         with self._mutex:
-            if not self.path.exists():
-                self._disk = None
+            data = self._read_document()
+            if data is None:
                 self._keys.recorded_secrets = 0
                 return Lockfile(project=self.project, environment=self.environment)
-            data, stat = self._read_raw()
             lock = self._validate(data)
             self._keys.recorded_secrets = sum(len(e.secrets) for e in lock.resources.values())
             self._keys.lockfile_name = self.path.name
@@ -82,8 +81,15 @@ class StateStore:
                     f"{self.path}: {RESTORE_HINT}",
                     source=Source(str(self.path)),
                 )
-            self._disk = stat
             return lock
+
+    def _read_document(self) -> dict[str, Any] | None:
+        """The stored document (None when there is none yet); the file backend remembers what it read."""
+        if not self.path.exists():
+            self._disk = None
+            return None
+        data, self._disk = self._read_raw()
+        return data
 
     def save(self, lock: Lockfile) -> None:
         """serial += 1 and write atomically (temp file, fsync, os.replace, fsync folder), mode 0600."""
@@ -94,12 +100,17 @@ class StateStore:
             lock.serial += 1
             lock.tool_version = __version__
             try:
-                atomic_write(self.path, dumps(lock).encode("utf-8"), mode=0o600)
+                self._persist(lock, previous[0])
             except BaseException:
                 lock.serial, lock.tool_version = previous
                 raise
-            st = self.path.stat()
-            self._disk = (st.st_size, st.st_mtime_ns, st.st_ino)
+
+    def _persist(self, lock: Lockfile, read_serial: int) -> None:
+        """Write the document (the file backend: atomically, mode 0600, over what it read and nothing newer)."""
+        self._check_unchanged(lock, read_serial)
+        atomic_write(self.path, dumps(lock).encode("utf-8"), mode=0o600)
+        st = self.path.stat()
+        self._disk = (st.st_size, st.st_mtime_ns, st.st_ino)
 
     def update(self, lock: Lockfile, address: str, entry: LockEntry | None) -> None:
         """Set (or, with None, remove) one address and save; returns once a write holding the change is on disk.
@@ -220,6 +231,9 @@ class StateStore:
                 raise fail(
                     "refusing to write a plaintext secret to the lockfile", f"fields: {', '.join(plain)}", address
                 )
+
+    def _check_unchanged(self, lock: Lockfile, read_serial: int) -> None:
+        """Refuse to overwrite a lockfile file that changed on disk since it was read."""
         try:
             st = self.path.stat()
         except FileNotFoundError:
@@ -230,12 +244,12 @@ class StateStore:
         if (
             data.get("lineage") != lock.lineage
             or not isinstance(data.get("serial"), int)
-            or data["serial"] > lock.serial
+            or data["serial"] > read_serial
         ):
             raise fail(
                 f"lockfile {self.path.name} changed on disk since it was read",
                 f"on disk: lineage {data.get('lineage')}, serial {data.get('serial')}; in memory: lineage "
-                f"{lock.lineage}, serial {lock.serial}. Not overwriting it; run the command again.",
+                f"{lock.lineage}, serial {read_serial}. Not overwriting it; run the command again.",
             )
 
     def _rekey(self, lock: Lockfile) -> None:
