@@ -181,7 +181,8 @@ class PredictorHandler(Handler):
         client's queued-predictor wait reads: foundational_model.py:_wait_for_queued_predictor): a
         train_single_predictor job of this target column and target type, started no earlier than the
         lockfile's intent, whose predictor id no lockfile entry records. Several → Ambiguous (the name,
-        when the entries carry one, narrows first); a matching job still queued without an id → CannotTell."""
+        when the entries carry one, narrows first); one still queued without an id → {session_id} (the
+        applier waits for its id: resolve); several queued → CannotTell."""
         sid = probe.refs.get("session_id")
         if not sid:
             return None  # its foundational model does not exist, so neither can it
