@@ -59,11 +59,17 @@ def import_command(address: str, object_id: str, environment: str) -> str:
     return f"featrix import{env} {address} {object_id}"
 
 
-def cannot_determine_detail(address: str, why: str, candidates: list[str], environment: str) -> str:
-    """What to do when the server may hold an object created for `address` but it cannot be told which."""
+def cannot_determine_detail(
+    address: str, why: str, candidates: list[str], environment: str, first: list[tuple[str, str]] | None = None
+) -> str:
+    """What to do when the server may hold an object created for `address` but it cannot be told which;
+    `first`: (address, id) of what it refers to that the lockfile lacks (imported before it)."""
     if candidates:
         commands = "\n".join(f"  {import_command(address, c, environment)}" for c in candidates)
         todo = f"If one of them is the one an earlier apply created, import it, e.g.:\n{commands}"
+        if first:
+            before = "\n".join(f"  {import_command(a, i, environment)}" for a, i in first)
+            todo = f"First import what it refers to (found on the server too):\n{before}\n{todo}"
     else:
         todo = "Run it again once the server has settled, or import the object by hand (featrix import ADDRESS ID)"
     return (

@@ -147,7 +147,8 @@ def _find_orphans(
             elif address in removed:
                 out.warnings.append(f"{address}: cannot tell yet whether an earlier apply created it ({outcome})")
             else:
-                problems.add(_cannot_determine(address, handler, outcome, environment))
+                first = _found_references(address, wanted, out.found, handlers)
+                problems.add(_cannot_determine(address, outcome, environment, first))
     if problems.has_errors:
         raise DiagnosticsError(problems)
 
@@ -163,14 +164,32 @@ def kind_depth(kind: str) -> int:
     return 1 + max(kind_depth(k) for _, k in refs) if refs else 0
 
 
-def _cannot_determine(address: str, handler: Handler, exc: CannotTell, environment: str) -> Diagnostic:
+def _found_references(
+    address: str,
+    wanted: Mapping[str, dict[str, Any]],
+    found: Mapping[str, dict[str, str] | None],
+    handlers: Mapping[str, Handler],
+) -> list[tuple[str, str]]:
+    """(address, import id) of what `address` refers to that this search found but the lockfile lacks,
+    referenced first: `featrix import` needs them recorded before it (lost lockfile)."""
+    out: list[tuple[str, str]] = []
+    kind, fields = address.split(".", 1)[0], wanted.get(address, {})
+    for name, ref_kind in REFERENCE_FIELDS.get(kind, ()):
+        ref = f"{ref_kind}.{fields.get(name)}"
+        ids = found.get(ref)
+        if ids and ref_kind in handlers:
+            out += [*_found_references(ref, wanted, found, handlers), (ref, handlers[ref_kind].import_id(ids))]
+    return out
+
+
+def _cannot_determine(address: str, exc: CannotTell, environment: str, first: list[tuple[str, str]]) -> Diagnostic:
     from featrix_iac.diagnostics import Severity
     from featrix_iac.plan.reasons import cannot_determine_detail
 
     return Diagnostic(
         Severity.ERROR,
         f"cannot determine creation result for {address}",
-        cannot_determine_detail(address, str(exc), getattr(exc, "candidates", []), environment),
+        cannot_determine_detail(address, str(exc), getattr(exc, "candidates", []), environment, first),
         address,
     )
 

@@ -160,4 +160,8 @@ def test_an_ambiguous_identity_refuses_the_plan_and_names_featrix_import(cli: Cl
         f"featrix import {EP} {twin}" in r.stderr
         and f"featrix import {EP} {lock[EP]['ids']['endpoint_id']}" in r.stderr
     )
+    # import needs what the endpoint refers to recorded first: those commands come first, in order
+    fm, sp = lock[FM]["ids"]["session_id"], f"{pred['session_id']}/{pred['predictor_id']}"
+    order = [r.stderr.find(f"featrix import {a} {i}") for a, i in ((FM, fm), (PRED, sp), (EP, twin))]
+    assert -1 not in order and order == sorted(order), r.stderr
     assert "Traceback" not in r.stderr and not (cli.project / "featrix.lock").exists()
