@@ -263,6 +263,10 @@ def _run_apply(
         finally:
             observer.close()
         _finish(outcome, destroy=destroy, interrupted=interrupt.is_set(), as_json=as_json)
+    if not destroy and not as_json and (outcome.approved or not outcome.planned.plan.has_changes()):
+        from featrix_iac.cli.cmd_check import report_checks
+
+        report_checks(operations.run_checks(_root(), env), after_apply=True)
 
 
 def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool, as_json: bool = False) -> None:

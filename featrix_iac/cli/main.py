@@ -25,10 +25,12 @@ COMMANDS: dict[str, str] = {
     "state": "featrix_iac.cli.cmd_state:state_group",
     "show": "featrix_iac.cli.cmd_show:show_cmd",
     "predict": "featrix_iac.cli.cmd_predict:predict_cmd",
+    "check": "featrix_iac.cli.cmd_check:check_cmd",
     "import": "featrix_iac.cli.cmd_import:import_cmd",
     "unlock": "featrix_iac.cli.cmd_unlock:unlock_cmd",
 }
 SHORT_HELP: dict[str, str] = {
+    "check": "Run the endpoints' smoke checks through their URLs with their keys.",
     "predict": "Predict through an endpoint (with its key) or a predictor that apply created.",
     "init": "Create a new featrix project in the current folder.",
     "validate": "Check the manifests: syntax, types, references, templates.",

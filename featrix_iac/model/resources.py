@@ -281,6 +281,30 @@ class ApiKey(Strict):
     revoked: bool = Field(False, description="Revoke the key: every prediction is refused until it is regenerated.")
 
 
+class CheckExpect(Strict):
+    """What a smoke check's prediction must show: a label (with a confidence), or a number in a range."""
+
+    label: str | None = Field(None, description="The predicted class (classifiers).")
+    min_confidence: float | None = Field(None, ge=0, le=1, description="Lowest confidence of the predicted class.")
+    between: tuple[float, float] | None = Field(None, description="[low, high] of a regressor's prediction.")
+
+    @model_validator(mode="after")
+    def _something(self) -> CheckExpect:
+        if self.label is None and self.between is None and self.min_confidence is None:
+            raise ValueError("expect needs label, min_confidence or between")
+        if self.between is not None and self.between[0] > self.between[1]:
+            raise ValueError("between: [low, high] needs low <= high")
+        return self
+
+
+class SmokeCheck(Strict):
+    """A prediction through the endpoint's URL with its own key, after every apply and by `featrix check`."""
+
+    name: str | None = Field(None, description="Shown in results (defaults to check N).")
+    record: dict[str, Any] = Field(description="The query record.")
+    expect: CheckExpect = Field(description="What the prediction must show.")
+
+
 class Endpoint(Resource):
     """A named API endpoint serving one predictor, called with its own API key."""
 
@@ -290,6 +314,9 @@ class Endpoint(Resource):
     )
     description: str | None = Field(None, description="Description; a change replaces the endpoint (new URL and key).")
     api_key: ApiKey = Field(default_factory=ApiKey, description="Key rotation and revocation.")
+    checks: list[SmokeCheck] = Field(
+        default_factory=list, description="Smoke checks run through the endpoint after apply (never diffed)."
+    )
 
 
 class VectorDatabase(Resource):

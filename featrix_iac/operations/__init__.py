@@ -6,6 +6,7 @@ to the observer the CLI passes, results come back as data, failures are Diagnost
 
 from featrix_iac.addresses import is_address
 from featrix_iac.operations.batch import BatchResult, predict_csv
+from featrix_iac.operations.checks import CheckResult, run_checks
 from featrix_iac.operations.planning import (
     ApplyOutcome,
     PlanResult,
@@ -37,6 +38,7 @@ __all__ = [
     "RETIRED_NOTE",
     "ApplyOutcome",
     "BatchResult",
+    "CheckResult",
     "ImportResult",
     "OutputValue",
     "PlanResult",
@@ -57,6 +59,7 @@ __all__ = [
     "predict",
     "predict_csv",
     "run_apply",
+    "run_checks",
     "state_history",
     "state_list",
     "state_migrate",

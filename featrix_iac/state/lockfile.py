@@ -38,6 +38,8 @@ class LockEntry(BaseModel):
     retired: list[dict[str, str]] = Field(default_factory=list)  # ids of replaced predictors
     # the last training: {seconds, rows, columns, epochs, work}, which calibrates the plan's estimates
     training: dict[str, Any] = Field(default_factory=dict)
+    # the last smoke checks of an endpoint: {at, passed, results: [{name, passed, got, expected}]}
+    checks: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("secrets")
     @classmethod

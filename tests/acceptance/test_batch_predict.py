@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -53,3 +54,43 @@ def test_a_csv_batch_predicts_every_row_and_reports_the_ones_that_fail(
     whole = cli.ok("predict", "endpoint.species_api", "--csv", str(source))  # to stdout
     printed = list(csv.DictReader(whole.stdout.splitlines()))
     assert len(printed) == 8 and all(p["prediction"] for p in printed)
+
+
+CHECKS = """    checks:
+      - name: a gentoo
+        record: {island: Biscoe, bill_length_mm: 48.6, bill_depth_mm: 16.0, flipper_length_mm: 230, body_mass_g: 5800}
+        expect: {label: Gentoo}
+      - name: impossible
+        record: {island: Biscoe, bill_length_mm: 48.6, bill_depth_mm: 16.0, flipper_length_mm: 230, body_mass_g: 5800}
+        expect: {label: Adelie, min_confidence: 0.99}
+"""
+
+
+def test_smoke_checks_run_after_apply_and_alone_and_are_recorded(cli: Cli, server: Any, project: Path) -> None:
+    text = manifest(server.url, vector_database=False)
+    cli.write(
+        text.replace(
+            "    description: Penguin species from measurements\n",
+            "    description: Penguin species from measurements\n" + CHECKS,
+        )
+    )
+    r = cli("check")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "ok   endpoint.species_api a gentoo: Gentoo" in r.stdout
+    assert "FAIL endpoint.species_api impossible" in r.stdout and "(expected Adelie, confidence ≥ 0.99)" in r.stdout
+    assert "Checks: 1 passed, 1 failed." in r.stdout and "Traceback" not in r.stderr
+    recorded = json.loads((project / "featrix.lock").read_text())["resources"]["endpoint.species_api"]["checks"]
+    assert recorded["passed"] is False and [c["passed"] for c in recorded["results"]] == [True, False]
+    after_apply = cli("apply", "--auto-approve")  # nothing to change: the checks still run, and fail it
+    assert after_apply.returncode == 1 and "Smoke checks:" in after_apply.stdout
+    cli.write(
+        text.replace(
+            "    description: Penguin species from measurements\n",
+            "    description: Penguin species from measurements\n" + CHECKS.split("      - name: impossible")[0],
+        )
+    )
+    ok = cli.ok("check", "endpoint.species_api")
+    assert "Checks: 1 passed, 0 failed." in ok.stdout
+    assert cli.ok("plan", "--detailed-exitcode").returncode == 0  # checks are never a change
+    unknown = cli("check", "endpoint.nope")
+    assert unknown.returncode == 1 and "endpoint.nope has no smoke checks" in unknown.stderr

@@ -1,0 +1,97 @@
+"""Smoke checks: each endpoint's declared records predicted through its URL with its own key, results recorded."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from featrix_iac.diagnostics import fail
+from featrix_iac.operations.reading import predict
+from featrix_iac.operations.session import open_session
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    address: str
+    name: str
+    passed: bool
+    got: str  # what the prediction showed (or why it failed)
+    expected: str
+
+
+def run_checks(root: Path | str, env: str | None, addresses: tuple[str, ...] = ()) -> list[CheckResult]:
+    """Run the declared checks of every endpoint (or of `addresses`) and record each endpoint's results."""
+    session = open_session(root, env)
+    endpoints = session.loaded.project.endpoints
+    wanted = [f"endpoint.{k}" for k, e in sorted(endpoints.items()) if e.checks]
+    unknown = [a for a in addresses if a not in wanted]
+    if unknown:
+        raise fail(
+            f"{unknown[0]} has no smoke checks",
+            f"endpoints with checks: {', '.join(wanted) or 'none (declare checks: on an endpoint)'}",
+            address=unknown[0],
+        )
+    results: list[CheckResult] = []
+    for address in addresses or tuple(wanted):
+        checks = endpoints[address.split(".", 1)[1]].checks
+        answers = predict(root, env, address, [dict(c.record) for c in checks], keep_going=True)
+        mine = [
+            _judge(address, c.name or f"check {n}", c.expect, a)
+            for n, (c, a) in enumerate(zip(checks, answers, strict=True), 1)
+        ]
+        results.extend(mine)
+        _record(session, address, mine)
+    return results
+
+
+def _judge(address: str, name: str, expect: Any, answer: dict[str, Any]) -> CheckResult:
+    wanted = _expected(expect)
+    if "error" in answer:
+        return CheckResult(address, name, False, f"no prediction: {answer['error']}", wanted)
+    label, confidence, value = answer.get("predicted_class"), answer.get("confidence"), answer.get("prediction")
+    problems = []
+    if expect.label is not None and str(label) != expect.label:
+        problems.append("label")
+    if expect.min_confidence is not None and not (
+        isinstance(confidence, (int, float)) and confidence >= expect.min_confidence
+    ):
+        problems.append("confidence")
+    if expect.between is not None:
+        number = value if isinstance(value, (int, float)) else None
+        if number is None or not expect.between[0] <= number <= expect.between[1]:
+            problems.append("value")
+    got = (
+        f"{label} (confidence {confidence:.2f})"
+        if label is not None and isinstance(confidence, (int, float))
+        else str(label if label is not None else value)
+    )
+    return CheckResult(address, name, not problems, got, wanted)
+
+
+def _expected(expect: Any) -> str:
+    parts = []
+    if expect.label is not None:
+        parts.append(str(expect.label))
+    if expect.min_confidence is not None:
+        parts.append(f"confidence ≥ {expect.min_confidence:g}")
+    if expect.between is not None:
+        parts.append(f"between {expect.between[0]:g} and {expect.between[1]:g}")
+    return ", ".join(parts)
+
+
+def _record(session: Any, address: str, results: list[CheckResult]) -> None:
+    """Record the endpoint's results in its lockfile entry (under the environment's lock)."""
+    store = session.store
+    with store.lock("check"):
+        lock = store.load()
+        entry = lock.entry(address)
+        if entry is None:
+            return
+        record = {
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "passed": all(r.passed for r in results),
+            "results": [{k: v for k, v in asdict(r).items() if k != "address"} for r in results],
+        }
+        store.update(lock, address, entry.model_copy(deep=True, update={"checks": record}))
