@@ -200,3 +200,20 @@ def test_plan_always_authenticates() -> None:
     with pytest.raises(DiagnosticsError) as exc:
         refresh(StubClient(AuthError(status=401, detail="bad key")), Lockfile(project="p"), handlers={}, desired={})  # type: ignore[arg-type]
     assert "refused the account API key" in next(iter(exc.value.diagnostics)).summary
+
+
+def test_destroy_looks_only_for_interrupted_creates_and_never_refuses() -> None:
+    """destroy plans away what the lockfile records: an unrecorded declared object is not searched, and one
+    that cannot be told (an interrupted create) is a warning, not a refusal that would block the destroy."""
+    h = StubHandler(found=Ambiguous("2 foundational models fit", ["s-1", "s-2"]))
+    desired = {"foundational_model.e": {"name": "e"}, "foundational_model.new": {"name": "new"}}
+    seen = refresh(
+        StubClient(),  # type: ignore[arg-type]
+        _lock(e="creating-no-ids"),
+        handlers={"foundational_model": h},
+        desired=desired,
+        destroy=True,
+    )
+    assert [c[1] for c in h.calls if c[0] == "find"] == ["foundational_model.e"]
+    assert h.probes[0].desired == {"name": "e"}  # the manifest's fields identify it
+    assert seen.found == {} and any("cannot tell yet" in w for w in seen.warnings)
