@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import shutil
@@ -65,24 +66,32 @@ def featrix(root: Path, env: dict[str, str], *args: str) -> subprocess.Completed
     )
 
 
+LAUNCHER = """
+import json, os, sys, time
+start = time.perf_counter()
+pid = os.posix_spawn(sys.argv[2], sys.argv[2:], os.environ)
+_, status, usage = os.wait4(pid, 0)
+figures = [time.perf_counter() - start, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024]
+open(sys.argv[1], "w").write(json.dumps([os.waitstatus_to_exitcode(status), *figures]))
+"""
+
+
 def cold_plan(root: Path, env: dict[str, str]) -> tuple[float, float, float, str]:
     """(wall s, CPU s, peak RSS MB, output) of one `featrix plan --detailed-exitcode` process.
 
-    Spawned with posix_spawn (no fork): a forked child would count this process's memory in its peak RSS.
+    Started by a small launcher process: a child spawned straight from this process (fork, or vfork as
+    posix_spawn does) counts this process's memory in its peak RSS until it execs.
     """
     argv = [sys.executable, "-m", "featrix_iac", "-C", str(root), "plan", "--detailed-exitcode"]
-    with tempfile.TemporaryFile("w+") as out:
-        actions = [(os.POSIX_SPAWN_DUP2, out.fileno(), 1), (os.POSIX_SPAWN_DUP2, out.fileno(), 2)]
-        start = time.perf_counter()
-        pid = os.posix_spawn(sys.executable, argv, env, file_actions=actions)
-        _, status, usage = os.wait4(pid, 0)
-        wall = time.perf_counter() - start
-        out.seek(0)
-        text = out.read()
-    code = os.waitstatus_to_exitcode(status)
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = Path(tmp) / "figures.json"
+        r = subprocess.run(
+            [sys.executable, "-c", LAUNCHER, str(figures), *argv], capture_output=True, text=True, env=env
+        )
+        code, wall, cpu, rss = json.loads(figures.read_text())
     if code != 0:
-        raise SystemExit(f"featrix plan --detailed-exitcode -> {code}:\n{text[-3000:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text
+        raise SystemExit(f"featrix plan --detailed-exitcode -> {code}:\n{(r.stdout + r.stderr)[-3000:]}")
+    return wall, cpu, rss, r.stdout
 
 
 def set_up(total: int, units: int, root: Path, server_dir: Path, env: dict[str, str]) -> float:
