@@ -148,6 +148,8 @@ class _Applier:
                 self._update(action)
             elif action.action is ActionType.ADOPT:
                 self._adopt(action)
+            elif action.action is ActionType.PROMOTE:
+                self._promote(action)
             else:
                 self._create(action)
         except (ApplyError, NodeSkipped):
@@ -230,7 +232,7 @@ class _Applier:
         retired = list(current.retired) if current is not None else []
         if current is not None and current.status == "retired" and current.ids:
             retired.append({**current.ids, "reason": "retired"})  # declared again: the old one stays tracked
-        if replacing and current is not None and current.ids:
+        if replacing and current is not None and current.ids and not current.borrowed:
             record = {**current.ids, "reason": "replaced"}
             if h.deletable:
                 record["pending_delete"] = "true"
@@ -371,6 +373,25 @@ class _Applier:
         self._save(action.address, entry)
         self._converge(action, h, entry)
 
+    def _promote(self, action: Action) -> None:
+        """Record the other environment's trained object as this address's, borrowed (no call: the plan proved
+        it equal; its follow-up fields are part of that proof)."""
+        h = self._handler(action)
+        applied, hashes = h.split_applied(action.desired)
+        proof = dict(action.promotion or {})
+        entry = LockEntry(
+            kind=action.kind,
+            status="ready",
+            ids=dict(action.prior_ids),
+            applied=applied,
+            hashes=hashes,
+            protected=bool(action.desired.get("deletion_protection")),
+            depends_on=sorted(action.depends_on),
+            training=dict(proof.pop("training", {})),
+            borrowed=proof,
+        )
+        self._save(action.address, entry)
+
     def _converge(self, action: Action, h: Handler, entry: LockEntry, *, trained: bool = False) -> None:
         """Wait for training (unless `trained`), run the steps the create route could not do, record it ready."""
         entry = entry if trained else self._trained(action, h, entry)
@@ -487,6 +508,10 @@ class _Applier:
         h, address = self._handler(action), action.address
         old = self.prior.get(address)
         removing = action.action in (ActionType.DELETE, ActionType.RETIRE)
+        if old is not None and old.borrowed:  # another environment's object: forget it, never delete it
+            if removing or self.lock.entry(address) == old:  # (a replacement made first already overwrote it)
+                self._save(address, None)
+            return
         if not removing and (
             (action.action is ActionType.REPLACE and self.cbd.get(address, False)) or action.delete_replaced
         ):

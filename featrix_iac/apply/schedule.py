@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from featrix_iac.plan.model import Action, ActionType
 
-CREATE_SIDE = {ActionType.CREATE, ActionType.UPDATE, ActionType.ADOPT, ActionType.REPLACE}
+CREATE_SIDE = {ActionType.CREATE, ActionType.UPDATE, ActionType.ADOPT, ActionType.REPLACE, ActionType.PROMOTE}
 DESTROY_SIDE = {ActionType.DELETE, ActionType.RETIRE, ActionType.REPLACE}
 ALWAYS_CBD = {"predictor"}  # a replaced predictor is only retired: nothing is lost by creating first
 

@@ -29,6 +29,13 @@ TARGET_OPTION = click.option(
     help="Only ADDRESS, what it depends on, and what must go with it: the dependents of a replacement, what uses "
     "a resource being removed (repeatable).",
 )
+PROMOTE_OPTION = click.option(
+    "--promote-from",
+    "promote_from",
+    metavar="ENV",
+    help="Take ENV's trained foundational models and predictors (same server) where configuration and data "
+    "equal what ENV's lockfile records, instead of training (plan action `promote`).",
+)
 ALLOW_EMPTY_OPTION = click.option(
     "--allow-empty", is_flag=True, help="Allow a manifest with no resources to delete everything the lockfile records."
 )
@@ -78,6 +85,7 @@ def _on_retry(event: Any) -> None:
     help="Summary first, and cascades that change nothing of their own folded by what they follow "
     "(default: on above 100 changes).",
 )
+@PROMOTE_OPTION
 def plan_cmd(
     env: str | None,
     targets: tuple[str, ...],
@@ -90,6 +98,7 @@ def plan_cmd(
     out_file: str | None,
     max_training_minutes: float | None,
     compact: bool | None,
+    promote_from: str | None,
 ) -> None:
     """Show what apply would change on the server, and why (reads the server; changes nothing)."""
     from featrix_iac import operations
@@ -105,6 +114,7 @@ def plan_cmd(
         allow_empty=allow_empty,
         on_retry=_on_retry,
         max_training_minutes=max_training_minutes,
+        promote_from=promote_from,
     )
     _print_plan(result, as_json=as_json, markdown=markdown, compact=compact)
     if out_file:
@@ -236,6 +246,7 @@ def _run_apply(
     allow_empty: bool,
     as_json: bool = False,
     timeouts: tuple[str, ...] = (),
+    promote_from: str | None = None,
 ) -> None:
     from featrix_iac import operations
     from featrix_iac.apply import Interrupt
@@ -259,6 +270,7 @@ def _run_apply(
                 interrupt=interrupt,
                 on_retry=_on_retry,
                 timeouts=timeouts,
+                promote_from=promote_from,
             )
         finally:
             observer.close()
@@ -309,6 +321,7 @@ def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool, as_json:
     help="Override one wait limit for this run, e.g. publish.stall=1200 (WAIT: training, queued, publish; "
     "LIMIT: stall, total). Repeatable.",
 )
+@PROMOTE_OPTION
 def apply_cmd(
     env: str | None,
     plan_file: str | None,
@@ -318,11 +331,14 @@ def apply_cmd(
     allow_empty: bool,
     as_json: bool,
     timeouts: tuple[str, ...],
+    promote_from: str | None,
 ) -> None:
     """Plan, ask, and converge the server to the manifests (or apply a saved PLAN_FILE exactly)."""
     if plan_file:
-        if targets or allow_empty:
-            raise click.UsageError("--target and --allow-empty belong to `featrix plan -out` when applying a plan file")
+        if targets or allow_empty or promote_from:
+            raise click.UsageError(
+                "--target, --allow-empty and --promote-from belong to `featrix plan -out` when applying a plan file"
+            )
         _apply_saved(env, Path(plan_file), parallelism, timeouts)
         return
     _run_apply(
@@ -334,6 +350,7 @@ def apply_cmd(
         allow_empty=allow_empty,
         as_json=as_json,
         timeouts=timeouts,
+        promote_from=promote_from,
     )
 
 

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 VERBS_ING = {
     "create": "creating",
     "adopt": "adopting",
+    "promote": "promoting",
     "update": "updating",
     "replace": "replacing",
     "delete": "deleting",
@@ -25,6 +26,7 @@ VERBS_ING = {
 VERBS_DONE = {
     "create": "created",
     "adopt": "adopted",
+    "promote": "promoted",
     "update": "updated",
     "replace": "replaced",
     "delete": "deleted",
@@ -180,7 +182,7 @@ def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> 
     kinds = {a.address: a.action.value for a in plan.changes()}
     done = [a for a in result.done if a in kinds]
     n = {v: sum(1 for a in done if kinds[a] == v) for v in set(kinds.values())}
-    added = n.get("create", 0) + n.get("adopt", 0)
+    added = n.get("create", 0) + n.get("adopt", 0) + n.get("promote", 0)
     replaced = f", {n['replace']} replaced" if n.get("replace") else ""
     retired = f", {n['retire']} retired" if n.get("retire") else ""
     counts = (

@@ -86,8 +86,9 @@ def make_plan_with(
     refresh_only: bool = False,
     allow_empty: bool = False,
     max_training_minutes: float | None = None,
+    promote_from: str | None = None,
 ) -> PlanResult:
-    """Refresh (the only I/O) and run the pure planner."""
+    """Refresh (the only I/O) and run the pure planner (then promotion from `promote_from`'s lockfile)."""
     from featrix_iac.addresses import SECTION_OF_KIND
     from featrix_iac.plan.planner import make_plan
     from featrix_iac.plan.refresh import refresh
@@ -123,6 +124,7 @@ def make_plan_with(
         found=seen.found,
         source_of=source_of,
     )
+    _promotion(session, plan, lockfile, promote_from)
     warnings = list(seen.warnings)
     if lockfile.server_url and lockfile.server_url != server_url and lockfile.resources:
         warnings.append(
@@ -134,6 +136,24 @@ def make_plan_with(
     return PlanResult(
         plan, loaded, lockfile, desired, fingerprints_of(desired), client.request_count - before, warnings
     )
+
+
+def _promotion(session: Session, plan: Plan, lockfile: Lockfile, promote_from: str | None) -> None:
+    """Promote from another environment's lockfile (read only), and note what this one borrowed."""
+    from featrix_iac.plan.planner import training_kinds
+    from featrix_iac.plan.promote import note_borrowed, promote
+
+    if promote_from and not plan.refresh_only:
+        if promote_from == session.loaded.environment:
+            raise fail(f"--promote-from {promote_from} names this environment", "promote from another environment")
+        source = open_session(session.loaded.root, promote_from).store.load()
+        if not source.resources:
+            raise fail(
+                f"cannot promote from {promote_from!r}: its lockfile records nothing",
+                f"apply environment {promote_from!r} first (`featrix apply -e {promote_from}`)",
+            )
+        promote(plan, source, promote_from, training_kinds())
+    note_borrowed(plan, lockfile)
 
 
 def _check_budget(plan: Plan, loaded: LoadedProject, flag: float | None) -> None:
@@ -168,6 +188,7 @@ def plan(
     refresh_only: bool = False,
     allow_empty: bool = False,
     on_retry: Callable[[RetryEvent], None] | None = None,
+    promote_from: str | None = None,
     max_training_minutes: float | None = None,
 ) -> PlanResult:
     """`featrix plan`: read-only; no lock is taken, nothing is written (a held lock is reported as a warning)."""
@@ -184,6 +205,7 @@ def plan(
             refresh_only=refresh_only,
             allow_empty=allow_empty,
             max_training_minutes=max_training_minutes,
+            promote_from=promote_from,
         )
     holder = session.store.lock_holder()
     if holder is not None and not holder.dead:
@@ -211,6 +233,7 @@ def apply(
     allow_empty: bool = False,
     interrupt: Interrupt | None = None,
     on_retry: Callable[[RetryEvent], None] | None = None,
+    promote_from: str | None = None,
     timeouts: tuple[str, ...] = (),
 ) -> ApplyOutcome:
     """`featrix apply` / `featrix destroy`: under the environment's lock, plan, ask `confirm`, then apply.
@@ -225,7 +248,14 @@ def apply(
             lockfile = session.store.load()
         with connect(session.loaded, on_retry=on_retry) as (client, url):
             planned = make_plan_with(
-                session, client, url, lockfile, targets=targets, destroy=destroy, allow_empty=allow_empty
+                session,
+                client,
+                url,
+                lockfile,
+                targets=targets,
+                destroy=destroy,
+                allow_empty=allow_empty,
+                promote_from=promote_from,
             )
             if not planned.plan.has_changes() or not confirm(planned):
                 return ApplyOutcome(planned, approved=False)

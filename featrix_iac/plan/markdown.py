@@ -28,6 +28,7 @@ _ORDER = {
     ActionType.UPDATE: 3,
     ActionType.CREATE: 4,
     ActionType.ADOPT: 5,
+    ActionType.PROMOTE: 5,
     ActionType.NOOP: 6,
 }
 

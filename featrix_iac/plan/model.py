@@ -18,6 +18,7 @@ class ActionType(str, Enum):
     DELETE = "delete"
     RETIRE = "retire"  # the API cannot delete it (predictors): forget it, leave it on the server
     ADOPT = "adopt"  # found on the server tagged as ours but missing from the lockfile
+    PROMOTE = "promote"  # take another environment's trained artifact (its ids) instead of training (plan/promote.py)
 
 
 SYMBOLS: dict[ActionType, str] = {
@@ -28,6 +29,7 @@ SYMBOLS: dict[ActionType, str] = {
     ActionType.DELETE: "-",
     ActionType.RETIRE: "x",
     ActionType.ADOPT: "<=",
+    ActionType.PROMOTE: "=>",
 }
 
 
@@ -72,6 +74,8 @@ class Action(_Data):
     warnings: list[str] = Field(default_factory=list)
     # a training's estimate: {training_seconds, rows, columns, epochs, work, calibrated_on} (plan/estimate.py)
     estimate: dict[str, Any] | None = None
+    # a promote's proof: {from, serial, lineage, data, config_hash, training} (plan/promote.py)
+    promotion: dict[str, Any] | None = None
 
 
 class Drift(_Data):
@@ -110,8 +114,13 @@ class Plan(_Data):
 
     def summary_line(self) -> str:
         c = self.counts()
-        add = c["create"] + c["adopt"]
+        add = c["create"] + c["adopt"] + c["promote"]
         line = f"Plan: {add} to add, {c['update']} to change, {c['replace']} to replace, {c['delete']} to destroy."
         if c["retire"]:
             line = line[:-1] + f", {c['retire']} to retire."
+        if c["promote"]:
+            from featrix_iac.plan.estimate import TRAINING
+
+            trainings = sum(1 for a in self.actions if a.action in TRAINING and a.estimate)
+            line += f" {trainings} training{'' if trainings == 1 else 's'} ({c['promote']} promoted)."
         return line

@@ -247,6 +247,10 @@ def _plan_declared(st: _State, address: str) -> None:
     entry = st.lockfile.resources.get(address)
     prior = {**entry.applied, **entry.hashes} if entry is not None else {}
     ignore = _ignores(lifecycle, wanted, prior)
+    if entry is not None and entry.borrowed and ignore != "all":  # another environment's object keeps its names
+        from featrix_iac.plan.promote import ENVIRONMENT_FIELDS
+
+        ignore = [*ignore, *sorted(ENVIRONMENT_FIELDS)]
     action = Action(
         address=address,
         kind=kind,

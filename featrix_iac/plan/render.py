@@ -23,11 +23,13 @@ VERBS: dict[ActionType, str] = {
     A.DELETE: "will be deleted",
     A.RETIRE: "will be retired",
     A.ADOPT: "will be adopted",
+    A.PROMOTE: "will be promoted (no training)",
     A.NOOP: "is unchanged",
 }
 COLORS: dict[ActionType, str] = {
     A.CREATE: "32",  # green
     A.ADOPT: "36",  # cyan
+    A.PROMOTE: "36",
     A.UPDATE: "33",  # yellow
     A.REPLACE: "35",  # magenta
     A.DELETE: "31",  # red

@@ -40,6 +40,9 @@ class LockEntry(BaseModel):
     training: dict[str, Any] = Field(default_factory=dict)
     # the last smoke checks of an endpoint: {at, passed, results: [{name, passed, got, expected}]}
     checks: dict[str, Any] = Field(default_factory=dict)
+    # promoted from another environment: {from, serial, lineage, config_hash}; the object is that environment's,
+    # so destroying or replacing it here only forgets it (never deletes it on the server)
+    borrowed: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("secrets")
     @classmethod

@@ -1,0 +1,142 @@
+"""Promotion between environments: trainings whose configuration and data equal another environment's
+lockfile take its trained artifact (action `promote`); entries borrowed that way are only forgotten."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from featrix_iac.diagnostics import fail
+from featrix_iac.plan.differ import canon, same
+from featrix_iac.plan.model import Action, ActionType, Plan
+from featrix_iac.state import LockEntry, Lockfile
+
+A = ActionType
+# the fields an environment may differ in (names, descriptions, compute cluster, tags) and planning hints
+ENVIRONMENT_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "session_name_prefix",
+        "compute_cluster",
+        "user_metadata",
+        "tags",
+        "priority",
+        "data_summary",
+    }
+)
+# a resource that references another promotable one must follow it: predictor → its foundational model
+REFERENCES = {"predictor": ("foundational_model", "foundational_model", "session_id")}
+BORROWED_NOTE = "borrowed from {env} by promotion: the object is {env}'s, so this environment only forgets it"
+BORROWED_GONE = "borrowed from {env} by promotion and deleted outside this environment (e.g. by {env}'s destroy)"
+
+
+def config_hash(desired: Mapping[str, Any]) -> str:
+    """sha256 of the effective configuration (without the fields an environment may differ in)."""
+    compared = {k: v for k, v in desired.items() if k not in ENVIRONMENT_FIELDS}
+    text = json.dumps(canon(compared), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def promote(plan: Plan, source: Lockfile, source_env: str, trains: set[str]) -> None:
+    """Turn each training create whose configuration and data equal `source`'s ready entry into a promote,
+    in place (pure). A refusal is a warning on the action naming the differences."""
+    if source.server_url and plan.server_url and source.server_url != plan.server_url:
+        raise fail(
+            f"cannot promote from {source_env!r}: its lockfile was written for server {source.server_url}, "
+            f"this environment uses {plan.server_url}",
+            "promotion takes the other environment's trained objects by their ids, which exist on one server "
+            "only; apply the environment on its own server (it trains there), or point both at the same server",
+        )
+    promoted: dict[str, Action] = {}
+    for action in plan.actions:  # in dependency order: a predictor after its foundational model
+        if action.kind not in trains or action.action is not A.CREATE:
+            continue
+        refusal = _refusal(action, source.resources.get(action.address), source_env, promoted)
+        if refusal:
+            action.warnings.append(f"not promoted from {source_env}: {refusal}")
+            continue
+        _promote_one(action, source.resources[action.address], source, source_env)
+        promoted[action.address] = action
+    if promoted:
+        from featrix_iac.plan.estimate import totals
+
+        plan.estimate = totals(plan.actions)
+        plan.warnings = sorted({*plan.warnings, *(w for a in plan.actions for w in a.warnings)})
+
+
+def _refusal(action: Action, entry: LockEntry | None, env: str, promoted: Mapping[str, Action]) -> str:
+    if entry is None or not entry.ids:
+        return f"{env}'s lockfile has no {action.address}"
+    if entry.status != "ready":
+        return f"it is {entry.status} in {env}'s lockfile"
+    if entry.borrowed:
+        return f"{env} itself borrowed it from {entry.borrowed.get('from')!r}: promote from there"
+    recorded = {**entry.applied, **entry.hashes}
+    differing = [
+        f"{name} ({_show(recorded.get(name))} in {env}, {_show(value)} here)"
+        for name, value in sorted(action.desired.items())
+        if name not in ENVIRONMENT_FIELDS and not same(value, recorded.get(name))
+    ]
+    if differing:
+        return "differs in " + "; ".join(differing)
+    ref = REFERENCES.get(action.kind)
+    if ref is not None:
+        field, kind, id_field = ref
+        target = f"{kind}.{action.desired.get(field)}"
+        if target not in promoted:
+            return f"its {kind} {target} is not promoted (it trains anew here)"
+        if promoted[target].prior_ids.get(id_field) != entry.ids.get(id_field):
+            return f"{env}'s {action.address} was trained on another {kind} than {env}'s {target}"
+    return ""
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str) and value.startswith("sha256:"):
+        return value[:23] + "…"
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def _promote_one(action: Action, entry: LockEntry, source: Lockfile, env: str) -> None:
+    proof: dict[str, Any] = {
+        "from": env,
+        "serial": source.serial,
+        "lineage": source.lineage,
+        "config_hash": config_hash(action.desired),
+    }
+    if isinstance(action.desired.get("data"), str):
+        proof["data"] = action.desired["data"]
+    if entry.training:
+        proof["training"] = dict(entry.training)
+    action.action = A.PROMOTE
+    action.prior_ids = dict(entry.ids)
+    # the object keeps the source's names: record them, so the next plans compare the truth (planner ignores them)
+    action.desired.update({k: v for k, v in entry.applied.items() if k in ENVIRONMENT_FIELDS - {"data_summary"}})
+    action.promotion = proof
+    action.estimate = None
+    ids = ", ".join(f"{k} {v}" for k, v in sorted(entry.ids.items()) if k != "job_id")
+    action.reasons = [
+        f"promoted from {env} ({ids}): same configuration and data, no training",
+        f"proof: {env} lockfile serial {source.serial}, config {proof['config_hash'][:23]}…"
+        + (f", data {proof['data'][:23]}…" if "data" in proof else "")
+        + (f", trained {_training(entry.training)}" if entry.training else ""),
+    ]
+
+
+def _training(training: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k} {training[k]}" for k in ("seconds", "rows", "columns", "epochs") if k in training)
+
+
+def note_borrowed(plan: Plan, lockfile: Lockfile) -> None:
+    """Removals and replacements of borrowed entries only forget them here: say so on the action."""
+    for action in plan.actions:
+        entry = lockfile.resources.get(action.address)
+        if entry is None or not entry.borrowed:
+            continue
+        env = entry.borrowed.get("from", "?")
+        if action.action in (A.DELETE, A.RETIRE, A.REPLACE):
+            action.reasons.append(BORROWED_NOTE.format(env=env))
+        elif action.action is A.CREATE and any(d.address == action.address and d.deleted for d in plan.drift):
+            action.reasons.append(BORROWED_GONE.format(env=env))

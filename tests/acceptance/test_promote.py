@@ -1,0 +1,124 @@
+"""Promotion end to end: apply staging, then `apply -e prod --promote-from staging` trains nothing and serves
+staging's predictor; a predictor configured differently in prod trains alone; prod's destroy only forgets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from acceptance_helpers import manifest
+
+RECORD = {"bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181, "island": "Torgersen"}
+TRAINING_KINDS = {"foundational_model", "predictor"}
+
+
+def environments(prod_sex_epochs: int | None = None) -> str:
+    """staging and prod differ in names and descriptions only (plus, optionally, one predictor's epochs)."""
+    sex = f"\n      sex: {{epochs: {prod_sex_epochs}}}" if prod_sex_epochs else ""
+    return f"""
+environments:
+  staging:
+    foundational_models:
+      penguins: {{name: penguins-staging}}
+    endpoints:
+      species_api: {{name: species-staging}}
+  prod:
+    foundational_models:
+      penguins: {{name: penguins-prod}}
+    predictors:
+      species: {{name: species-prod}}{sex}
+    endpoints:
+      species_api: {{name: species-prod, description: Penguin species (prod)}}
+"""
+
+
+def write(cli: Any, server: Any, prod_sex_epochs: int | None = None) -> None:
+    text = manifest(server.url, published=False, vector_database=False, fm_epochs=2, species_epochs=2, sex_epochs=2)
+    cli.write(text + environments(prod_sex_epochs))
+
+
+def lock(project: Path, env: str) -> dict[str, Any]:
+    return json.loads((project / f"featrix.{env}.lock").read_text(encoding="utf-8"))
+
+
+def trainings(server: Any) -> int:
+    """Training jobs on the server: every session's jobs of a training type (its document's job plan)."""
+    with httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30) as api:
+        sessions = api.get("/compute/sessions-for-org").json()["sessions"]
+        count = 0
+        for item in sessions:
+            sid = item["session_id"] if isinstance(item, dict) else item
+            doc = api.get(f"/compute/session/{sid}").json()
+            jobs = doc.get("jobs") or {}
+            values = jobs.values() if isinstance(jobs, dict) else jobs
+            count += sum(1 for j in values if "train" in str(j.get("job_type", "")))
+        return count
+
+
+def predict(cli: Any, server: Any, env: str) -> Any:
+    entry = lock(cli.project, env)["resources"]["endpoint.species_api"]
+    key = cli.ok("output", "-e", env, "endpoint.species_api.api_key").stdout.strip()
+    r = httpx.post(
+        f"{server.url}/endpoint/{entry['ids']['endpoint_id']}/predict",
+        json={"query_record": RECORD},
+        headers={"X-API-Key": key},
+        timeout=30,
+    )
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer.get("prediction") is not None, answer
+    # what the model said, without the ids of this request and endpoint
+    return {k: v for k, v in answer.items() if not k.endswith(("_id", "_uuid"))}
+
+
+@pytest.fixture(scope="module")
+def staged(cli: Any, server: Any) -> int:
+    """Staging applied; the server's training count right after."""
+    write(cli, server)
+    cli.ok("apply", "-e", "staging", "--auto-approve")
+    return trainings(server)
+
+
+def test_a_changed_predictor_trains_alone_and_the_rest_is_promoted(cli: Any, server: Any, staged: int) -> None:
+    write(cli, server, prod_sex_epochs=3)
+    r = cli.ok("plan", "-e", "prod", "--promote-from", "staging")
+    assert "1 training (2 promoted)." in r.stdout, r.stdout
+    assert "foundational_model.penguins will be promoted" in r.stdout
+    assert "predictor.species will be promoted" in r.stdout
+    assert "predictor.sex will be created" in r.stdout
+    assert "not promoted from staging: differs in epochs (2 in staging, 3 here)" in r.stdout
+    assert "staging lockfile serial" in r.stdout
+    assert trainings(server) == staged  # planning trains nothing
+
+
+def test_promotion_trains_nothing_and_serves_stagings_predictor(cli: Any, server: Any, staged: int) -> None:
+    write(cli, server)
+    r = cli.ok("plan", "-e", "prod", "--promote-from", "staging")
+    assert "0 trainings (3 promoted)." in r.stdout, r.stdout
+    cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
+    assert trainings(server) == staged
+    prod, staging = lock(cli.project, "prod")["resources"], lock(cli.project, "staging")["resources"]
+    for address in ("foundational_model.penguins", "predictor.species", "predictor.sex"):
+        assert prod[address]["ids"] == staging[address]["ids"]
+        assert prod[address]["borrowed"]["from"] == "staging"
+    assert prod["endpoint.species_api"]["ids"]["endpoint_id"] != staging["endpoint.species_api"]["ids"]["endpoint_id"]
+    assert predict(cli, server, "prod") == predict(cli, server, "staging")
+    r = cli("plan", "-e", "prod", "--detailed-exitcode")
+    assert r.returncode == 0, r.stdout + r.stderr  # the borrowed entries read as up to date
+
+
+def test_prod_destroy_forgets_borrowed_objects_and_staging_keeps_serving(cli: Any, server: Any, staged: int) -> None:
+    r = cli.ok("plan", "-e", "prod", "--destroy")
+    assert "borrowed from staging by promotion" in r.stdout, r.stdout
+    cli.ok("destroy", "-e", "prod", "--auto-approve")
+    assert lock(cli.project, "prod")["resources"] == {}
+    staging = lock(cli.project, "staging")["resources"]
+    with httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30) as api:
+        sid = staging["foundational_model.penguins"]["ids"]["session_id"]
+        assert api.get(f"/compute/session/{sid}").status_code == 200
+    predict(cli, server, "staging")
+    r = cli("plan", "-e", "staging", "--detailed-exitcode")
+    assert r.returncode == 0, r.stdout + r.stderr

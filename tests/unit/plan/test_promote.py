@@ -1,0 +1,144 @@
+"""plan/promote.py: which trainings become promotions, the proof, the refusals, and borrowed entries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from featrix_iac.diagnostics import DiagnosticsError
+from featrix_iac.plan.model import Action, ActionType, Drift, Plan
+from featrix_iac.plan.promote import config_hash, note_borrowed, promote
+from featrix_iac.state import LockEntry, Lockfile
+
+URL = "http://127.0.0.1:8080"
+DATA = "sha256:" + "ab" * 32
+FM = {"data": DATA, "name": "penguins-prod", "epochs": 3, "user_metadata": {"team": "prod"}}
+PRED = {"foundational_model": "penguins", "name": "species", "epochs": 5, "target_column": "species"}
+TRAINS = {"foundational_model", "predictor"}
+
+
+def _plan(fm: dict[str, Any] | None = None, pred: dict[str, Any] | None = None) -> Plan:
+    actions = [
+        Action(
+            address="foundational_model.penguins",
+            kind="foundational_model",
+            action=ActionType.CREATE,
+            desired=dict(fm or FM),
+            estimate={"training_seconds": 10.0},
+        ),
+        Action(
+            address="predictor.species",
+            kind="predictor",
+            action=ActionType.CREATE,
+            desired=dict(pred or PRED),
+            depends_on=["foundational_model.penguins"],
+            estimate={"training_seconds": 5.0},
+        ),
+    ]
+    return Plan(
+        tool_version="t", project="p", environment="prod", server_url=URL, lineage="l", serial=1, actions=actions
+    )
+
+
+def _staging(**fm_changes: Any) -> Lockfile:
+    fm_applied = {**FM, "name": "penguins-staging", "user_metadata": {"team": "staging"}, **fm_changes}
+    data = fm_applied.pop("data")
+    return Lockfile(
+        serial=7,
+        lineage="staging-lineage",
+        environment="staging",
+        server_url=URL,
+        resources={
+            "foundational_model.penguins": LockEntry(
+                kind="foundational_model",
+                status="ready",
+                ids={"session_id": "s-1"},
+                applied=fm_applied,
+                hashes={"data": data},
+                training={"seconds": 9.0},
+            ),
+            "predictor.species": LockEntry(
+                kind="predictor", status="ready", ids={"session_id": "s-1", "predictor_id": "p-1"}, applied=dict(PRED)
+            ),
+        },
+    )
+
+
+def test_equal_configuration_and_data_promote_with_proof_and_no_training() -> None:
+    plan = _plan()
+    promote(plan, _staging(), "staging", TRAINS)
+    fm, pred = plan.actions
+    assert [fm.action, pred.action] == [ActionType.PROMOTE, ActionType.PROMOTE]
+    assert pred.prior_ids == {"session_id": "s-1", "predictor_id": "p-1"}
+    assert fm.promotion == {
+        "from": "staging",
+        "serial": 7,
+        "lineage": _staging().lineage,
+        "data": DATA,
+        "config_hash": config_hash(FM),
+        "training": {"seconds": 9.0},
+    }
+    assert fm.desired["name"] == "penguins-staging"  # the object keeps staging's name
+    assert "0 trainings (2 promoted)." in plan.summary_line()
+    assert "staging lockfile serial 7" in fm.reasons[1]
+
+
+def test_config_hash_ignores_what_environments_may_differ_in() -> None:
+    assert config_hash(FM) == config_hash({**FM, "name": "x", "user_metadata": {}, "compute_cluster": "gpu"})
+    assert config_hash(FM) != config_hash({**FM, "epochs": 4})
+
+
+def test_a_different_field_is_refused_by_name_and_its_dependents_train_too() -> None:
+    plan = _plan(fm={**FM, "epochs": 4})
+    promote(plan, _staging(), "staging", TRAINS)
+    fm, pred = plan.actions
+    assert fm.action is ActionType.CREATE and pred.action is ActionType.CREATE
+    assert fm.warnings == ["not promoted from staging: differs in epochs (3 in staging, 4 here)"]
+    assert "foundational_model.penguins is not promoted" in pred.warnings[0]
+
+
+def test_different_data_is_refused() -> None:
+    plan = _plan()
+    promote(plan, _staging(data="sha256:" + "cd" * 32), "staging", TRAINS)
+    assert plan.actions[0].action is ActionType.CREATE
+    assert "differs in data" in plan.actions[0].warnings[0]
+
+
+def test_a_tainted_or_missing_source_is_refused() -> None:
+    staging = _staging()
+    staging.resources["foundational_model.penguins"].status = "tainted"
+    plan = _plan()
+    promote(plan, staging, "staging", TRAINS)
+    assert plan.actions[0].warnings == ["not promoted from staging: it is tainted in staging's lockfile"]
+    plan = _plan()
+    promote(plan, Lockfile(server_url=URL), "staging", TRAINS)
+    assert plan.actions[0].warnings == [
+        "not promoted from staging: staging's lockfile has no foundational_model.penguins"
+    ]
+
+
+def test_another_server_is_refused() -> None:
+    staging = _staging()
+    staging.server_url = "https://sphere-api.featrix.com"
+    with pytest.raises(DiagnosticsError) as info:
+        promote(_plan(), staging, "staging", TRAINS)
+    assert any("cannot promote from 'staging'" in d.summary for d in info.value.diagnostics)
+
+
+def test_removing_a_borrowed_entry_says_it_is_only_forgotten() -> None:
+    lock = Lockfile(
+        resources={
+            "foundational_model.penguins": LockEntry(
+                kind="foundational_model", status="ready", ids={"session_id": "s-1"}, borrowed={"from": "staging"}
+            )
+        }
+    )
+    plan = _plan()
+    plan.actions = [Action(address="foundational_model.penguins", kind="foundational_model", action=ActionType.DELETE)]
+    note_borrowed(plan, lock)
+    assert "the object is staging's, so this environment only forgets it" in plan.actions[0].reasons[-1]
+    plan.actions = [Action(address="foundational_model.penguins", kind="foundational_model", action=ActionType.CREATE)]
+    plan.drift = [Drift(address="foundational_model.penguins", deleted=True)]
+    note_borrowed(plan, lock)
+    assert "deleted outside this environment" in plan.actions[0].reasons[-1]
