@@ -102,3 +102,53 @@ def test_state_migrates_from_the_file_and_back(server: Any, pg: Postgres, tmp_pa
     other.write_text(json.dumps({**before, "lineage": "00000000-0000-4000-8000-000000000001"}))
     refused = cli("state", "push", str(other))
     assert refused.returncode == 1 and "another lineage" in refused.stderr
+
+
+def test_twenty_concurrent_runs_lose_nothing(server: Any, pg: Postgres, tmp_path: Path) -> None:
+    cli = _checkout(tmp_path / "crowd", server, pg)
+    text = (cli.project / "featrix.yaml").read_text().replace("project: acceptance", "project: crowd")
+    cli.write(text)
+    cli.ok("apply", "--auto-approve")
+    before = json.loads(cli.ok("state", "pull").stdout)
+    procs = [
+        cli.popen(
+            *(("apply", "--auto-approve") if n % 2 else ("plan",)), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        for n in range(20)
+    ]
+    outcomes = [(p.args, p.wait(300), *p.communicate()) for p in procs]
+    for args, code, out, err in outcomes:
+        assert "Traceback" not in err, err
+        refused = code == 1 and "locked by another run" in err and "held by" in err
+        assert code == 0 or refused, f"{args}: {code}\n{out}\n{err}"
+    after = json.loads(cli.ok("state", "pull").stdout)
+    assert after["resources"] == before["resources"]  # no entry lost or changed by the crowd
+    assert cli.ok("plan", "--detailed-exitcode").returncode == 0
+
+
+def test_a_database_lost_mid_apply_is_a_clear_error_and_the_state_stays_valid(
+    server: Any, pg: Postgres, tmp_path: Path
+) -> None:
+    cli = _checkout(tmp_path / "cut", server, pg, sex_epochs=300)
+    cli.write((cli.project / "featrix.yaml").read_text().replace("project: acceptance", "project: cut"))
+    proc = cli.popen("apply", "--auto-approve", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:
+            pulled = cli("state", "pull")
+            if pulled.returncode == 0 and "predictor.sex" in pulled.stdout:
+                break
+            time.sleep(0.5)
+        pg.stop("immediate")  # the network to the state database is cut while the apply runs
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        pg.start()
+    assert proc.returncode == 1, out + err
+    assert "cannot reach the state database" in out + err and "Traceback" not in err, out + err
+    stored = json.loads(cli.ok("state", "pull").stdout)  # what was written before the cut is whole
+    assert stored["resources"]
+    r = cli("apply", "--auto-approve")  # and the next apply finishes from it
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert cli.ok("plan", "--detailed-exitcode").returncode == 0
