@@ -331,3 +331,16 @@ def test_the_workflow_steps_run_in_order_against_the_local_server(tmp_path: Path
     ok(runner.job("plan", workflow))  # the next pull request changes nothing: no comment
     assert runner.outputs["plan"]["exitcode"] == "0"
     assert not any("POST" in c or "PATCH" in c for c in log.read_text().splitlines())
+
+
+def test_the_postgres_variant_keeps_the_state_in_the_database() -> None:
+    """The team variant: FEATRIX_STATE_URL in every job that reads state, state pull in the PR comment, and no
+    lockfile commit-back; otherwise the same jobs and steps as featrix.yml."""
+    base = yaml.safe_load(WORKFLOW.read_text())
+    variant = yaml.safe_load((WORKFLOW.parent / "featrix-postgres.yml").read_text())
+    assert list(variant["jobs"]) == list(base["jobs"])
+    for job in ("plan", "apply", "drift"):
+        assert variant["jobs"][job]["env"]["FEATRIX_STATE_URL"] == "${{ secrets.FEATRIX_STATE_URL }}"
+    runs = "\n".join(str(s.get("run", "")) for j in variant["jobs"].values() for s in j.get("steps", []))
+    assert "featrix state pull" in runs and "git push" not in runs and "git commit" not in runs
+    assert variant["jobs"]["apply"]["permissions"]["contents"] == "read"
