@@ -1,5 +1,6 @@
 """Promotion end to end: apply staging, then `apply -e prod --promote-from staging` trains nothing and serves
-staging's predictor; a predictor configured differently in prod trains alone; prod's destroy only forgets."""
+staging's predictor; a predictor configured differently in prod trains alone; prod's destroy only forgets;
+staging's destroy shows in prod's plan as drift."""
 
 from __future__ import annotations
 
@@ -98,7 +99,8 @@ def test_promotion_trains_nothing_and_serves_stagings_predictor(cli: Any, server
     write(cli, server)
     r = cli.ok("plan", "-e", "prod", "--promote-from", "staging")
     assert "0 trainings (3 promoted)." in r.stdout, r.stdout
-    cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
+    cli.ok("plan", "-e", "prod", "--promote-from", "staging", "-out", "promote.fxplan")
+    cli.ok("apply", "-e", "prod", "promote.fxplan")  # a saved plan carries its promotions
     assert trainings(server) == staged
     prod, staging = lock(cli.project, "prod")["resources"], lock(cli.project, "staging")["resources"]
     for address in ("foundational_model.penguins", "predictor.species", "predictor.sex"):
@@ -122,3 +124,12 @@ def test_prod_destroy_forgets_borrowed_objects_and_staging_keeps_serving(cli: An
     predict(cli, server, "staging")
     r = cli("plan", "-e", "staging", "--detailed-exitcode")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_stagings_destroy_shows_in_prods_plan_as_drift(cli: Any, server: Any, staged: int) -> None:
+    r = cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
+    assert trainings(server) == staged
+    cli.ok("destroy", "-e", "staging", "--auto-approve")
+    r = cli("plan", "-e", "prod", "--detailed-exitcode")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "borrowed from staging by promotion and deleted outside this environment" in r.stdout, r.stdout
