@@ -12,13 +12,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from featrix_iac.cli.errors import EXIT_CHANGES, EXIT_ERROR, CommandExit
+from featrix_iac.cli.errors import EXIT_CHANGES, EXIT_ERROR, EXIT_QUALITY, CommandExit
 from featrix_iac.cli.output import color_enabled, err, out
 from featrix_iac.diagnostics import fail
 
 if TYPE_CHECKING:
     from featrix_iac.apply import Interrupt
-    from featrix_iac.operations import ApplyOutcome, PlanResult
+    from featrix_iac.operations import ApplyOutcome, PlanResult, QualityResult
 
 ENV_OPTION = click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay (default: none).")
 TARGET_OPTION = click.option(
@@ -68,6 +68,28 @@ def _on_retry(event: Any) -> None:
 @TARGET_OPTION
 @click.option("--destroy", is_flag=True, help="Plan the deletion of everything the lockfile records.")
 @click.option("--refresh-only", is_flag=True, help="Only report drift: what changed on the server outside featrix.")
+@click.option(
+    "--quality",
+    is_flag=True,
+    help="With --refresh-only: also compare each endpoint's live figures with its training metrics "
+    "(exit 3 when one degraded, with --detailed-exitcode).",
+)
+@click.option(
+    "--quality-tolerance",
+    type=click.FloatRange(0, 1),
+    default=0.10,
+    show_default=True,
+    metavar="FRACTION",
+    help="How much worse than training (relative) a live figure may be before it counts as degraded.",
+)
+@click.option(
+    "--quality-min-paired",
+    type=click.IntRange(1),
+    default=30,
+    show_default=True,
+    metavar="N",
+    help="Labelled requests a shadow comparison needs before its figure is judged (fewer: unknown).",
+)
 @ALLOW_EMPTY_OPTION
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes (0: none, 1: error).")
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON (schemas/plan.schema.json).")
@@ -91,6 +113,9 @@ def plan_cmd(
     targets: tuple[str, ...],
     destroy: bool,
     refresh_only: bool,
+    quality: bool,
+    quality_tolerance: float,
+    quality_min_paired: int,
     allow_empty: bool,
     detailed_exitcode: bool,
     as_json: bool,
@@ -105,6 +130,8 @@ def plan_cmd(
 
     if as_json and markdown:
         raise click.UsageError("--json and --markdown exclude each other")
+    if quality and not refresh_only:
+        raise click.UsageError("--quality needs --refresh-only")
     result = operations.plan(
         _root(),
         env,
@@ -116,29 +143,56 @@ def plan_cmd(
         max_training_minutes=max_training_minutes,
         promote_from=promote_from,
     )
-    _print_plan(result, as_json=as_json, markdown=markdown, compact=compact)
+    degraded = False
+    if quality:
+        assessed = operations.assess_quality(
+            _root(), env, tolerance=quality_tolerance, min_paired=quality_min_paired, on_retry=_on_retry
+        )
+        degraded = any(r.verdict == "degraded" for r in assessed)
+        _print_plan(result, as_json=as_json, markdown=markdown, compact=compact, quality=assessed)
+    else:
+        _print_plan(result, as_json=as_json, markdown=markdown, compact=compact)
     if out_file:
         _save(result, Path(out_file))
+    if detailed_exitcode and degraded:
+        raise CommandExit(EXIT_QUALITY)
     if detailed_exitcode and result.plan.has_changes():
         raise CommandExit(EXIT_CHANGES)
 
 
-def _print_plan(result: PlanResult, *, as_json: bool, markdown: bool, compact: bool | None = None) -> None:
+def _print_plan(
+    result: PlanResult,
+    *,
+    as_json: bool,
+    markdown: bool,
+    compact: bool | None = None,
+    quality: list[QualityResult] | None = None,
+) -> None:
+    from featrix_iac.cli import quality_view
     from featrix_iac.cli.views import show_plan, show_warnings
 
     plan = result.plan
     if as_json:
         from featrix_iac.plan.render import render_json
 
-        out(render_json(plan), nl=False)
+        text = render_json(plan)
+        if quality is not None:
+            import json
+
+            doc = json.loads(text)
+            doc["model_quality"] = quality_view.quality_json(quality)
+            text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        out(text, nl=False)
         return
     if markdown:
         from featrix_iac.plan.markdown import render_markdown
 
-        out(render_markdown(plan), nl=False)
+        out(render_markdown(plan) + (quality_view.quality_markdown(quality) if quality is not None else ""), nl=False)
         return
     show_warnings(result.warnings)
     show_plan(plan, color=_color(), compact=compact)
+    if quality is not None:
+        out(quality_view.quality_text(quality))
 
 
 def _save(result: PlanResult, path: Path) -> None:

@@ -11,6 +11,7 @@ from featrix_iac.cli.output import echo_diagnostics, err
 from featrix_iac.diagnostics import DiagnosticsError
 
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+EXIT_QUALITY = 3  # `plan --refresh-only --quality --detailed-exitcode`: an endpoint's model quality degraded
 
 
 class CommandExit(Exception):

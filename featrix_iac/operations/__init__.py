@@ -18,6 +18,7 @@ from featrix_iac.operations.planning import (
     plan,
     run_apply,
 )
+from featrix_iac.operations.quality import QualityResult, assess_quality
 from featrix_iac.operations.reading import (
     OutputValue,
     example_record,
@@ -42,9 +43,11 @@ __all__ = [
     "ImportResult",
     "OutputValue",
     "PlanResult",
+    "QualityResult",
     "Session",
     "apply",
     "apply_saved",
+    "assess_quality",
     "connect",
     "desired_of",
     "example_record",

@@ -160,6 +160,27 @@ def plan_schema() -> dict[str, Any]:
         f"A featrix-iac plan, format_version {PLAN_FORMAT_VERSION}. Sensitive values are never present: "
         f'changes with "sensitive": true hold "{REDACTED}".'
     )
+    # only with `plan --refresh-only --quality` (operations/quality.py QualityResult, one per endpoint)
+    schema["properties"]["model_quality"] = {
+        "title": "Model Quality",
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["address", "verdict", "why"],
+            "properties": {
+                "address": {"type": "string"},
+                "verdict": {"enum": ["ok", "degraded", "unknown"]},
+                "why": {"type": "string"},
+                "metric": {"type": ["string", "null"]},
+                "baseline": {"type": ["number", "null"]},
+                "live": {"type": ["number", "null"]},
+                "paired": {"type": "integer"},
+                "usage_count": {"type": ["integer", "null"]},
+                "last_used_at": {"type": ["string", "null"]},
+                "comparisons": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+    }
     return schema
 
 

@@ -1,0 +1,148 @@
+"""Model-quality drift: each endpoint's live figures (stats, shadow comparisons) against its training metrics.
+
+What the real service exposes, per the official client 2.0.13460 (api/api_endpoint.py):
+- `GET /endpoints/{id}` (`APIEndpoint.refresh`): `comparisons[]`, serving vs each shadow on the same labelled
+  requests: `paired_with_ground_truth`, `verdict` (shadow_better / shadow_worse / other: undecided),
+  `serving{accuracy_rate, mae, r2}`, `delta_ci95`. It is the only live figure of the serving predictor.
+- `GET /endpoints/{id}/stats` (`APIEndpoint.get_usage_stats`): `usage_count`, `last_used_at`.
+- `GET /session/{sid}/predictor/{pid}/classification_metrics` (api/predictor.py `get_classification_metrics`):
+  the predictor's own held-out training metrics (`classification_metrics.accuracy`, or `regression_metrics`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from featrix_iac.operations.session import connect, open_session
+
+if TYPE_CHECKING:
+    from featrix_iac.client import FeatrixClient
+
+DEFAULT_TOLERANCE = 0.10  # live may be this much worse than the baseline, relative, before "degraded"
+DEFAULT_MIN_PAIRED = 30  # labelled requests a comparison needs before its figure is trusted
+
+# (metric of the baseline, figure of comparisons[].serving, True when higher is better)
+ACCURACY = ("accuracy", "accuracy_rate", True)
+ERROR = ("mae", "mae", False)
+
+
+@dataclass(frozen=True)
+class QualityResult:
+    """One endpoint's model quality: baseline vs live figure, and a verdict (ok / degraded / unknown)."""
+
+    address: str
+    verdict: str  # ok | degraded | unknown
+    why: str
+    metric: str | None = None
+    baseline: float | None = None
+    live: float | None = None
+    paired: int = 0
+    usage_count: int | None = None
+    last_used_at: str | None = None
+    comparisons: list[dict[str, Any]] = field(default_factory=list)  # shadow id, verdict, paired, delta_ci95
+
+
+def assess_quality(
+    root: Path | str,
+    env: str | None,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    min_paired: int = DEFAULT_MIN_PAIRED,
+    on_retry: Any = None,
+) -> list[QualityResult]:
+    """Every recorded endpoint's live quality against the serving predictor's training metrics."""
+    session = open_session(root, env)
+    lock = session.store.load()
+    addresses = [a for a in lock.addresses("endpoint") if lock.resources[a].status != "retired"]
+    if not addresses:
+        return []
+    results = []
+    with connect(session.loaded, on_retry=on_retry) as (client, _url):
+        for address in addresses:
+            eid = lock.resources[address].ids.get("endpoint_id")
+            if not eid:
+                results.append(QualityResult(address, "unknown", "no endpoint id in the lockfile"))
+                continue
+            results.append(_assess(client, address, eid, tolerance, min_paired))
+    return results
+
+
+def _assess(client: FeatrixClient, address: str, eid: str, tolerance: float, min_paired: int) -> QualityResult:
+    from featrix_iac.client import NotFoundError
+
+    try:
+        doc = client.get(f"/endpoints/{eid}")
+        stats = client.get(f"/endpoints/{eid}/stats")
+    except NotFoundError:
+        return QualityResult(address, "unknown", f"endpoint {eid} is not on the server (see the drift above)")
+    usage: dict[str, Any] = {"usage_count": stats.get("usage_count"), "last_used_at": stats.get("last_used_at")}
+    comps = [c for c in doc.get("comparisons") or [] if isinstance(c, dict)]
+    shown = [
+        {k: c.get(k) for k in ("shadow_neural_function_id", "verdict", "paired_with_ground_truth", "delta_ci95")}
+        for c in comps
+    ]
+    baseline = _baseline(client, doc)
+    if isinstance(baseline, str):
+        return QualityResult(address, "unknown", baseline, comparisons=shown, **usage)
+    (metric, figure, higher), base = baseline
+    return judge(address, metric, figure, higher, base, comps, tolerance, min_paired, shown, usage)
+
+
+def _baseline(client: FeatrixClient, doc: dict[str, Any]) -> tuple[tuple[str, str, bool], float] | str:
+    """The serving predictor's held-out training metric, or why there is none."""
+    from featrix_iac.client import NotFoundError
+
+    pid, sid = doc.get("serving_predictor_id"), doc.get("session_id")
+    if not pid or not sid:
+        return "the endpoint reports no serving predictor"
+    try:
+        report = client.get(f"/compute/session/{sid}/predictor/{pid}/classification_metrics")
+    except NotFoundError:
+        return f"no training metrics for the serving predictor {pid}"
+    for kind, block in ((ACCURACY, "classification_metrics"), (ERROR, "regression_metrics")):
+        value = (report.get(block) or {}).get(kind[0])
+        if isinstance(value, (int, float)):
+            return kind, float(value)
+    return f"the training metrics of {pid} have neither accuracy nor mae"
+
+
+def judge(
+    address: str,
+    metric: str,
+    figure: str,
+    higher: bool,
+    base: float,
+    comps: list[dict[str, Any]],
+    tolerance: float,
+    min_paired: int,
+    shown: list[dict[str, Any]] | None = None,
+    usage: dict[str, Any] | None = None,
+) -> QualityResult:
+    """ok / degraded / unknown from the comparisons' serving figure (weighted by paired requests)."""
+    extra: dict[str, Any] = {"metric": metric, "baseline": base, "comparisons": shown or [], **(usage or {})}
+    scored = [
+        (float(c["serving"][figure]), int(c.get("paired_with_ground_truth") or 0))
+        for c in comps
+        if isinstance(c.get("serving"), dict) and isinstance(c["serving"].get(figure), (int, float))
+    ]
+    paired = max((n for _, n in scored), default=0)
+    if not comps:
+        why = "no shadow comparison: the API scores live predictions only against a shadow"
+        return QualityResult(address, "unknown", why, **extra)
+    if not scored or paired < min_paired:
+        why = f"{paired} labelled requests, fewer than the {min_paired} needed"
+        return QualityResult(address, "unknown", why, paired=paired, **extra)
+    live = next(v for v, n in scored if n == paired)  # the comparison with the most labelled requests
+    limit = base * (1 - tolerance) if higher else base * (1 + tolerance)
+    worse = live < limit if higher else live > limit
+    better_shadow = [c.get("shadow_neural_function_id") for c in comps if c.get("verdict") == "shadow_better"]
+    if worse:
+        why = f"live {metric} {live:.3g} is worse than {limit:.3g} (training {base:.3g}, tolerance {tolerance:.0%})"
+        return QualityResult(address, "degraded", why, live=live, paired=paired, **extra)
+    if better_shadow:
+        why = f"the shadow {better_shadow[0]} does significantly better than the serving predictor"
+        return QualityResult(address, "degraded", why, live=live, paired=paired, **extra)
+    why = f"live {metric} {live:.3g} within {tolerance:.0%} of training {base:.3g}"
+    return QualityResult(address, "ok", why, live=live, paired=paired, **extra)

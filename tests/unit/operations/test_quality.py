@@ -1,0 +1,43 @@
+"""The model-quality verdict: live figure of the shadow comparisons against the training metric."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from featrix_iac.operations.quality import ACCURACY, ERROR, judge
+
+
+def _comp(figure: str, value: float, paired: int, verdict: str = "undecided") -> dict[str, Any]:
+    return {
+        "shadow_neural_function_id": "nf",
+        "serving": {figure: value},
+        "paired_with_ground_truth": paired,
+        "verdict": verdict,
+    }
+
+
+def _judge(kind: tuple[str, str, bool], base: float, comps: list[dict[str, Any]], min_paired: int = 30) -> Any:
+    return judge("endpoint.e", *kind, base, comps, 0.1, min_paired)
+
+
+def test_accuracy_below_the_tolerance_is_degraded_and_within_it_ok() -> None:
+    assert _judge(ACCURACY, 0.9, [_comp("accuracy_rate", 0.7, 40)]).verdict == "degraded"
+    ok = _judge(ACCURACY, 0.9, [_comp("accuracy_rate", 0.85, 40)])
+    assert ok.verdict == "ok" and ok.live == 0.85 and ok.paired == 40
+
+
+def test_an_error_metric_degrades_upwards() -> None:
+    assert _judge(ERROR, 100.0, [_comp("mae", 130.0, 40)]).verdict == "degraded"
+    assert _judge(ERROR, 100.0, [_comp("mae", 105.0, 40)]).verdict == "ok"
+
+
+def test_without_comparisons_or_enough_labels_it_is_unknown_with_why() -> None:
+    none = _judge(ACCURACY, 0.9, [])
+    assert none.verdict == "unknown" and "shadow" in none.why
+    few = _judge(ACCURACY, 0.9, [_comp("accuracy_rate", 0.1, 3)])
+    assert few.verdict == "unknown" and "3 labelled" in few.why
+
+
+def test_a_significantly_better_shadow_means_the_serving_predictor_degraded() -> None:
+    r = _judge(ACCURACY, 0.9, [_comp("accuracy_rate", 0.88, 40, verdict="shadow_better")])
+    assert r.verdict == "degraded" and "nf" in r.why
