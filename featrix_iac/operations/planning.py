@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -47,18 +46,9 @@ class ApplyOutcome:
 
 def desired_of(session: Session) -> dict[str, tuple[Any, dict[str, Any]]]:
     """{address: (manifest resource, handler.desired())}, data files fingerprinted through the store's cache."""
-    from featrix_iac.config.data_profile import data_summary
-    from featrix_iac.resources.base import DesiredContext
     from featrix_iac.resources.registry import handler_for
 
-    loaded = session.loaded
-    ctx = DesiredContext(
-        loaded.project.project,
-        loaded.environment,
-        loaded.root,
-        session.store.fingerprint,
-        partial(data_summary, root=loaded.root),
-    )
+    loaded, ctx = session.loaded, session.desired_context()
     return {
         str(addr): (res, handler_for(addr.kind).desired(addr.key, res, ctx)) for addr, res in loaded.project.resources()
     }

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from featrix_iac.client import FeatrixClient, RetryEvent
     from featrix_iac.config import LoadedProject
     from featrix_iac.graph import ResourceGraph
+    from featrix_iac.resources.base import DesiredContext
     from featrix_iac.state import StateStore
 
 
@@ -29,6 +30,22 @@ class Session:
     loaded: LoadedProject
     graph: ResourceGraph
     store: StateStore
+
+    def desired_context(self) -> DesiredContext:
+        """What handlers need to build desired state: who we are, and cached fingerprints and data summaries."""
+        from functools import partial
+
+        from featrix_iac.config.data_profile import data_summary
+        from featrix_iac.resources.base import DesiredContext
+
+        loaded = self.loaded
+        return DesiredContext(
+            loaded.project.project,
+            loaded.environment,
+            loaded.root,
+            self.store.fingerprint,
+            partial(data_summary, root=loaded.root),
+        )
 
 
 @collector_paused()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -85,19 +84,9 @@ def _parse_address(address: str) -> Any:
 
 
 def _desired_one(session: Session, addr: Any, resource: Any) -> dict[str, Any]:
-    from featrix_iac.config.data_profile import data_summary
-    from featrix_iac.resources.base import DesiredContext
     from featrix_iac.resources.registry import handler_for
 
-    loaded = session.loaded
-    ctx = DesiredContext(
-        loaded.project.project,
-        loaded.environment,
-        loaded.root,
-        session.store.fingerprint,
-        partial(data_summary, root=loaded.root),
-    )
-    return handler_for(addr.kind).desired(addr.key, resource, ctx)
+    return handler_for(addr.kind).desired(addr.key, resource, session.desired_context())
 
 
 def _import_entry(session: Session, lock: Lockfile, address: str, object_id: str, wanted: dict[str, Any]) -> LockEntry:
