@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -99,29 +97,15 @@ def test_ci_false_is_not_ci(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, val
     assert key_file(tmp_path).is_file()
 
 
-def _first_use(root: Path, barrier: Any, results: Any) -> None:
-    store = StateStore(root, "default")
-    barrier.wait()
-    try:
-        results.put(("ok", store.encrypt("endpoint.api", SECRET)))
-    except DiagnosticsError as exc:
-        results.put(("error", str(exc)))
-
-
 def test_simultaneous_first_uses_share_one_complete_key(tmp_path: Path) -> None:
     """Many processes' first use at once: all get one key; none reads an empty or partial key file."""
-    n = 48
-    ctx = multiprocessing.get_context("fork")
-    barrier, results = ctx.Barrier(n), ctx.Queue()
-    procs = [ctx.Process(target=_first_use, args=(tmp_path, barrier, results)) for _ in range(n)]
-    for proc in procs:
-        proc.start()
-    outcomes = [results.get(timeout=60) for _ in range(n)]
-    for proc in procs:
-        proc.join(timeout=60)
-    assert [text for status, text in outcomes if status == "error"] == []
+    from lock_key_race import SECRET as RACE_SECRET
+    from lock_key_race import first_uses
+
+    errors, blobs = first_uses(tmp_path, 48)
+    assert errors == [] and len(blobs) == 48
     reader = StateStore(tmp_path, "default")
-    assert all(reader.decrypt("endpoint.api", blob) == SECRET for _, blob in outcomes)
+    assert all(reader.decrypt("endpoint.api", blob) == RACE_SECRET for blob in blobs)
     assert [p.name for p in (tmp_path / ".featrix").iterdir() if p.name.endswith(".tmp")] == []
 
 
