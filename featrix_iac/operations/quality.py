@@ -19,6 +19,7 @@ from featrix_iac.operations.session import connect, open_session
 
 if TYPE_CHECKING:
     from featrix_iac.client import FeatrixClient
+    from featrix_iac.state import Lockfile
 
 DEFAULT_TOLERANCE = 0.10  # live may be this much worse than the baseline, relative, before "degraded"
 DEFAULT_MIN_PAIRED = 30  # labelled requests a comparison needs before its figure is trusted
@@ -58,6 +59,7 @@ def assess_quality(
     addresses = [a for a in lock.addresses("endpoint") if lock.resources[a].status != "retired"]
     if not addresses:
         return []
+    sessions = _sessions_of_predictors(lock)
     results = []
     with connect(session.loaded, on_retry=on_retry) as (client, _url):
         for address in addresses:
@@ -65,11 +67,24 @@ def assess_quality(
             if not eid:
                 results.append(QualityResult(address, "unknown", "no endpoint id in the lockfile"))
                 continue
-            results.append(_assess(client, address, eid, tolerance, min_paired))
+            results.append(_assess(client, address, eid, sessions, tolerance, min_paired))
     return results
 
 
-def _assess(client: FeatrixClient, address: str, eid: str, tolerance: float, min_paired: int) -> QualityResult:
+def _sessions_of_predictors(lock: Lockfile) -> dict[str, str]:
+    """predictor id → session id, from every entry's ids and retired ids (the endpoint object the official
+    client reads, APIEndpoint.from_response, has no session id: the lockfile knows it)."""
+    out: dict[str, str] = {}
+    for entry in lock.resources.values():
+        for ids in (entry.ids, *entry.retired):
+            if ids.get("predictor_id") and ids.get("session_id"):
+                out.setdefault(ids["predictor_id"], ids["session_id"])
+    return out
+
+
+def _assess(
+    client: FeatrixClient, address: str, eid: str, sessions: dict[str, str], tolerance: float, min_paired: int
+) -> QualityResult:
     from featrix_iac.client import NotFoundError
 
     try:
@@ -83,20 +98,22 @@ def _assess(client: FeatrixClient, address: str, eid: str, tolerance: float, min
         {k: c.get(k) for k in ("shadow_neural_function_id", "verdict", "paired_with_ground_truth", "delta_ci95")}
         for c in comps
     ]
-    baseline = _baseline(client, doc)
+    baseline = _baseline(client, doc.get("serving_predictor_id"), sessions)
     if isinstance(baseline, str):
         return QualityResult(address, "unknown", baseline, comparisons=shown, **usage)
     (metric, figure, higher), base = baseline
     return judge(address, metric, figure, higher, base, comps, tolerance, min_paired, shown, usage)
 
 
-def _baseline(client: FeatrixClient, doc: dict[str, Any]) -> tuple[tuple[str, str, bool], float] | str:
+def _baseline(client: FeatrixClient, pid: Any, sessions: dict[str, str]) -> tuple[tuple[str, str, bool], float] | str:
     """The serving predictor's held-out training metric, or why there is none."""
     from featrix_iac.client import NotFoundError
 
-    pid, sid = doc.get("serving_predictor_id"), doc.get("session_id")
-    if not pid or not sid:
+    if not pid:
         return "the endpoint reports no serving predictor"
+    sid = sessions.get(str(pid))
+    if not sid:
+        return f"the serving predictor {pid} is not recorded in the lockfile: no training metrics to compare with"
     try:
         report = client.get(f"/compute/session/{sid}/predictor/{pid}/classification_metrics")
     except NotFoundError:

@@ -41,3 +41,20 @@ def test_without_comparisons_or_enough_labels_it_is_unknown_with_why() -> None:
 def test_a_significantly_better_shadow_means_the_serving_predictor_degraded() -> None:
     r = _judge(ACCURACY, 0.9, [_comp("accuracy_rate", 0.88, 40, verdict="shadow_better")])
     assert r.verdict == "degraded" and "nf" in r.why
+
+
+def test_the_serving_predictors_session_comes_from_the_lockfile_retired_ones_included() -> None:
+    from featrix_iac.operations.quality import _baseline, _sessions_of_predictors
+    from featrix_iac.state import LockEntry, Lockfile
+
+    entry = LockEntry(
+        kind="predictor",
+        status="ready",
+        ids={"predictor_id": "p2", "session_id": "s2"},
+        retired=[{"predictor_id": "p1", "session_id": "s1", "reason": "retired"}],
+    )
+    lock = Lockfile(resources={"predictor.species": entry})
+    sessions = _sessions_of_predictors(lock)
+    assert sessions == {"p2": "s2", "p1": "s1"}
+    why = _baseline(None, "p9", sessions)  # type: ignore[arg-type]  # no server call for an unknown predictor
+    assert isinstance(why, str) and "p9" in why and "lockfile" in why
