@@ -114,7 +114,7 @@ def make_plan_with(
         found=seen.found,
         source_of=source_of,
     )
-    _promotion(session, plan, lockfile, promote_from)
+    _promotion(session, client, plan, lockfile, promote_from)
     warnings = list(seen.warnings)
     if lockfile.server_url and lockfile.server_url != server_url and lockfile.resources:
         warnings.append(
@@ -128,10 +128,14 @@ def make_plan_with(
     )
 
 
-def _promotion(session: Session, plan: Plan, lockfile: Lockfile, promote_from: str | None) -> None:
-    """Promote from another environment's lockfile (read only), and note what this one borrowed."""
+def _promotion(
+    session: Session, client: FeatrixClient, plan: Plan, lockfile: Lockfile, promote_from: str | None
+) -> None:
+    """Promote from another environment's lockfile (read only; its candidates are read back from the server,
+    so a stale lockfile is refused), and note what this one borrowed."""
     from featrix_iac.plan.planner import training_kinds
-    from featrix_iac.plan.promote import note_borrowed, promote
+    from featrix_iac.plan.promote import candidates, note_borrowed, promote
+    from featrix_iac.plan.refresh import refresh
 
     if promote_from and not plan.refresh_only:
         if promote_from == session.loaded.environment:
@@ -142,7 +146,10 @@ def _promotion(session: Session, plan: Plan, lockfile: Lockfile, promote_from: s
                 f"cannot promote from {promote_from!r}: its lockfile records nothing",
                 f"apply environment {promote_from!r} first (`featrix apply -e {promote_from}`)",
             )
-        promote(plan, source, promote_from, training_kinds())
+        trains = training_kinds()
+        wanted = candidates(plan, source, trains)
+        seen = refresh(client, wanted, project=wanted.project, environment=promote_from, destroy=True)
+        promote(plan, source, promote_from, trains, seen.live)
     note_borrowed(plan, lockfile)
 
 

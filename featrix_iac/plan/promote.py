@@ -40,9 +40,18 @@ def config_hash(desired: Mapping[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def promote(plan: Plan, source: Lockfile, source_env: str, trains: set[str]) -> None:
+def candidates(plan: Plan, source: Lockfile, trains: set[str]) -> Lockfile:
+    """`source` reduced to the entries a promotion could take (to read them back from the server first)."""
+    wanted = {a.address for a in plan.actions if a.kind in trains and a.action is A.CREATE}
+    return source.model_copy(update={"resources": {a: e for a, e in source.resources.items() if a in wanted}})
+
+
+def promote(
+    plan: Plan, source: Lockfile, source_env: str, trains: set[str], live: Mapping[str, Any] | None = None
+) -> None:
     """Turn each training create whose configuration and data equal `source`'s ready entry into a promote,
-    in place (pure). A refusal is a warning on the action naming the differences."""
+    in place (pure). `live` is what the server holds for `source`'s entries (address → LiveObject, None when
+    gone); an entry it lacks was not read. A refusal is a warning on the action naming the differences."""
     if source.server_url and plan.server_url and source.server_url != plan.server_url:
         raise fail(
             f"cannot promote from {source_env!r}: its lockfile was written for server {source.server_url}, "
@@ -54,7 +63,9 @@ def promote(plan: Plan, source: Lockfile, source_env: str, trains: set[str]) -> 
     for action in plan.actions:  # in dependency order: a predictor after its foundational model
         if action.kind not in trains or action.action is not A.CREATE:
             continue
-        refusal = _refusal(action, source.resources.get(action.address), source_env, promoted)
+        refusal = _stale(action.address, live or {}, source_env) or _refusal(
+            action, source.resources.get(action.address), source_env, promoted
+        )
         if refusal:
             action.warnings.append(f"not promoted from {source_env}: {refusal}")
             continue
@@ -65,6 +76,19 @@ def promote(plan: Plan, source: Lockfile, source_env: str, trains: set[str]) -> 
 
         plan.estimate = totals(plan.actions)
         plan.warnings = sorted({*plan.warnings, *(w for a in plan.actions for w in a.warnings)})
+
+
+def _stale(address: str, live: Mapping[str, Any], env: str) -> str:
+    """Why the server no longer holds what `env`'s lockfile records for `address` ("" when it does)."""
+    if address not in live:
+        return ""
+    obj = live[address]
+    if obj is None:
+        return f"{env}'s lockfile is stale: the object it records was deleted on the server (apply {env} first)"
+    status = getattr(obj, "status", "ready")
+    if status != "ready":
+        return f"{env}'s lockfile is stale: the object it records is {status} on the server (apply {env} first)"
+    return ""
 
 
 def _refusal(action: Action, entry: LockEntry | None, env: str, promoted: Mapping[str, Action]) -> str:

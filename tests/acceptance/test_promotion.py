@@ -1,6 +1,6 @@
 """Promotion end to end: apply staging, then `apply -e prod --promote-from staging` trains nothing and serves
 staging's predictor; a predictor configured differently in prod trains alone; prod's destroy only forgets;
-staging's destroy shows in prod's plan as drift."""
+an artifact deleted under staging is drift in prod and refused for promotion as stale."""
 
 from __future__ import annotations
 
@@ -126,10 +126,17 @@ def test_prod_destroy_forgets_borrowed_objects_and_staging_keeps_serving(cli: An
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_stagings_destroy_shows_in_prods_plan_as_drift(cli: Any, server: Any, staged: int) -> None:
-    r = cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
+def test_an_artifact_deleted_under_staging_is_drift_in_prod_and_refused_as_stale(
+    cli: Any, server: Any, staged: int
+) -> None:
+    cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
     assert trainings(server) == staged
-    cli.ok("destroy", "-e", "staging", "--auto-approve")
+    sid = lock(cli.project, "staging")["resources"]["foundational_model.penguins"]["ids"]["session_id"]
+    with httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30) as api:
+        assert api.post(f"/compute/session/{sid}/mark_for_deletion", json={}).status_code == 200
     r = cli("plan", "-e", "prod", "--detailed-exitcode")
     assert r.returncode == 2, r.stdout + r.stderr
     assert "borrowed from staging by promotion and deleted outside this environment" in r.stdout, r.stdout
+    r = cli.ok("plan", "-e", "prod", "--promote-from", "staging")
+    assert "not promoted from staging: staging's lockfile is stale" in r.stdout, r.stdout
+    cli.ok("destroy", "-e", "staging", "--auto-approve")

@@ -8,7 +8,7 @@ import pytest
 
 from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.plan.model import Action, ActionType, Drift, Plan
-from featrix_iac.plan.promote import config_hash, note_borrowed, promote
+from featrix_iac.plan.promote import candidates, config_hash, note_borrowed, promote
 from featrix_iac.state import LockEntry, Lockfile
 
 URL = "http://127.0.0.1:8080"
@@ -142,3 +142,22 @@ def test_removing_a_borrowed_entry_says_it_is_only_forgotten() -> None:
     plan.drift = [Drift(address="foundational_model.penguins", deleted=True)]
     note_borrowed(plan, lock)
     assert "deleted outside this environment" in plan.actions[0].reasons[-1]
+
+
+def test_an_object_gone_or_failed_on_the_server_is_refused_as_stale() -> None:
+    from featrix_iac.resources.base import LiveObject
+
+    plan = _plan()
+    promote(plan, _staging(), "staging", TRAINS, {"foundational_model.penguins": None})
+    assert plan.actions[0].action is ActionType.CREATE
+    assert "staging's lockfile is stale: the object it records was deleted on the server" in plan.actions[0].warnings[0]
+    plan = _plan()
+    failed = LiveObject(ids={"session_id": "s-1"}, fields={}, status="failed")
+    promote(plan, _staging(), "staging", TRAINS, {"foundational_model.penguins": failed})
+    assert "is failed on the server" in plan.actions[0].warnings[0]
+
+
+def test_candidates_are_the_source_entries_of_planned_trainings() -> None:
+    plan = _plan()
+    plan.actions[1].action = ActionType.NOOP
+    assert list(candidates(plan, _staging(), TRAINS).resources) == ["foundational_model.penguins"]
