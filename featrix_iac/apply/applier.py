@@ -25,6 +25,7 @@ from featrix_iac.client import (
 )
 from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.plan.model import Action, ActionType, Plan
+from featrix_iac.resources import gates
 from featrix_iac.resources.base import (
     CannotTell,
     CreateFailed,
@@ -68,10 +69,12 @@ def apply_plan(
     timeouts: dict[str, Limit] | None = None,
     interrupt: Interrupt | None = None,
     handlers: dict[str, Handler] | None = None,
+    skip_gates: frozenset[str] = frozenset(),
 ) -> ApplyResult:
     """Execute exactly `plan` (never re-decide). `loaded` is the LoadedProject the plan was made from
     (manifest models with plaintext secrets, project root); `lockfile` is updated in place through
-    `store.update` after every step. A failure stops only what depends on it.
+    `store.update` after every step. A failure stops only what depends on it. `skip_gates`: addresses
+    whose quality gates are waived for this run (the waiver is recorded in their lockfile entries).
     """
     limits = run_limits(getattr(getattr(loaded, "project", None), "server", None), timeouts)
     if training_timeout is not None:  # the older single knob: the total limit of a training wait
@@ -89,12 +92,14 @@ def apply_plan(
         interrupt or Interrupt(),
         handlers or HANDLERS,
     )
+    applier.skip_gates = skip_gates
     applier.priority = _priorities(nodes)
     outcomes = run_dag(
         nodes, applier.run_node, parallelism=parallelism, interrupt=applier.interrupt, on_outcome=tracker.finished
     )
     result = tracker.result(outcomes)
     result.interrupted = applier.interrupt.is_set()
+    result.gates = dict(sorted(applier.gates.items()))
     return result
 
 
@@ -135,6 +140,8 @@ class _Applier:
         self.root = Path(getattr(loaded, "root", ".") or ".")
         self.slots = TrainingSlots(stop=interrupt.is_set)  # the server's training quota, as backpressure
         self.priority: dict[str, tuple[int, int]] = {}
+        self.skip_gates: frozenset[str] = frozenset()
+        self.gates: dict[str, dict[str, Any]] = {}  # per address, the gate record of this run
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -395,12 +402,59 @@ class _Applier:
     def _converge(self, action: Action, h: Handler, entry: LockEntry, *, trained: bool = False) -> None:
         """Wait for training (unless `trained`), run the steps the create route could not do, record it ready."""
         entry = entry if trained else self._trained(action, h, entry)
+        if action.gates:
+            entry = self._gate(action, h, entry)
         steps = self._remaining_steps(h, action.desired, entry)
         if hasattr(h, "adopt_steps"):  # e.g. an endpoint found by its identity: its key was never recorded
             steps += [s for s in h.adopt_steps(entry) if s not in steps]
         for step in steps:
             entry = self._step(action, h, entry, step)
         self._finalize(action, h, entry)
+
+    def _gate(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:
+        """Check the new object's training metrics against the action's gates, before anything depends on it.
+
+        Passed or waived (`--skip-gate`): recorded in the entry, and the apply goes on. Gated out: the entry
+        goes back to the object it replaced (dependents keep it), the new one is recorded as gated out
+        (metric and threshold), and the node fails, so its dependents are skipped, not moved.
+        """
+        results = gates.evaluate(action.gates, h.metrics(self.client, entry.ids))
+        waived = action.address in self.skip_gates
+        record: dict[str, Any] = {
+            "status": gates.verdict(results, waived),
+            "results": results,
+            "at": now_iso(),
+            "ids": dict(entry.ids),
+        }
+        self.gates[action.address] = record
+        if record["status"] != gates.GATED_OUT:
+            entry = entry.model_copy(deep=True, update={"gate": record})
+            self._save(action.address, entry)
+            return entry
+        kept = self._gated_out(action, entry, record)
+        serving = f"dependents keep {kept}" if kept else "nothing depends on it yet"
+        raise ApplyError(
+            f"gated out: {gates.failures(record)}; {serving}. The lockfile records it as gated out and the next "
+            f"plan trains it again (or waive the gate once: featrix apply --skip-gate {action.address})"
+        )
+
+    def _gated_out(self, action: Action, entry: LockEntry, record: dict[str, Any]) -> str:
+        """Record a gated-out training: a replacement's entry gets back the object it replaced (still serving),
+        with the new one kept among its retired objects; a first creation stays, tainted. Returns the id kept."""
+        address, id_field = action.address, self._handler(action).id_field
+        replaced = next((r for r in reversed(entry.retired) if r.get("reason") == "replaced"), None)
+        retired = [r for r in entry.retired if r is not replaced] + [{**entry.ids, "reason": "gated_out"}]
+        if replaced is None:
+            self._save(address, entry.model_copy(deep=True, update={"status": "tainted", "gate": record}))
+            return ""
+        old_ids = {k: v for k, v in replaced.items() if k not in ("reason", "pending_delete")}
+        prior = self.prior.get(address)
+        if prior is not None and prior.ids == old_ids:
+            restored = prior.model_copy(deep=True, update={"retired": retired, "gate": record})
+        else:  # an interrupted replacement resumed: what was applied to the old one is not known any more
+            restored = LockEntry(kind=action.kind, status="ready", ids=old_ids, retired=retired, gate=record)
+        self._save(address, restored)
+        return f"{id_field} {old_ids.get(id_field, '?')}"
 
     def _remaining_steps(self, h: Handler, desired: dict[str, Any], entry: LockEntry) -> list[str]:
         """The follow-up steps not yet recorded as done (a resumed create skips what it already did)."""

@@ -22,6 +22,7 @@ class ApplyResult:
     skipped: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
     interrupted: bool = False  # Ctrl-C stopped the run: what is skipped was not started (or left half-done)
+    gates: dict[str, dict[str, Any]] = field(default_factory=dict)  # per address, its gate record (this run)
 
     @property
     def ok(self) -> bool:

@@ -301,6 +301,7 @@ def _run_apply(
     as_json: bool = False,
     timeouts: tuple[str, ...] = (),
     promote_from: str | None = None,
+    skip_gates: tuple[str, ...] = (),
 ) -> None:
     from featrix_iac import operations
     from featrix_iac.apply import Interrupt
@@ -325,6 +326,7 @@ def _run_apply(
                 on_retry=_on_retry,
                 timeouts=timeouts,
                 promote_from=promote_from,
+                skip_gates=skip_gates,
             )
         finally:
             observer.close()
@@ -376,6 +378,14 @@ def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool, as_json:
     "LIMIT: stall, total). Repeatable.",
 )
 @PROMOTE_OPTION
+@click.option(
+    "--skip-gate",
+    "skip_gates",
+    multiple=True,
+    metavar="ADDRESS",
+    help="Waive the quality gates of ADDRESS (e.g. predictor.species) for this apply; the waiver and the "
+    "metrics are recorded in its lockfile entry. Repeatable.",
+)
 def apply_cmd(
     env: str | None,
     plan_file: str | None,
@@ -386,6 +396,7 @@ def apply_cmd(
     as_json: bool,
     timeouts: tuple[str, ...],
     promote_from: str | None,
+    skip_gates: tuple[str, ...],
 ) -> None:
     """Plan, ask, and converge the server to the manifests (or apply a saved PLAN_FILE exactly)."""
     if plan_file:
@@ -393,7 +404,7 @@ def apply_cmd(
             raise click.UsageError(
                 "--target, --allow-empty and --promote-from belong to `featrix plan -out` when applying a plan file"
             )
-        _apply_saved(env, Path(plan_file), parallelism, timeouts)
+        _apply_saved(env, Path(plan_file), parallelism, timeouts, skip_gates)
         return
     _run_apply(
         env,
@@ -405,6 +416,7 @@ def apply_cmd(
         as_json=as_json,
         timeouts=timeouts,
         promote_from=promote_from,
+        skip_gates=skip_gates,
     )
 
 
@@ -427,7 +439,9 @@ def destroy_cmd(env: str | None, auto_approve: bool, parallelism: int, targets: 
     )
 
 
-def _apply_saved(env: str | None, path: Path, parallelism: int, timeouts: tuple[str, ...] = ()) -> None:
+def _apply_saved(
+    env: str | None, path: Path, parallelism: int, timeouts: tuple[str, ...] = (), skip_gates: tuple[str, ...] = ()
+) -> None:
     from featrix_iac import operations
     from featrix_iac.apply import Interrupt
     from featrix_iac.cli.views import make_observer, show_plan
@@ -462,6 +476,7 @@ def _apply_saved(env: str | None, path: Path, parallelism: int, timeouts: tuple[
                 parallelism=parallelism,
                 interrupt=interrupt,
                 timeouts=timeouts,
+                skip_gates=skip_gates,
             )
         finally:
             observer.close()

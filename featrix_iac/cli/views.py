@@ -190,7 +190,7 @@ def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> 
     )
     what = "Destroy" if destroy else "Apply"
     if result.ok:
-        return f"{what} complete! {counts}"
+        return "\n".join([f"{what} complete! {counts}", *_gate_lines(result)])
     lines = [f"{what} {'interrupted' if result.interrupted and not result.failed else 'failed'}. {counts}"]
     if done:
         lines.append("Done:")
@@ -201,7 +201,20 @@ def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> 
     if result.skipped:
         lines.append("Skipped:")
         lines.extend(f"  {a}: {msg}" for a, msg in sorted(result.skipped.items()))
-    return "\n".join(lines)
+    return "\n".join([*lines, *_gate_lines(result)])
+
+
+def _gate_lines(result: ApplyResult) -> list[str]:
+    """`Gates:` then one line per gated address: its verdict and each metric against its threshold."""
+    from featrix_iac.operations import gate_words
+
+    if not result.gates:
+        return []
+    lines = ["Gates:"]
+    for address, record in sorted(result.gates.items()):
+        lines.append(f"  {address}: {str(record['status']).replace('_', ' ')}")
+        lines.extend(f"    {gate_words(r)}" for r in record.get("results", []))
+    return lines
 
 
 APPLY_FORMAT_VERSION = 1
@@ -227,6 +240,7 @@ def apply_json(plan: Plan, result: ApplyResult | None, *, destroy: bool = False)
             done=sorted(a for a in result.done if a in {x.address for x in plan.changes()}),
             failed=dict(sorted(result.failed.items())),
             skipped=dict(sorted(result.skipped.items())),
+            gates=result.gates,
         )
     else:
         doc.update(ok=not plan.has_changes(), summary="No changes." if not plan.has_changes() else "Not applied.")

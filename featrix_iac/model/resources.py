@@ -214,6 +214,28 @@ TYPE_ONLY_FIELDS: dict[str, set[PredictorType]] = {
     "synonym_collapse_threshold": {PredictorType.binary_classifier, PredictorType.multi_classifier},
 }
 
+# a predictor's quality gates: gate → (training metric, "min" | "max", the predictor types that report it)
+GATE_METRICS: dict[str, tuple[str, str, set[PredictorType]]] = {
+    "min_accuracy": ("accuracy", "min", {PredictorType.binary_classifier, PredictorType.multi_classifier}),
+    "min_auc": ("auc", "min", {PredictorType.binary_classifier, PredictorType.multi_classifier}),
+    "min_f1": ("f1", "min", {PredictorType.binary_classifier, PredictorType.multi_classifier}),
+    "max_rmse": ("rmse", "max", {PredictorType.regressor}),
+    "min_r2": ("r2", "min", {PredictorType.regressor}),
+}
+
+
+class Gates(Strict):
+    """Thresholds on the held-out training metrics: a predictor that misses one is gated out, not served."""
+
+    min_accuracy: float | None = Field(None, ge=0, le=1, description="Lowest accuracy (classifiers).")
+    min_auc: float | None = Field(None, ge=0, le=1, description="Lowest ROC AUC (classifiers).")
+    min_f1: float | None = Field(None, ge=0, le=1, description="Lowest F1 (classifiers).")
+    max_rmse: float | None = Field(None, ge=0, description="Highest RMSE, in the target's unit (regressors).")
+    min_r2: float | None = Field(None, le=1, description="Lowest R² (regressors).")
+
+    def thresholds(self) -> dict[str, float]:
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
 
 class Predictor(Resource):
     """A predictor (single predictor) trained on a foundational model's table."""
@@ -252,6 +274,9 @@ class Predictor(Resource):
     value_meaning: dict[str, str] = Field(default_factory=dict, description="Label → customer-facing text (in place).")
     deletion_protection: bool = Field(False, description="Block deletion of the parent foundational model.")
     webhooks: Webhooks | None = Field(None, description="Webhooks for this predictor (in place).")
+    gates: Gates | None = Field(
+        None, description="Metric thresholds checked after training, before anything depends on the new predictor."
+    )
 
     @model_validator(mode="after")
     def _checks(self) -> Predictor:
@@ -271,6 +296,11 @@ class Predictor(Resource):
             raise ValueError("costs are only allowed with intent minimize_cost")
         if (self.intent == "top_k_hit") != (self.k is not None):
             raise ValueError("k is required with intent top_k_hit and allowed only with it")
+        for gate in self.gates.thresholds() if self.gates else {}:
+            metric, _, types = GATE_METRICS[gate]
+            if self.type not in types:
+                allowed = " or ".join(sorted(t.value for t in types))
+                raise ValueError(f"gate {gate} ({metric}) applies only to {allowed}, not {self.type.value}")
         return self
 
 

@@ -31,6 +31,7 @@ from featrix_iac.operations.reading import (
 from featrix_iac.operations.session import LOCAL, REDACTED, Session, connect, open_session
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
 from featrix_iac.operations.team_state import state_history, state_migrate, state_pull, state_push
+from featrix_iac.resources.gates import describe as gate_words
 from featrix_iac.state import RETIRED_NOTE
 
 __all__ = [
@@ -52,6 +53,7 @@ __all__ = [
     "desired_of",
     "example_record",
     "fingerprints_of",
+    "gate_words",
     "import_resource",
     "is_address",
     "make_plan_with",

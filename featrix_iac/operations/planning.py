@@ -232,11 +232,13 @@ def apply(
     on_retry: Callable[[RetryEvent], None] | None = None,
     promote_from: str | None = None,
     timeouts: tuple[str, ...] = (),
+    skip_gates: tuple[str, ...] = (),
 ) -> ApplyOutcome:
     """`featrix apply` / `featrix destroy`: under the environment's lock, plan, ask `confirm`, then apply.
 
     `confirm` sees the plan (the CLI shows it and asks); it is not called when there is nothing to do.
-    `timeouts` are `WAIT.LIMIT=SECONDS` overrides of the manifest's `server.timeouts` for this run.
+    `timeouts` are `WAIT.LIMIT=SECONDS` overrides of the manifest's `server.timeouts` for this run;
+    `skip_gates` the addresses whose quality gates are waived for this run.
     """
     session = open_session(root, env)
     limits = wait_limits(session, timeouts)
@@ -254,9 +256,12 @@ def apply(
                 allow_empty=allow_empty,
                 promote_from=promote_from,
             )
-            if not planned.plan.has_changes() or not confirm(planned):
+            if not planned.plan.has_changes():
                 return ApplyOutcome(planned, approved=False)
-            result = run_apply(session, client, planned, observer, parallelism, interrupt, limits)
+            _check_skip_gates(planned.plan, skip_gates)  # before asking: a mistyped waiver stops everything
+            if not confirm(planned):
+                return ApplyOutcome(planned, approved=False)
+            result = run_apply(session, client, planned, observer, parallelism, interrupt, limits, skip_gates)
             return ApplyOutcome(planned, approved=True, result=result)
 
 
@@ -270,6 +275,7 @@ def apply_saved(
     parallelism: int = 8,
     interrupt: Interrupt | None = None,
     timeouts: tuple[str, ...] = (),
+    skip_gates: tuple[str, ...] = (),
 ) -> ApplyOutcome:
     """Apply a plan made earlier (`featrix apply FILE`), exactly: `check(current)` refuses a stale one."""
     session = open_session(root, env)
@@ -281,7 +287,7 @@ def apply_saved(
         current = PlanResult(saved_plan, session.loaded, lockfile, desired, fingerprints_of(desired))
         check(current)
         with connect(session.loaded) as (client, _url):
-            result = run_apply(session, client, current, observer, parallelism, interrupt, limits)
+            result = run_apply(session, client, current, observer, parallelism, interrupt, limits, skip_gates)
         return ApplyOutcome(current, approved=True, result=result)
 
 
@@ -293,12 +299,14 @@ def run_apply(
     parallelism: int,
     interrupt: Interrupt | None,
     limits: dict[str, Any] | None = None,
+    skip_gates: tuple[str, ...] = (),
 ) -> ApplyResult:
     from featrix_iac.apply import apply_plan
 
     if parallelism < 1:
         raise fail(f"--parallelism must be at least 1, not {parallelism}")
     _require_lock_key(session, planned.plan)
+    _check_skip_gates(planned.plan, skip_gates)
     planned.lockfile.server_url = planned.plan.server_url or planned.lockfile.server_url  # saved with the first step
     return apply_plan(
         planned.plan,
@@ -310,7 +318,20 @@ def run_apply(
         parallelism=parallelism,
         interrupt=interrupt,
         timeouts=limits,
+        skip_gates=frozenset(skip_gates),
     )
+
+
+def _check_skip_gates(plan: Plan, skip_gates: tuple[str, ...]) -> None:
+    """`--skip-gate ADDRESS` names an address of the plan that has gates, else it is a mistake worth stopping for."""
+    gated = {a.address for a in plan.actions if a.gates}
+    wrong = [a for a in skip_gates if a not in gated]
+    if wrong:
+        listed = ", ".join(sorted(gated)) or "none"
+        raise fail(
+            f"--skip-gate {wrong[0]}: no quality gate of that address is checked by this plan",
+            detail=f"addresses whose gates this plan checks: {listed}",
+        )
 
 
 def _require_lock_key(session: Session, plan: Plan) -> None:

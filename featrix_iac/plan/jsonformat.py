@@ -89,6 +89,11 @@ class ApplyDocument(_Doc):
     done: list[str] = Field(default_factory=list, description="Addresses applied.")
     failed: dict[str, str] = Field(default_factory=dict, description="Address -> error (with the server's detail).")
     skipped: dict[str, str] = Field(default_factory=dict, description="Address -> why (e.g. upstream failed).")
+    gates: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Address -> its quality gates checked by this apply: {status: passed | waived | gated_out, "
+        "results: [{gate, metric, value, threshold, passed}], at, ids}.",
+    )
 
 
 class StateResource(_Doc):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChange, Plan
+from featrix_iac.resources.gates import step as gate_step
 from featrix_iac.state import RETIRED_NOTE
 
 GITHUB_COMMENT_LIMIT = 65535
@@ -193,13 +194,15 @@ def _action_label(action: ActionType) -> str:
 def _details(a: Action, shown: set[str]) -> str:
     """A resource's reasons, own warnings (unless the Warnings section, always kept, lists them) and fields."""
     warnings = [w for w in a.warnings if w not in shown]
-    if not (a.changes or warnings or len(a.reasons) > 1):
+    if not (a.changes or warnings or a.gates or len(a.reasons) > 1):
         return ""
     lines = [f"<details><summary><code>{_html(a.address)}</code>: {_html(a.action.value)}</summary>", ""]
     for reason in a.reasons:
         lines.append(f"- {_cell(reason, VALUE_CHARS)}")
     for warning in warnings:
         lines.append(f"- ⚠️ {_cell(warning, VALUE_CHARS)}")
+    for gate, threshold in sorted(a.gates.items()):
+        lines.append(f"- 🚦 {_cell(gate_step(gate, threshold), VALUE_CHARS)}")
     if a.changes:
         lines.extend(["", *_changes_table(a.changes)])
     lines.extend(["", "</details>"])

@@ -76,6 +76,8 @@ class Action(_Data):
     estimate: dict[str, Any] | None = None
     # a promote's proof: {from, serial, lineage, data, config_hash, training} (plan/promote.py)
     promotion: dict[str, Any] | None = None
+    # quality gates checked after this create / replace trains, before anything depends on it: gate -> threshold
+    gates: dict[str, float] = Field(default_factory=dict)
 
 
 class Drift(_Data):

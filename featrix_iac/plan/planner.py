@@ -120,6 +120,7 @@ def make_plan(
         _guard_uncleared(st, actions, source_of, diags)
     _guard_destroy(st, actions, source_of, diags)
     _estimate(st, actions, trains)
+    _gates(st, actions)
     return Plan(
         tool_version=__version__,
         project=project or lockfile.project,
@@ -389,6 +390,19 @@ def _existing(
         action.warnings += why.update_warnings(action)
     elif diff.drift:  # the server moved to what the manifest now says: no call, but the lockfile must learn it
         action.action, action.reasons = A.UPDATE, [why.drift_accepted([c.field for c in diff.drift])]
+
+
+def _gates(st: _State, actions: list[Action]) -> None:
+    """A training action carries its quality gates (checked by apply before anything depends on it); an entry
+    whose last training was gated out says so, and that this plan trains it again."""
+    for action in actions:
+        if action.action not in (A.CREATE, A.REPLACE):
+            continue
+        action.gates = dict(action.desired.get("gates") or {})
+        entry = st.lockfile.resources.get(action.address)
+        if entry is not None and entry.gate and entry.gate.get("status") == "gated_out":
+            rest = [r for r in action.reasons if r != why.TAINTED]
+            action.reasons = [why.gated_out(action.address, entry.gate), *rest]
 
 
 def _forced_replacement(entry: LockEntry, live: Any) -> str:

@@ -36,6 +36,16 @@ FIELD_WORDS: dict[str, str] = {
 }
 
 
+def gated_out(address: str, gate: dict[str, Any]) -> str:
+    """Why a gated-out predictor is trained again (the apply that gated it out left dependents as they were)."""
+    from featrix_iac.resources.gates import failures
+
+    return (
+        f"its last training was gated out ({failures(gate)}): trained again; dependents move only if it passes "
+        f"(relax the gate, change the model, or waive it once with `featrix apply --skip-gate {address}`)"
+    )
+
+
 def resume_replacement(old: list[str]) -> str:
     return (
         f"it replaces an older object that an interrupted apply did not delete yet ({', '.join(old)}): "

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChange, Plan
+from featrix_iac.resources.gates import step as gate_step
 
 REDACTED = "(sensitive value)"
 VALUE_CHARS = 240
@@ -130,6 +131,7 @@ def render_action(action: Action, style: Style = _plain) -> str:
     lines = [style(f"  # {action.address} {VERBS[action.action]}", "1")]
     lines.extend(f"  #   {reason}" for reason in action.reasons)
     lines.extend(style(f"  #   ! {warning}", "33") for warning in action.warnings)
+    lines.extend(f"  #   {gate_step(g, t)}" for g, t in sorted(action.gates.items()))
     symbol = SYMBOLS[action.action].strip().rjust(3)
     lines.append(f"{style(symbol, code)} {action.address}")
     lines.extend(_field_lines(action, style))

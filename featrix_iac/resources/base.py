@@ -420,6 +420,10 @@ class Handler:
         """One GET: how the training of a created object is going (kinds without training: ready)."""
         return Progress("ready")
 
+    def metrics(self, client: FeatrixClient, ids: dict[str, str]) -> dict[str, float]:
+        """The held-out training metrics a kind's gates are checked on (only kinds that train have them)."""
+        raise NotImplementedError(f"{self.kind} has no training metrics")
+
     def followups(self, desired: dict[str, Any]) -> list[str]:
         """Steps that bring a freshly created object to `desired` (fields the create route cannot set)."""
         return []

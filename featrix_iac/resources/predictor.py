@@ -78,6 +78,7 @@ class PredictorHandler(Handler):
         FieldRule("epochs", R, live=False),
         *(FieldRule(name, R, live=False) for name in OPTIONS),
         FieldRule("priority", Change.IGNORED, live=False),
+        FieldRule("gates", Change.IGNORED, live=False),  # checked after training (apply), never retrains
         FieldRule("value_meaning", IP, route="value_meaning+value_meaning_clear"),
         FieldRule("deletion_protection", IP, route="deletion_protection"),
         *webhooks.RULES,
@@ -101,6 +102,7 @@ class PredictorHandler(Handler):
         out["value_meaning"] = dict(sorted(p.value_meaning.items()))
         out["deletion_protection"] = p.deletion_protection
         out.update(webhooks.desired(f"predictor.{key}", p.webhooks))
+        out["gates"] = p.gates.thresholds() if p.gates is not None else {}
         return out
 
     def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
@@ -303,6 +305,25 @@ class PredictorHandler(Handler):
         if plan is None:
             raise NotFoundError(f"predictor {ids.get('predictor_id')} is not in session {ids['session_id']}")
         return Progress(fold_status(plan.get("status")), None, f"training {plan.get('status')}")
+
+    def metrics(self, client: FeatrixClient, ids: dict[str, str]) -> dict[str, float]:
+        """This predictor's own held-out metrics, for its gates: predictor.py `get_classification_metrics` (the
+        predictor's own card, never the session's, which may belong to another predictor of the session);
+        names read as `Predictor._update_metrics` reads them (auc from roc_auc or auc, f1 from f1 or f1_score)."""
+        path = f"/compute/session/{ids['session_id']}/predictor/{ids['predictor_id']}/classification_metrics"
+        doc = get_checked(client, path)
+        raw = doc.get("classification_metrics")
+        raw = raw if isinstance(raw, dict) else doc.get("regression_metrics")
+        if not isinstance(raw, dict):
+            raise malformed(path, "neither classification_metrics nor regression_metrics is an object")
+        named = {
+            "accuracy": raw.get("accuracy"),
+            "auc": raw.get("roc_auc") if raw.get("roc_auc") is not None else raw.get("auc"),
+            "f1": raw.get("f1") if raw.get("f1") is not None else raw.get("f1_score"),
+            "rmse": raw.get("rmse"),
+            "r2": raw.get("r2"),
+        }
+        return {k: float(v) for k, v in named.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
     def followups(self, desired: dict[str, Any]) -> list[str]:
         fields = [f for f in ("value_meaning", "deletion_protection") if desired.get(f)]

@@ -43,6 +43,9 @@ class LockEntry(BaseModel):
     # promoted from another environment: {from, serial, lineage, config_hash}; the object is that environment's,
     # so destroying or replacing it here only forgets it (never deletes it on the server)
     borrowed: dict[str, Any] = Field(default_factory=dict)
+    # the quality gates of the last training: {status: passed | waived | gated_out, results: [{gate, metric,
+    # value, threshold, passed}], at, ids}; gated_out: the entry keeps the previous object (see README)
+    gate: dict[str, Any] | None = None
 
     @field_validator("secrets")
     @classmethod

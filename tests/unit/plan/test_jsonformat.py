@@ -115,6 +115,14 @@ def test_the_cli_apply_document_matches_its_schema_and_has_no_secret(applied: bo
         outputs={},
         ok=False,
         interrupted=False,
+        gates={
+            "predictor.x": {
+                "status": "gated_out",
+                "results": [{"gate": "min_f1", "metric": "f1", "value": 0.5, "threshold": 0.8, "passed": False}],
+                "at": "2026-01-01T00:00:00+00:00",
+                "ids": {"session_id": "s", "predictor_id": "p"},
+            }
+        },
     )
     text = apply_json(_plan_with_secret(), result if applied else None)
     assert "s3cr3t" not in text
