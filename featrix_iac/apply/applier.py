@@ -444,11 +444,14 @@ class _Applier:
         address, id_field = action.address, self._handler(action).id_field
         replaced = next((r for r in reversed(entry.retired) if r.get("reason") == "replaced"), None)
         retired = [r for r in entry.retired if r is not replaced] + [{**entry.ids, "reason": "gated_out"}]
-        if replaced is None:
+        prior = self.prior.get(address)
+        if replaced is not None:
+            old_ids = {k: v for k, v in replaced.items() if k not in ("reason", "pending_delete")}
+        elif prior is not None and prior.ids and prior.status != "creating" and prior.ids != entry.ids:
+            old_ids = dict(prior.ids)  # e.g. a borrowed (promoted) object, which a replacement does not record
+        else:
             self._save(address, entry.model_copy(deep=True, update={"status": "tainted", "gate": record}))
             return ""
-        old_ids = {k: v for k, v in replaced.items() if k not in ("reason", "pending_delete")}
-        prior = self.prior.get(address)
         if prior is not None and prior.ids == old_ids:
             restored = prior.model_copy(deep=True, update={"retired": retired, "gate": record})
         else:  # an interrupted replacement resumed: what was applied to the old one is not known any more

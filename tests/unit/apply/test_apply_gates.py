@@ -14,13 +14,17 @@ from .fakes import Log, action, handlers, plan, store_and_lock
 P, E = "predictor.p", "endpoint.e"
 
 
-def run(tmp_path: Path, accuracy: float, skip: frozenset[str] = frozenset(), replace: bool = True) -> tuple[Log, Any]:
+def run(
+    tmp_path: Path, accuracy: float, skip: frozenset[str] = frozenset(), replace: bool = True, **old_fields: Any
+) -> tuple[Log, Any]:
     log = Log()
     hs = handlers(log)
     hs["predictor"].metrics = lambda client, ids: {"accuracy": accuracy}  # type: ignore[method-assign]
     store, lock = store_and_lock(tmp_path)
     if replace:
-        old = LockEntry(kind="predictor", status="ready", ids={"id": "old"}, applied={"size": 1}, outputs={"o": 1})
+        old = LockEntry(
+            kind="predictor", status="ready", ids={"id": "old"}, applied={"size": 1}, outputs={"o": 1}, **old_fields
+        )
         store.update(lock, P, old)
         store.update(lock, E, LockEntry(kind="endpoint", status="ready", ids={"id": "ep"}, depends_on=[P]))
     kind_action = ActionType.REPLACE if replace else ActionType.CREATE
@@ -72,3 +76,11 @@ def test_passed_and_waived_gates_are_recorded_and_the_apply_goes_on(tmp_path: Pa
     _, (result, lock) = run(tmp_path / "waive", accuracy=0.5, skip=frozenset({P}))
     assert result.ok and lock.resources[P].gate["status"] == "waived"  # type: ignore[index]
     assert result.gates[P]["status"] == "waived" and lock.resources[P].ids == {"id": "id-predictor.p"}
+
+
+def test_a_gated_out_replacement_of_a_borrowed_object_keeps_it(tmp_path: Path) -> None:
+    _, (result, lock) = run(tmp_path, accuracy=0.5, borrowed={"from": "staging"})
+    entry = lock.resources[P]
+    assert P in result.failed and E in result.skipped
+    assert entry.ids == {"id": "old"} and entry.borrowed == {"from": "staging"} and entry.status == "ready"
+    assert entry.gate is not None and entry.gate["status"] == "gated_out"
