@@ -386,6 +386,14 @@ class _Applier:
         h = self._handler(action)
         applied, hashes = h.split_applied(action.desired)
         proof = dict(action.promotion or {})
+        current = self.lock.entry(action.address)
+        retired = list(current.retired) if current is not None else []
+        if action.delete_replaced and current is not None and current.ids and not current.borrowed:
+            # this environment's own object it replaces: deleted (retired, for a predictor) after the dependents
+            record = {**current.ids, "reason": "replaced"}
+            if h.deletable:
+                record["pending_delete"] = "true"
+            retired.append(record)
         entry = LockEntry(
             kind=action.kind,
             status="ready",
@@ -396,6 +404,7 @@ class _Applier:
             depends_on=sorted(action.depends_on),
             training=dict(proof.pop("training", {})),
             borrowed=proof,
+            retired=retired,
         )
         self._save(action.address, entry)
 

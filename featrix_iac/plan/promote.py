@@ -14,6 +14,7 @@ from featrix_iac.plan.model import Action, ActionType, Plan
 from featrix_iac.state import LockEntry, Lockfile
 
 A = ActionType
+TRAINING = (A.CREATE, A.REPLACE)  # what a promotion saves: a training of a new object
 # the fields an environment may differ in (names, descriptions, compute cluster, tags) and planning hints
 ENVIRONMENT_FIELDS = frozenset(
     {
@@ -42,7 +43,7 @@ def config_hash(desired: Mapping[str, Any]) -> str:
 
 def candidates(plan: Plan, source: Lockfile, trains: set[str]) -> Lockfile:
     """`source` reduced to the entries a promotion could take (to read them back from the server first)."""
-    wanted = {a.address for a in plan.actions if a.kind in trains and a.action is A.CREATE}
+    wanted = {a.address for a in plan.actions if a.kind in trains and a.action in TRAINING}
     return source.model_copy(update={"resources": {a: e for a, e in source.resources.items() if a in wanted}})
 
 
@@ -61,7 +62,7 @@ def promote(
         )
     promoted: dict[str, Action] = {}
     for action in plan.actions:  # in dependency order: a predictor after its foundational model
-        if action.kind not in trains or action.action is not A.CREATE:
+        if action.kind not in trains or action.action not in TRAINING:
             continue
         refusal = _stale(action.address, live or {}, source_env) or _refusal(
             action, source.resources.get(action.address), source_env, promoted
@@ -134,6 +135,8 @@ def _promote_one(action: Action, entry: LockEntry, source: Lockfile, env: str) -
         proof["data"] = action.desired["data"]
     if entry.training:
         proof["training"] = dict(entry.training)
+    # a replacement's old object (this environment's own) goes once the dependents have followed
+    action.delete_replaced = action.action is A.REPLACE and bool(action.prior_ids)
     action.action = A.PROMOTE
     action.prior_ids = dict(entry.ids)
     # the object keeps the source's names: record them, so the next plans compare the truth (planner ignores them)

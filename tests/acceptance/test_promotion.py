@@ -16,9 +16,10 @@ RECORD = {"bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 18
 TRAINING_KINDS = {"foundational_model", "predictor"}
 
 
-def environments(prod_sex_epochs: int | None = None) -> str:
-    """staging and prod differ in names and descriptions only (plus, optionally, one predictor's epochs)."""
+def environments(prod_sex_epochs: int | None = None, prod_fm_epochs: int | None = None) -> str:
+    """staging and prod differ in names and descriptions only (plus, optionally, epochs in prod)."""
     sex = f"\n      sex: {{epochs: {prod_sex_epochs}}}" if prod_sex_epochs else ""
+    fm = f", epochs: {prod_fm_epochs}" if prod_fm_epochs else ""
     return f"""
 environments:
   staging:
@@ -28,7 +29,7 @@ environments:
       species_api: {{name: species-staging}}
   prod:
     foundational_models:
-      penguins: {{name: penguins-prod}}
+      penguins: {{name: penguins-prod{fm}}}
     predictors:
       species: {{name: species-prod}}{sex}
     endpoints:
@@ -36,9 +37,9 @@ environments:
 """
 
 
-def write(cli: Any, server: Any, prod_sex_epochs: int | None = None) -> None:
+def write(cli: Any, server: Any, prod_sex_epochs: int | None = None, prod_fm_epochs: int | None = None) -> None:
     text = manifest(server.url, published=False, vector_database=False, fm_epochs=2, species_epochs=2, sex_epochs=2)
-    cli.write(text + environments(prod_sex_epochs))
+    cli.write(text + environments(prod_sex_epochs, prod_fm_epochs))
 
 
 def lock(project: Path, env: str) -> dict[str, Any]:
@@ -126,11 +127,32 @@ def test_prod_destroy_forgets_borrowed_objects_and_staging_keeps_serving(cli: An
     assert r.returncode == 0, r.stdout + r.stderr
 
 
+def test_prods_own_models_are_replaced_by_promotion_and_deleted(cli: Any, server: Any, staged: int) -> None:
+    write(cli, server, prod_fm_epochs=3)
+    cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")  # differs: prod trains its own
+    own = lock(cli.project, "prod")["resources"]["foundational_model.penguins"]
+    assert not own.get("borrowed")
+    assert trainings(server) == staged + 3
+    write(cli, server)
+    r = cli.ok("plan", "-e", "prod", "--promote-from", "staging")
+    assert "0 trainings (3 promoted)." in r.stdout, r.stdout
+    cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
+    assert trainings(server) == staged  # nothing trained; prod's own model (and its predictors' jobs) deleted
+    prod = lock(cli.project, "prod")["resources"]
+    assert prod["foundational_model.penguins"]["borrowed"]["from"] == "staging"
+    assert predict(cli, server, "prod") == predict(cli, server, "staging")
+    with httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30) as api:
+        assert api.get(f"/compute/session/{own['ids']['session_id']}").status_code == 404  # prod's own is gone
+    r = cli("plan", "-e", "prod", "--detailed-exitcode")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
 def test_an_artifact_deleted_under_staging_is_drift_in_prod_and_refused_as_stale(
     cli: Any, server: Any, staged: int
 ) -> None:
+    before = trainings(server)
     cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
-    assert trainings(server) == staged
+    assert trainings(server) == before
     sid = lock(cli.project, "staging")["resources"]["foundational_model.penguins"]["ids"]["session_id"]
     with httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30) as api:
         assert api.post(f"/compute/session/{sid}/mark_for_deletion", json={}).status_code == 200

@@ -161,3 +161,15 @@ def test_candidates_are_the_source_entries_of_planned_trainings() -> None:
     plan = _plan()
     plan.actions[1].action = ActionType.NOOP
     assert list(candidates(plan, _staging(), TRAINS).resources) == ["foundational_model.penguins"]
+
+
+def test_a_replacement_is_promoted_and_deletes_its_own_old_object_after_dependents() -> None:
+    plan = _plan()
+    for action in plan.actions:
+        action.action = ActionType.REPLACE
+        action.prior_ids = {"session_id": "prod-own"}
+    promote(plan, _staging(), "staging", TRAINS)
+    fm, pred = plan.actions
+    assert [fm.action, pred.action] == [ActionType.PROMOTE, ActionType.PROMOTE]
+    assert fm.delete_replaced and pred.delete_replaced
+    assert fm.prior_ids == {"session_id": "s-1"}
