@@ -148,7 +148,10 @@ def judge(
     if not comps:
         why = "no shadow comparison: the API scores live predictions only against a shadow"
         return QualityResult(address, "unknown", why, **extra)
-    if not scored or paired < min_paired:
+    if not scored:
+        why = f"the shadow comparisons report no serving {figure}"
+        return QualityResult(address, "unknown", why, **extra)
+    if paired < min_paired:
         why = f"{paired} labelled requests, fewer than the {min_paired} needed"
         return QualityResult(address, "unknown", why, paired=paired, **extra)
     live = next(v for v, n in scored if n == paired)  # the comparison with the most labelled requests

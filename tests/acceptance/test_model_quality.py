@@ -58,7 +58,11 @@ def test_quality_reports_a_degraded_endpoint_with_its_own_exit_code(cli: Cli, se
     assert "degraded endpoint.species_api: accuracy" in r.stdout and "6 labelled" in r.stdout
     assert "1 degraded" in r.stdout and "Traceback" not in r.stderr
     assert cli(*args).returncode == 0  # without --detailed-exitcode the exit codes keep their meaning
+    import jsonschema
+
     doc = json.loads(cli.ok(*args, "--json").stdout)
+    schema = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "plan.schema.json").read_text())
+    jsonschema.validate(doc, schema)  # model_quality is part of the plan's JSON format
     (only,) = doc["model_quality"]
     assert only["verdict"] == "degraded" and only["live"] == 0 and only["baseline"] > 0.5 and only["paired"] == 6
     assert "### Model quality" in cli.ok(*args, "--markdown").stdout

@@ -36,6 +36,8 @@ def test_without_comparisons_or_enough_labels_it_is_unknown_with_why() -> None:
     assert none.verdict == "unknown" and "shadow" in none.why
     few = _judge(ACCURACY, 0.9, [_comp("accuracy_rate", 0.1, 3)])
     assert few.verdict == "unknown" and "3 labelled" in few.why
+    blank = _judge(ERROR, 10.0, [_comp("accuracy_rate", 0.9, 40)])  # a comparison without the figure
+    assert blank.verdict == "unknown" and "mae" in blank.why
 
 
 def test_a_significantly_better_shadow_means_the_serving_predictor_degraded() -> None:
