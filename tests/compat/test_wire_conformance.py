@@ -61,6 +61,7 @@ MUST_COVER = {  # what the engine's scenario must exercise, or the comparison pr
     "POST /endpoints/{eid}/promote",
     "POST /endpoints/{eid}/stop_shadowing",
     "GET /compute/session/{sid}/predictor/{pid}/value_meaning",
+    "GET /compute/session/{sid}/predictor/{pid}/classification_metrics",
     "GET /compute/session/{sid}/webhooks",
     "POST /endpoints/{eid}/regenerate_key",
     "POST /endpoints/{eid}/revoke_key",
@@ -147,6 +148,7 @@ predictors:
     priority: low
     deletion_protection: {protected}
     value_meaning: {meaning}
+    gates: {{min_accuracy: 0.0, min_f1: 0.0}}
     webhooks:
       {hooks}
       webhook_secret: {SECRET}
@@ -232,6 +234,7 @@ def run_official(fs: ModuleType, server: LocalServer, data: Path, wire: Wire) ->
     fm.list_vector_databases()
     fx.vector_database(fm.id, "catalog")
     species.get_value_meaning()
+    species.get_classification_metrics()  # what the engine reads to check the predictor's gates
     species.get_webhooks()
     endpoint.regenerate_api_key()
     species.set_value_meaning({"Gentoo": "big penguin"})

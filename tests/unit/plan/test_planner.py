@@ -11,10 +11,12 @@ import pytest
 from featrix_iac.config import load_project
 from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.graph import build_graph
+from featrix_iac.plan.markdown import render_markdown
 from featrix_iac.plan.model import ActionType
 from featrix_iac.plan.planner import make_plan
 from featrix_iac.plan.render import render_text
 from featrix_iac.resources.base import DesiredContext, LiveObject
+from featrix_iac.resources.gates import evaluate
 from featrix_iac.resources.registry import HANDLERS, handler_for
 from featrix_iac.state import LockEntry, Lockfile
 
@@ -191,3 +193,61 @@ def test_a_renamed_block_suggests_state_mv(unit_project: Path) -> None:
     loaded, desired = _desired(unit_project)
     plan = make_plan(desired, lock, _live(lock), build_graph(loaded.project))
     assert not any("state mv" in w for w in plan.warnings)
+
+
+# -- quality gates --------------------------------------------------------------------------------------
+
+GATED_MANIFEST = """\
+version: 1
+project: unit
+server: {url: "http://127.0.0.1:1"}
+foundational_models:
+  fm: {data: data.csv, epochs: 3}
+predictors:
+  p:
+    foundational_model: fm
+    type: multi_classifier
+    target_column: c
+    gates: {min_accuracy: 0.9, min_f1: 0.8}
+endpoints:
+  e: {predictor: p}
+"""
+
+
+def _gated(tmp_path: Path) -> tuple[dict[str, Any], Any]:
+    (tmp_path / "featrix.yaml").write_text(GATED_MANIFEST)
+    (tmp_path / "data.csv").write_text("a,b,c\n1,2,x\n3,4,y\n")
+    loaded, desired = _desired(tmp_path)
+    return desired, build_graph(loaded.project)
+
+
+def test_a_training_action_carries_its_gates_and_shows_them(tmp_path: Path) -> None:
+    desired, graph = _gated(tmp_path)
+    plan = make_plan(desired, Lockfile(project="unit"), {}, graph)
+    action = next(a for a in plan.actions if a.address == "predictor.p")
+    assert action.action is ActionType.CREATE and action.gates == {"min_accuracy": 0.9, "min_f1": 0.8}
+    text = render_text(plan)
+    assert "gate: accuracy >= 0.9 (min_accuracy)" in text and "gate: f1 >= 0.8 (min_f1)" in text
+    assert "gate: accuracy &gt;= 0.9 (min_accuracy)" in render_markdown(plan)  # HTML-escaped in the comment
+    assert all(not a.gates for a in plan.actions if a.address != "predictor.p")
+
+
+def test_changing_only_the_gates_never_retrains(tmp_path: Path) -> None:
+    desired, graph = _gated(tmp_path)
+    lock = _applied(desired, graph)
+    lock.resources["predictor.p"].applied["gates"] = {"min_accuracy": 0.5}
+    plan = make_plan(desired, lock, _live(lock), graph)
+    assert not plan.has_changes()
+
+
+def test_a_gated_out_entry_is_trained_again_and_the_plan_says_why(tmp_path: Path) -> None:
+    desired, graph = _gated(tmp_path)
+    lock = _applied(desired, graph)
+    record = {"status": "gated_out", "results": evaluate({"min_accuracy": 0.9}, {"accuracy": 0.42}), "ids": {}}
+    lock.resources["predictor.p"].status = "tainted"
+    lock.resources["predictor.p"].gate = record
+    plan = make_plan(desired, lock, _live(lock), graph)
+    action = next(a for a in plan.actions if a.address == "predictor.p")
+    assert action.action is ActionType.REPLACE and action.gates
+    assert action.reasons[0].startswith("its last training was gated out (accuracy 0.42 < min_accuracy 0.9)")
+    assert "--skip-gate predictor.p" in action.reasons[0]
