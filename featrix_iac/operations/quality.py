@@ -85,6 +85,18 @@ def _sessions_of_predictors(lock: Lockfile) -> dict[str, str]:
 def _assess(
     client: FeatrixClient, address: str, eid: str, sessions: dict[str, str], tolerance: float, min_paired: int
 ) -> QualityResult:
+    """One endpoint's result; a server that cannot answer (5xx, 401, malformed) is an error, not a verdict."""
+    from featrix_iac.client import FeatrixError
+
+    try:
+        return _read_and_judge(client, address, eid, sessions, tolerance, min_paired)
+    except FeatrixError as exc:
+        raise exc.to_diagnostics_error(address) from None
+
+
+def _read_and_judge(
+    client: FeatrixClient, address: str, eid: str, sessions: dict[str, str], tolerance: float, min_paired: int
+) -> QualityResult:
     from featrix_iac.client import NotFoundError
 
     try:
@@ -106,8 +118,9 @@ def _assess(
 
 
 def _baseline(client: FeatrixClient, pid: Any, sessions: dict[str, str]) -> tuple[tuple[str, str, bool], float] | str:
-    """The serving predictor's held-out training metric, or why there is none."""
+    """The serving predictor's held-out training metric (the metrics its gates read), or why there is none."""
     from featrix_iac.client import NotFoundError
+    from featrix_iac.resources.registry import handler_for
 
     if not pid:
         return "the endpoint reports no serving predictor"
@@ -115,13 +128,12 @@ def _baseline(client: FeatrixClient, pid: Any, sessions: dict[str, str]) -> tupl
     if not sid:
         return f"the serving predictor {pid} is not recorded in the lockfile: no training metrics to compare with"
     try:
-        report = client.get(f"/compute/session/{sid}/predictor/{pid}/classification_metrics")
+        metrics = handler_for("predictor").metrics(client, {"predictor_id": str(pid), "session_id": sid})
     except NotFoundError:
         return f"no training metrics for the serving predictor {pid}"
-    for kind, block in ((ACCURACY, "classification_metrics"), (ERROR, "regression_metrics")):
-        value = (report.get(block) or {}).get(kind[0])
-        if isinstance(value, (int, float)):
-            return kind, float(value)
+    for kind in (ACCURACY, ERROR):
+        if kind[0] in metrics:
+            return kind, metrics[kind[0]]
     return f"the training metrics of {pid} have neither accuracy nor mae"
 
 

@@ -321,6 +321,7 @@ class PredictorHandler(Handler):
             "auc": raw.get("roc_auc") if raw.get("roc_auc") is not None else raw.get("auc"),
             "f1": raw.get("f1") if raw.get("f1") is not None else raw.get("f1_score"),
             "rmse": raw.get("rmse"),
+            "mae": raw.get("mae"),  # the live figure of a regressor's shadow comparisons (operations/quality.py)
             "r2": raw.get("r2"),
         }
         return {k: float(v) for k, v in named.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}

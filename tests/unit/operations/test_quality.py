@@ -60,3 +60,23 @@ def test_the_serving_predictors_session_comes_from_the_lockfile_retired_ones_inc
     assert sessions == {"p2": "s2", "p1": "s1"}
     why = _baseline(None, "p9", sessions)  # type: ignore[arg-type]  # no server call for an unknown predictor
     assert isinstance(why, str) and "p9" in why and "lockfile" in why
+
+
+class _Failing:
+    """A client whose every read fails the way an overloaded server does."""
+
+    def get(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        from featrix_iac.client import ServerError
+
+        raise ServerError(status=503, method="GET", path=path)
+
+
+def test_a_server_error_is_an_error_at_the_endpoint_not_a_verdict() -> None:
+    import pytest
+
+    from featrix_iac.diagnostics import DiagnosticsError
+    from featrix_iac.operations.quality import _assess
+
+    with pytest.raises(DiagnosticsError) as caught:
+        _assess(_Failing(), "endpoint.e", "e1", {}, 0.1, 30)  # type: ignore[arg-type]
+    assert "endpoint.e" in str(caught.value.diagnostics.items[0].address) and "503" in str(caught.value)
