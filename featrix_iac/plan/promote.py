@@ -103,10 +103,13 @@ def _refusal(action: Action, entry: LockEntry | None, env: str, promoted: Mappin
     differing = [
         f"{name} ({_show(recorded.get(name))} in {env}, {_show(value)} here)"
         for name, value in sorted(action.desired.items())
-        if name not in ENVIRONMENT_FIELDS and not same(value, recorded.get(name))
+        if name not in ENVIRONMENT_FIELDS | {"gates"} and not same(value, recorded.get(name))
     ]
     if differing:
         return "differs in " + "; ".join(differing)
+    gate = _gate_refusal(action, entry, env)
+    if gate:
+        return gate
     ref = REFERENCES.get(action.kind)
     if ref is not None:
         field, kind, id_field = ref
@@ -116,6 +119,30 @@ def _refusal(action: Action, entry: LockEntry | None, env: str, promoted: Mappin
         if promoted[target].prior_ids.get(id_field) != entry.ids.get(id_field):
             return f"{env}'s {action.address} was trained on another {kind} than {env}'s {target}"
     return ""
+
+
+def _gate_refusal(action: Action, entry: LockEntry, env: str) -> str:
+    """A gate that staging's artifact failed there, or that this environment's gates (which may differ) refuse
+    on the metrics staging recorded; "" when none."""
+    from featrix_iac.resources import gates
+
+    record = entry.gate or {}
+    if record.get("status") in (gates.GATED_OUT, gates.WAIVED):
+        failed = [gates.describe(r) for r in record.get("results", []) if not r.get("passed")]
+        how = "gated out" if record["status"] == gates.GATED_OUT else "waived (--skip-gate)"
+        return f"it failed a quality gate in {env} ({how}): " + "; ".join(failed)
+    if not action.gates:
+        return ""
+    failed = [gates.describe(r) for r in gates.evaluate(action.gates, _metrics(entry)) if not r["passed"]]
+    return f"{env}'s recorded metrics fail this environment's gates: " + "; ".join(failed) if failed else ""
+
+
+def _metrics(entry: LockEntry) -> dict[str, float]:
+    """The held-out metrics staging's gates recorded for the entry's object."""
+    record = entry.gate or {}
+    if record.get("ids") and record["ids"] != entry.ids:
+        return {}
+    return {r["metric"]: r["value"] for r in record.get("results", []) if r.get("value") is not None}
 
 
 def _show(value: Any) -> str:
@@ -135,6 +162,8 @@ def _promote_one(action: Action, entry: LockEntry, source: Lockfile, env: str) -
         proof["data"] = action.desired["data"]
     if entry.training:
         proof["training"] = dict(entry.training)
+    if _metrics(entry):
+        proof["metrics"] = _metrics(entry)
     # a replacement's old object (this environment's own) goes once the dependents have followed
     action.delete_replaced = action.action is A.REPLACE and bool(action.prior_ids)
     action.action = A.PROMOTE
@@ -148,7 +177,8 @@ def _promote_one(action: Action, entry: LockEntry, source: Lockfile, env: str) -
         f"promoted from {env} ({ids}): same configuration and data, no training",
         f"proof: {env} lockfile serial {source.serial}, config {proof['config_hash'][:23]}…"
         + (f", data {proof['data'][:23]}…" if "data" in proof else "")
-        + (f", trained {_training(entry.training)}" if entry.training else ""),
+        + (f", trained {_training(entry.training)}" if entry.training else "")
+        + ("".join(f", {k} {v:g}" for k, v in sorted(proof.get("metrics", {}).items()))),
     ]
 
 

@@ -173,3 +173,39 @@ def test_a_replacement_is_promoted_and_deletes_its_own_old_object_after_dependen
     assert [fm.action, pred.action] == [ActionType.PROMOTE, ActionType.PROMOTE]
     assert fm.delete_replaced and pred.delete_replaced
     assert fm.prior_ids == {"session_id": "s-1"}
+
+
+def _gated(status: str, accuracy: float, ids: dict[str, str] | None = None) -> dict[str, Any]:
+    result = {"gate": "min_accuracy", "metric": "accuracy", "value": accuracy, "threshold": 0.9}
+    result["passed"] = accuracy >= 0.9
+    return {
+        "status": status,
+        "results": [result],
+        "at": "t",
+        "ids": ids or {"session_id": "s-1", "predictor_id": "p-1"},
+    }
+
+
+def test_an_artifact_that_failed_a_gate_in_staging_is_refused() -> None:
+    staging = _staging()
+    staging.resources["predictor.species"].gate = _gated("waived", 0.5)
+    plan = _plan()
+    promote(plan, staging, "staging", TRAINS)
+    assert plan.actions[1].action is ActionType.CREATE
+    assert "failed a quality gate in staging (waived (--skip-gate))" in plan.actions[1].warnings[0]
+
+
+def test_this_environments_gates_are_checked_on_stagings_metrics_and_shown_as_proof() -> None:
+    staging = _staging()
+    staging.resources["predictor.species"].gate = _gated("passed", 0.93)
+    plan = _plan()
+    plan.actions[1].gates = {"min_accuracy": 0.95}
+    promote(plan, staging, "staging", TRAINS)
+    assert plan.actions[1].action is ActionType.CREATE
+    assert "staging's recorded metrics fail this environment's gates: accuracy 0.93" in plan.actions[1].warnings[0]
+    plan = _plan()
+    plan.actions[1].gates = {"min_accuracy": 0.9}
+    promote(plan, staging, "staging", TRAINS)
+    assert plan.actions[1].action is ActionType.PROMOTE
+    assert plan.actions[1].promotion is not None and plan.actions[1].promotion["metrics"] == {"accuracy": 0.93}
+    assert plan.actions[1].reasons[1].endswith(", accuracy 0.93")
