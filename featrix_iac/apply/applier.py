@@ -240,10 +240,7 @@ class _Applier:
         if current is not None and current.status == "retired" and current.ids:
             retired.append({**current.ids, "reason": "retired"})  # declared again: the old one stays tracked
         if replacing and current is not None and current.ids and not current.borrowed:
-            record = {**current.ids, "reason": "replaced"}
-            if h.deletable:
-                record["pending_delete"] = "true"
-            retired.append(record)
+            retired.append(replaced_record(h, current))
         intent = LockEntry(
             kind=action.kind,
             status="creating",
@@ -389,11 +386,7 @@ class _Applier:
         current = self.lock.entry(action.address)
         retired = list(current.retired) if current is not None else []
         if action.delete_replaced and current is not None and current.ids and not current.borrowed:
-            # this environment's own object it replaces: deleted (retired, for a predictor) after the dependents
-            record = {**current.ids, "reason": "replaced"}
-            if h.deletable:
-                record["pending_delete"] = "true"
-            retired.append(record)
+            retired.append(replaced_record(h, current))  # this environment's own object it replaces
         entry = LockEntry(
             kind=action.kind,
             status="ready",
@@ -667,6 +660,15 @@ class _Applier:
         )
         for step in h.delete_steps(old):
             h.delete(self.client, op, step)
+
+
+def replaced_record(h: Handler, current: LockEntry) -> dict[str, str]:
+    """The record of an object being replaced: deleted once the dependents have followed (a predictor, which
+    the API cannot delete, is retired)."""
+    record = {**current.ids, "reason": "replaced"}
+    if h.deletable:
+        record["pending_delete"] = "true"
+    return record
 
 
 def run_limits(server: Any, overrides: dict[str, Limit] | None = None) -> dict[str, Limit]:
