@@ -7,9 +7,11 @@ model; an endpoint's move to a retrained predictor waits on the shadow's publish
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 from robust_helpers import (
     Cli,
     add_faults,
@@ -23,6 +25,20 @@ from robust_helpers import (
 )
 
 PUBLISH = r"POST /compute/session/[^/]+/publish$"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One training worker: the second and third predictor queue however fast the machine trains them."""
+    from featrix_iac.server.embedded import start_local_server
+
+    srv = start_local_server(tmp_path_factory.mktemp("server"), test_hooks=True, env={"FEATRIX_LOCAL_WORKERS": "1"})
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
 PUBLISH_JOB = r"GET /compute/session/[^/]+/publish_job/"
 DEPRECATE = r"POST /compute/session/[^/]+/deprecate$"
 PROTECT = r"POST /compute/session/[^/]+/deletion_protection$"
@@ -110,7 +126,7 @@ def test_a_lost_answer_of_a_queued_training_is_waited_for_not_trained_twice(
 ) -> None:
     """Every train_predictor commits, then its answer is lost (503): the dispatched ones are found, and the
     one still queued without an id is recognised by its target and name and waited for."""
-    cli = _project(server, tmp_path, "async-queued-lost", predictor_epochs=150)  # workers stay busy a while
+    cli = _project(server, tmp_path, "async-queued-lost", predictor_epochs=600)  # the worker stays busy a while
     train = r"POST /compute/session/[^/]+/train_predictor$"
     add_faults(server.url, server.api_key, {"route": train, "status": 503, "when": "after", "count": 0})
     r = cli("apply", "--auto-approve")
