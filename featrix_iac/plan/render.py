@@ -92,7 +92,8 @@ def estimate_line(estimate: dict[str, float]) -> str:
 
 
 def _minutes(seconds: float) -> str:
-    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds / 60:.1f} min"
+    """`12 min` from 90 s on, else `40 s` (a tenth of a minute would round small trainings to 0.0)."""
+    return f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
 
 
 def _no_changes(plan: Plan) -> str:

@@ -94,16 +94,20 @@ class StateStore:
     def save(self, lock: Lockfile) -> None:
         """serial += 1 and write atomically (temp file, fsync, os.replace, fsync folder), mode 0600."""
         with self._mutex:
-            self._check_before_write(lock)
-            self._rekey(lock)
-            previous = (lock.serial, lock.tool_version)
-            lock.serial += 1
-            lock.tool_version = __version__
-            try:
-                self._persist(lock, previous[0])
-            except BaseException:
-                lock.serial, lock.tool_version = previous
-                raise
+            self._write(lock)
+
+    def _write(self, lock: Lockfile) -> None:
+        """save's work; the caller makes it the only write running (the mutex, or update's writer lock)."""
+        self._check_before_write(lock)
+        self._rekey(lock)
+        previous = (lock.serial, lock.tool_version)
+        lock.serial += 1
+        lock.tool_version = __version__
+        try:
+            self._persist(lock, previous[0])
+        except BaseException:
+            lock.serial, lock.tool_version = previous
+            raise
 
     def _persist(self, lock: Lockfile, read_serial: int) -> None:
         """Write the document (the file backend: atomically, mode 0600, over what it read and nothing newer)."""
@@ -130,16 +134,20 @@ class StateStore:
         with self._writer:
             if self._saved >= mine:  # a write after this change already has it
                 return
-            with self._mutex:
+            with self._mutex:  # a snapshot: other threads go on recording changes while it is written
                 upto = self._changes
-                try:
-                    self.save(lock)
-                except BaseException:
+                snapshot = lock.model_copy(deep=True)
+            try:
+                self._write(snapshot)
+            except BaseException:
+                with self._mutex:
                     if old is None:
                         lock.resources.pop(address, None)
                     else:
                         lock.resources[address] = old
-                    raise
+                raise
+            with self._mutex:
+                lock.serial, lock.tool_version = snapshot.serial, snapshot.tool_version
                 self._saved = upto
 
     def rename(self, lock: Lockfile, old: str, new: str) -> None:

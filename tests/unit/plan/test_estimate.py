@@ -66,3 +66,14 @@ def test_without_history_every_training_has_a_floor_and_no_data_means_no_estimat
     bare = [Action(address="foundational_model.u", kind="foundational_model", action=ActionType.CREATE, desired={})]
     estimate(bare, {}, Lockfile(project="x"), {"foundational_model"})
     assert bare[0].estimate is None and totals(bare) is None
+
+
+def test_the_estimate_line_reads_in_seconds_or_minutes() -> None:
+    from featrix_iac.plan.render import estimate_line
+
+    assert estimate_line({"training_seconds": 30.0, "critical_path_seconds": 12.4}) == (
+        "Estimated training: ≈ 30 s (critical path 12 s)"
+    )
+    assert estimate_line({"training_seconds": 720.0, "critical_path_seconds": 300.0}) == (
+        "Estimated training: ≈ 12 min (critical path 5 min)"
+    )

@@ -301,7 +301,7 @@ def test_concurrent_updates_share_writes(tmp_path: Path, monkeypatch: pytest.Mon
 
     def slow_write(*args: object, **kwargs: object) -> None:
         writes.append(1)
-        time.sleep(0.05)  # a large lockfile on a slow disk
+        time.sleep(0.3)  # a large lockfile on a slow disk: every other thread arrives during the first write
         real(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(store_module, "atomic_write", slow_write)
@@ -317,4 +317,5 @@ def test_concurrent_updates_share_writes(tmp_path: Path, monkeypatch: pytest.Mon
     for t in threads:
         t.join()
     assert len(store(tmp_path).load().resources) == 16
-    assert len(writes) <= 8  # one write per update would be 16
+    # one write per update would be 16: the first write runs alone, the 15 changes made meanwhile share the next
+    assert len(writes) <= 3
