@@ -17,6 +17,8 @@ def nested_changes(old: Any, new: Any) -> list[PathChange]:
     added or removed without an index."""
     if not (isinstance(old, dict) and isinstance(new, dict)) and not (isinstance(old, list) and isinstance(new, list)):
         return []
+    if not old or not new:  # deepdiff reports {} → {...} as one change of the whole: list each key or item
+        return _all(new, "add") if new else _all(old, "remove")
     from deepdiff import DeepDiff  # only when a container field differs: a no-op plan never pays for it
 
     diff = DeepDiff(old, new, ignore_order=True, verbose_level=2, view="tree")
@@ -31,6 +33,15 @@ def nested_changes(old: Any, new: Any) -> list[PathChange]:
             else:
                 out.append(PathChange(path=path, op="change", old=item.t1, new=item.t2))
     return sorted(out, key=lambda c: (c.path, c.op, repr(c.old), repr(c.new)))
+
+
+def _all(container: Any, op: str) -> list[PathChange]:
+    """Every key (a dict) or item (a list) of `container`, as added or removed."""
+    if isinstance(container, dict):
+        pairs = [(f".{k}", v) for k, v in sorted(container.items())]
+    else:
+        pairs = [("", v) for v in container]
+    return [PathChange(path=p, op=op, **({"new": v} if op == "add" else {"old": v})) for p, v in pairs]
 
 
 def _path(root_path: str, *, drop_index: bool) -> str:

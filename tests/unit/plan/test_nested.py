@@ -32,6 +32,14 @@ def test_list_items_are_compared_as_a_set() -> None:
     assert _rows(["a", "b"], ["a"]) == [("", "remove", "b", None)]
 
 
+def test_from_or_to_empty_every_key_or_item_is_listed() -> None:
+    assert _rows({}, {"yes": "Leaves", "no": "Stays"}) == [
+        (".no", "add", None, "Stays"),
+        (".yes", "add", None, "Leaves"),
+    ]
+    assert _rows(["a", "b"], []) == [("", "remove", "a", None), ("", "remove", "b", None)]
+
+
 def test_scalars_and_mixed_types_have_no_items() -> None:
     assert nested_changes("a", "b") == [] and nested_changes({"a": 1}, ["a"]) == [] and nested_changes(None, {}) == []
 
