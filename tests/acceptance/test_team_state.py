@@ -19,6 +19,18 @@ from pg_server import Postgres, postgres_cluster
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local server with test hooks, to hold an apply up while it owns the lock."""
+    from featrix_iac.server.embedded import start_local_server
+
+    srv = start_local_server(tmp_path_factory.mktemp("team"), test_hooks=True)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
 def pg() -> Iterator[Postgres]:
     with postgres_cluster() as cluster:
         yield cluster
@@ -52,19 +64,17 @@ def test_two_checkouts_share_the_state_and_its_lock(server: Any, pg: Postgres, t
     history = runner.ok("state", "history").stdout.splitlines()
     assert history[0].startswith(f"serial {pulled['serial']} ")
 
-    # a long apply on the laptop holds the lock; the runner is refused, naming it
+    # an apply on the laptop holds the lock (its refresh is held up by the server for 25 s); the runner is refused
+    hooks = httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30)
+    hooks.post("/__test__/faults", json={"route": "GET /compute/sessions-for-org", "hang_seconds": 25, "count": 1})
     slow = _checkout(laptop.project, server, pg, sex_epochs=400)
     proc = slow.popen("apply", "--auto-approve", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 90
-        refused = None
-        while time.monotonic() < deadline and proc.poll() is None:
-            attempt = _checkout(runner.project, server, pg, sex_epochs=400)("apply", "--auto-approve")
-            if attempt.returncode == 1 and "locked by another run" in attempt.stderr:
-                refused = attempt
-                break
-            time.sleep(0.5)
-        assert refused is not None, "the second apply was never refused"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not hooks.get("/__test__/faults").json()["faults"][0]["hits"]:
+            time.sleep(0.2)  # until the laptop's apply, holding the lock, is inside its refresh
+        refused = _checkout(runner.project, server, pg, sex_epochs=400)("apply", "--auto-approve")
+        assert refused.returncode == 1 and "locked by another run" in refused.stderr, refused.stdout + refused.stderr
         assert f"pid {proc.pid}" in refused.stderr and "featrix unlock" in refused.stderr
         assert "Traceback" not in refused.stderr
         plan = runner("plan")
@@ -75,6 +85,8 @@ def test_two_checkouts_share_the_state_and_its_lock(server: Any, pg: Postgres, t
     finally:
         if proc.poll() is None:
             proc.kill()
+        hooks.delete("/__test__/faults")
+        hooks.close()
     # the killed holder's connection is gone: the lock is free at once, and the runner finishes the change
     again = _checkout(runner.project, server, pg, sex_epochs=400)
     r = again("apply", "--auto-approve")
