@@ -4,24 +4,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from acceptance_helpers import PENGUINS, Cli, manifest
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from featrix_iac.server.embedded import start_local_server
-
-    srv = start_local_server(tmp_path_factory.mktemp("batch"), test_hooks=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+TEST_HOOKS = True  # the shared server fixture starts with fault injection (conftest)
 
 
 def test_a_csv_batch_predicts_every_row_and_reports_the_ones_that_fail(

@@ -17,17 +17,7 @@ import pytest
 from acceptance_helpers import PENGUINS, Cli, cli_env, manifest
 from pg_server import Postgres, postgres_cluster
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A local server with test hooks, to hold an apply up while it owns the lock."""
-    from featrix_iac.server.embedded import start_local_server
-
-    srv = start_local_server(tmp_path_factory.mktemp("team"), test_hooks=True)
-    try:
-        yield srv
-    finally:
-        srv.stop()
+TEST_HOOKS = True  # the shared server fixture starts with fault injection (conftest)
 
 
 @pytest.fixture(scope="module")
