@@ -34,6 +34,7 @@ ENV_REALISM = "FEATRIX_LOCAL_REALISM"
 ENV_PUBLISH = "FEATRIX_LOCAL_PUBLISH_SECONDS"
 ENV_SHADOW = "FEATRIX_LOCAL_SHADOW_SECONDS"
 ENV_QUOTA = "FEATRIX_LOCAL_TRAINING_QUOTA"
+ENV_QUEUED_404 = "FEATRIX_LOCAL_QUEUED_404_SECONDS"
 
 
 def _seconds(name: str) -> float | None:
@@ -47,16 +48,18 @@ def _seconds(name: str) -> float | None:
 
 
 def durations_from_env(realism: bool | None = None) -> Durations:
-    """The profile (`realism`, else FEATRIX_LOCAL_REALISM) with FEATRIX_LOCAL_{PUBLISH,SHADOW}_SECONDS and
-    FEATRIX_LOCAL_TRAINING_QUOTA on top."""
+    """The profile (`realism`, else FEATRIX_LOCAL_REALISM) with FEATRIX_LOCAL_{PUBLISH,SHADOW,QUEUED_404}_SECONDS
+    and FEATRIX_LOCAL_TRAINING_QUOTA on top."""
     if realism is None:
         realism = os.environ.get(ENV_REALISM, "") not in ("", "0", "false", "no")
     base = REALISTIC if realism else DEFAULT
-    publish, shadow = _seconds(ENV_PUBLISH), _seconds(ENV_SHADOW)
+    publish, shadow, hidden = _seconds(ENV_PUBLISH), _seconds(ENV_SHADOW), _seconds(ENV_QUEUED_404)
     if publish is not None:
         base = replace(base, publish_seconds=publish)
     if shadow is not None:
         base = replace(base, shadow_seconds=shadow)
+    if hidden is not None:
+        base = replace(base, queued_404_seconds=hidden)
     quota = os.environ.get(ENV_QUOTA, "").strip()
     if quota.isdigit():
         base = replace(base, training_quota=int(quota))

@@ -6,6 +6,10 @@ import hashlib
 import hmac
 import json
 
+from fxserver_helpers import Api
+
+from featrix_iac.server.embedded import start_local_server
+
 RECORD = {
     "island": "Biscoe",
     "bill_length_mm": 47.5,
@@ -277,21 +281,25 @@ def test_value_meaning_set_read_clear(api, trained) -> None:
     assert api.http.put(api.url + base, json={}, headers=api.headers(), timeout=10).status_code == 400
 
 
-def test_trainings_queue_without_an_id_when_every_worker_is_busy(api, penguins) -> None:
+def test_trainings_queue_without_an_id_when_every_worker_is_busy(tmp_path, penguins) -> None:
     """foundational_model.py `_create_predictor`: {queued: true} without predictor_id; the session 404s for a
-    moment; the id appears on the train_single_predictor job once a worker picks it up."""
-    sid = api.upload(penguins.sample(100, random_state=5), "queued", epochs=3)
-    answers = [
-        api.post(
-            f"/compute/session/{sid}/train_predictor",
-            json={"target_column": target, "target_column_type": "set", "epochs": 80},  # workers stay busy
-        )
-        for target in ("species", "island", "sex")
-    ]
-    assert all(a.status_code == 200 for a in answers)
-    queued = [a.json() for a in answers if a.json().get("queued")]
-    assert queued and all(not q.get("predictor_id") for q in queued), [a.json() for a in answers]
-    assert api.get(f"/compute/session/{sid}").status_code == 404  # on no node yet
-    pid = api.dequeued(sid, queued[-1]["target_column"])
-    plan = api.wait(sid)["session"]["job_plan"]
-    assert pid in {e.get("predictor_id") for e in plan}
+    moment; the id appears on the train_single_predictor job once a worker picks it up. One worker and a wide
+    404 window, so the queue and the window hold however fast or loaded the machine is."""
+    env = {"FEATRIX_LOCAL_WORKERS": "1", "FEATRIX_LOCAL_QUEUED_404_SECONDS": "3"}
+    with start_local_server(tmp_path / "data", test_hooks=True, env=env) as srv:
+        api = Api(srv.url, srv.api_key)
+        sid = api.upload(penguins.sample(100, random_state=5), "queued", epochs=3)
+        answers = [
+            api.post(
+                f"/compute/session/{sid}/train_predictor",
+                json={"target_column": target, "target_column_type": "set", "epochs": 200},  # the worker stays busy
+            )
+            for target in ("species", "island", "sex")
+        ]
+        assert all(a.status_code == 200 for a in answers)
+        queued = [a.json() for a in answers if a.json().get("queued")]
+        assert queued and all(not q.get("predictor_id") for q in queued), [a.json() for a in answers]
+        assert api.get(f"/compute/session/{sid}").status_code == 404  # on no node yet
+        pid = api.dequeued(sid, queued[-1]["target_column"])
+        plan = api.wait(sid)["session"]["job_plan"]
+        assert pid in {e.get("predictor_id") for e in plan}
