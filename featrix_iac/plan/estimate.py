@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from featrix_iac.plan.model import Action, ActionType
+from featrix_iac.plan.model import TRAINING, Action
 from featrix_iac.state import Lockfile
 
 # seconds per unit of work (rows x columns x epochs) before any training of the kind was recorded: a guess
@@ -13,7 +13,6 @@ from featrix_iac.state import Lockfile
 DEFAULT_SECONDS_PER_UNIT: dict[str, float] = {"foundational_model": 5e-6, "predictor": 2e-6}
 DEFAULT_EPOCHS = 20  # what "automatic" epochs are counted as
 MIN_SECONDS = 1.0  # no training is estimated under this (set-up)
-TRAINING = (ActionType.CREATE, ActionType.REPLACE)
 
 
 def training_inputs(action: Action, desired: Mapping[str, dict[str, Any]]) -> dict[str, int] | None:

@@ -21,6 +21,8 @@ class ActionType(str, Enum):
     PROMOTE = "promote"  # take another environment's trained artifact (its ids) instead of training (plan/promote.py)
 
 
+TRAINING = (ActionType.CREATE, ActionType.REPLACE)  # the actions that train a new object (estimates, promotion)
+
 SYMBOLS: dict[ActionType, str] = {
     ActionType.NOOP: " ",
     ActionType.CREATE: "+",
@@ -121,8 +123,6 @@ class Plan(_Data):
         if c["retire"]:
             line = line[:-1] + f", {c['retire']} to retire."
         if c["promote"]:
-            from featrix_iac.plan.estimate import TRAINING
-
             trainings = sum(1 for a in self.actions if a.action in TRAINING and a.estimate)
             line += f" {trainings} training{'' if trainings == 1 else 's'} ({c['promote']} promoted)."
         return line

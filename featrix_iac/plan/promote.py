@@ -10,11 +10,10 @@ from typing import Any
 
 from featrix_iac.diagnostics import fail
 from featrix_iac.plan.differ import canon, same
-from featrix_iac.plan.model import Action, ActionType, Plan
+from featrix_iac.plan.model import TRAINING, Action, ActionType, Plan
 from featrix_iac.state import LockEntry, Lockfile
 
 A = ActionType
-TRAINING = (A.CREATE, A.REPLACE)  # what a promotion saves: a training of a new object
 # the fields an environment may differ in (names, descriptions, compute cluster, tags) and planning hints
 ENVIRONMENT_FIELDS = frozenset(
     {
