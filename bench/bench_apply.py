@@ -17,11 +17,10 @@ import tempfile
 import textwrap
 import time
 from pathlib import Path
-from typing import Any
 
 from featrix_iac.apply import RecordingObserver, apply_plan
 from featrix_iac.client import FeatrixClient
-from featrix_iac.config import load_project
+from featrix_iac.config import LoadedProject, load_project
 from featrix_iac.plan.model import Action, ActionType, Plan
 from featrix_iac.resources.base import DesiredContext
 from featrix_iac.resources.registry import HANDLERS
@@ -47,7 +46,7 @@ def manifest(n: int, epochs: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def actions(loaded: Any, store: StateStore, kinds: set[str]) -> list[Action]:
+def actions(loaded: LoadedProject, store: StateStore, kinds: set[str]) -> list[Action]:
     ctx = DesiredContext(loaded.project.project, loaded.environment, loaded.root, store.fingerprint)
     out = []
     for addr, res in loaded.project.resources():
@@ -59,7 +58,7 @@ def actions(loaded: Any, store: StateStore, kinds: set[str]) -> list[Action]:
     return out
 
 
-def plan(loaded: Any, acts: list[Action]) -> Plan:
+def plan(loaded: LoadedProject, acts: list[Action]) -> Plan:
     return Plan(
         tool_version="bench",
         project="bench",

@@ -6,7 +6,7 @@ import time
 import uuid
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featrix_iac.addresses import Address
 from featrix_iac.apply.events import Interrupt, NullObserver, Observer
@@ -42,6 +42,9 @@ from featrix_iac.resources.registry import HANDLERS
 from featrix_iac.resources.waits import DEFAULT_LIMITS, Interrupted, Limit, Waits
 from featrix_iac.state import LockEntry, Lockfile, StateStore
 
+if TYPE_CHECKING:
+    from featrix_iac.config import LoadedProject
+
 
 def now_iso() -> str:
     from datetime import datetime, timezone
@@ -59,7 +62,7 @@ class ApplyError(Exception):
 def apply_plan(
     plan: Plan,
     *,
-    loaded: Any,
+    loaded: LoadedProject | None,
     client: FeatrixClient,
     store: StateStore,
     lockfile: Lockfile,
@@ -76,7 +79,7 @@ def apply_plan(
     `store.update` after every step. A failure stops only what depends on it. `skip_gates`: addresses
     whose quality gates are waived for this run (the waiver is recorded in their lockfile entries).
     """
-    limits = run_limits(getattr(getattr(loaded, "project", None), "server", None), timeouts)
+    limits = run_limits(loaded.project.server if loaded is not None else None, timeouts)
     if training_timeout is not None:  # the older single knob: the total limit of a training wait
         limits["training"] = Limit(min(limits["training"].stall, training_timeout), training_timeout)
     nodes = build_nodes(plan.actions, {a: list(e.depends_on) for a, e in lockfile.resources.items()})
@@ -122,7 +125,7 @@ class _Applier:
     def __init__(
         self,
         plan: Plan,
-        loaded: Any,
+        loaded: LoadedProject | None,
         client: FeatrixClient,
         store: StateStore,
         lock: Lockfile,
@@ -137,7 +140,7 @@ class _Applier:
         self.prior = {a: e.model_copy(deep=True) for a, e in lock.resources.items()}
         live = [a for a in plan.actions if a.action is not ActionType.NOOP]
         self.cbd = effective_cbd(live, dependents_of(live, {a: list(e.depends_on) for a, e in self.prior.items()}))
-        self.root = Path(getattr(loaded, "root", ".") or ".")
+        self.root = loaded.root if loaded is not None else Path(".")
         self.slots = TrainingSlots(stop=interrupt.is_set)  # the server's training quota, as backpressure
         self.priority: dict[str, tuple[int, int]] = {}
         self.skip_gates: frozenset[str] = frozenset()
@@ -179,8 +182,7 @@ class _Applier:
         return self.handlers[action.kind]
 
     def _resource(self, address: str) -> Any:
-        project = getattr(self.loaded, "project", None)
-        return project.get(Address.parse(address)) if project is not None else None
+        return self.loaded.project.get(Address.parse(address)) if self.loaded is not None else None
 
     def _op(self, action: Action, entry: LockEntry | None, token: str = "") -> Operation:
         token = token or (entry.creation_token if entry and entry.creation_token else "")

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from featrix_iac.client import FeatrixClient, RetryEvent
     from featrix_iac.config import LoadedProject
     from featrix_iac.plan.model import Plan
+    from featrix_iac.resources.desired import Desired, DesiredState
     from featrix_iac.state import Lockfile
 
 
@@ -26,7 +27,7 @@ class PlanResult:
     plan: Plan
     loaded: LoadedProject
     lockfile: Lockfile
-    desired: dict[str, tuple[Any, dict[str, Any]]]
+    desired: dict[str, Desired]
     data_fingerprints: dict[str, str] = field(default_factory=dict)
     requests: int = 0  # HTTP requests made by refresh
     warnings: list[str] = field(default_factory=list)
@@ -44,20 +45,18 @@ class ApplyOutcome:
 # -- planning ------------------------------------------------------------------------------------------
 
 
-def desired_of(session: Session) -> dict[str, tuple[Any, dict[str, Any]]]:
-    """{address: (manifest resource, handler.desired())}, data files fingerprinted through the store's cache."""
-    from featrix_iac.resources.registry import handler_for
+def desired_of(session: Session) -> dict[str, Desired]:
+    """{address: Desired}, data files fingerprinted through the store's cache."""
+    from featrix_iac.resources.desired import desired_state
 
-    loaded, ctx = session.loaded, session.desired_context()
-    return {
-        str(addr): (res, handler_for(addr.kind).desired(addr.key, res, ctx)) for addr, res in loaded.project.resources()
-    }
+    return desired_state(session.loaded.project, session.desired_context())
 
 
-def fingerprints_of(desired: dict[str, tuple[Any, dict[str, Any]]]) -> dict[str, str]:
+def fingerprints_of(desired: DesiredState) -> dict[str, str]:
     """{address: fingerprint} of every data file the plan depends on (for saved plans)."""
     out: dict[str, str] = {}
-    for address, (_, d) in desired.items():
+    for address, declared in desired.items():
+        d = declared.fields
         for name in ("data", "records_file"):
             if isinstance(d.get(name), str):
                 out[address if name == "data" else f"{address}.{name}"] = d[name]
@@ -89,7 +88,7 @@ def make_plan_with(
     seen = refresh(
         client,
         lockfile,
-        desired={a: d for a, (_, d) in desired.items()},
+        desired={a: d.fields for a, d in desired.items()},
         project=loaded.project.project,
         environment=loaded.environment,
         destroy=destroy,

@@ -15,7 +15,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -25,6 +25,9 @@ from featrix_iac.plan.jsonformat import plan_data
 from featrix_iac.plan.model import Plan
 from featrix_iac.state.atomic import atomic_write
 from featrix_iac.state.lockfile import Lockfile, version_tuple
+
+if TYPE_CHECKING:
+    from featrix_iac.config import LoadedProject
 
 FORMAT = "featrix-plan"
 PLANFILE_FORMAT_VERSION = 1
@@ -236,16 +239,16 @@ def _sensitive_values(obj: Any, path: str) -> list[tuple[str, str]]:
     return out
 
 
-def manifest_digest(loaded: Any) -> str:
+def manifest_digest(loaded: LoadedProject) -> str:
     """sha256 of the resolved, redacted project (server block and resources) plus hashes of its secrets.
 
-    `loaded` is a config.LoadedProject (or a Project). Secrets enter only as salted hashes, so the
-    digest changes when a secret does without the digest revealing it.
+    Secrets enter only as salted hashes, so the digest changes when a secret does without the digest
+    revealing it.
     """
     from featrix_iac.model.secrets import redact
     from featrix_iac.state.secrets import hash_write_only
 
-    project = getattr(loaded, "project", loaded)
+    project = loaded.project
     resources: dict[str, Any] = {}
     secrets: dict[str, str] = {}
     for address, resource in project.resources():

@@ -25,9 +25,9 @@ from featrix_iac.plan.differ import (
 from featrix_iac.plan.estimate import totals as training_totals
 from featrix_iac.plan.model import Action, ActionType, Drift, FieldChange, Plan
 from featrix_iac.resources.base import Change, FieldRule, LiveObject
+from featrix_iac.resources.desired import DesiredState
 from featrix_iac.state import LockEntry, Lockfile
 
-Desired = Mapping[str, tuple[Any, dict[str, Any]]]  # address -> (manifest resource, handler.desired() dict)
 Live = Mapping[str, "LiveObject | None"]  # address -> live object; None = confirmed gone; absent = not read
 SourceOf = Callable[[str, tuple[str, ...]], "Source | None"]  # (address, field path) -> manifest position
 KNOWN_AFTER_APPLY = "(known after apply)"
@@ -40,7 +40,7 @@ A = ActionType
 class _State:
     """Working data of one planning run."""
 
-    desired: Desired
+    desired: DesiredState
     lockfile: Lockfile
     live: Live
     graph: ResourceGraph
@@ -77,7 +77,7 @@ def deletable_kinds() -> set[str]:
 
 
 def make_plan(
-    desired: Desired,
+    desired: DesiredState,
     lockfile: Lockfile,
     live: Live,
     graph: ResourceGraph,
@@ -139,7 +139,7 @@ def make_plan(
 def _estimate(st: _State, actions: list[Action], trains: set[str] | None) -> None:
     from featrix_iac.plan.estimate import estimate
 
-    desired = {address: wanted for address, (_, wanted) in st.desired.items()}
+    desired = {address: d.fields for address, d in st.desired.items()}
     estimate(actions, desired, st.lockfile, trains if trains is not None else training_kinds())
 
 
@@ -158,7 +158,7 @@ def _order_key(graph: ResourceGraph) -> Callable[[Action], tuple[int, str]]:
 # -- guards ------------------------------------------------------------------------------------------
 
 
-def _guard_empty(st: _State, wanted: Desired, allowed: bool) -> None:
+def _guard_empty(st: _State, wanted: DesiredState, allowed: bool) -> None:
     managed = st.managed()
     if wanted or not managed or allowed:
         return
@@ -203,7 +203,8 @@ def _guard_destroy(st: _State, actions: list[Action], source_of: SourceOf | None
         if not destroys:
             continue
         verb = {A.DELETE: "delete", A.RETIRE: "retire", A.REPLACE: "replace"}[action.action]
-        resource = st.desired.get(address, (None, {}))[0]
+        declared = st.desired.get(address)
+        resource = declared.resource if declared is not None else None
         lifecycle = getattr(resource, "lifecycle", None)
         if lifecycle is not None and lifecycle.prevent_destroy:
             src = source_of(address, ("lifecycle", "prevent_destroy")) if source_of else None
@@ -230,7 +231,7 @@ def _guard_destroy(st: _State, actions: list[Action], source_of: SourceOf | None
 def _lifted(st: _State, address: str) -> bool:
     """The manifest still declares it and now says deletion_protection: false: the user lifts the protection."""
     declared = st.desired.get(address)
-    return declared is not None and declared[1].get("deletion_protection") is False
+    return declared is not None and declared.fields.get("deletion_protection") is False
 
 
 def _had_ids(entry: LockEntry | None) -> bool:
@@ -241,7 +242,8 @@ def _had_ids(entry: LockEntry | None) -> bool:
 
 
 def _plan_declared(st: _State, address: str) -> None:
-    resource, wanted = st.desired[address]
+    declared = st.desired[address]
+    resource, wanted = declared.resource, declared.fields
     kind = address.split(".", 1)[0]
     rules = st.kind_rules(kind)
     lifecycle = getattr(resource, "lifecycle", None)
@@ -281,7 +283,8 @@ def _ignores(lifecycle: Any, wanted: dict[str, Any], prior: dict[str, Any]) -> S
 
 
 def _lifecycle_of(st: _State, address: str) -> Any:
-    return getattr(st.desired.get(address, (None, {}))[0], "lifecycle", None)
+    declared = st.desired.get(address)
+    return getattr(declared.resource, "lifecycle", None) if declared is not None else None
 
 
 def _with_ignored(wanted: dict[str, Any], prior: dict[str, Any], ignore: Sequence[str] | str) -> dict[str, Any]:
@@ -424,7 +427,7 @@ def _replace(st: _State, action: Action, diff: FieldDiff, forced: str) -> None:
 # -- cascades along references -------------------------------------------------------------------------
 
 
-def _cascade(st: _State, wanted: Desired) -> None:
+def _cascade(st: _State, wanted: DesiredState) -> None:
     """Dependents of a renewed object follow it: retrain (replace) or move in place (endpoint shadow → promote)."""
     for address in st.graph.order:
         action = st.actions.get(address)
@@ -433,7 +436,7 @@ def _cascade(st: _State, wanted: Desired) -> None:
             continue
         if action.action in (A.CREATE, A.ADOPT):
             continue
-        resource = wanted[address][0]
+        resource = wanted[address].resource
         for ref_field, ref_kind in REFERENCE_FIELDS.get(action.kind, ()):
             target = f"{ref_kind}.{getattr(resource, ref_field, '')}"
             if target in st.renewed:
@@ -529,7 +532,7 @@ def _create_before_destroy(st: _State, deletable: set[str]) -> None:
 # -- removals --------------------------------------------------------------------------------------------
 
 
-def _plan_removals(st: _State, wanted: Desired, deletable: set[str], destroy: bool) -> None:
+def _plan_removals(st: _State, wanted: DesiredState, deletable: set[str], destroy: bool) -> None:
     for address, entry in sorted(st.managed().items()):
         if address in wanted:
             continue
@@ -645,4 +648,4 @@ def _follows(st: _State, address: str) -> bool:
     return any(r.startswith(why.CASCADE_PREFIX) for r in action.reasons)
 
 
-__all__ = ["KNOWN_AFTER_APPLY", "Desired", "Live", "default_rules", "make_plan"]
+__all__ = ["KNOWN_AFTER_APPLY", "Live", "default_rules", "make_plan"]

@@ -18,7 +18,7 @@ import pytest
 from featrix_iac.addresses import Address
 from featrix_iac.apply import Interrupt, RecordingObserver, apply_plan
 from featrix_iac.client import FeatrixClient
-from featrix_iac.config import load_project
+from featrix_iac.config import LoadedProject, load_project
 from featrix_iac.plan.model import Action, ActionType, FieldChange, Plan
 from featrix_iac.plan.refresh import probe_of
 from featrix_iac.resources.base import DesiredContext
@@ -107,7 +107,7 @@ def refs_of(kind: str, desired: dict[str, Any]) -> list[str]:
     return out
 
 
-def desired_of(loaded: Any, store: StateStore) -> dict[str, tuple[str, dict[str, Any]]]:
+def desired_of(loaded: LoadedProject, store: StateStore) -> dict[str, tuple[str, dict[str, Any]]]:
     ctx = DesiredContext(loaded.project.project, loaded.environment, loaded.root, store.fingerprint)
     return {
         str(addr): (addr.kind, HANDLERS[addr.kind].desired(addr.key, res, ctx))
@@ -115,7 +115,7 @@ def desired_of(loaded: Any, store: StateStore) -> dict[str, tuple[str, dict[str,
     }
 
 
-def plan_of(loaded: Any, lock: Any, actions: list[Action]) -> Plan:
+def plan_of(loaded: LoadedProject, lock: Any, actions: list[Action]) -> Plan:
     return Plan(
         tool_version="test",
         project=loaded.project.project,
@@ -127,7 +127,7 @@ def plan_of(loaded: Any, lock: Any, actions: list[Action]) -> Plan:
     )
 
 
-def create_actions(loaded: Any, store: StateStore) -> list[Action]:
+def create_actions(loaded: LoadedProject, store: StateStore) -> list[Action]:
     return [
         Action(address=a, kind=k, action=ActionType.CREATE, desired=d, depends_on=refs_of(k, d))
         for a, (k, d) in desired_of(loaded, store).items()

@@ -18,12 +18,13 @@ from typing import Any
 
 import pytest
 
-from featrix_iac.config import load_project
+from featrix_iac.config import LoadedProject, load_project
 from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.graph import build_graph
 from featrix_iac.plan.planner import make_plan
 from featrix_iac.plan.render import render_text
 from featrix_iac.resources.base import DesiredContext, LiveObject
+from featrix_iac.resources.desired import Desired, desired_state
 from featrix_iac.resources.registry import handler_for
 from featrix_iac.state import LockEntry, Lockfile
 
@@ -37,14 +38,11 @@ def fake_fingerprint(path: Path) -> str:
     return f"sha256:{path.name}"
 
 
-def desired_of(root: Path) -> tuple[Any, dict[str, tuple[Any, dict[str, Any]]]]:
+def desired_of(root: Path) -> tuple[LoadedProject, dict[str, Desired]]:
     loaded = load_project(root)
     project = loaded.project
     ctx = DesiredContext(project.project, loaded.environment, loaded.root, fake_fingerprint)
-    desired = {
-        str(addr): (res, handler_for(addr.kind).desired(addr.key, res, ctx)) for addr, res in project.resources()
-    }
-    return loaded, desired
+    return loaded, desired_state(project, ctx)
 
 
 def _ids(address: str, desired: dict[str, Any]) -> dict[str, str]:
@@ -69,7 +67,8 @@ def lockfile_from(manifest: Path) -> Lockfile:
     finally:
         shutil.rmtree(tmp)
     lock = Lockfile(lineage=LINEAGE, serial=3, project=loaded.project.project, environment="default")
-    for address, (res, d) in desired.items():
+    for address, declared in desired.items():
+        d = declared.fields
         applied, hashes = handler_for(address.split(".")[0]).split_applied(d)
         lock.resources[address] = LockEntry(
             kind=address.split(".")[0],
@@ -79,7 +78,7 @@ def lockfile_from(manifest: Path) -> Lockfile:
             applied=applied,
             hashes=hashes,
             depends_on=sorted(graph.dependencies(address)),
-            protected=bool(d.get("deletion_protection") or res.lifecycle.prevent_destroy),
+            protected=bool(d.get("deletion_protection") or declared.resource.lifecycle.prevent_destroy),
         )
     return lock
 
@@ -122,7 +121,7 @@ def render_case(case: Path) -> str:
     return render_text(plan) + _trailer(plan)
 
 
-def _source(loaded: Any, address: str, path: tuple[str, ...]) -> Any:
+def _source(loaded: LoadedProject, address: str, path: tuple[str, ...]) -> Any:
     from featrix_iac.addresses import SECTION_OF_KIND
 
     kind, key = address.split(".", 1)

@@ -7,13 +7,14 @@ from typing import Any
 
 import pytest
 
-from featrix_iac.config import load_project
+from featrix_iac.config import LoadedProject, load_project
 from featrix_iac.config.data_profile import data_summary
 from featrix_iac.graph import build_graph
 from featrix_iac.plan.model import ActionType
 from featrix_iac.plan.planner import make_plan
 from featrix_iac.plan.render import render_text
 from featrix_iac.resources.base import DesiredContext, LiveObject
+from featrix_iac.resources.desired import Desired, DesiredState, desired_state
 from featrix_iac.resources.registry import handler_for
 from featrix_iac.state import LockEntry, Lockfile, fingerprint_file
 
@@ -36,7 +37,7 @@ def _write(root: Path, header: str, rows: list[str], policy: str) -> None:
     (root / "featrix.yaml").write_text(MANIFEST.format(policy=policy))
 
 
-def _desired(root: Path) -> tuple[Any, dict[str, tuple[Any, dict[str, Any]]]]:
+def _desired(root: Path) -> tuple[LoadedProject, dict[str, Desired]]:
     loaded = load_project(root)
     ctx = DesiredContext(
         "data",
@@ -45,12 +46,13 @@ def _desired(root: Path) -> tuple[Any, dict[str, tuple[Any, dict[str, Any]]]]:
         lambda p: fingerprint_file(p, root / "fp.json"),
         lambda p: data_summary(p, root),
     )
-    return loaded, {str(a): (r, handler_for(a.kind).desired(a.key, r, ctx)) for a, r in loaded.project.resources()}
+    return loaded, desired_state(loaded.project, ctx)
 
 
-def _lock(desired: dict[str, tuple[Any, dict[str, Any]]]) -> Lockfile:
+def _lock(desired: DesiredState) -> Lockfile:
     lock = Lockfile(project="data")
-    for address, (_, d) in desired.items():
+    for address, declared in desired.items():
+        d = declared.fields
         kind = address.split(".")[0]
         applied, hashes = handler_for(kind).split_applied(d)
         lock.resources[address] = LockEntry(

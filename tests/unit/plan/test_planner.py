@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from featrix_iac.config import load_project
+from featrix_iac.config import LoadedProject, load_project
 from featrix_iac.diagnostics import DiagnosticsError
 from featrix_iac.graph import build_graph
 from featrix_iac.plan.markdown import render_markdown
@@ -16,6 +16,7 @@ from featrix_iac.plan.model import ActionType
 from featrix_iac.plan.planner import make_plan
 from featrix_iac.plan.render import render_text
 from featrix_iac.resources.base import DesiredContext, LiveObject
+from featrix_iac.resources.desired import Desired, DesiredState, desired_state
 from featrix_iac.resources.gates import evaluate
 from featrix_iac.resources.registry import HANDLERS, handler_for
 from featrix_iac.state import LockEntry, Lockfile
@@ -57,16 +58,17 @@ vector_databases:
 """
 
 
-def _desired(root: Path) -> tuple[Any, dict[str, tuple[Any, dict[str, Any]]]]:
+def _desired(root: Path) -> tuple[LoadedProject, dict[str, Desired]]:
     loaded = load_project(root)
     ctx = DesiredContext(loaded.project.project, loaded.environment, loaded.root, lambda p: f"sha256:{p.name}")
-    return loaded, {str(a): (r, handler_for(a.kind).desired(a.key, r, ctx)) for a, r in loaded.project.resources()}
+    return loaded, desired_state(loaded.project, ctx)
 
 
-def _applied(desired: dict[str, tuple[Any, dict[str, Any]]], graph: Any) -> Lockfile:
+def _applied(desired: DesiredState, graph: Any) -> Lockfile:
     """The lockfile an apply records: the applier's split of action.desired, every entry ready."""
     lock = Lockfile(project="unit")
-    for address, (_, d) in desired.items():
+    for address, declared in desired.items():
+        d = declared.fields
         kind = address.split(".")[0]
         applied, hashes = handler_for(kind).split_applied(d)
         lock.resources[address] = LockEntry(
@@ -126,7 +128,7 @@ def test_planning_is_pure(unit_project: Path) -> None:
 def test_secrets_and_their_hashes_never_reach_the_plan(unit_project: Path) -> None:
     loaded, desired = _desired(unit_project)
     graph = build_graph(loaded.project)
-    secret_hash = desired["predictor.p"][1]["webhook_secret"]
+    secret_hash = desired["predictor.p"].fields["webhook_secret"]
     lock = _applied(desired, graph)
     lock.resources["predictor.p"].hashes["webhook_secret"] = "sha256:older"
     plan = make_plan(desired, lock, _live(lock), graph)
