@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from featrix_iac.client.errors import ConfigError
+from featrix_iac.model.base import is_http_url
 
 DEFAULT_BASE_URL = "https://sphere-api.featrix.com"
 KEY_PREFIX = "fx_"
@@ -126,6 +127,6 @@ def check_key(api_key: str | None, source: str = "", api_key_env: str = "FEATRIX
 
 
 def check_base_url(url: str) -> str:
-    if not url.startswith(("http://", "https://")):
+    if not is_http_url(url):
         raise ConfigError(f"invalid Featrix base URL {url!r}: it must start with http:// or https://")
     return url.rstrip("/")

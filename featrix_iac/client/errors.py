@@ -43,12 +43,6 @@ class FeatrixError(Exception):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, method={self.method!r}, path={self.path!r}, detail={self.detail!r})"
 
-    def to_diagnostics_error(self, address: str = "") -> DiagnosticsError:
-        """The same failure as a diagnostic, for the core to raise at its boundary."""
-        ds = Diagnostics()
-        ds.error(self.message, address=address)
-        return DiagnosticsError(ds)
-
 
 class AuthError(FeatrixError):
     """401 or 403: the API key is missing, wrong, or not allowed to do this. Never retried."""

@@ -16,6 +16,11 @@ def is_url(value: str) -> bool:
     return bool(URL.match(value))
 
 
+def is_http_url(value: object) -> bool:
+    """An http(s) URL (a webhook target, a server's base URL)."""
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
 class Strict(BaseModel):
     """Frozen model that rejects unknown fields (they are typos more often than not)."""
 

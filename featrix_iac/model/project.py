@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from featrix_iac.addresses import KEY_RE, SECTION_OF_KIND, SECTIONS, Address
-from featrix_iac.model.base import Strict
+from featrix_iac.model.base import Strict, is_http_url
 from featrix_iac.model.resources import Endpoint, FoundationalModel, Predictor, Resource, VectorDatabase
 
 
@@ -41,7 +41,7 @@ class ServerConfig(Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        if v != "local" and not v.startswith(("https://", "http://")):
+        if v != "local" and not is_http_url(v):
             raise ValueError("must be 'local' or an http(s) URL")
         return v.rstrip("/")
 

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
-from featrix_iac.model.base import Strict, is_url, sensitive
+from featrix_iac.model.base import Strict, is_http_url, is_url, sensitive
 
 Priority = Literal["urgent", "regular", "low", "qa"]
 # sent only with an upload: FeatrixSphere.create_foundational_model passes none of them to the URL create
@@ -73,7 +73,7 @@ class Webhooks(Strict):
     @classmethod
     def _url(cls, v: Any, info: Any) -> Any:
         if info.field_name != "webhook_secret" and v is not None:
-            if not isinstance(v, str) or not v.startswith(("https://", "http://")):
+            if not is_http_url(v):
                 raise ValueError("must be an http(s) URL")
         return v
 
@@ -179,10 +179,6 @@ class PredictorType(str, Enum):
     binary_classifier = "binary_classifier"
     multi_classifier = "multi_classifier"
     regressor = "regressor"
-
-    @property
-    def wire_type(self) -> str:
-        return "scalar" if self is PredictorType.regressor else "set"
 
 
 BINARY_INTENTS = {

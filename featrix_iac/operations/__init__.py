@@ -5,6 +5,7 @@ to the observer the CLI passes, results come back as data, failures are Diagnost
 """
 
 from featrix_iac.addresses import is_address
+from featrix_iac.model.secrets import REDACTED
 from featrix_iac.operations.batch import BatchResult, predict_csv
 from featrix_iac.operations.checks import CheckResult, run_checks
 from featrix_iac.operations.planning import (
@@ -28,7 +29,7 @@ from featrix_iac.operations.reading import (
     state_list,
     state_show,
 )
-from featrix_iac.operations.session import LOCAL, REDACTED, Session, connect, open_session
+from featrix_iac.operations.session import LOCAL, Session, connect, open_session
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
 from featrix_iac.operations.team_state import state_history, state_migrate, state_pull, state_push
 from featrix_iac.resources.gates import describe as gate_words

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from featrix_iac.diagnostics import fail
 from featrix_iac.operations.session import connect, open_session
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ def _assess(
     try:
         return _read_and_judge(client, address, eid, sessions, tolerance, min_paired)
     except FeatrixError as exc:
-        raise exc.to_diagnostics_error(address) from None
+        raise fail(exc.message, address=address) from None
 
 
 def _read_and_judge(

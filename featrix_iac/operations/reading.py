@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.diagnostics import fail
-from featrix_iac.operations.session import REDACTED, connect, open_session
+from featrix_iac.model.secrets import REDACTED
+from featrix_iac.operations.session import connect, open_session
 
 if TYPE_CHECKING:
     from featrix_iac.state import LockEntry, Lockfile, StateStore

@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 
 LOCAL = "local"
-REDACTED = "(sensitive value)"
 
 
 @dataclass

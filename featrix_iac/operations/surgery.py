@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from featrix_iac.addresses import a_kind
 from featrix_iac.diagnostics import fail
+from featrix_iac.model.secrets import REDACTED
 from featrix_iac.operations.reading import IMPORT_KEY_NOTE
 from featrix_iac.operations.session import Session, connect, open_session
 
@@ -260,7 +261,7 @@ def _import_differences(
         if is_ignored(name, ignore):
             kept[name] = live.get(name)
             continue
-        shown = "(sensitive value)" if rule.sensitive else None
+        shown = REDACTED if rule.sensitive else None
         server = shown or json_text(canon(live.get(name)))
         manifest = shown or json_text(canon(wanted[name]))
         lines.append(f"  {name}: server {server}, manifest {manifest}")

@@ -7,12 +7,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from featrix_iac.model.secrets import REDACTED
 from featrix_iac.plan.model import FieldChange
 from featrix_iac.plan.nested import nested_changes
 from featrix_iac.resources.base import Change, FieldRule
 
 Rules = Sequence[FieldRule] | Mapping[str, FieldRule]  # a kind's declared rules, or those indexed by field name
-REDACTED = "(sensitive value)"
 MISSING = object()  # the lockfile has no applied value for a field (older tool, or never applied)
 
 # manifest field name -> the desired fields it becomes (for lifecycle.ignore_changes)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from featrix_iac.model.secrets import REDACTED
 from featrix_iac.plan.model import PLAN_FORMAT_VERSION, Plan
 
 if TYPE_CHECKING:
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 REGENERATE = "python -m featrix_iac.plan.jsonformat"
-REDACTED = "(sensitive value)"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 

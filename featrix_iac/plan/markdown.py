@@ -8,13 +8,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from featrix_iac.model.secrets import REDACTED
 from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChange, Plan
 from featrix_iac.resources.gates import step as gate_step
 from featrix_iac.state import RETIRED_NOTE
 
 GITHUB_COMMENT_LIMIT = 65535
 MARKER = "<!-- featrix-plan: {project}/{environment} -->"  # the first line: CI finds (and updates) its comment
-REDACTED = "(sensitive value)"
 _SAFE = re.compile(r"[^A-Za-z0-9_.-]")  # what may appear in the marker comment
 VALUE_CHARS = 300  # one value in a details table
 REASON_CHARS = 200  # the reasons cell of the changes table

@@ -10,10 +10,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from featrix_iac.model.secrets import REDACTED
 from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChange, Plan
 from featrix_iac.resources.gates import step as gate_step
 
-REDACTED = "(sensitive value)"
 VALUE_CHARS = 240
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 A = ActionType

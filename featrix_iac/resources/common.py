@@ -125,11 +125,6 @@ def record_digest(record: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def metadata_json(user: dict[str, Any] | None, tag: dict[str, Any]) -> dict[str, Any]:
-    """The user's metadata with our creation tag merged in."""
-    return {**(user or {}), **tag}
-
-
 def without_tag(user_metadata: Any) -> dict[str, Any]:
     from featrix_iac.resources.base import TAG_KEY
 
@@ -141,11 +136,3 @@ def without_tag(user_metadata: Any) -> dict[str, Any]:
     if not isinstance(user_metadata, dict):
         return {}
     return {k: v for k, v in user_metadata.items() if k != TAG_KEY}
-
-
-def merged_fields(live: dict[str, Any], entry_applied: dict[str, Any], hashes: dict[str, str]) -> dict[str, Any]:
-    """Live fields over what the lockfile says was applied (for fields the server does not report)."""
-    out = dict(entry_applied)
-    out.update(hashes)
-    out.update(live)
-    return out

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
@@ -305,9 +304,3 @@ class StateStore:
     def fingerprint(self, path: Path) -> str:
         """fingerprint_file with this project's cache (.featrix/fingerprints.json)."""
         return fingerprint_file(path, self.fingerprint_cache)
-
-    def iter_secrets(self, lock: Lockfile) -> Iterator[tuple[str, str, str]]:
-        """(address, field, blob) for every encrypted value, e.g. for a canary test or a key rotation."""
-        for address in sorted(lock.resources):
-            for name, blob in sorted(lock.resources[address].secrets.items()):
-                yield address, name, blob

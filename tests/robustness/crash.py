@@ -226,7 +226,10 @@ def unreadable_keys(root: Path, url: str) -> list[str]:
     store = StateStore(root, "default", lock_key=base64.b64decode(LOCK_KEY))
     lock = store.load()
     bad: list[str] = []
-    for address, name, blob in store.iter_secrets(lock):
+    secrets = [
+        (address, name, blob) for address, e in sorted(lock.resources.items()) for name, blob in e.secrets.items()
+    ]
+    for address, name, blob in secrets:
         try:
             key = store.decrypt(address, blob)
         except DiagnosticsError as exc:
