@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featrix_iac.addresses import KEY_RE, SECTION_OF_KIND, SECTIONS, Address, a_kind
-from featrix_iac.diagnostics import fail
+from featrix_iac.diagnostics import Diagnostics, fail
 from featrix_iac.model import Project
+
+if TYPE_CHECKING:
+    from featrix_iac.config.yaml_source import SourceMap
 
 FieldPath = tuple[str | int, ...]
 # kind -> (field, kind it names by key)
@@ -178,6 +181,12 @@ def check_graph(project: Project | dict[str, Any]) -> list[GraphProblem]:
     nodes = [str(a) for a, _ in _resources(project)]
     problems.extend(cycle_problem(c) for c in find_cycles(nodes, edges))
     return problems
+
+
+def diagnose_references(project: Project | dict[str, Any], sources: SourceMap, diags: Diagnostics) -> None:
+    """check_graph's problems as diagnostics at their manifest positions: a check for `load_project(checks=...)`."""
+    for p in check_graph(project):
+        diags.error(p.summary, p.detail, address=p.address, source=sources.value(p.path))
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -13,13 +13,17 @@ from featrix_iac.cli.errors import EXIT_ERROR, CommandExit
 from featrix_iac.cli.output import out
 from featrix_iac.diagnostics import DiagnosticsError, fail
 
+if TYPE_CHECKING:
+    from featrix_iac.operations import LoadedProject
+
 ENV_OPTION = click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay to apply (default: none).")
 
 
-def _load(env: str | None) -> Any:
-    from featrix_iac.config import find_project_root, load_project
+def _load(env: str | None) -> LoadedProject:
+    from featrix_iac import operations
+    from featrix_iac.config import find_project_root
 
-    return load_project(find_project_root(), env)
+    return operations.load(find_project_root(), env)
 
 
 @click.command("validate")

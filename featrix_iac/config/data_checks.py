@@ -11,6 +11,7 @@ from featrix_iac.config.overlay import did_you_mean
 from featrix_iac.config.yaml_source import Path_, SourceMap
 from featrix_iac.diagnostics import Diagnostics, Source
 from featrix_iac.model import Project
+from featrix_iac.model.base import is_url
 
 MAX_CLASSES = 50  # a multi classifier whose target has more distinct values than this gets a warning
 FM, PRED, VDB = "foundational_models", "predictors", "vector_databases"
@@ -37,7 +38,7 @@ class _Checker:
 
     def profile(self, path: Path_, value: str) -> DataProfile | None:
         """The profile of a local data file, or None (a URL, or unreadable: then a warning says so)."""
-        if "://" in value or data_format(value) is None and not (self.root / value).is_file():
+        if is_url(value) or data_format(value) is None and not (self.root / value).is_file():
             return None
         try:
             profile = profile_file(self.root / value, self.cache_dir)

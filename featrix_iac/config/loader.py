@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,8 @@ from featrix_iac.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, S
 from featrix_iac.model import Project
 from featrix_iac.model.base import is_url
 
+# a check of the loaded project (or of the raw data when validation failed) that adds its problems
+ProjectCheck = Callable[[Project | dict[str, Any], SourceMap, Diagnostics], None]
 # manifest fields holding local data paths, written relative to the file that declares them
 DATA_FIELDS: tuple[tuple[str, str], ...] = (("foundational_models", "data"), ("vector_databases", "records_file"))
 
@@ -70,21 +73,18 @@ def _rebase_data_paths(
             diags.error("Data file not found", f"{shown} {what}.", address=address_of(path), source=src)
 
 
-def _check_references(project: Project | dict[str, Any], sources: SourceMap, diags: Diagnostics) -> None:
-    from featrix_iac.graph import check_graph
-
-    for p in check_graph(project):
-        diags.error(p.summary, p.detail, address=p.address, source=sources.value(p.path))
-
-
 def find_root_file(root: Path) -> Path:
     if not (root / ROOT_FILE).is_file():
         raise fail(f"no {ROOT_FILE} found in {root}")
     return root / ROOT_FILE
 
 
-def load_project(root: Path | str, env: str | None = None) -> LoadedProject:
-    """Load, template, overlay and validate the project in `root`; raise DiagnosticsError with every problem."""
+def load_project(root: Path | str, env: str | None = None, *, checks: Sequence[ProjectCheck] = ()) -> LoadedProject:
+    """Load, template, overlay and validate the project in `root`; raise DiagnosticsError with every problem.
+
+    `checks` run after validation, on the Project (or on the raw data when validation failed, so their
+    problems are reported in the same run): the layers above pass theirs, e.g. graph.diagnose_references.
+    """
     root = Path(root).resolve()
     find_root_file(root)
     diags = Diagnostics()
@@ -96,7 +96,8 @@ def load_project(root: Path | str, env: str | None = None) -> LoadedProject:
     failed = render_tree(doc.data, doc.sources, variables if isinstance(variables, dict) else {}, environment, diags)
     _rebase_data_paths(doc.data, root, doc.sources, failed, diags)
     project = validate_project(doc.data, doc.sources, failed, diags)
-    _check_references(project if project is not None else doc.data, doc.sources, diags)
+    for check in checks:
+        check(project if project is not None else doc.data, doc.sources, diags)
     if project is not None and not diags.has_errors:
         from featrix_iac.config.data_checks import check_data
 
@@ -107,4 +108,4 @@ def load_project(root: Path | str, env: str | None = None) -> LoadedProject:
     return LoadedProject(project, root, environment, tuple(doc.files), doc.sources, warnings)
 
 
-__all__ = ["DATA_FIELDS", "SECTIONS", "LoadedProject", "load_project"]
+__all__ = ["DATA_FIELDS", "SECTIONS", "LoadedProject", "ProjectCheck", "load_project"]

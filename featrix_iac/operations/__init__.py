@@ -5,6 +5,7 @@ to the observer the CLI passes, results come back as data, failures are Diagnost
 """
 
 from featrix_iac.addresses import is_address
+from featrix_iac.config import LoadedProject
 from featrix_iac.model.secrets import REDACTED
 from featrix_iac.operations.batch import BatchResult, predict_csv
 from featrix_iac.operations.checks import CheckResult, run_checks
@@ -29,7 +30,7 @@ from featrix_iac.operations.reading import (
     state_list,
     state_show,
 )
-from featrix_iac.operations.session import LOCAL, Session, connect, open_session
+from featrix_iac.operations.session import LOCAL, Session, connect, load, open_session
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
 from featrix_iac.operations.team_state import state_history, state_migrate, state_pull, state_push
 from featrix_iac.resources.gates import describe as gate_words
@@ -43,6 +44,7 @@ __all__ = [
     "BatchResult",
     "CheckResult",
     "ImportResult",
+    "LoadedProject",
     "OutputValue",
     "PlanResult",
     "QualityResult",
@@ -57,6 +59,7 @@ __all__ = [
     "gate_words",
     "import_resource",
     "is_address",
+    "load",
     "make_plan_with",
     "open_session",
     "output",

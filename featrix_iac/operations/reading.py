@@ -34,10 +34,9 @@ class OutputValue:
 
 
 def _store(root: Path | str, env: str | None) -> tuple[StateStore, Lockfile]:
-    from featrix_iac.config import load_project
-    from featrix_iac.operations.session import open_store
+    from featrix_iac.operations.session import load, open_store
 
-    loaded = load_project(root, env)
+    loaded = load(root, env)
     store = open_store(loaded)
     return store, store.load()
 
@@ -170,11 +169,12 @@ def example_record(root: Path | str, env: str | None, address: str) -> dict[str,
     """A record made of the project's own columns for `address` (an endpoint or predictor), for usage hints:
     the first input columns of its foundational model's data, each with a value seen in the data; {} when
     the data cannot be read (a URL, a missing file)."""
-    from featrix_iac.config import load_project
     from featrix_iac.config.data_profile import UnreadableData, profile_file
+    from featrix_iac.model.base import is_url
+    from featrix_iac.operations.session import load
 
     try:
-        loaded = load_project(root, env)
+        loaded = load(root, env)
     except Exception:  # noqa: BLE001 - only a hint: the real command reports the problem
         return {}
     project, kind, _, key = loaded.project, *address.partition(".")
@@ -182,7 +182,7 @@ def example_record(root: Path | str, env: str | None, address: str) -> dict[str,
         key, kind = project.endpoints[key].predictor, "predictor"
     predictor = project.predictors.get(key) if kind == "predictor" else None
     fm = project.foundational_models.get(predictor.foundational_model) if predictor else None
-    if predictor is None or fm is None or "://" in fm.data:
+    if predictor is None or fm is None or is_url(fm.data):
         return {}
     try:
         profile = profile_file(loaded.root / fm.data, None)

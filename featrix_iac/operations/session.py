@@ -47,12 +47,20 @@ class Session:
         )
 
 
+def load(root: Path | str, env: str | None = None) -> LoadedProject:
+    """The project in `root` with `env`'s overlay, its references checked too (config, then graph): every
+    problem in one DiagnosticsError."""
+    from featrix_iac.config import load_project
+    from featrix_iac.graph import diagnose_references
+
+    return load_project(root, env, checks=(diagnose_references,))
+
+
 @collector_paused()
 def open_session(root: Path | str, env: str | None = None) -> Session:
-    from featrix_iac.config import load_project
     from featrix_iac.graph import build_graph
 
-    loaded = load_project(root, env)
+    loaded = load(root, env)
     return Session(loaded, build_graph(loaded.project), open_store(loaded))
 
 

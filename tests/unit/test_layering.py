@@ -36,7 +36,7 @@ FORBIDDEN: dict[str, set[str]] = {
         "server",
     },
     "model": {"config", "client", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
-    "config": {"client", "state", "resources", "plan", "apply", "operations", "cli", "server"},
+    "config": {"client", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
     "client": {"config", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
     "graph": {"client", "state", "resources", "plan", "apply", "operations", "cli", "server"},
     "state": {"resources", "plan", "apply", "operations", "cli", "server"},

@@ -9,6 +9,7 @@ import pytest
 
 from featrix_iac.config import LoadedProject, find_project_root, load_project
 from featrix_iac.diagnostics import DiagnosticsError, Source
+from featrix_iac.graph import diagnose_references
 
 Write = Callable[..., Path]
 
@@ -132,7 +133,7 @@ def test_every_problem_is_reported_in_one_run(write: Write) -> None:
         }
     )
     with pytest.raises(DiagnosticsError) as exc:
-        load_project(root)
+        load_project(root, checks=(diagnose_references,))  # the graph stage's check, as operations.load passes it
     assert summaries(exc) == [
         "Include pattern matches no files",
         "Data file not found",
