@@ -51,6 +51,7 @@ def create_app(
     from featrix_iac.server.bodies import check_body
     from featrix_iac.server.durations import durations_from_env
     from featrix_iac.server.gate import Gate
+    from featrix_iac.server.runtime import background
     from featrix_iac.server.service import Service
     from featrix_iac.server.testhooks import TestHooks
 
@@ -64,9 +65,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
-        service.start(workers)
-        yield
-        service.stop()
+        with background(service, workers):
+            yield
 
     app = FastAPI(
         title="featrix-iac local server",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from featrix_iac.server.service import Service
+from featrix_iac.server.status import latest_fm_job, pooled_status
 from featrix_iac.server.store import Doc
 from featrix_iac.server.webhooks import SECRET_KEY
 
@@ -45,24 +46,6 @@ def job_view(job: Doc) -> Doc:
     if job.get("target_column"):
         out["job_spec"] = {"target_column": job["target_column"], "predictor_id": job.get("predictor_id")}
     return out
-
-
-def pooled_status(session: Doc, jobs: list[Doc]) -> tuple[str, str | None, str | None]:
-    """(session status, es_status, sp_status) from the jobs, newest job of each kind."""
-    es = [j for j in jobs if j["job_type"] == "train_es"]
-    sp = [j for j in jobs if j["job_type"] == "train_single_predictor"]
-    es_status = es[-1]["status"] if es else ("done" if session.get("session_type") != "predictor" else None)
-    sp_status = sp[-1]["status"] if sp else None
-    latest = {j["job_id"]: j["status"] for j in jobs}
-    if es_status in ("failed", "cancelled"):
-        return es_status, es_status, sp_status
-    if "running" in latest.values():
-        status = "running"
-    elif "ready" in latest.values():
-        status = "ready"
-    else:
-        status = "done"
-    return status, es_status, sp_status
 
 
 def job_plan(session: Doc, jobs: list[Doc], predictors: list[Doc]) -> list[Doc]:
@@ -153,8 +136,7 @@ def session_document(svc: Service, session: Doc) -> Doc:
 
 def list_item(svc: Service, session: Doc) -> Doc:
     fields = session_fields(svc, session)
-    es_jobs = [j for j in svc.jobs(session["session_id"]) if j["job_type"] == "train_es"]
-    es = es_jobs[-1] if es_jobs else {}
+    es = latest_fm_job(svc.jobs(session["session_id"])) or {}
     keep = (
         "session_id",
         "name",

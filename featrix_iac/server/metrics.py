@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import HTTPException
 
 from featrix_iac.server.service import Service
+from featrix_iac.server.status import latest_fm_job
 from featrix_iac.server.store import Doc
 
 
 def _es_job(svc: Service, sid: str) -> Doc | None:
-    es = [j for j in svc.jobs(sid) if j["job_type"] == "train_es"]
-    return es[-1] if es else None
+    return latest_fm_job(svc.jobs(sid))
 
 
 def es_timeline(session: Doc, job: Doc) -> Doc:

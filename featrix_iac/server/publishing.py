@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 from featrix_iac.server.service import Service, new_id, now_iso
+from featrix_iac.server.status import pooled_status
 from featrix_iac.server.store import Doc
 
 log = logging.getLogger("featrix.server.publishing")
@@ -66,12 +67,10 @@ def _session_bytes(s: Service, sid: str) -> int:
 
 
 def _training_status(s: Service, job: Doc) -> str:
-    from featrix_iac.server import documents
-
     session = s.store.get("session", job["session_id"]) or {}
     if job.get("predictor_id"):
         return str((s.store.get("predictor", job["predictor_id"]) or {}).get("status") or "done")
-    return documents.pooled_status(session, s.jobs(job["session_id"]))[1] or "done"
+    return pooled_status(session, s.jobs(job["session_id"]))[1] or "done"
 
 
 def settle(s: Service, job: Doc) -> Doc:

@@ -12,6 +12,7 @@ from featrix_iac.server import publishing
 from featrix_iac.server.http import bad, bool_field, cluster, int_field, json_body, svc
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.sessions import session_id_for
+from featrix_iac.server.status import latest_fm_job
 from featrix_iac.server.store import Doc
 
 router = APIRouter()
@@ -155,12 +156,12 @@ async def cancel(sid: str, request: Request) -> dict[str, Any]:
 
 
 def _done_es_job(s: Service, sid: str) -> Doc:
-    es = [j for j in s.jobs(sid) if j["job_type"] == "train_es"]
-    if not es or es[-1]["status"] != "done":
+    es = latest_fm_job(s.jobs(sid))
+    if es is None or es["status"] != "done":
         raise HTTPException(
             status_code=409, detail="the foundational model has not finished training; it cannot be copied yet"
         )
-    return es[-1]
+    return es
 
 
 def _new_session_from(
@@ -222,7 +223,7 @@ async def publish_partial_foundation(sid: str, request: Request) -> dict[str, An
     if epoch not in epochs:
         raise bad(f"checkpoint_epoch {epoch} is not available (epochs {epochs[0]}..{epochs[-1]})")
     fm = checkpoint_fm(s, sid, epoch)
-    es = [j for j in s.jobs(sid) if j["job_type"] == "train_es"][-1]
+    es = latest_fm_job(s.jobs(sid)) or {}
     hist = fm.history
     job = dict(es, current_epoch=epoch, epoch=epoch, total_epochs=epoch, history=hist, final_loss=hist["val_loss"][-1])
     job.update(

@@ -26,9 +26,10 @@ from featrix_iac.server.predicting import check_servable, clean_record, customer
 from featrix_iac.server.quota import training_slot
 from featrix_iac.server.service import Service, new_id, now_iso
 from featrix_iac.server.sessions import new_job
+from featrix_iac.server.status import SP_JOB
 from featrix_iac.server.store import Doc
 from featrix_iac.server.webhooks import EVENTS, SECRET_KEY
-from featrix_iac.server.worker import DEFAULT_SP_EPOCHS, SP_JOB
+from featrix_iac.server.worker import DEFAULT_SP_EPOCHS
 
 router = APIRouter()
 SUPPORTED_TYPES = {"set", "scalar"}

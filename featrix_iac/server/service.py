@@ -1,4 +1,8 @@
-"""The server's shared state: store, artifact folder, model cache, worker, webhooks and test hooks."""
+"""The server's shared state: store, artifact folder, model cache, job queue, webhooks and test hooks.
+
+It starts nothing: the app's lifespan starts the background work (server/runtime.py) and hands the
+service its job queue, so this module imports nothing that imports it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import threading
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from featrix_iac.server.store import Doc, Store
 from featrix_iac.server.webhook_policy import TargetPolicy
@@ -18,9 +22,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from featrix_iac.server.durations import Durations
-    from featrix_iac.server.publishing import Clock
     from featrix_iac.server.testhooks import TestHooks
-    from featrix_iac.server.worker import Worker
 
 VERSION = "featrix-iac-local/0.1"
 DEFAULT_CLUSTER = "local"
@@ -77,6 +79,18 @@ def data_dir_busy(data_dir: Path) -> bool:
     return False
 
 
+class JobQueue(Protocol):
+    """What routes ask of the training workers (server/worker.py `Worker`): submit, cancel, and quota places."""
+
+    n_threads: int
+
+    def submit(self, job_id: str) -> None: ...
+    def cancel(self, job_id: str) -> None: ...
+    def cancelling(self) -> set[str]: ...
+    def reserve(self, limit: int) -> tuple[bool, int]: ...
+    def unreserve(self) -> None: ...
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -112,25 +126,7 @@ class Service:
         self.webhooks = WebhookSender(TargetPolicy(allow_loopback=allow_loopback_webhooks))
         self._cache: dict[str, Any] = {}
         self._cache_lock = threading.Lock()
-        self.worker: Worker | None = None
-        self.clock: Clock | None = None
-
-    def start(self, workers: int = 2) -> None:
-        from featrix_iac.server.publishing import Clock
-        from featrix_iac.server.worker import Worker
-
-        self.worker = Worker(self, workers)
-        self.worker.recover()
-        self.worker.start()
-        self.clock = Clock(self)
-        self.clock.start()
-
-    def stop(self) -> None:
-        if self.clock:
-            self.clock.stop()
-        if self.worker:
-            self.worker.stop()
-        self.webhooks.stop()
+        self.worker: JobQueue | None = None  # set while the app runs (runtime.background)
 
     # -- sessions ---------------------------------------------------------------------------
 

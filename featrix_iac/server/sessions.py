@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from featrix_iac.server.http import bad, epochs_field, int_field, json_field, metadata_field, webhooks_field
 from featrix_iac.server.quota import training_slot
 from featrix_iac.server.service import Service, new_id, now_iso
+from featrix_iac.server.status import ES_JOB
 from featrix_iac.server.store import Doc
 from featrix_iac.server.webhook_policy import TargetPolicy
-from featrix_iac.server.worker import ES_JOB, auto_fm_epochs
+from featrix_iac.server.worker import auto_fm_epochs
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -7,6 +7,7 @@ from typing import Any
 from featrix_iac.server.fm_model import Check, EpochCallback, FoundationalModel, train_fm
 from featrix_iac.server.predictor_model import Predictor, train_predictor
 from featrix_iac.server.service import Service, now_iso
+from featrix_iac.server.status import SP_JOB
 from featrix_iac.server.store import Doc
 
 FM_PATH = "{sid}/fm.pkl"
@@ -114,7 +115,7 @@ def run_predictor_job(svc: Service, job: Doc, on_epoch: EpochCallback, check: Ch
 def after_job(svc: Service, job: Doc) -> None:
     """Mirror a finished job onto its session / predictor documents."""
     sid = job["session_id"]
-    if job["job_type"] == "train_single_predictor" and job.get("predictor_id"):
+    if job["job_type"] == SP_JOB and job.get("predictor_id"):
         pid = job["predictor_id"]
 
         def apply(doc: Doc) -> None:

@@ -10,13 +10,11 @@ import traceback
 from typing import Any
 
 from featrix_iac.server.service import Service, now_iso
+from featrix_iac.server.status import ES_JOB, SP_JOB, TERMINAL, latest_fm_job
 from featrix_iac.server.store import Doc
 
 log = logging.getLogger("featrix.server.worker")
 
-ES_JOB = "train_es"
-SP_JOB = "train_single_predictor"
-TERMINAL = {"done", "failed", "cancelled"}
 DEFAULT_SP_EPOCHS = 40
 MAX_RESTARTS = 3
 
@@ -168,10 +166,10 @@ class Worker:
         self.svc.store.update("job", job["job_id"], stamp)
 
     def _fm_blocker(self, job: Doc) -> str | None:
-        es = [j for j in self.svc.jobs(job["session_id"]) if j["job_type"] == ES_JOB]
-        if not es:
+        es = latest_fm_job(self.svc.jobs(job["session_id"]))
+        if es is None:
             return None
-        status = es[-1]["status"]
+        status = es["status"]
         if status == "done":
             return None
         if status in TERMINAL:

@@ -85,9 +85,11 @@ def test_a_job_that_cannot_stop_in_time_is_requeued_not_left_running(
     import threading
 
     from featrix_iac.server import training
+    from featrix_iac.server.runtime import background
     from featrix_iac.server.service import Service
     from featrix_iac.server.sessions import new_job
-    from featrix_iac.server.worker import ES_JOB, Interrupted
+    from featrix_iac.server.status import ES_JOB
+    from featrix_iac.server.worker import Interrupted
 
     release = threading.Event()
 
@@ -99,15 +101,14 @@ def test_a_job_that_cannot_stop_in_time_is_requeued_not_left_running(
     svc = Service(tmp_path / "data", "fx_" + "k" * 40)
     job = new_job("sess-1", ES_JOB, 5)
     svc.store.put("job", job["job_id"], job, parent="sess-1")
-    svc.start(1)
     try:
-        svc.worker.submit(job["job_id"])  # type: ignore[union-attr]
-        deadline = time.monotonic() + 10
-        while (svc.store.get("job", job["job_id"]) or {}).get("status") != "running":
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-        start = time.monotonic()
-        svc.stop()
+        with background(svc, 1) as worker:
+            worker.submit(job["job_id"])
+            deadline = time.monotonic() + 10
+            while (svc.store.get("job", job["job_id"]) or {}).get("status") != "running":
+                assert time.monotonic() < deadline
+                time.sleep(0.05)
+            start = time.monotonic()
         assert time.monotonic() - start < 4
         doc = svc.store.get("job", job["job_id"]) or {}
         assert doc["status"] == "ready" and not doc.get("restarts"), doc
