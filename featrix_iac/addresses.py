@@ -1,19 +1,13 @@
-"""Resource addresses (`kind.key`, e.g. `predictor.species`): parse, format, and the kinds' names."""
+"""Resource addresses (`kind.key`, e.g. `predictor.species`): parse and format; the kinds' names come from kinds.py."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-# manifest section -> address kind, in dependency order
-SECTIONS: dict[str, str] = {
-    "foundational_models": "foundational_model",
-    "predictors": "predictor",
-    "endpoints": "endpoint",
-    "vector_databases": "vector_database",
-}
-KINDS: tuple[str, ...] = tuple(SECTIONS.values())
-SECTION_OF_KIND: dict[str, str] = {v: k for k, v in SECTIONS.items()}
+# manifest section -> address kind and back, kinds in dependency order: the registry (filled by model/)
+from featrix_iac.kinds import KINDS, SECTION_OF_KIND, SECTIONS
+
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 
@@ -46,3 +40,6 @@ def is_address(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+__all__ = ["KEY_RE", "KINDS", "SECTIONS", "SECTION_OF_KIND", "Address", "a_kind", "is_address"]

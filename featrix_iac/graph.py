@@ -8,19 +8,19 @@ from typing import TYPE_CHECKING, Any
 
 from featrix_iac.addresses import KEY_RE, SECTION_OF_KIND, SECTIONS, Address, a_kind
 from featrix_iac.diagnostics import Diagnostics, fail
+from featrix_iac.kinds import FACTS
 from featrix_iac.model import Project
 
 if TYPE_CHECKING:
     from featrix_iac.config.yaml_source import SourceMap
 
 FieldPath = tuple[str | int, ...]
-# kind -> (field, kind it names by key)
-REFERENCE_FIELDS: dict[str, tuple[tuple[str, str], ...]] = {
-    "foundational_model": (),
-    "predictor": (("foundational_model", "foundational_model"),),
-    "endpoint": (("predictor", "predictor"),),
-    "vector_database": (("foundational_model", "foundational_model"),),
-}
+
+
+def reference_fields(kind: str) -> tuple[tuple[str, str], ...]:
+    """(field, kind it names by key) of each reference field of `kind` (its registered facts)."""
+    facts = FACTS.get(kind)
+    return facts.references if facts is not None else ()
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,7 @@ def _ref_edges(address: Address, res: Any) -> list[tuple[str, FieldPath]]:
     section = SECTION_OF_KIND[address.kind]
     base: FieldPath = (section, address.key)
     out: list[tuple[str, FieldPath]] = []
-    for name, kind in REFERENCE_FIELDS[address.kind]:
+    for name, kind in reference_fields(address.kind):
         target = _get(res, name)
         if isinstance(target, str):
             out.append((f"{kind}.{target}", (*base, name)))
@@ -241,4 +241,13 @@ def build_graph(project: Project) -> ResourceGraph:
     return ResourceGraph(order, deps, rdeps)
 
 
-__all__ = ["Edge", "GraphProblem", "ResourceGraph", "build_graph", "check_graph", "edges_of", "find_cycles"]
+__all__ = [
+    "Edge",
+    "GraphProblem",
+    "ResourceGraph",
+    "build_graph",
+    "check_graph",
+    "edges_of",
+    "find_cycles",
+    "reference_fields",
+]

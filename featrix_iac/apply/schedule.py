@@ -8,7 +8,14 @@ from featrix_iac.plan.model import Action, ActionType
 
 CREATE_SIDE = {ActionType.CREATE, ActionType.UPDATE, ActionType.ADOPT, ActionType.REPLACE, ActionType.PROMOTE}
 DESTROY_SIDE = {ActionType.DELETE, ActionType.RETIRE, ActionType.REPLACE}
-ALWAYS_CBD = {"predictor"}  # a replaced predictor is only retired: nothing is lost by creating first
+
+
+def always_create_first(kind: str) -> bool:
+    """The kind's spec says a replacement always creates first (a replaced predictor is only retired)."""
+    from featrix_iac.resources.registry import SPECS
+
+    spec = SPECS.get(kind)
+    return spec is not None and spec.always_create_first
 
 
 @dataclass
@@ -39,7 +46,9 @@ def effective_cbd(actions: list[Action], dependents: dict[str, set[str]]) -> dic
     """create_before_destroy per replaced address, propagated to what a cbd replacement depends on (Terraform)."""
     by_addr = {a.address: a for a in actions}
     cbd = {
-        a.address: a.create_before_destroy or a.kind in ALWAYS_CBD for a in actions if a.action is ActionType.REPLACE
+        a.address: a.create_before_destroy or always_create_first(a.kind)
+        for a in actions
+        if a.action is ActionType.REPLACE
     }
     changed = True
     while changed:

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from featrix_iac.config.discovery import find_project_root
 from featrix_iac.config.includes import ROOT_FILE
-from featrix_iac.config.loader import DATA_FIELDS, LoadedProject, load_project
+from featrix_iac.config.loader import LoadedProject, data_fields, load_project
 
-__all__ = ["DATA_FIELDS", "ROOT_FILE", "LoadedProject", "find_project_root", "load_project"]
+__all__ = ["ROOT_FILE", "LoadedProject", "data_fields", "find_project_root", "load_project"]

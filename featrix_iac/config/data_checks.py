@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from featrix_iac.addresses import SECTIONS
 from featrix_iac.config.data_profile import DataProfile, UnreadableData, data_format, profile_file
 from featrix_iac.config.overlay import did_you_mean
 from featrix_iac.config.yaml_source import Path_, SourceMap
@@ -191,7 +192,7 @@ def _family(dtype: str) -> str:
 
 
 def _kind(section: str | int) -> str:
-    return {FM: "foundational_model", PRED: "predictor", VDB: "vector_database"}[str(section)]
+    return SECTIONS[str(section)]
 
 
 def _hint(name: str, profile: DataProfile) -> str:

@@ -15,13 +15,17 @@ from featrix_iac.config.templating import address_of, render_tree
 from featrix_iac.config.validation import validate_project
 from featrix_iac.config.yaml_source import Path_, SourceMap
 from featrix_iac.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, Severity, Source, fail
+from featrix_iac.kinds import FACTS
 from featrix_iac.model import Project
 from featrix_iac.model.base import is_url
 
 # a check of the loaded project (or of the raw data when validation failed) that adds its problems
 ProjectCheck = Callable[[Project | dict[str, Any], SourceMap, Diagnostics], None]
-# manifest fields holding local data paths, written relative to the file that declares them
-DATA_FIELDS: tuple[tuple[str, str], ...] = (("foundational_models", "data"), ("vector_databases", "records_file"))
+
+
+def data_fields() -> list[tuple[str, str]]:
+    """(section, field) of each manifest field holding a local data path (each kind's facts, kinds.py)."""
+    return [(f.section, name) for f in FACTS.values() for name in f.data_fields]
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class LoadedProject:
 
 def _data_paths(data: dict[str, Any]) -> list[tuple[Path_, str]]:
     out: list[tuple[Path_, str]] = []
-    for section, field in DATA_FIELDS:
+    for section, field in data_fields():
         items = data.get(section)
         if not isinstance(items, dict):
             continue
@@ -108,4 +112,4 @@ def load_project(root: Path | str, env: str | None = None, *, checks: Sequence[P
     return LoadedProject(project, root, environment, tuple(doc.files), doc.sources, warnings)
 
 
-__all__ = ["DATA_FIELDS", "SECTIONS", "LoadedProject", "ProjectCheck", "load_project"]
+__all__ = ["SECTIONS", "LoadedProject", "ProjectCheck", "data_fields", "load_project"]

@@ -10,17 +10,10 @@ from featrix_iac.addresses import SECTIONS
 from featrix_iac.config.includes import ROOT_FILE, Document
 from featrix_iac.config.yaml_source import Path_, SourceMap
 from featrix_iac.diagnostics import Diagnostics, Source
-from featrix_iac.model import Endpoint, FoundationalModel, Predictor, ServerConfig, StateConfig, VectorDatabase
+from featrix_iac.kinds import facts_of
+from featrix_iac.model import ServerConfig, StateConfig
 
 DEFAULT_ENV = "default"
-SECTION_MODELS: dict[str, Any] = {
-    "foundational_models": FoundationalModel,
-    "predictors": Predictor,
-    "endpoints": Endpoint,
-    "vector_databases": VectorDatabase,
-    "server": ServerConfig,
-    "state": StateConfig,
-}
 
 
 def did_you_mean(word: str, choices: list[str] | set[str]) -> str:
@@ -68,7 +61,7 @@ def _check_env(doc: Document, name: str, overlay: dict[str, Any], check_fields: 
                     source=doc.sources.key(at),
                 )
             elif check_fields and isinstance(body, dict):
-                _check_fields(doc, at, SECTION_MODELS[section], body, diags, f"{SECTIONS[section]}.{key}")
+                _check_fields(doc, at, facts_of(SECTIONS[section]).model, body, diags, f"{SECTIONS[section]}.{key}")
     for part, model in (("server", ServerConfig), ("state", StateConfig)):
         body = overlay.get(part)
         if check_fields and isinstance(body, dict):

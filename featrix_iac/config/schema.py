@@ -10,7 +10,6 @@ from typing import Any
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "featrix.schema.json"
 INCLUDE_SCHEMA_PATH = SCHEMA_PATH.with_name("featrix.include.schema.json")  # for the files `include:` reads
-RESOURCE_SECTIONS = ("foundational_models", "predictors", "endpoints", "vector_databases")
 REGENERATE = "python -m featrix_iac.config.schema"
 TEMPLATE_DEF = {
     "type": "string",
@@ -33,19 +32,17 @@ def _allow_templates(prop: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-OVERLAID = {
-    "server": "ServerConfig",
-    "foundational_models": "FoundationalModel",
-    "predictors": "Predictor",
-    "endpoints": "Endpoint",
-    "vector_databases": "VectorDatabase",
-}
+def _overlaid() -> dict[str, str]:
+    """Environment field -> the model it overrides: the server block and each kind's section (kinds.py)."""
+    from featrix_iac.kinds import FACTS
+
+    return {"server": "ServerConfig", **{f.section: f.model.__name__ for f in FACTS.values()}}
 
 
 def _typed_overlays(defs: dict[str, Any]) -> None:
     """Environment overlays get the resource's own fields (none required), so editors complete them."""
     env_props = defs["Environment"]["properties"]
-    for field, model in OVERLAID.items():
+    for field, model in _overlaid().items():
         overlay = copy.deepcopy(defs[model])
         overlay.pop("required", None)
         overlay["title"] = f"{model} overlay"
@@ -81,7 +78,9 @@ def build_schema() -> dict[str, Any]:
 def build_include_schema() -> dict[str, Any]:
     """The schema of an included file: resource sections only, none required (the loader says the same)."""
     schema = build_schema()
-    schema["properties"] = {k: v for k, v in schema["properties"].items() if k in RESOURCE_SECTIONS}
+    from featrix_iac.kinds import SECTIONS
+
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k in SECTIONS}
     schema.pop("required", None)
     schema["additionalProperties"] = False
     schema["title"] = "featrix include file"

@@ -113,9 +113,10 @@ class Project(Strict):
         """Every declared resource with its address, in section order then key order."""
         out: list[tuple[Address, Resource]] = []
         for section, kind in SECTIONS.items():
-            items: dict[str, Resource] = getattr(self, section)
+            items: dict[str, Resource] = getattr(self, section, None) or {}
             out.extend((Address(kind, key), items[key]) for key in sorted(items))
         return out
 
     def get(self, address: Address) -> Resource | None:
-        return getattr(self, SECTION_OF_KIND[address.kind]).get(address.key)
+        items: dict[str, Resource] = getattr(self, SECTION_OF_KIND[address.kind], None) or {}
+        return items.get(address.key)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from featrix_iac.kinds import KindFacts, register
 from featrix_iac.model.base import Strict, is_http_url, is_url, sensitive
 
 Priority = Literal["urgent", "regular", "low", "qa"]
@@ -355,3 +356,18 @@ class VectorDatabase(Resource):
         default_factory=list, description="Records added after creation (additions are in place)."
     )
     records_file: str | None = Field(None, description="A data file of records to add (path relative to the manifest).")
+
+
+# each kind's data facts (kinds.py), in dependency order; the engine's facts are in resources/<kind>.py
+FOUNDATIONAL_MODEL = register(KindFacts("foundational_model", "foundational_models", FoundationalModel, (), ("data",)))
+PREDICTOR = register(KindFacts("predictor", "predictors", Predictor, (("foundational_model", "foundational_model"),)))
+ENDPOINT = register(KindFacts("endpoint", "endpoints", Endpoint, (("predictor", "predictor"),)))
+VECTOR_DATABASE = register(
+    KindFacts(
+        "vector_database",
+        "vector_databases",
+        VectorDatabase,
+        (("foundational_model", "foundational_model"),),
+        ("records_file",),
+    )
+)

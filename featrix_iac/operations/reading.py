@@ -18,11 +18,21 @@ if TYPE_CHECKING:
 # -- reading the lockfile: output and state ---------------------------------------------------------------
 
 
-IMPORT_KEY_NOTE = (
-    "an endpoint's API key cannot be read back from the server, so the lockfile records none: "
-    "`featrix output {address}.api_key` has no key until you rotate it (raise api_key.rotation in the "
-    "manifest and apply)"
-)
+def _secret_note(kind: str, address: str) -> str:
+    """Why a kind's secret is missing from the lockfile (e.g. an imported endpoint: keys cannot be read back)."""
+    from featrix_iac.resources.registry import spec_of
+
+    return spec_of(kind).secret_note.format(address=address)
+
+
+def _secret_name(name: str) -> str:
+    return "API key" if name == "api_key" else name
+
+
+def _spec(kind: str) -> Any:
+    from featrix_iac.resources.registry import SPECS
+
+    return SPECS.get(kind)
 
 
 @dataclass(frozen=True)
@@ -68,8 +78,9 @@ def output(root: Path | str, env: str | None, ref: str) -> OutputValue:
         raise fail(f"no {address or ref} in the lockfile", f"recorded addresses: {known}", address=address or ref)
     if name in entry.secrets:
         return OutputValue(address, name, store.decrypt(address, entry.secrets[name]), True)
-    if name == "api_key" and entry.kind == "endpoint":  # e.g. imported: keys cannot be read back
-        raise fail(f"{address} has no API key in the lockfile", IMPORT_KEY_NOTE.format(address=address), address)
+    spec = _spec(entry.kind)
+    if spec is not None and name in spec.secrets:  # e.g. an imported endpoint: keys cannot be read back
+        raise fail(f"{address} has no {_secret_name(name)} in the lockfile", _secret_note(entry.kind, address), address)
     values = {**entry.ids, **entry.outputs}
     if name not in values:
         fields = ", ".join(sorted({*values, *entry.secrets})) or "none"
@@ -112,12 +123,9 @@ def predict(
     session = open_session(root, env)
     lock = session.store.load()
     entry = lock.entry(address)
-    if (
-        entry is None
-        or entry.status not in ("ready", "tainted")
-        or address.split(".")[0] not in ("endpoint", "predictor")
-    ):
-        usable = [a for a in lock.addresses() if a.startswith(("endpoint.", "predictor."))]
+    spec = _spec(entry.kind) if entry is not None else None
+    if entry is None or entry.status not in ("ready", "tainted") or spec is None or spec.predict is None:
+        usable = [a for a in lock.addresses() if getattr(_spec(lock.resources[a].kind), "predict", None)]
         raise fail(
             f"cannot predict with {address}",
             "give an endpoint or predictor that `featrix apply` created; "
@@ -125,23 +133,13 @@ def predict(
             address=address,
         )
     with connect(session.loaded) as (client, _):
-        if entry.kind == "endpoint":
-            if "api_key" not in entry.secrets:
-                raise fail(f"{address} has no API key in the lockfile", IMPORT_KEY_NOTE.format(address=address))
-            key = session.store.decrypt(address, entry.secrets["api_key"])
-            path = f"/endpoint/{entry.ids['endpoint_id']}/predict"
-
-            def call(r: dict[str, Any]) -> Any:
-                return client.post(path, {"query_record": r}, headers={"X-API-Key": key})
-
-        else:
-            path = f"/compute/session/{entry.ids['session_id']}/predict"
-            pid = entry.ids["predictor_id"]
-
-            def call(r: dict[str, Any]) -> Any:
-                return client.post(path, {"query_record": r, "predictor_id": pid})
-
-        return _each(call, records, keep_going, on_row)
+        secret = ""
+        if spec.predict_secret:  # e.g. an endpoint predicts with its own key
+            if spec.predict_secret not in entry.secrets:
+                what = _secret_name(spec.predict_secret)
+                raise fail(f"{address} has no {what} in the lockfile", _secret_note(entry.kind, address))
+            secret = session.store.decrypt(address, entry.secrets[spec.predict_secret])
+        return _each(spec.predict(client, dict(entry.ids), secret), records, keep_going, on_row)
 
 
 def _each(

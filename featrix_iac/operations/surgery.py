@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any
 from featrix_iac.addresses import a_kind
 from featrix_iac.diagnostics import fail
 from featrix_iac.model.secrets import REDACTED
-from featrix_iac.operations.reading import IMPORT_KEY_NOTE
 from featrix_iac.operations.session import Session, connect, open_session
 
 if TYPE_CHECKING:
@@ -92,7 +91,7 @@ def _desired_one(session: Session, addr: Any, resource: Any) -> dict[str, Any]:
 
 def _import_entry(session: Session, lock: Lockfile, address: str, object_id: str, wanted: dict[str, Any]) -> LockEntry:
     """The entry to record (ids from ID, applied = the manifest), after the lockfile-side refusals."""
-    from featrix_iac.resources.registry import handler_for
+    from featrix_iac.resources.registry import spec_of
     from featrix_iac.state import LockEntry
 
     current = lock.entry(address)
@@ -103,16 +102,22 @@ def _import_entry(session: Session, lock: Lockfile, address: str, object_id: str
             f"`featrix state rm {address}` (nothing is deleted on the server)",
             address,
         )
-    kind = address.split(".", 1)[0]
+    kind = _parse_address(address).kind
+    spec = spec_of(kind)
     ids = _import_ids(lock, address, kind, object_id.strip(), wanted)
     for other, e in lock.resources.items():
-        if other != address and e.kind == kind and e.status != "retired" and _same_object(kind, e.ids, ids):
+        if other != address and e.kind == kind and e.status != "retired" and _same_object(spec.identity, e.ids, ids):
             raise fail(f"that {kind.replace('_', ' ')} is already recorded as {other}", _ids_text(e.ids), address)
-    applied, hashes = handler_for(kind).split_applied(wanted)
+    applied, hashes = spec.handler.split_applied(wanted)
     resource = session.loaded.project.get(_parse_address(address))
     lifecycle = getattr(resource, "lifecycle", None)
     retired = list(current.retired) if current is not None else []
-    if current is not None and current.status == "retired" and current.ids and not _same_object(kind, current.ids, ids):
+    if (
+        current is not None
+        and current.status == "retired"
+        and current.ids
+        and not _same_object(spec.identity, current.ids, ids)
+    ):
         retired.append({**current.ids, "reason": "retired"})  # as apply does: the old one stays tracked
     return LockEntry(
         kind=kind,
@@ -130,38 +135,28 @@ def _ids_text(ids: dict[str, str]) -> str:
     return ", ".join(f"{k} {v}" for k, v in sorted(ids.items())) or "no ids"
 
 
-def _same_object(kind: str, a: dict[str, str], b: dict[str, str]) -> bool:
-    keys = {
-        "foundational_model": ("session_id",),
-        "predictor": ("session_id", "predictor_id"),
-        "endpoint": ("endpoint_id",),
-        "vector_database": ("session_id", "name"),
-    }[kind]
-    return all(a.get(k) and a.get(k) == b.get(k) for k in keys)
+def _same_object(identity: tuple[str, ...], a: dict[str, str], b: dict[str, str]) -> bool:
+    """Both name the same object: every id of the kind's identity (its spec) is set and equal."""
+    return all(a.get(k) and a.get(k) == b.get(k) for k in identity)
 
 
 def _import_ids(lock: Lockfile, address: str, kind: str, object_id: str, wanted: dict[str, Any]) -> dict[str, str]:
-    """Ids from the ID argument: FM session id; predictor [SESSION/]PREDICTOR; endpoint id; VDB [SESSION/]NAME."""
+    """Ids from the ID argument, as the kind's spec parses it (references must be recorded first)."""
+    from featrix_iac.graph import reference_fields
+    from featrix_iac.resources.registry import spec_of
+    from featrix_iac.resources.spec import ImportRefused
+
     if not object_id:
         raise fail("the ID to import is empty", address=address)
-    if kind == "foundational_model":
-        return {"session_id": object_id}
-    if kind == "endpoint":
-        pred = _required_ref(lock, address, f"predictor.{wanted['predictor']}", "predictor_id")
-        return {"endpoint_id": object_id, "predictor_id": pred["predictor_id"], "session_id": pred["session_id"]}
-    fm = _required_ref(lock, address, f"foundational_model.{wanted['foundational_model']}", "session_id")
-    sid, _, rest = object_id.rpartition("/")
-    if sid and sid != fm["session_id"]:
-        raise fail(
-            f"{object_id} is in session {sid}, but foundational_model.{wanted['foundational_model']} is session "
-            f"{fm['session_id']} in the lockfile",
-            f"{a_kind(kind)} lives in its foundational model's session; import the matching "
-            "foundational model, or give an object of the recorded session",
-            address,
-        )
-    if kind == "predictor":
-        return {"session_id": fm["session_id"], "predictor_id": rest}
-    return {"session_id": fm["session_id"], "name": rest}
+
+    def ref(field: str) -> tuple[str, dict[str, str]]:
+        target = f"{dict(reference_fields(kind))[field]}.{wanted[field]}"
+        return target, _required_ref(lock, address, target, spec_of(target.split(".", 1)[0]).reference_id)
+
+    try:
+        return spec_of(kind).import_ids(object_id, ref)
+    except ImportRefused as exc:
+        raise fail(exc.summary, exc.detail, address) from None
 
 
 def _required_ref(lock: Lockfile, address: str, ref: str, id_field: str) -> dict[str, str]:
@@ -180,9 +175,10 @@ def _import_read(client: FeatrixClient, handler: Any, entry: LockEntry, object_i
     """The object through its handler (None: confirmed absent), and its outputs; read errors are refusals."""
     from featrix_iac.client import FeatrixError
     from featrix_iac.diagnostics import DiagnosticsError
+    from featrix_iac.resources.registry import spec_of
 
     try:
-        return handler.read(client, entry), _import_outputs(client, entry.kind, entry.ids)
+        return handler.read(client, entry), spec_of(entry.kind).import_outputs(client, entry.ids)
     except DiagnosticsError:
         raise
     except FeatrixError as exc:
@@ -192,24 +188,12 @@ def _import_read(client: FeatrixClient, handler: Any, entry: LockEntry, object_i
         ) from None
 
 
-def _import_outputs(client: FeatrixClient, kind: str, ids: dict[str, str]) -> dict[str, Any]:
-    if kind in ("foundational_model", "predictor"):
-        return {k: ids[k] for k in ("session_id", "predictor_id") if ids.get(k)}
-    if kind == "endpoint":
-        from featrix_iac.client import FeatrixError
-
-        try:
-            doc = client.get(f"/endpoints/{ids['endpoint_id']}")
-        except FeatrixError:
-            return {"endpoint_id": ids["endpoint_id"]}
-        return {k: v for k, v in {"endpoint_id": doc.get("id"), "predict_url": doc.get("predict_url")}.items() if v}
-    return {}
-
-
 def _adopted(
     address: str, object_id: str, entry: LockEntry, live: Any, handler: Any, wanted: dict[str, Any], resource: Any
 ) -> tuple[LockEntry, ImportResult]:
     """Check the object read from the server against the manifest; the entry to record, or a refusal."""
+    from featrix_iac.resources.registry import spec_of
+
     kind = entry.kind.replace("_", " ")
     if live is None:
         raise fail(
@@ -233,13 +217,7 @@ def _adopted(
     ids = {**entry.ids, **{k: v for k, v in live.ids.items() if v}}
     adopted = entry.model_copy(deep=True, update={"ids": ids, "applied": {**entry.applied, **kept}})
     result = ImportResult(address, ids, unverified=_unverified(handler, wanted))
-    if entry.kind == "foundational_model":
-        result.notes.append(
-            "the server cannot report which data a foundational model was trained on: the manifest's data "
-            f"fingerprint ({wanted.get('data')}) is recorded as applied, unchecked"
-        )
-    if entry.kind == "endpoint" and not wanted.get("api_key.revoked"):
-        result.notes.append(IMPORT_KEY_NOTE.format(address=address))
+    result.notes.extend(spec_of(entry.kind).import_notes(address, wanted))
     return adopted, result
 
 
@@ -319,7 +297,7 @@ def state_rm(root: Path | str, env: str | None, addresses: list[str], *, force: 
 
 def state_mv(root: Path | str, env: str | None, src: str, dst: str) -> list[str]:
     """`featrix state mv SRC DST`: re-address an entry (same kind), secrets re-encrypted; returns warnings."""
-    from featrix_iac.graph import REFERENCE_FIELDS
+    from featrix_iac.graph import reference_fields
 
     old, new = _parse_address(src), _parse_address(dst)
     if old.kind != new.kind:
@@ -335,7 +313,7 @@ def state_mv(root: Path | str, env: str | None, src: str, dst: str) -> list[str]
                 src,
             )
         for other in lock.resources.values():  # what refers to the old key now refers to the new one
-            for ref_field, ref_kind in REFERENCE_FIELDS.get(other.kind, ()):
+            for ref_field, ref_kind in reference_fields(other.kind):
                 if ref_kind == old.kind and other.applied.get(ref_field) == old.key:
                     other.applied[ref_field] = new.key
         if entry is not None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from featrix_iac import __version__
 from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
-from featrix_iac.graph import REFERENCE_FIELDS, ResourceGraph
+from featrix_iac.graph import ResourceGraph, reference_fields
 from featrix_iac.plan import reasons as why
 from featrix_iac.plan.differ import (
     MISSING,
@@ -437,7 +437,7 @@ def _cascade(st: _State, wanted: DesiredState) -> None:
         if action.action in (A.CREATE, A.ADOPT):
             continue
         resource = wanted[address].resource
-        for ref_field, ref_kind in REFERENCE_FIELDS.get(action.kind, ()):
+        for ref_field, ref_kind in reference_fields(action.kind):
             target = f"{ref_kind}.{getattr(resource, ref_field, '')}"
             if target in st.renewed:
                 _follow(st, action, entry, ref_field, target, why.cascade(target, st.actions[target], action.kind))
@@ -502,7 +502,10 @@ def _ref_change(entry: LockEntry, ref_field: str, target: str, *, forces: bool) 
 
 def ref_kind_id(target: str) -> str:
     """The id field of the lockfile entry that names the referenced object (predictor_id, session_id)."""
-    return {"predictor": "predictor_id", "foundational_model": "session_id"}.get(target.split(".", 1)[0], "id")
+    from featrix_iac.resources.registry import SPECS
+
+    spec = SPECS.get(target.split(".", 1)[0])
+    return spec.reference_id if spec is not None else "id"
 
 
 def _create_before_destroy(st: _State, deletable: set[str]) -> None:

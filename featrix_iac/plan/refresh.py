@@ -15,7 +15,7 @@ from typing import Any
 
 from featrix_iac.client import AuthError, ConnectionFailed, FeatrixClient, FeatrixError, NotFoundError
 from featrix_iac.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, fail
-from featrix_iac.graph import REFERENCE_FIELDS
+from featrix_iac.graph import reference_fields
 from featrix_iac.resources.base import CannotTell, Handler, LiveObject, MalformedDocument, Probe
 from featrix_iac.state import LockEntry, Lockfile
 
@@ -160,7 +160,7 @@ def _unrecorded(entry: LockEntry | None) -> bool:
 
 def kind_depth(kind: str) -> int:
     """How many references deep a kind is (foundational model 0, predictor 1, endpoint 2)."""
-    refs = REFERENCE_FIELDS.get(kind, ())
+    refs = reference_fields(kind)
     return 1 + max(kind_depth(k) for _, k in refs) if refs else 0
 
 
@@ -174,7 +174,7 @@ def _found_references(
     referenced first: `featrix import` needs them recorded before it (lost lockfile)."""
     out: list[tuple[str, str]] = []
     kind, fields = address.split(".", 1)[0], wanted.get(address, {})
-    for name, ref_kind in REFERENCE_FIELDS.get(kind, ()):
+    for name, ref_kind in reference_fields(kind):
         ref = f"{ref_kind}.{fields.get(name)}"
         ids = found.get(ref)
         if ids and ref_kind in handlers:
@@ -195,11 +195,12 @@ def _cannot_determine(address: str, exc: CannotTell, environment: str, first: li
 
 
 def _recorded_fields(entry: LockEntry) -> dict[str, Any]:
-    """For an entry no longer declared: its recorded fields, and its foundational model from depends_on."""
+    """For an entry no longer declared: its recorded fields, and what it refers to from depends_on."""
     fields = dict(entry.applied)
-    for dep in entry.depends_on:
-        if dep.startswith("foundational_model.") and "foundational_model" not in fields:
-            fields["foundational_model"] = dep.split(".", 1)[1]
+    for name, ref_kind in reference_fields(entry.kind):
+        for dep in entry.depends_on:
+            if dep.startswith(f"{ref_kind}.") and name not in fields:
+                fields[name] = dep.split(".", 1)[1]
     return fields
 
 
@@ -216,7 +217,7 @@ def probe_of(
     ids of what it refers to (recorded, else found by this search), and the ids the lockfile already holds."""
     kind = address.split(".", 1)[0]
     refs: dict[str, str] = {}
-    for name, ref_kind in REFERENCE_FIELDS.get(kind, ()):
+    for name, ref_kind in reference_fields(kind):
         if isinstance(fields.get(name), str):
             ref = f"{ref_kind}.{fields[name]}"
             entry = lockfile.entry(ref)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from featrix_iac.client import AmbiguousResult, FeatrixClient, NotFoundError
+from featrix_iac.model.resources import ENDPOINT
 from featrix_iac.resources.base import (
     Change,
     CreateFailed,
@@ -23,6 +25,7 @@ from featrix_iac.resources.base import (
     one_of,
 )
 from featrix_iac.resources.foundational_model import publish_progress
+from featrix_iac.resources.spec import KindSpec, RefIds
 from featrix_iac.resources.waits import Waits, wait_for
 from featrix_iac.state import LockEntry
 
@@ -248,3 +251,55 @@ def _endpoint_problem(doc: Any, eid: str) -> str:
     if not isinstance(doc, dict):
         return f"a JSON {type(doc).__name__}, not an object"
     return "" if str(doc.get("id")) == eid else f"the document of endpoint {doc.get('id')!r}, not of {eid}"
+
+
+# an endpoint's key is returned once, by create or rotation; what `output`, `predict` and `import` say without one
+KEY_NOTE = (
+    "an endpoint's API key cannot be read back from the server, so the lockfile records none: "
+    "`featrix output {address}.api_key` has no key until you rotate it (raise api_key.rotation in the "
+    "manifest and apply)"
+)
+
+
+def _endpoint_import_ids(object_id: str, ref: RefIds) -> dict[str, str]:
+    _, pred = ref("predictor")
+    return {"endpoint_id": object_id, "predictor_id": pred["predictor_id"], "session_id": pred["session_id"]}
+
+
+def _endpoint_outputs(client: FeatrixClient, ids: dict[str, str]) -> dict[str, Any]:
+    """Its id and predict URL, read from GET /endpoints/{id} (just the id when that fails)."""
+    from featrix_iac.client import FeatrixError
+
+    try:
+        doc = client.get(f"/endpoints/{ids['endpoint_id']}")
+    except FeatrixError:
+        return {"endpoint_id": ids["endpoint_id"]}
+    return {k: v for k, v in {"endpoint_id": doc.get("id"), "predict_url": doc.get("predict_url")}.items() if v}
+
+
+def _endpoint_import_notes(address: str, wanted: dict[str, Any]) -> list[str]:
+    return [] if wanted.get("api_key.revoked") else [KEY_NOTE.format(address=address)]
+
+
+def _predict(client: FeatrixClient, ids: dict[str, str], secret: str) -> Callable[[dict[str, Any]], Any]:
+    """With the endpoint's own key: POST /endpoint/{id}/predict."""
+    path = f"/endpoint/{ids['endpoint_id']}/predict"
+
+    def call(record: dict[str, Any]) -> Any:
+        return client.post(path, {"query_record": record}, headers={"X-API-Key": secret})
+
+    return call
+
+
+SPEC = KindSpec(
+    facts=ENDPOINT,
+    handler=EndpointHandler(),
+    identity=("endpoint_id",),
+    import_ids=_endpoint_import_ids,
+    import_outputs=_endpoint_outputs,
+    import_notes=_endpoint_import_notes,
+    predict=_predict,
+    predict_secret="api_key",
+    secrets=("api_key",),
+    secret_note=KEY_NOTE,
+)

@@ -10,6 +10,7 @@ from typing import Any
 
 from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
 from featrix_iac.model.base import is_url
+from featrix_iac.model.resources import FOUNDATIONAL_MODEL
 from featrix_iac.resources.base import (
     Change,
     DesiredContext,
@@ -39,6 +40,7 @@ from featrix_iac.resources.common import (
     session_of,
     without_tag,
 )
+from featrix_iac.resources.spec import KindSpec, RefIds
 from featrix_iac.resources.waits import Waits, wait_for
 from featrix_iac.state import LockEntry, fingerprint_url
 
@@ -354,3 +356,30 @@ def expiration_iso(value: dt.date) -> str:
     elif value.tzinfo is None:
         value = value.replace(tzinfo=dt.timezone.utc)
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _fm_import_ids(object_id: str, ref: RefIds) -> dict[str, str]:
+    return {"session_id": object_id}
+
+
+def session_outputs(client: FeatrixClient, ids: dict[str, str]) -> dict[str, Any]:
+    """The ids a model (or a predictor, which lives in its model's session) outputs."""
+    return {k: ids[k] for k in ("session_id", "predictor_id") if ids.get(k)}
+
+
+def _fm_import_notes(address: str, wanted: dict[str, Any]) -> list[str]:
+    return [
+        "the server cannot report which data a foundational model was trained on: the manifest's data "
+        f"fingerprint ({wanted.get('data')}) is recorded as applied, unchecked"
+    ]
+
+
+SPEC = KindSpec(
+    facts=FOUNDATIONAL_MODEL,
+    handler=FoundationalModelHandler(),
+    identity=("session_id",),
+    import_ids=_fm_import_ids,
+    import_outputs=session_outputs,
+    import_notes=_fm_import_notes,
+    reference_id="session_id",
+)

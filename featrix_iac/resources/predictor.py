@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from featrix_iac.client import AmbiguousResult, FeatrixClient, NotFoundError
+from featrix_iac.model.resources import PREDICTOR
 from featrix_iac.resources import webhooks
 from featrix_iac.resources.base import (
     CannotTell,
@@ -39,6 +41,8 @@ from featrix_iac.resources.common import (
     session_check,
     session_of,
 )
+from featrix_iac.resources.foundational_model import session_outputs
+from featrix_iac.resources.spec import KindSpec, RefIds, in_session
 from featrix_iac.resources.waits import Waits, wait_for
 from featrix_iac.state import LockEntry
 
@@ -442,3 +446,31 @@ def _job_for(doc: dict[str, Any], ids: dict[str, str]) -> dict[str, Any] | None:
         and (j.get("predictor_id") or (j.get("job_spec") or {}).get("predictor_id")) == ids.get("predictor_id")
     ]
     return newest(mine)
+
+
+def _predictor_import_ids(object_id: str, ref: RefIds) -> dict[str, str]:
+    """`[SESSION/]PREDICTOR`: a predictor lives in its foundational model's session."""
+    sid, pid = in_session(object_id, ref, "foundational_model", PredictorHandler.kind)
+    return {"session_id": sid, "predictor_id": pid}
+
+
+def _predict(client: FeatrixClient, ids: dict[str, str], secret: str) -> Callable[[dict[str, Any]], Any]:
+    """With the account key: POST /compute/session/{id}/predict naming the predictor."""
+    path, pid = f"/compute/session/{ids['session_id']}/predict", ids["predictor_id"]
+
+    def call(record: dict[str, Any]) -> Any:
+        return client.post(path, {"query_record": record, "predictor_id": pid})
+
+    return call
+
+
+SPEC = KindSpec(
+    facts=PREDICTOR,
+    handler=PredictorHandler(),
+    identity=("session_id", "predictor_id"),
+    import_ids=_predictor_import_ids,
+    import_outputs=session_outputs,
+    reference_id="predictor_id",
+    always_create_first=True,  # a replaced predictor is only retired: nothing is lost by creating first
+    predict=_predict,
+)

@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 from featrix_iac.client import FeatrixClient, NotFoundError
 from featrix_iac.model.base import is_url
+from featrix_iac.model.resources import VECTOR_DATABASE
 from featrix_iac.resources.base import (
     Change,
     CreateFailed,
@@ -24,6 +25,7 @@ from featrix_iac.resources.base import (
 )
 from featrix_iac.resources.common import record_digest
 from featrix_iac.resources.records import read_records
+from featrix_iac.resources.spec import KindSpec, RefIds, in_session
 from featrix_iac.state import LockEntry, fingerprint_url
 
 R = Change.REPLACE
@@ -159,3 +161,17 @@ def _vdb_problem(doc: Any, name: str) -> str:
     if not isinstance(doc, dict):
         return f"a JSON {type(doc).__name__}, not an object"
     return "" if doc.get("name") == name else f"the document of vector database {doc.get('name')!r}, not of {name!r}"
+
+
+def _vdb_import_ids(object_id: str, ref: RefIds) -> dict[str, str]:
+    """`[SESSION/]NAME`: a vector database lives in its foundational model's session."""
+    sid, name = in_session(object_id, ref, "foundational_model", VectorDatabaseHandler.kind)
+    return {"session_id": sid, "name": name}
+
+
+SPEC = KindSpec(
+    facts=VECTOR_DATABASE,
+    handler=VectorDatabaseHandler(),
+    identity=("session_id", "name"),
+    import_ids=_vdb_import_ids,
+)

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+import featrix_iac.model  # noqa: F401 - registers the built-in kinds (kinds.py) that addresses are checked against
 from featrix_iac import __version__
 from featrix_iac.addresses import KINDS, Address, is_address
 from featrix_iac.state.secrets import PREFIX, is_encrypted
