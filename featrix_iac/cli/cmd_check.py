@@ -40,9 +40,8 @@ def check_cmd(env: str | None, addresses: tuple[str, ...], as_json: bool) -> Non
     """Run the smoke checks declared on endpoints (all, or the ENDPOINT addresses given) through each
     endpoint's URL with its own key; record the results in the lockfile; exit 1 if one fails."""
     from featrix_iac import operations
-    from featrix_iac.config import find_project_root
 
-    results = operations.run_checks(find_project_root(), env, addresses)
+    results = operations.run_checks(operations.find_project_root(), env, addresses)
     if not results and not as_json:
         out("No smoke checks declared (add checks: to an endpoint).")
         return

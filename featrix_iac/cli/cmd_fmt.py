@@ -21,40 +21,11 @@ def fmt_cmd(check: bool, any_file: bool, files: tuple[Path, ...]) -> None:
     With no FILES, formats featrix.yaml and every file it includes. FILES must be among those, unless
     --any-file is given.
     """
-    from featrix_iac.config import find_project_root
-    from featrix_iac.config.fmt import format_files, project_files
-    from featrix_iac.diagnostics import fail
+    from featrix_iac.operations.project import format_manifests
 
     cwd = Path.cwd()
-    if files:
-        missing = [str(f) for f in files if not f.is_file()]
-        if missing:
-            raise fail(f"no such file: {', '.join(missing)}")
-        paths = [f.resolve() for f in files]
-        if not any_file:
-            _only_manifests(paths, cwd)
-    else:
-        paths = project_files(find_project_root())
-    changed = format_files(paths, cwd, write=not check)
+    changed = format_manifests(files, cwd, write=not check, any_file=any_file)
     for path in changed:
         out(os.path.relpath(path, cwd))
     if check and changed:
         raise CommandExit(EXIT_ERROR)
-
-
-def _only_manifests(paths: list[Path], cwd: Path) -> None:
-    """Refuse FILES that are not featrix.yaml or a file it includes (fmt would rewrite any YAML it is given)."""
-    from featrix_iac.config import find_project_root
-    from featrix_iac.config.fmt import project_files
-    from featrix_iac.diagnostics import DiagnosticsError, fail
-
-    try:
-        manifests = {p.resolve() for p in project_files(find_project_root())}
-    except DiagnosticsError:
-        manifests = set()
-    others = [os.path.relpath(p, cwd) for p in paths if p not in manifests]
-    if others:
-        raise fail(
-            f"not a manifest of this project: {', '.join(others)}",
-            "featrix fmt rewrites featrix.yaml and the files it includes; pass --any-file to format other YAML files.",
-        )

@@ -17,8 +17,9 @@ from featrix_iac.cli.output import color_enabled, err, out
 from featrix_iac.diagnostics import fail
 
 if TYPE_CHECKING:
-    from featrix_iac.apply import Interrupt
-    from featrix_iac.operations import ApplyOutcome, PlanResult, QualityResult
+    from featrix_iac.operations import PlanResult, QualityResult
+    from featrix_iac.operations.applying import ApplyOutcome, Interrupt
+    from featrix_iac.operations.views import Plan
 
 ENV_OPTION = click.option("-e", "--env", "env", metavar="ENV", help="Environment overlay (default: none).")
 TARGET_OPTION = click.option(
@@ -42,9 +43,9 @@ ALLOW_EMPTY_OPTION = click.option(
 
 
 def _root() -> Path:
-    from featrix_iac.config import find_project_root
+    from featrix_iac import operations
 
-    return find_project_root()
+    return operations.find_project_root()
 
 
 def _color() -> bool:
@@ -173,9 +174,9 @@ def _print_plan(
 
     plan = result.plan
     if as_json:
-        from featrix_iac.plan.render import render_json
+        from featrix_iac.operations.views import plan_json
 
-        text = render_json(plan)
+        text = plan_json(plan)
         if quality is not None:
             import json
 
@@ -185,7 +186,7 @@ def _print_plan(
         out(text, nl=False)
         return
     if markdown:
-        from featrix_iac.plan.markdown import render_markdown
+        from featrix_iac.operations.views import render_markdown
 
         out(render_markdown(plan) + (quality_view.quality_markdown(quality) if quality is not None else ""), nl=False)
         return
@@ -196,18 +197,9 @@ def _print_plan(
 
 
 def _save(result: PlanResult, path: Path) -> None:
-    from featrix_iac.plan.planfile import manifest_digest, write_planfile
+    from featrix_iac.operations.saved import save_plan
 
-    write_planfile(
-        path,
-        result.plan,
-        manifest_digest=manifest_digest(result.loaded),
-        data_fingerprints=result.data_fingerprints,
-        environment=result.loaded.environment,
-        server_url=result.plan.server_url,
-        lineage=result.lockfile.lineage,
-        serial=result.lockfile.serial,
-    )
+    save_plan(result, path)
     err(f"Saved the plan to {path}. Apply exactly it with: featrix apply {path}")
 
 
@@ -304,16 +296,16 @@ def _run_apply(
     skip_gates: tuple[str, ...] = (),
 ) -> None:
     from featrix_iac import operations
-    from featrix_iac.apply import Interrupt
     from featrix_iac.cli.views import make_observer
+    from featrix_iac.operations import applying
 
     if as_json and not auto_approve:
         raise click.UsageError("--json needs --auto-approve (there is no prompt in JSON mode)")
-    interrupt = Interrupt()
+    interrupt = applying.Interrupt()
     observer = make_observer(as_json=as_json)
     with two_stage_interrupt(interrupt) as arming:
         try:
-            outcome = operations.apply(
+            outcome = applying.apply(
                 _root(),
                 env,
                 confirm=_confirm(auto_approve, destroy, arming, as_json),
@@ -442,36 +434,24 @@ def destroy_cmd(env: str | None, auto_approve: bool, parallelism: int, targets: 
 def _apply_saved(
     env: str | None, path: Path, parallelism: int, timeouts: tuple[str, ...] = (), skip_gates: tuple[str, ...] = ()
 ) -> None:
-    from featrix_iac import operations
-    from featrix_iac.apply import Interrupt
     from featrix_iac.cli.views import make_observer, show_plan
-    from featrix_iac.plan.planfile import check_fresh, manifest_digest, read_planfile
+    from featrix_iac.operations import applying, saved
 
-    saved = read_planfile(path)
-    if env is None and saved.environment != "default":
-        env = saved.environment
+    plan_file = saved.read_saved(path)
 
-    def check(current: PlanResult) -> None:
-        check_fresh(
-            saved,
-            lockfile=current.lockfile,
-            manifest_digest=manifest_digest(current.loaded),
-            data_fingerprints=current.data_fingerprints,
-            environment=current.loaded.environment,
-            server_url=current.loaded.project.server.url,
-        )
-        show_plan(saved.plan, color=_color())
+    def checked(plan: Plan) -> None:
+        show_plan(plan, color=_color())
         arming.arm()
 
-    interrupt = Interrupt()
+    interrupt = applying.Interrupt()
     observer = make_observer()
     with two_stage_interrupt(interrupt) as arming:
         try:
-            outcome = operations.apply_saved(
+            outcome = saved.apply_saved(
                 _root(),
                 env,
-                saved.plan,
-                check=check,
+                plan_file,
+                on_checked=checked,
                 observer=observer,
                 parallelism=parallelism,
                 interrupt=interrupt,

@@ -89,9 +89,8 @@ def predict_cmd(
     confidence and error columns to -o FILE, or to stdout; rows the server refuses are reported and
     the others go on (exit 1 if any failed)."""
     from featrix_iac import operations
-    from featrix_iac.config import find_project_root
 
-    root = find_project_root()
+    root = operations.find_project_root()
     if csv_file is not None:
         if record is not None or file is not None or as_json:
             raise click.UsageError("--csv excludes RECORD_JSON, --file and --json")

@@ -38,31 +38,25 @@ def show_cmd(env: str | None, plan_file: str | None, as_json: bool, markdown: bo
 
 
 def _show_plan(path: Path, *, as_json: bool, markdown: bool, artifact: str) -> None:
-    from featrix_iac.plan.planfile import read_planfile
+    from featrix_iac.operations.saved import read_saved
+    from featrix_iac.operations.views import plan_json, render_markdown, render_text
 
-    saved = read_planfile(path)
+    saved = read_saved(path)
     if as_json:
-        from featrix_iac.plan.jsonformat import plan_json
-
         out(plan_json(saved.plan), nl=False)
     elif markdown:
-        from featrix_iac.plan.markdown import render_markdown
-
         out(render_markdown(saved.plan, json_artifact_hint=artifact), nl=False)
     else:
-        from featrix_iac.plan.render import render_text
-
         out(f"Saved plan {path} (environment {saved.environment}, lockfile serial {saved.serial}, {saved.created_at})")
         out(render_text(saved.plan, color=color_enabled() and sys.stdout.isatty()), nl=False)
 
 
 def _show_state(env: str | None, *, as_json: bool) -> None:
     from featrix_iac import operations
-    from featrix_iac.config import find_project_root
 
-    root = find_project_root()
+    root = operations.find_project_root()
     if as_json:
-        from featrix_iac.plan.jsonformat import state_json
+        from featrix_iac.operations.views import state_json
 
         out(state_json(operations.open_session(root, env).store.load()), nl=False)
         return

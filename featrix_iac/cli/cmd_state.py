@@ -14,9 +14,9 @@ ENV_OPTION = click.option("-e", "--env", "env", metavar="ENV", help="Environment
 
 
 def _root() -> Path:
-    from featrix_iac.config import find_project_root
+    from featrix_iac import operations
 
-    return find_project_root()
+    return operations.find_project_root()
 
 
 def _shown(value: Any) -> str:

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from featrix_iac.cli.output import err, out
 
 if TYPE_CHECKING:
-    from featrix_iac.apply import ApplyResult
-    from featrix_iac.plan.model import Action, Plan
+    from featrix_iac.operations.applying import ApplyResult
+    from featrix_iac.operations.views import Action, Plan
 
 VERBS_ING = {
     "create": "creating",
@@ -36,7 +36,7 @@ VERBS_DONE = {
 
 def show_plan(plan: Plan, *, color: bool, compact: bool | None = None) -> None:
     """The text plan; `compact` None: compact above COMPACT_ABOVE changes (plan/compact.py)."""
-    from featrix_iac.plan.render import render_text
+    from featrix_iac.operations.views import render_text
 
     out(render_text(plan, color=color, compact=compact), nl=False)
 
@@ -224,7 +224,7 @@ def apply_json(plan: Plan, result: ApplyResult | None, *, destroy: bool = False)
     """`apply --json`: the plan (as `plan --json`), what happened per address, and the summary line."""
     import json
 
-    from featrix_iac.plan.jsonformat import plan_data
+    from featrix_iac.operations.views import plan_data
 
     doc: dict[str, Any] = {
         "format": "featrix-apply",

@@ -1,24 +1,22 @@
 """The one place that wires config → graph → state → client (or the embedded server) → refresh → planner → apply.
 
-Every command of the CLI that talks to a server goes through here. Nothing here prints: progress goes
-to the observer the CLI passes, results come back as data, failures are DiagnosticsError.
+Every command of the CLI goes through here (cli/ imports only operations, diagnostics and, for
+`featrix server`, server). Nothing here prints: progress goes to the observer the CLI passes, results
+come back as data, failures are DiagnosticsError. What only apply needs (applying, saved, views) is
+imported by its own module name, so that commands which do not apply start fast.
 """
 
 from featrix_iac.addresses import is_address
-from featrix_iac.config import LoadedProject
+from featrix_iac.config import LoadedProject, find_project_root
 from featrix_iac.model.secrets import REDACTED
 from featrix_iac.operations.batch import BatchResult, predict_csv
 from featrix_iac.operations.checks import CheckResult, run_checks
 from featrix_iac.operations.planning import (
-    ApplyOutcome,
     PlanResult,
-    apply,
-    apply_saved,
     desired_of,
     fingerprints_of,
     make_plan_with,
     plan,
-    run_apply,
 )
 from featrix_iac.operations.quality import QualityResult, assess_quality
 from featrix_iac.operations.reading import (
@@ -40,7 +38,6 @@ __all__ = [
     "LOCAL",
     "REDACTED",
     "RETIRED_NOTE",
-    "ApplyOutcome",
     "BatchResult",
     "CheckResult",
     "ImportResult",
@@ -49,12 +46,11 @@ __all__ = [
     "PlanResult",
     "QualityResult",
     "Session",
-    "apply",
-    "apply_saved",
     "assess_quality",
     "connect",
     "desired_of",
     "example_record",
+    "find_project_root",
     "fingerprints_of",
     "gate_words",
     "import_resource",
@@ -67,7 +63,6 @@ __all__ = [
     "plan",
     "predict",
     "predict_csv",
-    "run_apply",
     "run_checks",
     "state_history",
     "state_list",

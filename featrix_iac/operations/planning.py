@@ -1,4 +1,4 @@
-"""Plan and apply: desired state and fingerprints, refresh, the planner, saved plans, the applier."""
+"""Plan: desired state and fingerprints, refresh (the only I/O), the planner, promotion and the training budget."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from featrix_iac.operations.collector import collector_paused
 from featrix_iac.operations.session import Session, connect, open_session
 
 if TYPE_CHECKING:
-    from featrix_iac.apply import ApplyResult, Interrupt, Observer
     from featrix_iac.client import FeatrixClient, RetryEvent
     from featrix_iac.config import LoadedProject
     from featrix_iac.plan.model import Plan
@@ -31,15 +30,6 @@ class PlanResult:
     data_fingerprints: dict[str, str] = field(default_factory=dict)
     requests: int = 0  # HTTP requests made by refresh
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ApplyOutcome:
-    """What `apply` did: the plan it executed (approved or not) and the applier's result."""
-
-    planned: PlanResult
-    approved: bool
-    result: ApplyResult | None = None
 
 
 # -- planning ------------------------------------------------------------------------------------------
@@ -212,144 +202,3 @@ def plan(
         result.warnings.append(note)
         result.plan.warnings = sorted({*result.plan.warnings, note})
     return result
-
-
-# -- applying --------------------------------------------------------------------------------------------
-
-
-def apply(
-    root: Path | str,
-    env: str | None = None,
-    *,
-    confirm: Callable[[PlanResult], bool],
-    observer: Observer | None = None,
-    parallelism: int = 8,
-    targets: tuple[str, ...] = (),
-    destroy: bool = False,
-    allow_empty: bool = False,
-    interrupt: Interrupt | None = None,
-    on_retry: Callable[[RetryEvent], None] | None = None,
-    promote_from: str | None = None,
-    timeouts: tuple[str, ...] = (),
-    skip_gates: tuple[str, ...] = (),
-) -> ApplyOutcome:
-    """`featrix apply` / `featrix destroy`: under the environment's lock, plan, ask `confirm`, then apply.
-
-    `confirm` sees the plan (the CLI shows it and asks); it is not called when there is nothing to do.
-    `timeouts` are `WAIT.LIMIT=SECONDS` overrides of the manifest's `server.timeouts` for this run;
-    `skip_gates` the addresses whose quality gates are waived for this run.
-    """
-    session = open_session(root, env)
-    limits = wait_limits(session, timeouts)
-    with session.store.lock("destroy" if destroy else "apply"):
-        with collector_paused():
-            lockfile = session.store.load()
-        with connect(session.loaded, on_retry=on_retry) as (client, url):
-            planned = make_plan_with(
-                session,
-                client,
-                url,
-                lockfile,
-                targets=targets,
-                destroy=destroy,
-                allow_empty=allow_empty,
-                promote_from=promote_from,
-            )
-            if not planned.plan.has_changes():
-                return ApplyOutcome(planned, approved=False)
-            _check_skip_gates(planned.plan, skip_gates)  # before asking: a mistyped waiver stops everything
-            if not confirm(planned):
-                return ApplyOutcome(planned, approved=False)
-            result = run_apply(session, client, planned, observer, parallelism, interrupt, limits, skip_gates)
-            return ApplyOutcome(planned, approved=True, result=result)
-
-
-def apply_saved(
-    root: Path | str,
-    env: str | None,
-    saved_plan: Plan,
-    *,
-    check: Callable[[PlanResult], None],
-    observer: Observer | None = None,
-    parallelism: int = 8,
-    interrupt: Interrupt | None = None,
-    timeouts: tuple[str, ...] = (),
-    skip_gates: tuple[str, ...] = (),
-) -> ApplyOutcome:
-    """Apply a plan made earlier (`featrix apply FILE`), exactly: `check(current)` refuses a stale one."""
-    session = open_session(root, env)
-    limits = wait_limits(session, timeouts)
-    with session.store.lock("apply"):
-        with collector_paused():
-            lockfile = session.store.load()
-            desired = desired_of(session)
-        current = PlanResult(saved_plan, session.loaded, lockfile, desired, fingerprints_of(desired))
-        check(current)
-        with connect(session.loaded) as (client, _url):
-            result = run_apply(session, client, current, observer, parallelism, interrupt, limits, skip_gates)
-        return ApplyOutcome(current, approved=True, result=result)
-
-
-def run_apply(
-    session: Session,
-    client: FeatrixClient,
-    planned: PlanResult,
-    observer: Observer | None,
-    parallelism: int,
-    interrupt: Interrupt | None,
-    limits: dict[str, Any] | None = None,
-    skip_gates: tuple[str, ...] = (),
-) -> ApplyResult:
-    from featrix_iac.apply import apply_plan
-
-    if parallelism < 1:
-        raise fail(f"--parallelism must be at least 1, not {parallelism}")
-    _require_lock_key(session, planned.plan)
-    _check_skip_gates(planned.plan, skip_gates)
-    planned.lockfile.server_url = planned.plan.server_url or planned.lockfile.server_url  # saved with the first step
-    return apply_plan(
-        planned.plan,
-        loaded=session.loaded,
-        client=client,
-        store=session.store,
-        lockfile=planned.lockfile,
-        observer=observer,
-        parallelism=parallelism,
-        interrupt=interrupt,
-        timeouts=limits,
-        skip_gates=frozenset(skip_gates),
-    )
-
-
-def _check_skip_gates(plan: Plan, skip_gates: tuple[str, ...]) -> None:
-    """`--skip-gate ADDRESS` names an address of the plan that has gates, else it is a mistake worth stopping for."""
-    gated = {a.address for a in plan.actions if a.gates}
-    wrong = [a for a in skip_gates if a not in gated]
-    if wrong:
-        listed = ", ".join(sorted(gated)) or "none"
-        raise fail(
-            f"--skip-gate {wrong[0]}: no quality gate of that address is checked by this plan",
-            detail=f"addresses whose gates this plan checks: {listed}",
-        )
-
-
-def _require_lock_key(session: Session, plan: Plan) -> None:
-    """A plan that will receive secrets (an endpoint's key) needs the lock key before its first step, so a
-    missing key (CI without FEATRIX_LOCK_KEY, a fresh clone of a lockfile with secrets) creates nothing."""
-    from featrix_iac.plan.model import ActionType
-    from featrix_iac.resources.registry import HANDLERS
-
-    quiet = (ActionType.NOOP, ActionType.DELETE, ActionType.RETIRE)
-    if any(a.action not in quiet and HANDLERS[a.kind].makes_secrets for a in plan.actions if a.kind in HANDLERS):
-        session.store.require_key()
-
-
-def wait_limits(session: Session, flags: tuple[str, ...]) -> dict[str, Any]:
-    """Every wait's stall and total limits: defaults, the manifest's `server.timeouts`, then `--timeout` flags."""
-    from featrix_iac.apply.applier import run_limits
-    from featrix_iac.resources.waits import parse_overrides
-
-    try:
-        return parse_overrides(flags, run_limits(session.loaded.project.server))
-    except ValueError as exc:
-        raise fail("invalid --timeout", detail=str(exc)) from None

@@ -58,7 +58,13 @@ FORBIDDEN: dict[str, set[str]] = {
     "plan": {"apply", "operations", "cli", "server"},
     "apply": {"operations", "cli", "server"},
     "operations": {"cli"},
+    "cli": set(),  # an allow-list instead: ALLOWED below
     "server": {"config", "client", "graph", "state", "resources", "plan", "apply", "operations", "cli"},
+}
+
+# layer -> the only packages it may import (besides itself)
+ALLOWED: dict[str, set[str]] = {
+    "cli": {"operations", "diagnostics", "server"},  # the CLI only translates; `featrix server` runs the server
 }
 
 
@@ -74,6 +80,8 @@ def _imports(path: Path) -> set[str]:
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module == "featrix_iac" and node.level == 0:
+            names = [f"featrix_iac.{a.name}" for a in node.names if _is_module(a.name)]  # from featrix_iac import x
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             names = [node.module]
         for name in names:
@@ -91,6 +99,27 @@ def test_import_direction() -> None:
         if bad:
             problems.append(f"{path.relative_to(PKG)} imports {sorted(bad)}")
     assert not problems, "\n".join(problems)
+
+
+def _is_module(name: str) -> bool:
+    return (PKG / name).is_dir() or (PKG / f"{name}.py").is_file()
+
+
+def test_layers_import_only_what_they_are_allowed() -> None:
+    problems = []
+    for path in sorted(PKG.rglob("*.py")):
+        layer = _layer(path)
+        if layer in ALLOWED:
+            bad = _imports(path) - ALLOWED[layer] - {layer}
+            if bad:
+                problems.append(f"{path.relative_to(PKG)} imports {sorted(bad)}")
+    assert not problems, "\n".join(problems)
+
+
+def test_from_featrix_iac_import_a_package_counts_as_importing_it(tmp_path: Path) -> None:
+    source = tmp_path / "m.py"
+    source.write_text("from featrix_iac import operations, __version__\nfrom featrix_iac.plan import model\n")
+    assert _imports(source) == {"operations", "plan"}
 
 
 def test_only_cli_imports_click() -> None:
