@@ -47,7 +47,7 @@ def _reads_as_non_string(value: str) -> bool:
     import yaml
 
     tag = yaml.resolver.Resolver().resolve(yaml.ScalarNode, value, (True, False))
-    return tag != "tag:yaml.org,2002:str"
+    return str(tag) != "tag:yaml.org,2002:str"
 
 
 def _quote_templates(node: Any) -> None:

@@ -87,7 +87,7 @@ class Renderer:
 
 def _problem(exc: Exception) -> tuple[str, str]:
     from jinja2 import TemplateSyntaxError, UndefinedError
-    from jinja2.sandbox import SecurityError
+    from jinja2.exceptions import SecurityError
 
     if isinstance(exc, TemplateProblem):
         return exc.summary, exc.detail

@@ -129,7 +129,8 @@ def resolved_manifest(project: Project) -> dict[str, Any]:
     data: dict[str, Any] = redact(project)
     data.pop("environments", None)
     data.pop("include", None)
-    return _prune(data)
+    pruned: dict[str, Any] = _prune(data)
+    return pruned
 
 
 def _prune(value: Any) -> Any:

@@ -120,7 +120,8 @@ class PgState:
             ).fetchone()
             return None if row is None else row[0]
 
-        return self._call(fn)
+        document: dict[str, Any] | None = self._call(fn)
+        return document
 
     def write(self, lock: Lockfile, expected: tuple[str, int] | None) -> None:
         """Store `lock` if the stored document is still `expected` (lineage, serial), else refuse: no lost update."""
