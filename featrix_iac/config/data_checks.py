@@ -13,9 +13,11 @@ from featrix_iac.config.yaml_source import Path_, SourceMap
 from featrix_iac.diagnostics import Diagnostics, Source
 from featrix_iac.model import Project
 from featrix_iac.model.base import is_url
+from featrix_iac.model.resources import FOUNDATIONAL_MODEL, PREDICTOR, VECTOR_DATABASE
 
 MAX_CLASSES = 50  # a multi classifier whose target has more distinct values than this gets a warning
-FM, PRED, VDB = "foundational_models", "predictors", "vector_databases"
+# the sections these checks read (each kind's facts): the checks are about those kinds' own fields
+FM, PRED, VDB = FOUNDATIONAL_MODEL.section, PREDICTOR.section, VECTOR_DATABASE.section
 
 
 @dataclass

@@ -13,6 +13,7 @@ from featrix_iac.config.templating import address_of
 from featrix_iac.config.yaml_source import Path_, SourceMap
 from featrix_iac.diagnostics import Diagnostics
 from featrix_iac.model import Project, is_sensitive
+from featrix_iac.model.project import project_model
 
 RANGE_ERRORS = {
     "greater_than",
@@ -36,7 +37,7 @@ class _Where:
         self.field: str | None = None
         self.union_at: Path_ | None = None
         self.model_branch = False
-        ann: Any = Project
+        ann: Any = project_model()
         for elem in loc:
             ann = self._step(_optional(ann), elem)
 
@@ -128,7 +129,7 @@ def _field_help(owner: type[BaseModel] | None, field: str | None) -> str:
 def validate_project(data: dict[str, Any], sources: SourceMap, skip: set[Path_], diags: Diagnostics) -> Project | None:
     """Validate `data` as a Project; every error becomes a positioned diagnostic."""
     try:
-        return Project.model_validate(data)
+        return project_model().model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
     for err in errors:

@@ -120,3 +120,41 @@ class Project(Strict):
     def get(self, address: Address) -> Resource | None:
         items: dict[str, Resource] = getattr(self, SECTION_OF_KIND[address.kind], None) or {}
         return items.get(address.key)
+
+
+_EXTENDED: dict[tuple[tuple[str, int], ...], type[Project]] = {}
+
+
+def project_model() -> type[Project]:
+    """Project, with a section (and an environment overlay) for each registered kind it has no field for.
+
+    The built-in kinds are Project's own fields (documented in the JSON Schema); a kind registered by its own
+    modules only (kinds.py) gets its section here, so adding a kind edits nothing else.
+    """
+    from pydantic import create_model
+
+    from featrix_iac.kinds import FACTS
+
+    added = [f for f in FACTS.values() if f.section not in Project.model_fields]
+    if not added:
+        return Project
+    key = tuple((f.section, id(f.model)) for f in added)
+    if key not in _EXTENDED:
+        overlays: dict[str, Any] = {
+            f.section: (dict[str, dict[str, Any]], Field(default_factory=dict, description="Field overrides by key."))
+            for f in added
+        }
+        env = create_model("Environment", __base__=Environment, **overlays)
+        sections: dict[str, Any] = {
+            f.section: (_by_key(f.model), Field(default_factory=dict, description=f"{f.name} resources by key."))
+            for f in added
+        }
+        sections["environments"] = (_by_key(env), Field(default_factory=dict, description="Named overlays."))
+        checks: dict[str, Any] = {"_added_keys": field_validator(*(f.section for f in added))(_keys_ok)}
+        _EXTENDED[key] = create_model("Project", __base__=Project, __validators__=checks, **sections)
+    return _EXTENDED[key]
+
+
+def _by_key(model: Any) -> Any:
+    """The annotation `dict[str, model]` of a section built at run time."""
+    return dict[str, model]

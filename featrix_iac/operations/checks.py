@@ -24,8 +24,9 @@ class CheckResult:
 def run_checks(root: Path | str, env: str | None, addresses: tuple[str, ...] = ()) -> list[CheckResult]:
     """Run the declared checks of every endpoint (or of `addresses`) and record each endpoint's results."""
     session = open_session(root, env)
-    endpoints = session.loaded.project.endpoints
-    wanted = [f"endpoint.{k}" for k, e in sorted(endpoints.items()) if e.checks]
+    declared = session.loaded.project.resources()
+    checked = {str(a): list(getattr(r, "checks", None) or []) for a, r in declared if getattr(r, "checks", None)}
+    wanted = sorted(checked)
     unknown = [a for a in addresses if a not in wanted]
     if unknown:
         raise fail(
@@ -35,7 +36,7 @@ def run_checks(root: Path | str, env: str | None, addresses: tuple[str, ...] = (
         )
     results: list[CheckResult] = []
     for address in addresses or tuple(wanted):
-        checks = endpoints[address.split(".", 1)[1]].checks
+        checks = checked[address]
         answers = predict(root, env, address, [dict(c.record) for c in checks], keep_going=True)
         mine = [
             _judge(address, c.name or f"check {n}", c.expect, a)

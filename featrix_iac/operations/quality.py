@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.diagnostics import fail
+from featrix_iac.model.resources import ENDPOINT, PREDICTOR
 from featrix_iac.operations.session import connect, open_session
 
 if TYPE_CHECKING:
@@ -57,7 +58,7 @@ def assess_quality(
     """Every recorded endpoint's live quality against the serving predictor's training metrics."""
     session = open_session(root, env)
     lock = session.store.load()
-    addresses = [a for a in lock.addresses("endpoint") if lock.resources[a].status != "retired"]
+    addresses = [a for a in lock.addresses(ENDPOINT.name) if lock.resources[a].status != "retired"]
     if not addresses:
         return []
     sessions = _sessions_of_predictors(lock)
@@ -129,7 +130,7 @@ def _baseline(client: FeatrixClient, pid: Any, sessions: dict[str, str]) -> tupl
     if not sid:
         return f"the serving predictor {pid} is not recorded in the lockfile: no training metrics to compare with"
     try:
-        metrics = handler_for("predictor").metrics(client, {"predictor_id": str(pid), "session_id": sid})
+        metrics = handler_for(PREDICTOR.name).metrics(client, {"predictor_id": str(pid), "session_id": sid})
     except NotFoundError:
         return f"no training metrics for the serving predictor {pid}"
     for kind in (ACCURACY, ERROR):

@@ -168,6 +168,7 @@ def example_record(root: Path | str, env: str | None, address: str) -> dict[str,
     the first input columns of its foundational model's data, each with a value seen in the data; {} when
     the data cannot be read (a URL, a missing file)."""
     from featrix_iac.config.data_profile import UnreadableData, profile_file
+    from featrix_iac.kinds import FACTS
     from featrix_iac.model.base import is_url
     from featrix_iac.operations.session import load
 
@@ -175,18 +176,16 @@ def example_record(root: Path | str, env: str | None, address: str) -> dict[str,
         loaded = load(root, env)
     except Exception:  # noqa: BLE001 - only a hint: the real command reports the problem
         return {}
-    project, kind, _, key = loaded.project, *address.partition(".")
-    if kind == "endpoint" and key in project.endpoints:
-        key, kind = project.endpoints[key].predictor, "predictor"
-    predictor = project.predictors.get(key) if kind == "predictor" else None
-    fm = project.foundational_models.get(predictor.foundational_model) if predictor else None
-    if predictor is None or fm is None or is_url(fm.data):
+    chain = _referenced(loaded.project, address)
+    target = next((r.target_column for _, r in chain if getattr(r, "target_column", None)), None)
+    holder, data = next(((r, getattr(r, f)) for k, r in chain for f in FACTS[k].data_fields[:1]), (None, None))
+    if target is None or not isinstance(data, str) or is_url(data):
         return {}
     try:
-        profile = profile_file(loaded.root / fm.data, None)
+        profile = profile_file(loaded.root / data, None)
     except (UnreadableData, OSError):
         return {}
-    skip = {predictor.target_column, *(fm.ignore_columns or [])}
+    skip = {target, *(getattr(holder, "ignore_columns", None) or [])}
     record: dict[str, Any] = {}
     for column in profile.columns:
         if column.name in skip or not column.values or len(record) >= 3:
@@ -196,3 +195,22 @@ def example_record(root: Path | str, env: str | None, address: str) -> dict[str,
             (int(float(value)) if column.dtype == "int" else float(value)) if column.numeric else value
         )
     return record
+
+
+def _referenced(project: Any, address: str) -> list[tuple[str, Any]]:
+    """(kind, resource) of `address` and of what it refers to, by each first reference: an endpoint, its
+    predictor, that predictor's foundational model."""
+    from featrix_iac.addresses import Address
+    from featrix_iac.graph import reference_fields
+
+    try:
+        addr: Address | None = Address.parse(address)
+    except ValueError:
+        return []
+    out: list[tuple[str, Any]] = []
+    while addr is not None and (res := project.get(addr)) is not None:
+        out.append((addr.kind, res))
+        refs = reference_fields(addr.kind)
+        named = getattr(res, refs[0][0], None) if refs else None
+        addr = Address(refs[0][1], named) if isinstance(named, str) else None
+    return out

@@ -8,9 +8,6 @@ from typing import Any
 from featrix_iac.plan.model import TRAINING, Action
 from featrix_iac.state import Lockfile
 
-# seconds per unit of work (rows x columns x epochs) before any training of the kind was recorded: a guess
-# of the order of the local server's speed; the first recorded training of a kind replaces it
-DEFAULT_SECONDS_PER_UNIT: dict[str, float] = {"foundational_model": 5e-6, "predictor": 2e-6}
 DEFAULT_EPOCHS = 20  # what "automatic" epochs are counted as
 MIN_SECONDS = 1.0  # no training is estimated under this (set-up)
 
@@ -42,6 +39,14 @@ def seconds_per_unit(lockfile: Lockfile) -> dict[str, tuple[float, int]]:
     return {kind: (s / w, int(n)) for kind, (s, w, n) in totals.items() if w > 0}
 
 
+def default_seconds_per_unit(kind: str) -> float:
+    """The kind's guess (its spec) until a training of the kind is recorded; the recorded ones replace it."""
+    from featrix_iac.resources.registry import SPECS
+
+    spec = SPECS.get(kind)
+    return spec.seconds_per_unit if spec is not None else 1e-5
+
+
 def estimate(
     actions: list[Action], desired: Mapping[str, dict[str, Any]], lockfile: Lockfile, trains: set[str]
 ) -> None:
@@ -53,7 +58,7 @@ def estimate(
         inputs = training_inputs(action, desired)
         if inputs is None:
             continue
-        rate, based_on = rates.get(action.kind, (DEFAULT_SECONDS_PER_UNIT.get(action.kind, 1e-5), 0))
+        rate, based_on = rates.get(action.kind, (default_seconds_per_unit(action.kind), 0))
         seconds = max(MIN_SECONDS, inputs["work"] * rate)
         action.estimate = {"training_seconds": round(seconds, 1), **inputs, "calibrated_on": based_on}
 

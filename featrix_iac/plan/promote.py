@@ -27,8 +27,21 @@ ENVIRONMENT_FIELDS = frozenset(
         "data_summary",
     }
 )
-# a resource that references another promotable one must follow it: predictor → its foundational model
-REFERENCES = {"predictor": ("foundational_model", "foundational_model", "session_id")}
+
+
+def trained_references(kind: str) -> list[tuple[str, str, str]]:
+    """(field, kind, id field) of each reference of `kind` to a kind that trains: a resource that references
+    another promotable one must follow it (a predictor, its foundational model)."""
+    from featrix_iac.graph import reference_fields
+    from featrix_iac.resources.registry import SPECS
+
+    return [
+        (field, ref_kind, SPECS[ref_kind].reference_id)
+        for field, ref_kind in reference_fields(kind)
+        if ref_kind in SPECS and SPECS[ref_kind].handler.trains
+    ]
+
+
 BORROWED_NOTE = "borrowed from {env} by promotion: the object is {env}'s, so this environment only forgets it"
 BORROWED_GONE = "borrowed from {env} by promotion and deleted outside this environment (e.g. by {env}'s destroy)"
 
@@ -109,9 +122,7 @@ def _refusal(action: Action, entry: LockEntry | None, env: str, promoted: Mappin
     gate = _gate_refusal(action, entry, env)
     if gate:
         return gate
-    ref = REFERENCES.get(action.kind)
-    if ref is not None:
-        field, kind, id_field = ref
+    for field, kind, id_field in trained_references(action.kind):
         target = f"{kind}.{action.desired.get(field)}"
         if target not in promoted:
             return f"its {kind} {target} is not promoted (it trains anew here)"

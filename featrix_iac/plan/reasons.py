@@ -134,30 +134,29 @@ def _cannot(fields: list[str]) -> str:
     return "changing it" if len(fields) == 1 else "changing them"
 
 
+def _notes(kind: str) -> Any:
+    """The kind's plan notes (resources/spec.py: KindNotes)."""
+    from featrix_iac.resources.registry import SPECS
+    from featrix_iac.resources.spec import KindNotes
+
+    spec = SPECS.get(kind)
+    return spec.notes if spec is not None else KindNotes()
+
+
 def replace_warnings(action: Action) -> list[str]:
-    if action.kind == "predictor":
-        return [
-            f"{action.address}: the old predictor is retired, not deleted (the API cannot delete predictors): "
-            f"{RETIRED_NOTE}; a new one is trained"
-        ]
-    if action.kind == "endpoint":
-        return [f"{action.address}: a new endpoint has a new URL and a new API key; callers must be updated"]
-    if action.kind == "foundational_model":
-        when = (
-            "once the new one is ready (create_before_destroy)"
-            if action.create_before_destroy
-            else "first, then the new one is trained"
-        )
-        return [f"{action.address}: a new foundational model is trained; the old one is deleted {when}"]
-    return []
+    when = (
+        "once the new one is ready (create_before_destroy)"
+        if action.create_before_destroy
+        else "first, then the new one is trained"
+    )
+    text = _notes(action.kind).replaced
+    return [text.format(address=action.address, when=when, retired=RETIRED_NOTE)] if text else []
 
 
 def adopt_warnings(action: Action) -> list[str]:
-    if action.kind == "endpoint" and not action.desired.get("api_key.revoked"):  # the key was in the lost answer
-        return [
-            f"{action.address}: its API key was shown only to the run that created it, so apply gives it a new "
-            f"one and the old key stops working (featrix output {action.address}.api_key)"
-        ]
+    notes = _notes(action.kind)
+    if notes.adopted and not any(action.desired.get(f) for f in notes.adopted_unless):
+        return [notes.adopted.format(address=action.address)]  # e.g. a key that was in the lost answer
     return []
 
 
@@ -175,9 +174,8 @@ def update_warnings(action: Action) -> list[str]:
 
 
 def recreate_warnings(action: Action) -> list[str]:
-    if action.kind == "endpoint":
-        return [f"{action.address}: the endpoint is created again with a new URL and a new API key"]
-    return []
+    text = _notes(action.kind).recreated
+    return [text.format(address=action.address)] if text else []
 
 
 def cascade(target: str, target_action: Action, kind: str) -> str:
@@ -193,11 +191,7 @@ def stale_reference(target: str, kind: str) -> str:
 
 
 def _consequence(kind: str) -> str:
-    if kind == "endpoint":
-        return "; the endpoint moves to the new predictor by shadow → promote, keeping its URL and API key"
-    if kind == "predictor":
-        return ", so this predictor is trained again on the new one"
-    return ", so this is created again on the new one"
+    return _notes(kind).follows
 
 
 def removal(destroy: bool, gone: bool, retire: bool, status: str, has_ids: bool = True) -> str:

@@ -25,7 +25,7 @@ from featrix_iac.resources.base import (
     one_of,
 )
 from featrix_iac.resources.foundational_model import publish_progress
-from featrix_iac.resources.spec import KindSpec, RefIds
+from featrix_iac.resources.spec import KindNotes, KindSpec, RefIds
 from featrix_iac.resources.waits import Waits, wait_for
 from featrix_iac.state import LockEntry
 
@@ -302,4 +302,12 @@ SPEC = KindSpec(
     predict_secret="api_key",
     secrets=("api_key",),
     secret_note=KEY_NOTE,
+    notes=KindNotes(
+        replaced="{address}: a new endpoint has a new URL and a new API key; callers must be updated",
+        recreated="{address}: the endpoint is created again with a new URL and a new API key",
+        adopted="{address}: its API key was shown only to the run that created it, so apply gives it a new "
+        "one and the old key stops working (featrix output {address}.api_key)",
+        adopted_unless=("api_key.revoked",),
+        follows="; the endpoint moves to the new predictor by shadow → promote, keeping its URL and API key",
+    ),
 )

@@ -40,7 +40,7 @@ from featrix_iac.resources.common import (
     session_of,
     without_tag,
 )
-from featrix_iac.resources.spec import KindSpec, RefIds
+from featrix_iac.resources.spec import KindNotes, KindSpec, RefIds
 from featrix_iac.resources.waits import Waits, wait_for
 from featrix_iac.state import LockEntry, fingerprint_url
 
@@ -382,4 +382,6 @@ SPEC = KindSpec(
     import_outputs=session_outputs,
     import_notes=_fm_import_notes,
     reference_id="session_id",
+    seconds_per_unit=5e-6,
+    notes=KindNotes(replaced="{address}: a new foundational model is trained; the old one is deleted {when}"),
 )

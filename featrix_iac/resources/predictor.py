@@ -42,7 +42,7 @@ from featrix_iac.resources.common import (
     session_of,
 )
 from featrix_iac.resources.foundational_model import session_outputs
-from featrix_iac.resources.spec import KindSpec, RefIds, in_session
+from featrix_iac.resources.spec import KindNotes, KindSpec, RefIds, in_session
 from featrix_iac.resources.waits import Waits, wait_for
 from featrix_iac.state import LockEntry
 
@@ -473,4 +473,10 @@ SPEC = KindSpec(
     reference_id="predictor_id",
     always_create_first=True,  # a replaced predictor is only retired: nothing is lost by creating first
     predict=_predict,
+    seconds_per_unit=2e-6,
+    notes=KindNotes(
+        replaced="{address}: the old predictor is retired, not deleted (the API cannot delete predictors): "
+        "{retired}; a new one is trained",
+        follows=", so this predictor is trained again on the new one",
+    ),
 )

@@ -18,6 +18,17 @@ RefIds = Callable[[str], tuple[str, dict[str, str]]]
 Predictor = Callable[["FeatrixClient", dict[str, str], str], Callable[[dict[str, Any]], Any]]
 
 
+@dataclass(frozen=True)
+class KindNotes:
+    """What the plan tells about a kind's actions, beyond its field changes (`{address}` is filled in)."""
+
+    replaced: str = ""  # a replacement ({when}: the old one goes first or last; {retired}: RETIRED_NOTE)
+    recreated: str = ""  # a create after the object was deleted outside featrix
+    adopted: str = ""  # an orphan adopted (an earlier apply lost the create answer) ...
+    adopted_unless: tuple[str, ...] = ()  # ... unless one of these desired fields is true
+    follows: str = ", so this is created again on the new one"  # what a dependent does when its target is renewed
+
+
 class ImportRefused(Exception):
     """An import ID that cannot name an object of this address (e.g. in another session than its model's)."""
 
@@ -49,6 +60,10 @@ class KindSpec:
     predict: Predictor | None = None  # how `featrix predict` calls it; None: it cannot predict
     predict_secret: str = ""  # the lockfile secret a prediction needs (an endpoint's own key)
     secrets: tuple[str, ...] = ()  # secret outputs (read with `featrix output`), e.g. an endpoint's api_key
+    # seconds per unit of training work (rows x columns x epochs) before any training of the kind was recorded:
+    # a guess of the order of the local server's speed; the first recorded training of the kind replaces it
+    seconds_per_unit: float = 1e-5
+    notes: KindNotes = KindNotes()  # what the plan says of its replacements, re-creations, adoptions, cascades
     secret_note: str = ""  # why a secret may be missing from the lockfile (`{address}` is filled in)
 
     @property
