@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -249,7 +249,7 @@ def two_stage_interrupt(interrupt: Interrupt) -> Iterator[Arming]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _confirm(auto_approve: bool, destroy: bool, arming: Arming, as_json: bool = False) -> Any:
+def _confirm(auto_approve: bool, destroy: bool, arming: Arming, as_json: bool = False) -> Callable[[PlanResult], bool]:
     def confirm(result: PlanResult) -> bool:
         if as_json:  # --json implies --auto-approve was given; stdout carries only the JSON document
             arming.arm()

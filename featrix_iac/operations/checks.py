@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from featrix_iac.diagnostics import fail
 from featrix_iac.operations.reading import predict
 from featrix_iac.operations.session import open_session
+
+if TYPE_CHECKING:
+    from featrix_iac.operations.session import Session
 
 
 @dataclass(frozen=True)
@@ -82,7 +85,7 @@ def _expected(expect: Any) -> str:
     return ", ".join(parts)
 
 
-def _record(session: Any, address: str, results: list[CheckResult]) -> None:
+def _record(session: Session, address: str, results: list[CheckResult]) -> None:
     """Record the endpoint's results in its lockfile entry (under the environment's lock)."""
     store = session.store
     with store.lock("check"):

@@ -11,6 +11,7 @@ What the real service exposes, per the official client 2.0.13460 (api/api_endpoi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +21,7 @@ from featrix_iac.model.resources import ENDPOINT, PREDICTOR
 from featrix_iac.operations.session import connect, open_session
 
 if TYPE_CHECKING:
-    from featrix_iac.client import FeatrixClient
+    from featrix_iac.client import FeatrixClient, RetryEvent
     from featrix_iac.state import Lockfile
 
 DEFAULT_TOLERANCE = 0.10  # live may be this much worse than the baseline, relative, before "degraded"
@@ -53,7 +54,7 @@ def assess_quality(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     min_paired: int = DEFAULT_MIN_PAIRED,
-    on_retry: Any = None,
+    on_retry: Callable[[RetryEvent], None] | None = None,
 ) -> list[QualityResult]:
     """Every recorded endpoint's live quality against the serving predictor's training metrics."""
     session = open_session(root, env)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,8 +13,11 @@ from featrix_iac.model.secrets import REDACTED
 from featrix_iac.operations.session import Session, connect, open_session
 
 if TYPE_CHECKING:
+    from featrix_iac.addresses import Address
     from featrix_iac.client import FeatrixClient
-    from featrix_iac.state import LockEntry, Lockfile
+    from featrix_iac.model.resources import Resource
+    from featrix_iac.resources.base import Handler, LiveObject
+    from featrix_iac.state import LockEntry, Lockfile, LockInfo
 
 
 # -- state surgery: import, state rm / mv, unlock (issue 5 item 4) --------------------------------------
@@ -74,7 +78,7 @@ def import_resource(root: Path | str, env: str | None, address: str, object_id: 
     return result
 
 
-def _parse_address(address: str) -> Any:
+def _parse_address(address: str) -> Address:
     from featrix_iac.addresses import Address
 
     try:
@@ -83,7 +87,7 @@ def _parse_address(address: str) -> Any:
         raise fail(str(exc), address=address) from None
 
 
-def _desired_one(session: Session, addr: Any, resource: Any) -> dict[str, Any]:
+def _desired_one(session: Session, addr: Address, resource: Resource) -> dict[str, Any]:
     from featrix_iac.resources.registry import handler_for
 
     return handler_for(addr.kind).desired(addr.key, resource, session.desired_context())
@@ -171,7 +175,9 @@ def _required_ref(lock: Lockfile, address: str, ref: str, id_field: str) -> dict
     return dict(entry.ids)
 
 
-def _import_read(client: FeatrixClient, handler: Any, entry: LockEntry, object_id: str) -> tuple[Any, dict[str, Any]]:
+def _import_read(
+    client: FeatrixClient, handler: Handler, entry: LockEntry, object_id: str
+) -> tuple[LiveObject | None, dict[str, Any]]:
     """The object through its handler (None: confirmed absent), and its outputs; read errors are refusals."""
     from featrix_iac.client import FeatrixError
     from featrix_iac.diagnostics import DiagnosticsError
@@ -189,7 +195,13 @@ def _import_read(client: FeatrixClient, handler: Any, entry: LockEntry, object_i
 
 
 def _adopted(
-    address: str, object_id: str, entry: LockEntry, live: Any, handler: Any, wanted: dict[str, Any], resource: Any
+    address: str,
+    object_id: str,
+    entry: LockEntry,
+    live: LiveObject | None,
+    handler: Handler,
+    wanted: dict[str, Any],
+    resource: Resource,
 ) -> tuple[LockEntry, ImportResult]:
     """Check the object read from the server against the manifest; the entry to record, or a refusal."""
     from featrix_iac.resources.registry import spec_of
@@ -222,7 +234,7 @@ def _adopted(
 
 
 def _import_differences(
-    handler: Any, wanted: dict[str, Any], live: dict[str, Any], ignore: Any
+    handler: Handler, wanted: dict[str, Any], live: dict[str, Any], ignore: Sequence[str] | str
 ) -> tuple[list[str], dict[str, Any]]:
     """('field: server X, manifest Y' lines, {ignored field: live value to record as applied})."""
     from featrix_iac.plan.differ import canon, is_ignored, same
@@ -252,7 +264,7 @@ def json_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _unverified(handler: Any, wanted: dict[str, Any]) -> list[str]:
+def _unverified(handler: Handler, wanted: dict[str, Any]) -> list[str]:
     """Fields the server does not report, recorded from the manifest (only those set)."""
     from featrix_iac.resources.base import Change
 
@@ -328,13 +340,13 @@ def state_mv(root: Path | str, env: str | None, src: str, dst: str) -> list[str]
     return warnings
 
 
-def unlock(root: Path | str, env: str | None, lock_id: str) -> Any:
+def unlock(root: Path | str, env: str | None, lock_id: str) -> LockInfo:
     """`featrix unlock LOCK_ID`: release the environment's lock held with that id (any other id is refused)."""
     session = open_session(root, env)
     return session.store.force_unlock(lock_id.strip())
 
 
-def _rehash_write_only(session: Session, entry: LockEntry, old: Any, new: Any) -> None:
+def _rehash_write_only(session: Session, entry: LockEntry, old: Address, new: Address) -> None:
     """Write-only hashes are salted with the address: when the manifest's value (declared at the new
     address) hashes to the recorded one under the old address, record its hash under the new one."""
     resource = session.loaded.project.get(new)
