@@ -1,6 +1,6 @@
 """Every fault scenario in isolation (issue 5 §7): one apply of the quickstart per fault rule, then the checks.
 
-Slower than the grouped CI case (test_faults.py), so it runs only with FEATRIX_FAULT_MATRIX=1, or from
+Slower than the grouped CI case (test_faults.py), so it is marked slow: it runs with `pytest -m slow`, or from
 bench/bench_faults.py. Each scenario says whether the first apply must converge at once, or may fail its
 branch (a "once" call refused with an unknown outcome) and converge on the next run; either way: no
 traceback, the fault fired, a valid lockfile, an empty re-plan and no duplicate on the server.
@@ -8,7 +8,6 @@ traceback, the fault fired, a valid lockfile, an empty re-plan and no duplicate 
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -124,7 +123,7 @@ def run_scenario(
     return problems + convergence_problems(cli, server.url, server.api_key, name)
 
 
-@pytest.mark.skipif(not os.environ.get("FEATRIX_FAULT_MATRIX"), reason="set FEATRIX_FAULT_MATRIX=1 (slow)")
+@pytest.mark.slow
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s[0] for s in SCENARIOS])
 def test_fault_scenario(server: Any, tmp_path: Path, scenario: Scenario) -> None:
     problems = run_scenario(server, tmp_path / "project", scenario)
@@ -138,7 +137,7 @@ MOVES = [
 ]
 
 
-@pytest.mark.skipif(not os.environ.get("FEATRIX_FAULT_MATRIX"), reason="set FEATRIX_FAULT_MATRIX=1 (slow)")
+@pytest.mark.slow
 @pytest.mark.parametrize("fault", MOVES, ids=["503 after shadow", "503 after promote", "dropped after promote"])
 def test_endpoint_move_under_faults(server: Any, tmp_path: Path, fault: dict[str, Any]) -> None:
     """An endpoint moved to another predictor (shadow → promote, "once" calls) whose answer is lost: the
