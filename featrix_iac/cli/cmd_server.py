@@ -72,8 +72,8 @@ def server_cmd(
             detail=f"Install them with `{INSTALL_LOCAL}` (missing: {', '.join(missing)}).",
         )
     try:
-        from featrix_iac.server.app import hooks_enabled_by_env
         from featrix_iac.server.durations import durations_from_env
+        from featrix_iac.server.http.app import hooks_enabled_by_env
         from featrix_iac.server.keys import KeyError_, resolve_account_key
         from featrix_iac.server.serve import serve
         from featrix_iac.server.service import DataDirBusy

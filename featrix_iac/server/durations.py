@@ -22,7 +22,7 @@ class Durations:
     # until a worker picks the training up, at most this long
     queued_404_seconds: float = 0.4
     # the organisation's job-queue cap: past this many unfinished trainings, 429 quota_exceeded (0: no cap;
-    # server/quota.py), with Retry-After in seconds
+    # server/jobs/quota.py), with Retry-After in seconds
     training_quota: int = 0
     quota_retry_after: int = 2
 

@@ -91,7 +91,7 @@ def serve(
     """Serve until SIGINT/SIGTERM, the parent's death when `parent_pid` is given, or (`leased`) the last lease."""
     import uvicorn
 
-    from featrix_iac.server.app import create_app
+    from featrix_iac.server.http.app import create_app
 
     os.umask(0o077)  # everything the server writes (database, artifacts, its own files) is the owner's only
     app = create_app(

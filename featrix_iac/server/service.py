@@ -1,6 +1,6 @@
 """The server's shared state: store, artifact folder, model cache, job queue, webhooks and test hooks.
 
-It starts nothing: the app's lifespan starts the background work (server/runtime.py) and hands the
+It starts nothing: the app's lifespan starts the background work (jobs/runtime.py) and hands the
 service its job queue, so this module imports nothing that imports it.
 """
 
@@ -80,7 +80,7 @@ def data_dir_busy(data_dir: Path) -> bool:
 
 
 class JobQueue(Protocol):
-    """What routes ask of the training workers (server/worker.py `Worker`): submit, cancel, and quota places."""
+    """What routes ask of the training workers (jobs/worker.py `Worker`): submit, cancel, and quota places."""
 
     n_threads: int
 

@@ -10,7 +10,7 @@ Enable with `featrix server --enable-test-hooks`, env `FEATRIX_LOCAL_TEST_HOOKS=
     POST   /__test__/consistency    {"first_get_404": bool, "stale_list_seconds": float}
     GET    /__test__/requests       the last 2000 requests seen: [{method, path, status, fault, wire}], `wire`
                                     the request's shape (route template, auth, headers, query, JSON types,
-                                    multipart fields; no values): see wirelog.py
+                                    multipart fields; no values): see http/wirelog.py
     DELETE /__test__/requests       clear that log
 
 A rule (all fields optional except `route`):

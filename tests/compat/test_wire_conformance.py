@@ -2,7 +2,7 @@
 
 Both drive the same local server (test hooks on: its request log records each request's shape: route template,
 auth, x-featrix-* headers, query keys, JSON keys and value types, multipart field names; see
-featrix_iac/server/wirelog.py). The engine runs as the real `featrix` CLI (apply, plan, predict, an in-place
+featrix_iac/server/http/wirelog.py). The engine runs as the real `featrix` CLI (apply, plan, predict, an in-place
 update, a data change behind an endpoint, key rotation and revocation, destroy); the vendored featrixsphere
 2.0.13460 client performs the same operations. The only tolerated differences are the entries of
 wire_allowlist.yaml, each with its reason; an entry that no longer matches anything fails too, so the list

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from featrix_iac.server.bodies import BODIES, Body, problems
-from featrix_iac.server.wirelog import body_shape, json_shape
+from featrix_iac.server.http.bodies import BODIES, Body, problems
+from featrix_iac.server.http.wirelog import body_shape, json_shape
 
 
 def test_every_contract_cites_the_official_client() -> None:

@@ -43,7 +43,7 @@ def test_a_gzip_bomb_is_refused_while_inflating(api: Any) -> None:
 
 
 def test_decompressed_bytes_are_bounded_while_streaming(monkeypatch: pytest.MonkeyPatch) -> None:
-    from featrix_iac.server import tables
+    from featrix_iac.server.ml import tables
 
     monkeypatch.setattr(tables, "MAX_DECOMPRESSED_BYTES", 64 * 1024)
     wide = b"a,b\n" + b"x" * (256 * 1024) + b",1\n"
@@ -56,7 +56,7 @@ def test_decompressed_bytes_are_bounded_while_streaming(monkeypatch: pytest.Monk
 def test_a_parquet_that_inflates_past_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     import pandas as pd
 
-    from featrix_iac.server import tables
+    from featrix_iac.server.ml import tables
 
     raw = io.BytesIO()
     pd.DataFrame({"a": [f"{i}" + "y" * 1000 for i in range(200)], "b": range(200)}).to_parquet(raw, compression="gzip")
@@ -68,7 +68,7 @@ def test_a_parquet_that_inflates_past_the_limit_is_refused(monkeypatch: pytest.M
 
 @pytest.mark.parametrize("url", ["https://169.254.169.254/latest/x.csv", "https://metadata.google.internal/d.csv"])
 def test_data_urls_never_reach_metadata_addresses(url: str) -> None:
-    from featrix_iac.server import tables
+    from featrix_iac.server.ml import tables
 
     with pytest.raises(tables.BadTable, match="metadata"):
         tables.read_location(url)
@@ -169,7 +169,7 @@ def test_a_chunked_upload_is_read_through_a_spool(api: Any, penguins: Any) -> No
 
 
 def test_a_chunked_body_over_the_limit_is_a_413(api: Any) -> None:
-    from featrix_iac.server.app import MAX_JSON_BYTES
+    from featrix_iac.server.http.app import MAX_JSON_BYTES
 
     raw = b'{"name": "' + b"x" * (MAX_JSON_BYTES + 1) + b'"}'
     resp = api.post("/endpoints", data=_chunks(raw), headers={"Content-Type": "application/json"})

@@ -6,9 +6,8 @@ import asyncio
 import threading
 from pathlib import Path
 
-from featrix_iac.server.app import create_app
-from featrix_iac.server.sessions import new_job
-from featrix_iac.server.status import ES_JOB
+from featrix_iac.server.http.app import create_app
+from featrix_iac.server.jobs.records import ES_JOB, new_job
 
 
 def _background_threads() -> set[str]:

@@ -84,12 +84,11 @@ def test_a_job_that_cannot_stop_in_time_is_requeued_not_left_running(
 ) -> None:
     import threading
 
-    from featrix_iac.server import training
-    from featrix_iac.server.runtime import background
+    from featrix_iac.server.jobs.records import ES_JOB, new_job
+    from featrix_iac.server.jobs.runtime import background
+    from featrix_iac.server.jobs.worker import Interrupted
+    from featrix_iac.server.ml import training
     from featrix_iac.server.service import Service
-    from featrix_iac.server.sessions import new_job
-    from featrix_iac.server.status import ES_JOB
-    from featrix_iac.server.worker import Interrupted
 
     release = threading.Event()
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from featrix_iac.server.fm_model import train_fm
-from featrix_iac.server.predictor_model import train_predictor
+from featrix_iac.server.ml.fm_model import train_fm
+from featrix_iac.server.ml.predictor_model import train_predictor
 
 POSITIVE = ["great", "battery", "bright", "screen", "fast", "delivery", "excellent", "value", "works", "love"]
 NEGATIVE = ["terrible", "support", "died", "broken", "refund", "awful", "stopped", "never", "answered", "slow"]

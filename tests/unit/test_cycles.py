@@ -117,3 +117,30 @@ def test_lazy_relative_and_type_only_imports_are_seen(tmp_path: Path) -> None:
     assert cycles(graph) == [["pkg.a", "pkg.sub.b", "pkg.sub.c", "pkg.a"]]
     (pkg / "sub" / "c.py").write_text("x = 1\n")
     assert cycles(import_graph(pkg)) == []
+
+
+SERVER = "featrix_iac.server"
+ENTRY = {f"{SERVER}.serve", f"{SERVER}.embedded"}  # the process: may use every part
+# the server's parts, lowest first: a part imports only from itself and the parts before it
+SERVER_PARTS = ("shared", "ml", "jobs", "http", "entry")
+
+
+def _server_part(module: str) -> str:
+    if module in ENTRY:
+        return "entry"
+    rest = module.removeprefix(SERVER + ".").split(".")
+    return rest[0] if len(rest) > 1 or rest[0] in ("ml", "jobs", "http") else "shared"
+
+
+def test_inside_the_server_imports_go_one_way() -> None:
+    graph = import_graph(PKG)
+    rank = {part: i for i, part in enumerate(SERVER_PARTS)}
+    problems = []
+    for module, deps in sorted(graph.items()):
+        if not module.startswith(SERVER + "."):
+            continue
+        mine = _server_part(module)
+        for dep in sorted(d for d in deps if d.startswith(SERVER + ".")):
+            if rank[_server_part(dep)] > rank[mine]:
+                problems.append(f"{module} ({mine}) imports {dep} ({_server_part(dep)})")
+    assert not problems, "server parts import upwards:\n" + "\n".join(problems)

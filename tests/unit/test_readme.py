@@ -75,9 +75,11 @@ def test_the_readme_commands_install_the_newest_allowed_releases(marker: str) ->
 
 
 def test_the_development_tree_names_what_exists() -> None:
-    """Every module and package the README's development tree lists under featrix_iac/ exists."""
+    """Every module and package the README's development tree lists under featrix_iac/ exists (deeper lines
+    name what is inside the package above them)."""
     tree = _section("Development").split("```")[1]
-    names = []
+    names: list[str] = []
+    parents: list[tuple[int, str]] = []  # (indent, path) of the packages enclosing the current line
     inside = False
     for line in tree.splitlines():
         if line.startswith("featrix_iac/"):
@@ -86,10 +88,16 @@ def test_the_development_tree_names_what_exists() -> None:
         if inside and not line.startswith("  "):
             break
         if inside:
-            for token in line.split():
+            indent = len(line) - len(line.lstrip())
+            while parents and parents[-1][0] >= indent:
+                parents.pop()
+            base = parents[-1][1] if parents else ""
+            for i, token in enumerate(line.split()):
                 if not re.fullmatch(r"[\w.]+(\.py|/)", token):
                     break
-                names.append(token)
+                names.append(base + token)
+                if i == 0 and token.endswith("/"):
+                    parents.append((indent, base + token))
     assert len(names) >= 8, names
     missing = [n for n in names if not (ROOT / "featrix_iac" / n.rstrip("/")).exists()]
     assert not missing, f"README development tree names what does not exist: {missing}"

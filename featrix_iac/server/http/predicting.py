@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import HTTPException
 from fastapi.responses import JSONResponse
 
-from featrix_iac.server.http import loads
+from featrix_iac.server.http.request import loads
+from featrix_iac.server.ml.training import load_fm, load_predictor
 from featrix_iac.server.service import Service
 from featrix_iac.server.store import Doc
-from featrix_iac.server.training import load_fm, load_predictor
 
 
 def not_ready_response(svc: Service, pred: Doc, count: int | None = None) -> JSONResponse:

@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from featrix_iac.server import publishing
-from featrix_iac.server.comparisons import comparisons, record_prediction
-from featrix_iac.server.http import bad, json_body, svc
+from featrix_iac.server.http.comparisons import comparisons, record_prediction
+from featrix_iac.server.http.predicting import check_servable, clean_record, customer_metadata, predict_records
+from featrix_iac.server.http.request import bad, json_body, svc
+from featrix_iac.server.jobs import publishing
 from featrix_iac.server.keys import generate_endpoint_key, hash_key, key_matches
 from featrix_iac.server.limits import MIN_ENDPOINT_KEY_LENGTH
-from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, predict_records
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.store import Doc
 

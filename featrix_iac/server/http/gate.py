@@ -8,8 +8,8 @@ import json
 import re
 from typing import Any
 
+from featrix_iac.server.http.wirelog import Capture, request_shape
 from featrix_iac.server.testhooks import FaultRule, TestHooks
-from featrix_iac.server.wirelog import Capture, request_shape
 
 Scope = dict[str, Any]
 OPEN_PATHS = {"/health"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from featrix_iac.server.publishing import Clock
+from featrix_iac.server.jobs.publishing import Clock
+from featrix_iac.server.jobs.worker import Worker
 from featrix_iac.server.service import Service
-from featrix_iac.server.worker import Worker
 
 
 @contextmanager

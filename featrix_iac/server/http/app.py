@@ -48,10 +48,10 @@ def create_app(
 
     from fastapi import Depends, FastAPI
 
-    from featrix_iac.server.bodies import check_body
     from featrix_iac.server.durations import durations_from_env
-    from featrix_iac.server.gate import Gate
-    from featrix_iac.server.runtime import background
+    from featrix_iac.server.http.bodies import check_body
+    from featrix_iac.server.http.gate import Gate
+    from featrix_iac.server.jobs.runtime import background
     from featrix_iac.server.service import Service
     from featrix_iac.server.testhooks import TestHooks
 
@@ -83,7 +83,7 @@ def create_app(
 
 
 def _install_routes(app: Any, test_hooks: bool) -> None:
-    from featrix_iac.server import (
+    from featrix_iac.server.http import (
         routes_endpoints,
         routes_lifecycle,
         routes_misc,
@@ -110,7 +110,7 @@ def _install_errors(app: Any) -> None:
     from fastapi.exceptions import RequestValidationError
     from fastapi.responses import JSONResponse
 
-    from featrix_iac.server.quota import QuotaExceeded
+    from featrix_iac.server.jobs.quota import QuotaExceeded
     from featrix_iac.server.service import NotFound
 
     async def not_found(request: Request, exc: Exception) -> JSONResponse:

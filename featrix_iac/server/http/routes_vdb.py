@@ -8,12 +8,12 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from featrix_iac.server import documents
-from featrix_iac.server.http import bad, bool_field, int_field, json_body, svc
+from featrix_iac.server.http import documents
+from featrix_iac.server.http.request import bad, bool_field, int_field, json_body, svc
 from featrix_iac.server.limits import check_name
+from featrix_iac.server.ml.training import load_fm
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.store import Doc
-from featrix_iac.server.training import load_fm
 
 router = APIRouter()
 MAX_BATCH = 10_000

@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from featrix_iac.server.jobs.records import latest_fm_job
 from featrix_iac.server.service import Service
-from featrix_iac.server.status import latest_fm_job
 from featrix_iac.server.store import Doc
 
 

@@ -15,8 +15,8 @@ import threading
 import time
 from typing import Any
 
+from featrix_iac.server.jobs.records import pooled_status
 from featrix_iac.server.service import Service, new_id, now_iso
-from featrix_iac.server.status import pooled_status
 from featrix_iac.server.store import Doc
 
 log = logging.getLogger("featrix.server.publishing")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from featrix_iac.server.encoding import TableEncoder
+from featrix_iac.server.ml.encoding import TableEncoder
 
 if TYPE_CHECKING:
     import numpy as np

@@ -8,11 +8,11 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 
-from featrix_iac.server import publishing
-from featrix_iac.server.http import bad, bool_field, cluster, int_field, json_body, svc
+from featrix_iac.server.http.request import bad, bool_field, cluster, int_field, json_body, svc
+from featrix_iac.server.http.sessions import session_id_for
+from featrix_iac.server.jobs import publishing
+from featrix_iac.server.jobs.records import latest_fm_job
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
-from featrix_iac.server.sessions import session_id_for
-from featrix_iac.server.status import latest_fm_job
 from featrix_iac.server.store import Doc
 
 router = APIRouter()
@@ -131,7 +131,7 @@ def _cancel_active(s: Service, sid: str) -> Doc | None:
     if s.worker:
         s.worker.cancel(job["job_id"])
     if job["status"] == "ready":
-        from featrix_iac.server.training import after_job
+        from featrix_iac.server.jobs.records import after_job
 
         done = s.store.update("job", job["job_id"], lambda d: d.update(status="cancelled", finished_at=now_iso()))
         if done:
@@ -168,7 +168,7 @@ def _new_session_from(
     s: Service, session: Doc, fm: Any, es_job: Doc, name: str | None, node: str, prefix: str | None = None
 ) -> Doc:
     """A new, trained foundational-model session holding `fm` and the source's data (no predictors, no VDBs)."""
-    from featrix_iac.server.training import fm_path
+    from featrix_iac.server.ml.training import fm_path
 
     new_sid = session_id_for(prefix or name or session.get("name"))
     s.session_dir(new_sid)
@@ -191,7 +191,7 @@ async def clone_embedding_space(sid: str, request: Request) -> dict[str, Any]:
     session = s.session(sid)
     body = await json_body(request)
     target = body.get("to_compute") or cluster(request)
-    from featrix_iac.server.training import load_fm
+    from featrix_iac.server.ml.training import load_fm
 
     es = _done_es_job(s, sid)
     doc = _new_session_from(s, session, load_fm(s, sid), es, body.get("new_session_name"), str(target))
@@ -211,7 +211,7 @@ async def publish_partial_foundation(sid: str, request: Request) -> dict[str, An
     name = body.get("name")
     if not name:
         raise bad("name is required")
-    from featrix_iac.server.training import checkpoint_epochs, checkpoint_fm
+    from featrix_iac.server.ml.training import checkpoint_epochs, checkpoint_fm
 
     epochs = checkpoint_epochs(s, sid)
     if not epochs:

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from featrix_iac.server.http import bad, json_body, svc
+from featrix_iac.server.http.request import bad, json_body, svc
 from featrix_iac.server.service import VERSION, now_iso
 
 router = APIRouter()

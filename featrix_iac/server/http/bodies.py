@@ -230,7 +230,7 @@ async def check_body(request: Request) -> None:
     spec = BODIES.get((request.method, getattr(route, "path", "")))
     if spec is None or "json" not in request.headers.get("content-type", "json"):
         return
-    from featrix_iac.server.http import json_body
+    from featrix_iac.server.http.request import json_body
 
     found = problems(await json_body(request), spec)
     if found:

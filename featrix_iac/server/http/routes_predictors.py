@@ -8,9 +8,11 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from featrix_iac.server import documents
-from featrix_iac.server.comparisons import add_feedback, record_prediction
-from featrix_iac.server.http import (
+from featrix_iac.server.http import documents
+from featrix_iac.server.http.comparisons import add_feedback, record_prediction
+from featrix_iac.server.http.metrics import classification_document
+from featrix_iac.server.http.predicting import check_servable, clean_record, customer_metadata, encode, predict_records
+from featrix_iac.server.http.request import (
     bad,
     bool_field,
     epochs_field,
@@ -20,16 +22,13 @@ from featrix_iac.server.http import (
     svc,
     webhooks_field,
 )
+from featrix_iac.server.jobs.quota import training_slot
+from featrix_iac.server.jobs.records import SP_JOB, new_job
+from featrix_iac.server.jobs.worker import DEFAULT_SP_EPOCHS
 from featrix_iac.server.limits import MAX_EPOCHS
-from featrix_iac.server.metrics import classification_document
-from featrix_iac.server.predicting import check_servable, clean_record, customer_metadata, encode, predict_records
-from featrix_iac.server.quota import training_slot
 from featrix_iac.server.service import Service, new_id, now_iso
-from featrix_iac.server.sessions import new_job
-from featrix_iac.server.status import SP_JOB
 from featrix_iac.server.store import Doc
 from featrix_iac.server.webhooks import EVENTS, SECRET_KEY
-from featrix_iac.server.worker import DEFAULT_SP_EPOCHS
 
 router = APIRouter()
 SUPPORTED_TYPES = {"set", "scalar"}

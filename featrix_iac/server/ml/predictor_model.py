@@ -6,8 +6,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from featrix_iac.server.encoding import _as_label, _is_missing
-from featrix_iac.server.fm_model import Check, EpochCallback, FoundationalModel, fit_epoch, split_indices
+from featrix_iac.server.ml.encoding import _as_label, _is_missing
+from featrix_iac.server.ml.fm_model import Check, EpochCallback, FoundationalModel, fit_epoch, split_indices
 
 if TYPE_CHECKING:
     import numpy as np

@@ -8,12 +8,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
-from featrix_iac.server import documents
-from featrix_iac.server.bodies import check_upload_form
-from featrix_iac.server.http import bad, cluster, json_body, svc
+from featrix_iac.server.http import documents
+from featrix_iac.server.http.bodies import check_upload_form
+from featrix_iac.server.http.request import bad, cluster, json_body, svc
+from featrix_iac.server.http.sessions import create_session, parse_options
+from featrix_iac.server.ml.tables import BadTable, read_location, read_table
 from featrix_iac.server.service import NotFound
-from featrix_iac.server.sessions import create_session, parse_options
-from featrix_iac.server.tables import BadTable, read_location, read_table
 
 router = APIRouter()
 
@@ -137,7 +137,7 @@ async def predictor_columns(pid: str, request: Request) -> dict[str, Any]:
 async def training_metrics(
     sid: str, request: Request, predictor_id: str | None = None, target_column: str | None = None
 ) -> dict[str, Any]:
-    from featrix_iac.server.metrics import training_metrics_document
+    from featrix_iac.server.http.metrics import training_metrics_document
 
     s = svc(request)
     return training_metrics_document(s, s.session(sid), predictor_id, target_column)
@@ -145,7 +145,7 @@ async def training_metrics(
 
 @router.get("/compute/session/{sid}/model_card")
 async def model_card(sid: str, request: Request) -> dict[str, Any]:
-    from featrix_iac.server.metrics import model_card_document
+    from featrix_iac.server.http.metrics import model_card_document
 
     s = svc(request)
     return model_card_document(s, s.session(sid))

@@ -9,8 +9,16 @@ import time
 import traceback
 from typing import Any
 
+from featrix_iac.server.jobs.records import (
+    ES_JOB,
+    SP_JOB,
+    TERMINAL,
+    after_job,
+    latest_fm_job,
+    started_data,
+    webhook_config,
+)
 from featrix_iac.server.service import Service, now_iso
-from featrix_iac.server.status import ES_JOB, SP_JOB, TERMINAL, latest_fm_job
 from featrix_iac.server.store import Doc
 
 log = logging.getLogger("featrix.server.worker")
@@ -40,7 +48,7 @@ class Worker:
         self._cond = threading.Condition()
         self._pending: list[str] = []  # job ids in submission order
         self._active: set[str] = set()  # jobs claimed and not finished yet
-        self._reserved = 0  # trainings a route is creating (server/quota.py)
+        self._reserved = 0  # trainings a route is creating (jobs/quota.py)
         self._cancelled: set[str] = set()
         self._stopping = False
         self._threads: list[threading.Thread] = []
@@ -177,11 +185,11 @@ class Worker:
         return "wait"
 
     def _run(self, job: Doc) -> None:
-        from featrix_iac.server import training
+        from featrix_iac.server.ml import training
 
         sid, pid = job["session_id"], job.get("predictor_id")
-        config = training.webhook_config(self.svc, sid, pid)
-        self.svc.webhooks.send(config, "training_started", sid, pid, training.started_data(job))
+        config = webhook_config(self.svc, sid, pid)
+        self.svc.webhooks.send(config, "training_started", sid, pid, started_data(job))
         try:
             if job["job_type"] == ES_JOB:
                 result = training.run_fm_job(self.svc, job, self._epoch_callback(job), self._check(job))
@@ -230,7 +238,6 @@ class Worker:
         return on_epoch
 
     def _finish(self, job: Doc, status: str, error: str | None = None, result: dict[str, Any] | None = None) -> None:
-        from featrix_iac.server import training
 
         with self._cond:  # finished before anyone can read it so: the quota counts it no more
             self._active.discard(job["job_id"])
@@ -250,7 +257,7 @@ class Worker:
             return
         done = dict(self.svc.store.get("job", job["job_id"]) or job)
         apply(done)
-        training.after_job(self.svc, done)  # predictor/session first: the job's status is what clients poll
+        after_job(self.svc, done)  # predictor/session first: the job's status is what clients poll
         self.svc.store.update("job", job["job_id"], apply)
         sid, pid = job["session_id"], job.get("predictor_id")
         data: dict[str, Any] = {"status": "succeeded" if status == "done" else status}
@@ -260,7 +267,7 @@ class Worker:
         data["epochs_trained"] = done.get("current_epoch") or 0
         if error:
             data["error"] = error
-        self.svc.webhooks.send(training.webhook_config(self.svc, sid, pid), "training_finished", sid, pid, data)
+        self.svc.webhooks.send(webhook_config(self.svc, sid, pid), "training_finished", sid, pid, data)
 
 
 def _mark_running(doc: Doc) -> None:

@@ -9,13 +9,13 @@ import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from featrix_iac.server.http import bad, epochs_field, int_field, json_field, metadata_field, webhooks_field
-from featrix_iac.server.quota import training_slot
-from featrix_iac.server.service import Service, new_id, now_iso
-from featrix_iac.server.status import ES_JOB
+from featrix_iac.server.http.request import bad, epochs_field, int_field, json_field, metadata_field, webhooks_field
+from featrix_iac.server.jobs.quota import training_slot
+from featrix_iac.server.jobs.records import ES_JOB, new_job
+from featrix_iac.server.jobs.worker import auto_fm_epochs
+from featrix_iac.server.service import Service, now_iso
 from featrix_iac.server.store import Doc
 from featrix_iac.server.webhook_policy import TargetPolicy
-from featrix_iac.server.worker import auto_fm_epochs
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -145,24 +145,6 @@ def _session_doc(sid: str, df: pd.DataFrame, opts: dict[str, Any], cluster: str,
         "extra": opts["extra"],
         "next_predictor_index": 0,
     }
-
-
-def new_job(sid: str, job_type: str, epochs: int, **fields: Any) -> Doc:
-    job: Doc = {
-        "job_id": new_id("job_"),
-        "session_id": sid,
-        "job_type": job_type,
-        "status": "ready",
-        "created_at": now_iso(),
-        "started_at": None,
-        "finished_at": None,
-        "current_epoch": 0,
-        "epoch": 0,
-        "total_epochs": epochs,
-        "progress": 0.0,
-    }
-    job.update(fields)
-    return job
 
 
 def creation_response(session: Doc, warnings: list[str]) -> Doc:

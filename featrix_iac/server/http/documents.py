@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from featrix_iac.server.jobs.records import latest_fm_job, pooled_status
 from featrix_iac.server.service import Service
-from featrix_iac.server.status import latest_fm_job, pooled_status
 from featrix_iac.server.store import Doc
 from featrix_iac.server.webhooks import SECRET_KEY
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from featrix_iac.server.fm_model import Check, EpochCallback, FoundationalModel, train_fm
-from featrix_iac.server.predictor_model import Predictor, train_predictor
+from featrix_iac.server.ml.fm_model import Check, EpochCallback, FoundationalModel, train_fm
+from featrix_iac.server.ml.predictor_model import Predictor, train_predictor
 from featrix_iac.server.service import Service, now_iso
-from featrix_iac.server.status import SP_JOB
 from featrix_iac.server.store import Doc
 
 FM_PATH = "{sid}/fm.pkl"
@@ -110,40 +109,3 @@ def run_predictor_job(svc: Service, job: Doc, on_epoch: EpochCallback, check: Ch
         "f1": m.get("f1"),
         "model_path": predictor_path(sid, pid),
     }
-
-
-def after_job(svc: Service, job: Doc) -> None:
-    """Mirror a finished job onto its session / predictor documents."""
-    sid = job["session_id"]
-    if job["job_type"] == SP_JOB and job.get("predictor_id"):
-        pid = job["predictor_id"]
-
-        def apply(doc: Doc) -> None:
-            doc["status"] = job["status"]
-            if job["status"] == "done":
-                doc.update(model_path=job.get("model_path"), metrics=job.get("metrics"), trained_at=now_iso())
-                doc["epochs_trained"] = job.get("current_epoch")
-            if job.get("error"):
-                doc["error"] = job["error"]
-
-        svc.store.update("predictor", pid, apply)
-    svc.store.update(
-        "session",
-        sid,
-        lambda d: d.update(finished_at=now_iso()) if job["status"] in ("done", "failed", "cancelled") else None,
-    )
-
-
-def webhook_config(svc: Service, sid: str, pid: str | None) -> dict[str, Any]:
-    """Predictor webhooks when the job is a predictor's, falling back to the session's creation-time ones."""
-    config: dict[str, Any] = dict((svc.store.get("session", sid) or {}).get("webhooks") or {})
-    if pid:
-        config.update((svc.store.get("predictor", pid) or {}).get("webhooks") or {})
-    return config
-
-
-def started_data(job: Doc) -> dict[str, Any]:
-    data: dict[str, Any] = {"epochs": job.get("total_epochs")}
-    if job.get("target_column"):
-        data.update(target_column=job["target_column"], target_type=job.get("target_column_type"))
-    return data
