@@ -10,6 +10,7 @@ from featrix_iac.state import RETIRED_NOTE
 if TYPE_CHECKING:
     from featrix_iac.plan.differ import FieldDiff, Uncleared
     from featrix_iac.plan.model import Action
+    from featrix_iac.resources.spec import KindNotes
 
 NEW = "declared in the manifest, not yet created"
 GONE = "deleted outside featrix: it is created again"
@@ -134,7 +135,7 @@ def _cannot(fields: list[str]) -> str:
     return "changing it" if len(fields) == 1 else "changing them"
 
 
-def _notes(kind: str) -> Any:
+def _notes(kind: str) -> KindNotes:
     """The kind's plan notes (resources/spec.py: KindNotes)."""
     from featrix_iac.resources.registry import SPECS
     from featrix_iac.resources.spec import KindNotes
