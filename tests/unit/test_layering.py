@@ -7,49 +7,27 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "featrix_iac"
 
+# everything above the base modules (diagnostics, addresses, kinds)
+ABOVE_BASE = {
+    "model",
+    "config",
+    "client",
+    "graph",
+    "state",
+    "resources",
+    "plan",
+    "apply",
+    "operations",
+    "cli",
+    "server",
+}
+
 # layer -> packages it must never import
 FORBIDDEN: dict[str, set[str]] = {
-    "diagnostics": {
-        "model",
-        "config",
-        "client",
-        "graph",
-        "state",
-        "resources",
-        "plan",
-        "apply",
-        "operations",
-        "cli",
-        "server",
-    },
-    "kinds": {
-        "addresses",
-        "model",
-        "config",
-        "client",
-        "graph",
-        "state",
-        "resources",
-        "plan",
-        "apply",
-        "operations",
-        "cli",
-        "server",
-    },
-    "addresses": {
-        "model",
-        "config",
-        "client",
-        "graph",
-        "state",
-        "resources",
-        "plan",
-        "apply",
-        "operations",
-        "cli",
-        "server",
-    },
-    "model": {"config", "client", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
+    "diagnostics": ABOVE_BASE,
+    "kinds": ABOVE_BASE | {"addresses"},
+    "addresses": ABOVE_BASE,
+    "model": ABOVE_BASE - {"model"},
     "config": {"client", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
     "client": {"config", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
     "graph": {"client", "state", "resources", "plan", "apply", "operations", "cli", "server"},
