@@ -8,6 +8,9 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from featrix_iac.server.embedded import start_local_server
 
@@ -97,24 +100,47 @@ def test_a_killed_owner_does_not_take_the_server_with_it(tmp_path: Path) -> None
     assert _gone(server_pid)
 
 
-def test_a_failed_start_is_reported_at_once_when_the_folder_is_not_busy(tmp_path: Path) -> None:
-    import pytest
+def test_a_failed_start_is_reported_at_once_when_the_folder_is_not_busy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from featrix_iac.server import embedded
 
+    spawned: list[Any] = []
+    popen = subprocess.Popen
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        spawned.append(popen(*args, **kwargs))
+        return spawned[-1]
+
+    monkeypatch.setattr(embedded.subprocess, "Popen", counting)
     data = tmp_path / "local"
     data.mkdir()
     (data / "featrix.sqlite3").mkdir()  # the server cannot open its database: waiting cannot help
-    start = time.monotonic()
     with pytest.raises(RuntimeError, match="exited with code"):
-        start_local_server(data)
-    assert time.monotonic() - start < 8  # the server's own start-up, not a 10 s wait to attach
+        start_local_server(data, timeout=300)
+    assert len(spawned) == 1  # one start, its error at once: no waiting for a folder nobody holds
     assert not list((data / "leases").iterdir())
+
+
+def test_starts_racing_on_one_folder_end_on_one_server(tmp_path: Path) -> None:
+    """The loser's server finds the folder busy: only then does its command wait, and it attaches to the winner's."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = tmp_path / "local"
+    with ThreadPoolExecutor(3) as pool:
+        servers = list(pool.map(lambda _: start_local_server(data), range(3)))
+    try:
+        assert len({srv.pid for srv in servers}) == 1
+        assert all(_whoami(srv.url, srv.api_key) == 200 for srv in servers)
+    finally:
+        for srv in servers:
+            srv.stop()
+    assert _gone(servers[0].pid)
 
 
 def test_a_lost_server_fails_the_request_at_once(tmp_path: Path) -> None:
     import os
     import signal
-
-    import pytest
 
     from featrix_iac.client import FeatrixClient, ServerGone
 
