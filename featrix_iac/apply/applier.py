@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from featrix_iac.addresses import Address
 from featrix_iac.apply.events import Interrupt, NullObserver, Observer
 from featrix_iac.apply.executor import NodeSkipped, critical_path, run_dag
-from featrix_iac.apply.schedule import Node, build_nodes, dependents_of, effective_cbd
+from featrix_iac.apply.schedule import Node, build_nodes
 from featrix_iac.apply.slots import Slot, TrainingSlots
 from featrix_iac.apply.tracking import ApplyResult, Tracker
 from featrix_iac.client import (
@@ -138,8 +138,6 @@ class _Applier:
         self.tracker, self.limits, self.interrupt, self.handlers = tracker, limits, interrupt, handlers
         self.actions = {a.address: a for a in plan.actions}
         self.prior = {a: e.model_copy(deep=True) for a, e in lock.resources.items()}
-        live = [a for a in plan.actions if a.action is not ActionType.NOOP]
-        self.cbd = effective_cbd(live, dependents_of(live, {a: list(e.depends_on) for a, e in self.prior.items()}))
         self.root = loaded.root if loaded is not None else Path(".")
         self.slots = TrainingSlots(stop=interrupt.is_set)  # the server's training quota, as backpressure
         self.priority: dict[str, tuple[int, int]] = {}
@@ -574,7 +572,7 @@ class _Applier:
                 self._save(address, None)
             return
         if not removing and (
-            (action.action is ActionType.REPLACE and self.cbd.get(address, False)) or action.delete_replaced
+            (action.action is ActionType.REPLACE and action.create_before_destroy) or action.delete_replaced
         ):
             self._destroy_replaced(action, h, old)
             return

@@ -1,4 +1,7 @@
-"""From a Plan's actions to a DAG of nodes: create-side and destroy-side nodes, create_before_destroy honoured."""
+"""From a Plan's actions to a DAG of nodes: create-side and destroy-side nodes, in the order the plan decided.
+
+Each replacement's `create_before_destroy` is the planner's decision (plan/planner.py); it is read here, never
+recomputed."""
 
 from __future__ import annotations
 
@@ -8,14 +11,6 @@ from featrix_iac.plan.model import Action, ActionType
 
 CREATE_SIDE = {ActionType.CREATE, ActionType.UPDATE, ActionType.ADOPT, ActionType.REPLACE, ActionType.PROMOTE}
 DESTROY_SIDE = {ActionType.DELETE, ActionType.RETIRE, ActionType.REPLACE}
-
-
-def always_create_first(kind: str) -> bool:
-    """The kind's spec says a replacement always creates first (a replaced predictor is only retired)."""
-    from featrix_iac.resources.registry import SPECS
-
-    spec = SPECS.get(kind)
-    return spec is not None and spec.always_create_first
 
 
 @dataclass
@@ -42,29 +37,11 @@ def dependents_of(actions: list[Action], prior_deps: dict[str, list[str]]) -> di
     return out
 
 
-def effective_cbd(actions: list[Action], dependents: dict[str, set[str]]) -> dict[str, bool]:
-    """create_before_destroy per replaced address, propagated to what a cbd replacement depends on (Terraform)."""
-    by_addr = {a.address: a for a in actions}
-    cbd = {
-        a.address: a.create_before_destroy or always_create_first(a.kind)
-        for a in actions
-        if a.action is ActionType.REPLACE
-    }
-    changed = True
-    while changed:
-        changed = False
-        for addr in cbd:
-            if not cbd[addr] and any(cbd.get(b) for b in dependents.get(addr, ()) if b in by_addr):
-                cbd[addr] = changed = True
-    return cbd
-
-
 def build_nodes(actions: list[Action], prior_deps: dict[str, list[str]]) -> list[Node]:
     """The nodes of every non-no-op action with their dependencies (see DESIGN §8 and the module doc)."""
     live = [a for a in actions if a.action is not ActionType.NOOP]
     by_addr = {a.address: a for a in live}
     dependents = dependents_of(live, prior_deps)
-    cbd = effective_cbd(live, dependents)
     nodes: dict[str, Node] = {}
     for a in live:
         if a.action in CREATE_SIDE:
@@ -76,14 +53,14 @@ def build_nodes(actions: list[Action], prior_deps: dict[str, list[str]]) -> list
         destroy = nodes.get(node_id(a.address, "destroy"))
         if destroy is None:
             continue
-        after_all = a.action is not ActionType.REPLACE or cbd.get(a.address, False)
+        after_all = a.action is not ActionType.REPLACE or a.create_before_destroy
         for b in dependents[a.address]:
             for phase in ("main", "destroy") if after_all else ("destroy",):
                 if node_id(b, phase) in nodes:
                     destroy.deps.add(node_id(b, phase))
         main = nodes.get(node_id(a.address, "main"))
         if main is not None:
-            if cbd.get(a.address, False) or a.delete_replaced:  # the old object goes after the new one
+            if a.create_before_destroy or a.delete_replaced:  # the old object goes after the new one
                 destroy.deps.add(main.id)
             else:
                 main.deps.add(destroy.id)

@@ -11,8 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from featrix_iac.plan.model import Action, ActionType
-from featrix_iac.plan.reasons import CASCADE_PREFIX
+from featrix_iac.plan.model import CASCADES, Action, ActionType
 
 COMPACT_ABOVE = 100  # changes above which the text plan is compact unless asked otherwise
 NAMES_SHOWN = 12  # addresses named per kind in a cascade block
@@ -25,9 +24,9 @@ PAST: dict[ActionType, str] = {
 
 def followed(action: Action) -> str | None:
     """The address an action only follows (every reason is a cascade reason), else None."""
-    if not action.reasons or not all(r.startswith(CASCADE_PREFIX) for r in action.reasons):
+    if not action.reasons or not all(r.code in CASCADES for r in action.reasons):
         return None
-    return action.reasons[0][len(CASCADE_PREFIX) :].split(":", 1)[0]
+    return action.reasons[0].follows
 
 
 def cascades(changes: list[Action]) -> dict[str, list[Action]]:

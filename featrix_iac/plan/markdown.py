@@ -181,7 +181,7 @@ def _callouts(changes: list[Action]) -> list[str]:
 
 
 def _row(a: Action) -> str:
-    reason = "; ".join(a.reasons) or "—"
+    reason = "; ".join(r.text for r in a.reasons) or "—"
     return f"| `{_inline(a.address)}` | {_action_label(a.action)} | {_cell(reason, REASON_CHARS)} |"
 
 
@@ -198,7 +198,7 @@ def _details(a: Action, shown: set[str]) -> str:
         return ""
     lines = [f"<details><summary><code>{_html(a.address)}</code>: {_html(a.action.value)}</summary>", ""]
     for reason in a.reasons:
-        lines.append(f"- {_cell(reason, VALUE_CHARS)}")
+        lines.append(f"- {_cell(reason.text, VALUE_CHARS)}")
     for warning in warnings:
         lines.append(f"- ⚠️ {_cell(warning, VALUE_CHARS)}")
     for gate, threshold in sorted(a.gates.items()):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-PLAN_FORMAT_VERSION = 1
+# 2: reasons are {code, text, follows} objects; actions carry their ordered steps
+PLAN_FORMAT_VERSION = 2
 
 
 class ActionType(str, Enum):
@@ -35,8 +36,72 @@ SYMBOLS: dict[ActionType, str] = {
 }
 
 
+class ReasonCode(str, Enum):
+    """Why an action happens, as data: views and cascades read the code, never the prose."""
+
+    NEW = "new"  # declared in the manifest, not yet created
+    ADOPTED = "adopted"  # found on the server by its identity, missing from the lockfile
+    RESUMED = "resumed"  # an earlier apply started creating it
+    MISSING = "missing"  # deleted outside featrix: created again
+    TAINTED = "tainted"  # an earlier apply failed to finish it
+    DELETING = "deleting"  # an earlier apply started deleting it
+    FAILED = "failed"  # the server reports it failed
+    FIELD_CHANGED = "field_changed"  # fields changed in the manifest (in place, or forcing replacement)
+    DATA_CHANGED = "data_changed"  # what changed in a data file (rows, columns, types)
+    DRIFT = "drift"  # changed outside featrix: apply sets it back
+    DRIFT_ACCEPTED = "drift_accepted"  # changed outside featrix to what the manifest now says: recorded only
+    DEPENDENCY_REPLACED = "dependency_replaced"  # follows a referenced object that gets a new id
+    DEPENDENCY_STALE = "dependency_stale"  # still on the object an interrupted replacement left behind
+    GATED_OUT = "gated_out"  # its last training failed a quality gate: trained again
+    FINISH_REPLACEMENT = "finish_replacement"  # an interrupted replacement's old objects are deleted
+    REMOVED = "removed"  # removed from the manifest
+    DESTROY = "destroy"  # featrix destroy
+    PROMOTE = "promote"  # another environment's trained artifact is taken instead of training
+    PROMOTION_PROOF = "promotion_proof"  # what proves the promoted artifact equal
+    BORROWED = "borrowed"  # another environment's object: only forgotten here
+    NOTE = "note"  # a reason given as plain text (no code of its own)
+
+
+CASCADES = frozenset({ReasonCode.DEPENDENCY_REPLACED, ReasonCode.DEPENDENCY_STALE})
+
+
+class Phase(str, Enum):
+    """The half of an action a step belongs to: the new object (main) or the old one going (destroy)."""
+
+    MAIN = "main"
+    DESTROY = "destroy"
+
+
 class _Data(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Reason(_Data):
+    """One cause of an action: a code (what views and cascades read) beside its text (what people read)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: ReasonCode
+    text: str
+    follows: str | None = None  # for cascades: the address whose renewal this action follows
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, value: Any) -> Any:
+        return {"code": ReasonCode.NOTE, "text": value} if isinstance(value, str) else value
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Step(_Data):
+    """One call apply makes for an action (a handler step such as "publish" or "shadow", or "create"), in
+    order, in its phase. "record" and "forget" change only the lockfile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    call: str
+    phase: Phase = Phase.MAIN
 
 
 class PathChange(_Data):
@@ -63,7 +128,7 @@ class Action(_Data):
     address: str
     kind: str
     action: ActionType
-    reasons: list[str] = Field(default_factory=list)
+    reasons: list[Reason] = Field(default_factory=list)
     changes: list[FieldChange] = Field(default_factory=list)
     # normalised desired fields (secrets as hashes), what the applier records as `applied`
     desired: dict[str, Any] = Field(default_factory=dict)

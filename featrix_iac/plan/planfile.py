@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from featrix_iac import __version__
 from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
 from featrix_iac.plan.jsonformat import plan_data
-from featrix_iac.plan.model import Plan
+from featrix_iac.plan.model import PLAN_FORMAT_VERSION, Plan
 from featrix_iac.state.atomic import atomic_write
 from featrix_iac.state.lockfile import Lockfile, version_tuple
 
@@ -130,6 +130,28 @@ def _check_header(path: Path, doc: dict[str, Any]) -> None:
             f"{path} changed after `featrix plan -out` wrote it; it will not be applied. {REPLAN}",
             source=Source(str(path)),
         )
+    _check_plan_version(path, doc, tool)
+
+
+def _check_plan_version(path: Path, doc: dict[str, Any], tool: str) -> None:
+    """The plan inside must be in this tool's plan format: an older one lacks what apply now reads (reason
+    codes, steps), a newer one may say what this one cannot do."""
+    body = doc.get("body")
+    plan = body.get("plan") if isinstance(body, dict) else None
+    version = plan.get("format_version") if isinstance(plan, dict) else None
+    if version == PLAN_FORMAT_VERSION or not isinstance(version, int):
+        return  # (a missing version is reported with the body's other problems)
+    if version > PLAN_FORMAT_VERSION:
+        raise fail(
+            f"plan file {path.name} was written by a newer featrix-iac ({tool or '?'}, plan format {version})",
+            f"this is featrix-iac {__version__} (plan format {PLAN_FORMAT_VERSION}); upgrade, or {REPLAN}",
+            source=Source(str(path)),
+        )
+    raise fail(
+        f"plan file {path.name} was written by an older featrix-iac ({tool or '?'}, plan format {version})",
+        f"this is featrix-iac {__version__}, which reads plan format {PLAN_FORMAT_VERSION} only: {REPLAN}",
+        source=Source(str(path)),
+    )
 
 
 class _Body(BaseModel):

@@ -23,7 +23,7 @@ from featrix_iac.plan.differ import (
     same,
 )
 from featrix_iac.plan.estimate import totals as training_totals
-from featrix_iac.plan.model import Action, ActionType, Drift, FieldChange, Plan
+from featrix_iac.plan.model import CASCADES, Action, ActionType, Drift, FieldChange, Plan, Reason, ReasonCode
 from featrix_iac.resources.base import Change, FieldRule, LiveObject
 from featrix_iac.resources.desired import DesiredState
 from featrix_iac.state import LockEntry, Lockfile
@@ -110,11 +110,12 @@ def make_plan(
             _plan_declared(st, address)
     _cascade(st, wanted)
     _finish_replacements(st)
-    _create_before_destroy(st, deletable if deletable is not None else deletable_kinds())
-    _plan_removals(st, wanted, deletable if deletable is not None else deletable_kinds(), destroy)
+    deletable = deletable if deletable is not None else deletable_kinds()
+    _plan_removals(st, wanted, deletable, destroy)
     _set_dependencies(st)
     _suggest_moves(st)
     actions = _select(st, list(targets))
+    _create_before_destroy(st, actions, deletable)
     diags = Diagnostics()
     if not refresh_only:
         _guard_uncleared(st, actions, source_of, diags)
@@ -383,10 +384,10 @@ def _existing(
     if diff.drift:
         st.drift[address] = Drift(address=address, changes=diff.drift)
     forced = _forced_replacement(entry, live)
-    if forced or diff.replace:
+    if forced is not None or diff.replace:
         _replace(st, action, diff, forced)
         if data_note and "data" in diff.manifest_fields:
-            action.reasons.append(f"what changed in the data: {data_note}")
+            action.reasons.append(why.data_changed(data_note))
     elif diff.changes:
         action.action, action.changes = A.UPDATE, diff.changes
         action.reasons = why.field_reasons(diff, entry.applied)
@@ -404,23 +405,23 @@ def _gates(st: _State, actions: list[Action]) -> None:
         action.gates = dict(action.desired.get("gates") or {})
         entry = st.lockfile.resources.get(action.address)
         if entry is not None and entry.gate and entry.gate.get("status") == "gated_out":
-            rest = [r for r in action.reasons if r != why.TAINTED]
+            rest = [r for r in action.reasons if r.code is not ReasonCode.TAINTED]
             action.reasons = [why.gated_out(action.address, entry.gate), *rest]
 
 
-def _forced_replacement(entry: LockEntry, live: Any) -> str:
+def _forced_replacement(entry: LockEntry, live: Any) -> Reason | None:
     if entry.status == "tainted":
         return why.TAINTED
     if entry.status == "deleting":
         return why.DELETING
     if isinstance(live, LiveObject) and live.status == "failed":
         return why.FAILED
-    return ""
+    return None
 
 
-def _replace(st: _State, action: Action, diff: FieldDiff, forced: str) -> None:
+def _replace(st: _State, action: Action, diff: FieldDiff, forced: Reason | None) -> None:
     action.action, action.changes = A.REPLACE, diff.changes
-    action.reasons = ([forced] if forced else []) + why.field_reasons(diff, {})
+    action.reasons = ([forced] if forced is not None else []) + why.field_reasons(diff, {})
     st.renewed.add(action.address)
 
 
@@ -475,7 +476,7 @@ def _stale_reference(st: _State, entry: LockEntry, target: str) -> bool:
     return referenced.status == "ready" and bool(current) and current != entry.ids[id_field]
 
 
-def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target: str, reason: str) -> None:
+def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target: str, reason: Reason) -> None:
     rule = rule_for(st.kind_rules(action.kind), ref_field)
     if rule.change is Change.IN_PLACE and action.action is not A.REPLACE:
         action.changes = [c for c in action.changes if c.field != ref_field]
@@ -508,17 +509,21 @@ def ref_kind_id(target: str) -> str:
     return spec.reference_id if spec is not None else "id"
 
 
-def _create_before_destroy(st: _State, deletable: set[str]) -> None:
-    """Decide the order of each replacement (the applier follows the plan, never re-decides).
+def _create_before_destroy(st: _State, selected: list[Action], deletable: set[str]) -> None:
+    """Decide the order of each replacement: the applier follows `create_before_destroy`, never re-decides.
 
     A kind the API cannot delete (predictors) is always created first: the old one is only retired.
     A replacement whose replaced dependents are created first must be created first too (Terraform's
-    rule), so a new foundational model is ready before the old one (and its old predictors) go.
+    rule), so a new foundational model is ready before the old one (and its old predictors) go. The
+    dependents are those of the manifest graph, and, among the selected actions, those that depend on it
+    now or did when the lockfile recorded them (a predictor moved to another model still leaves the old one).
     """
     replaced = [a for a in st.actions.values() if a.action is A.REPLACE]
     for action in replaced:
         if action.kind not in deletable:
             action.create_before_destroy = True
+    chosen = {a.address for a in selected}
+    recorded = {a: set(e.depends_on) for a, e in st.lockfile.resources.items()}
     changed = True
     while changed:
         changed = False
@@ -526,6 +531,12 @@ def _create_before_destroy(st: _State, deletable: set[str]) -> None:
             if action.create_before_destroy:
                 continue
             dependents = st.graph.transitive_dependents(action.address) if action.address in st.graph.order else set()
+            if action.address in chosen:
+                dependents |= {
+                    a.address
+                    for a in selected
+                    if action.address in {*a.depends_on, *recorded.get(a.address, ())} and a.address != action.address
+                }
             if any(st.actions[d].action is A.REPLACE and st.actions[d].create_before_destroy for d in dependents):
                 action.create_before_destroy = changed = True
     for action in replaced:
@@ -647,8 +658,7 @@ def _removed_dependents(st: _State, address: str) -> list[str]:
 
 
 def _follows(st: _State, address: str) -> bool:
-    action = st.actions[address]
-    return any(r.startswith(why.CASCADE_PREFIX) for r in action.reasons)
+    return any(r.code in CASCADES for r in st.actions[address].reasons)
 
 
 __all__ = ["KNOWN_AFTER_APPLY", "Live", "default_rules", "make_plan"]

@@ -10,7 +10,7 @@ from typing import Any
 
 from featrix_iac.diagnostics import fail
 from featrix_iac.plan.differ import canon, same
-from featrix_iac.plan.model import TRAINING, Action, ActionType, Plan
+from featrix_iac.plan.model import TRAINING, Action, ActionType, Plan, Reason, ReasonCode
 from featrix_iac.state import LockEntry, Lockfile
 
 A = ActionType
@@ -184,11 +184,14 @@ def _promote_one(action: Action, entry: LockEntry, source: Lockfile, env: str) -
     action.estimate = None
     ids = ", ".join(f"{k} {v}" for k, v in sorted(entry.ids.items()) if k != "job_id")
     action.reasons = [
-        f"promoted from {env} ({ids}): same configuration and data, no training",
-        f"proof: {env} lockfile serial {source.serial}, config {proof['config_hash'][:23]}…"
-        + (f", data {proof['data'][:23]}…" if "data" in proof else "")
-        + (f", trained {_training(entry.training)}" if entry.training else "")
-        + ("".join(f", {k} {v:g}" for k, v in sorted(proof.get("metrics", {}).items()))),
+        Reason(code=ReasonCode.PROMOTE, text=f"promoted from {env} ({ids}): same configuration and data, no training"),
+        Reason(
+            code=ReasonCode.PROMOTION_PROOF,
+            text=f"proof: {env} lockfile serial {source.serial}, config {proof['config_hash'][:23]}…"
+            + (f", data {proof['data'][:23]}…" if "data" in proof else "")
+            + (f", trained {_training(entry.training)}" if entry.training else "")
+            + ("".join(f", {k} {v:g}" for k, v in sorted(proof.get("metrics", {}).items()))),
+        ),
     ]
 
 
@@ -204,6 +207,6 @@ def note_borrowed(plan: Plan, lockfile: Lockfile) -> None:
             continue
         env = entry.borrowed.get("from", "?")
         if action.action in (A.DELETE, A.RETIRE, A.REPLACE):
-            action.reasons.append(BORROWED_NOTE.format(env=env))
+            action.reasons.append(Reason(code=ReasonCode.BORROWED, text=BORROWED_NOTE.format(env=env)))
         elif action.action is A.CREATE and any(d.address == action.address and d.deleted for d in plan.drift):
-            action.reasons.append(BORROWED_GONE.format(env=env))
+            action.reasons.append(Reason(code=ReasonCode.BORROWED, text=BORROWED_GONE.format(env=env)))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from featrix_iac.plan.model import Reason
+from featrix_iac.plan.model import ReasonCode as R
 from featrix_iac.state import RETIRED_NOTE
 
 if TYPE_CHECKING:
@@ -12,21 +14,28 @@ if TYPE_CHECKING:
     from featrix_iac.plan.model import Action
     from featrix_iac.resources.spec import KindNotes
 
-NEW = "declared in the manifest, not yet created"
-GONE = "deleted outside featrix: it is created again"
-TAINTED = "tainted: an earlier apply failed to finish it"
-DELETING = "an earlier apply started deleting it: it is created again"
-FAILED = "the server reports it failed: it is created again"
-ADOPT_FOUND = (
-    "found on the server by its identity, but missing from the lockfile "
-    "(an earlier apply stopped before recording it, or the lockfile was lost): adopted, not created again"
+NEW = Reason(code=R.NEW, text="declared in the manifest, not yet created")
+GONE = Reason(code=R.MISSING, text="deleted outside featrix: it is created again")
+TAINTED = Reason(code=R.TAINTED, text="tainted: an earlier apply failed to finish it")
+DELETING = Reason(code=R.DELETING, text="an earlier apply started deleting it: it is created again")
+FAILED = Reason(code=R.FAILED, text="the server reports it failed: it is created again")
+ADOPT_FOUND = Reason(
+    code=R.ADOPTED,
+    text="found on the server by its identity, but missing from the lockfile "
+    "(an earlier apply stopped before recording it, or the lockfile was lost): adopted, not created again",
 )
-RESUME_NOT_FOUND = "an earlier apply recorded the intent to create it, but nothing on the server fits its identity"
-FINISH_REPLACEMENT = (
-    "an interrupted apply replaced it but did not delete the old object yet: deleted now, after dependents follow"
+RESUME_NOT_FOUND = Reason(
+    code=R.RESUMED,
+    text="an earlier apply recorded the intent to create it, but nothing on the server fits its identity",
 )
-REMOVE_REPLACED = "the older objects an interrupted replacement left to delete are deleted with it"
-CASCADE_PREFIX = "follows "
+FINISH_REPLACEMENT = Reason(
+    code=R.FINISH_REPLACEMENT,
+    text="an interrupted apply replaced it but did not delete the old object yet: deleted now, after dependents follow",
+)
+REMOVE_REPLACED = Reason(
+    code=R.FINISH_REPLACEMENT,
+    text="the older objects an interrupted replacement left to delete are deleted with it",
+)
 
 # what a changed field means, beyond "changed"
 FIELD_WORDS: dict[str, str] = {
@@ -37,31 +46,35 @@ FIELD_WORDS: dict[str, str] = {
 }
 
 
-def gated_out(address: str, gate: dict[str, Any]) -> str:
+def gated_out(address: str, gate: dict[str, Any]) -> Reason:
     """Why a gated-out predictor is trained again (the apply that gated it out left dependents as they were)."""
     from featrix_iac.resources.gates import failures
 
-    return (
-        f"its last training was gated out ({failures(gate)}): trained again; dependents move only if it passes "
-        f"(relax the gate, change the model, or waive it once with `featrix apply --skip-gate {address}`)"
+    return Reason(
+        code=R.GATED_OUT,
+        text=f"its last training was gated out ({failures(gate)}): trained again; dependents move only if it passes "
+        f"(relax the gate, change the model, or waive it once with `featrix apply --skip-gate {address}`)",
     )
 
 
-def resume_replacement(old: list[str]) -> str:
-    return (
-        f"it replaces an older object that an interrupted apply did not delete yet ({', '.join(old)}): "
-        "deleted once dependents follow"
+def resume_replacement(old: list[str]) -> Reason:
+    return Reason(
+        code=R.FINISH_REPLACEMENT,
+        text=f"it replaces an older object that an interrupted apply did not delete yet ({', '.join(old)}): "
+        "deleted once dependents follow",
     )
 
 
-def resume(ids: dict[str, str]) -> str:
+def resume(ids: dict[str, str]) -> Reason:
     if ids:
         shown = ", ".join(f"{k} {v}" for k, v in sorted(ids.items()))
-        return f"resume: an earlier apply created it ({shown}) but did not finish; apply re-attaches to it"
-    return (
-        "resume: an earlier apply recorded the intent to create it but not the result; "
-        "apply first looks for it on the server by its identity (adopts it when found)"
-    )
+        text = f"resume: an earlier apply created it ({shown}) but did not finish; apply re-attaches to it"
+    else:
+        text = (
+            "resume: an earlier apply recorded the intent to create it but not the result; "
+            "apply first looks for it on the server by its identity (adopts it when found)"
+        )
+    return Reason(code=R.RESUMED, text=text)
 
 
 def import_command(address: str, object_id: str, environment: str) -> str:
@@ -89,37 +102,47 @@ def cannot_determine_detail(
     )
 
 
-def field_reasons(diff: FieldDiff, applied: dict[str, Any]) -> list[str]:
+def field_reasons(diff: FieldDiff, applied: dict[str, Any]) -> list[Reason]:
     """One reason per cause: manifest edits (split by replace / in place) and drift to converge."""
-    out: list[str] = []
+    out: list[Reason] = []
     forcing = {c.field for c in diff.changes if c.forces_replacement}
     manifest = diff.manifest_fields
     replace = [f for f in manifest if f in forcing]
     in_place = [f for f in manifest if f not in forcing]
     if replace:
-        out.append(f"{_names(replace)} changed in the manifest; {_cannot(replace)} forces replacement")
+        out.append(changed(f"{_names(replace)} changed in the manifest; {_cannot(replace)} forces replacement"))
     plain = [f for f in in_place if f not in FIELD_WORDS]
     if plain:
-        out.append(f"{_names(plain)} changed in the manifest")
+        out.append(changed(f"{_names(plain)} changed in the manifest"))
     for name in in_place:
         words = FIELD_WORDS.get(name)
         if name == "api_key.revoked" and not _desired_true(diff, name):
             words = "re-enable the API key (a new key is generated)"
         if words:
-            out.append(f"{name} changed in the manifest: {words}")
+            out.append(changed(f"{name} changed in the manifest: {words}"))
     if diff.drift_fields:
         drifted = diff.drift_fields
         forced = [f for f in drifted if f in forcing]
         tail = f"; {_cannot(forced)} forces replacement" if forced else ""
         back = "it" if len(drifted) == 1 else "them"
-        out.append(f"{_names(drifted)} changed outside featrix: apply sets {back} back to the manifest{tail}")
+        text = f"{_names(drifted)} changed outside featrix: apply sets {back} back to the manifest{tail}"
+        out.append(Reason(code=R.DRIFT, text=text))
     return out
 
 
-def drift_accepted(fields: list[str]) -> str:
-    return (
-        f"{_names(fields)} changed outside featrix to what the manifest now says: "
-        "apply records it in the lockfile (no call to the server)"
+def changed(text: str) -> Reason:
+    return Reason(code=R.FIELD_CHANGED, text=text)
+
+
+def data_changed(note: str) -> Reason:
+    return Reason(code=R.DATA_CHANGED, text=f"what changed in the data: {note}")
+
+
+def drift_accepted(fields: list[str]) -> Reason:
+    return Reason(
+        code=R.DRIFT_ACCEPTED,
+        text=f"{_names(fields)} changed outside featrix to what the manifest now says: "
+        "apply records it in the lockfile (no call to the server)",
     )
 
 
@@ -179,15 +202,17 @@ def recreate_warnings(action: Action) -> list[str]:
     return [text.format(address=action.address)] if text else []
 
 
-def cascade(target: str, target_action: Action, kind: str) -> str:
+def cascade(target: str, target_action: Action, kind: str) -> Reason:
     what = "is replaced" if target_action.action.value == "replace" else "is created again"
-    return f"{CASCADE_PREFIX}{target}: it {what}{_consequence(kind)}"
+    return Reason(code=R.DEPENDENCY_REPLACED, text=f"follows {target}: it {what}{_consequence(kind)}", follows=target)
 
 
-def stale_reference(target: str, kind: str) -> str:
+def stale_reference(target: str, kind: str) -> Reason:
     """A dependent still on the object its target had before an interrupted replacement."""
-    return (
-        f"{CASCADE_PREFIX}{target}: an earlier apply replaced it but stopped before this followed{_consequence(kind)}"
+    return Reason(
+        code=R.DEPENDENCY_STALE,
+        text=f"follows {target}: an earlier apply replaced it but stopped before this followed{_consequence(kind)}",
+        follows=target,
     )
 
 
@@ -195,15 +220,16 @@ def _consequence(kind: str) -> str:
     return _notes(kind).follows
 
 
-def removal(destroy: bool, gone: bool, retire: bool, status: str, has_ids: bool = True) -> str:
+def removal(destroy: bool, gone: bool, retire: bool, status: str, has_ids: bool = True) -> Reason:
     cause = "featrix destroy" if destroy else "removed from the manifest"
+    text = cause
     if gone:
-        return f"{cause}; already gone from the server: only the lockfile entry is removed"
-    if status == "creating" and not retire and not has_ids:
-        return f"{cause}; an earlier apply started creating it: only its lockfile entry is removed"
-    if retire:
-        return f"{cause}; the API cannot delete predictors: it is retired ({RETIRED_NOTE})"
-    return cause
+        text = f"{cause}; already gone from the server: only the lockfile entry is removed"
+    elif status == "creating" and not retire and not has_ids:
+        text = f"{cause}; an earlier apply started creating it: only its lockfile entry is removed"
+    elif retire:
+        text = f"{cause}; the API cannot delete predictors: it is retired ({RETIRED_NOTE})"
+    return Reason(code=R.DESTROY if destroy else R.REMOVED, text=text)
 
 
 def renamed(old: str, new: str) -> str:
@@ -246,15 +272,20 @@ def uncleared(address: str, item: Uncleared) -> tuple[str, str]:
     return summary, detail
 
 
+def texts(action: Action, sep: str = "; ") -> str:
+    """An action's reasons as one line of text."""
+    return sep.join(r.text for r in action.reasons)
+
+
 def prevent_destroy_detail(action: Action) -> str:
     return (
-        f"The plan would {action.action.value} it ({'; '.join(action.reasons)}).\n"
+        f"The plan would {action.action.value} it ({texts(action)}).\n"
         "Remove lifecycle.prevent_destroy first if you really mean it."
     )
 
 
 def protected_detail(action: Action, declared: bool) -> str:
-    what = f"The plan would {action.action.value} it ({'; '.join(action.reasons)})."
+    what = f"The plan would {action.action.value} it ({texts(action)})."
     if action.action.value == "replace" and declared:
         # e.g. a data refresh retrains a protected predictor: the old one must lose its protection first
         return (

@@ -130,7 +130,7 @@ def render_action(action: Action, style: Style = _plain) -> str:
     """One action: `# address verb`, its reasons, its warnings, the symbol line and its field changes."""
     code = COLORS[action.action]
     lines = [style(f"  # {action.address} {VERBS[action.action]}", "1")]
-    lines.extend(f"  #   {reason}" for reason in action.reasons)
+    lines.extend(f"  #   {reason.text}" for reason in action.reasons)
     lines.extend(style(f"  #   ! {warning}", "33") for warning in action.warnings)
     lines.extend(f"  #   {gate_step(g, t)}" for g, t in sorted(action.gates.items()))
     symbol = SYMBOLS[action.action].strip().rjust(3)

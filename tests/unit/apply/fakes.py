@@ -115,6 +115,8 @@ def handlers(log: Log, **kw: Any) -> dict[str, FakeHandler]:
 
 def action(address: str, kind_action: ActionType = ActionType.CREATE, deps: tuple[str, ...] = (), **kw: Any) -> Action:
     kind = address.split(".", 1)[0]
+    # as the planner decides: a predictor (which the API cannot delete) is created before its old one is retired
+    kw.setdefault("create_before_destroy", kind_action is ActionType.REPLACE and kind == "predictor")
     return Action(
         address=address,
         kind=kind,

@@ -305,12 +305,15 @@ def test_replace_without_cbd_destroys_first(tmp_path: Path) -> None:
     assert log.index("delete", EP) < log.index("create", EP)
 
 
-def test_cbd_propagates_to_what_a_cbd_replacement_depends_on() -> None:
-    p = plan(action(FM, ActionType.REPLACE), action(P1, ActionType.REPLACE, deps=(FM,)))
-    nodes = {n.id: n for n in build_nodes(p.actions, {})}
-    # predictors always create first, so the FM they depend on must too: its delete waits for its own create
-    assert f"{FM}#main" in nodes[f"{FM}#destroy"].deps
+def test_nodes_follow_the_plans_create_before_destroy_and_never_recompute_it() -> None:
+    cbd = plan(action(FM, ActionType.REPLACE, create_before_destroy=True), action(P1, ActionType.REPLACE, deps=(FM,)))
+    nodes = {n.id: n for n in build_nodes(cbd.actions, {})}
+    assert f"{FM}#main" in nodes[f"{FM}#destroy"].deps  # the old model goes once the new one is made
     assert f"{FM}#destroy" not in nodes[f"{FM}#main"].deps
+    # the planner decides the propagation (plan/planner.py); a plan that says otherwise is followed as it is
+    first = plan(action(FM, ActionType.REPLACE), action(P1, ActionType.REPLACE, deps=(FM,)))
+    nodes = {n.id: n for n in build_nodes(first.actions, {})}
+    assert f"{FM}#destroy" in nodes[f"{FM}#main"].deps
 
 
 def test_run_dag_reports_cycles_and_outcomes() -> None:

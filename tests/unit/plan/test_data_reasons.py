@@ -86,7 +86,7 @@ def test_a_type_change_is_a_schema_change(tmp_path: Path) -> None:
     plan = _plan_after(tmp_path, "schema", "id,label,size", [r.replace(".5", "x") for r in ROWS])
     fm = next(a for a in plan.actions if a.address == "foundational_model.fm")
     assert fm.action is ActionType.REPLACE
-    assert any("size float → string" in r for r in fm.reasons)
+    assert any("size float → string" in r.text for r in fm.reasons)
 
 
 @pytest.mark.parametrize("policy", ["schema", "never"])

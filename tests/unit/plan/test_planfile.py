@@ -196,6 +196,24 @@ def test_newer_format_is_refused(tmp_path: Path) -> None:
     assert "newer featrix-iac" in _error(exc)
 
 
+def test_a_plan_of_the_previous_plan_format_is_refused_with_re_plan(tmp_path: Path) -> None:
+    """Format 1 plans had reasons as plain text and no steps: apply refuses them rather than guess."""
+    path = _write(tmp_path / "p.fxplan")
+    doc = json.loads(path.read_text())
+    plan = doc["body"]["plan"]
+    plan["format_version"] = 1
+    for action in plan["actions"]:
+        action["reasons"] = [r["text"] for r in action["reasons"]]
+        action.pop("steps", None)
+    from featrix_iac.plan.planfile import _checksum
+
+    doc["checksum"] = _checksum(doc)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DiagnosticsError) as exc:
+        read_planfile(path)
+    assert "older featrix-iac" in _error(exc) and "featrix plan -out FILE` again" in _error(exc)
+
+
 def test_manifest_digest_tracks_content_and_secrets_without_revealing_them(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

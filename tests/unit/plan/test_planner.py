@@ -251,5 +251,5 @@ def test_a_gated_out_entry_is_trained_again_and_the_plan_says_why(tmp_path: Path
     plan = make_plan(desired, lock, _live(lock), graph)
     action = next(a for a in plan.actions if a.address == "predictor.p")
     assert action.action is ActionType.REPLACE and action.gates
-    assert action.reasons[0].startswith("its last training was gated out (accuracy 0.42 < min_accuracy 0.9)")
-    assert "--skip-gate predictor.p" in action.reasons[0]
+    assert action.reasons[0].text.startswith("its last training was gated out (accuracy 0.42 < min_accuracy 0.9)")
+    assert "--skip-gate predictor.p" in action.reasons[0].text

@@ -81,7 +81,7 @@ def test_equal_configuration_and_data_promote_with_proof_and_no_training() -> No
     }
     assert fm.desired["name"] == "penguins-staging"  # the object keeps staging's name
     assert "0 trainings (2 promoted)." in plan.summary_line()
-    assert "staging lockfile serial 7" in fm.reasons[1]
+    assert "staging lockfile serial 7" in fm.reasons[1].text
 
 
 def test_config_hash_ignores_what_environments_may_differ_in() -> None:
@@ -137,11 +137,11 @@ def test_removing_a_borrowed_entry_says_it_is_only_forgotten() -> None:
     plan = _plan()
     plan.actions = [Action(address="foundational_model.penguins", kind="foundational_model", action=ActionType.DELETE)]
     note_borrowed(plan, lock)
-    assert "the object is staging's, so this environment only forgets it" in plan.actions[0].reasons[-1]
+    assert "the object is staging's, so this environment only forgets it" in plan.actions[0].reasons[-1].text
     plan.actions = [Action(address="foundational_model.penguins", kind="foundational_model", action=ActionType.CREATE)]
     plan.drift = [Drift(address="foundational_model.penguins", deleted=True)]
     note_borrowed(plan, lock)
-    assert "deleted outside this environment" in plan.actions[0].reasons[-1]
+    assert "deleted outside this environment" in plan.actions[0].reasons[-1].text
 
 
 def test_an_object_gone_or_failed_on_the_server_is_refused_as_stale() -> None:
@@ -208,4 +208,4 @@ def test_this_environments_gates_are_checked_on_stagings_metrics_and_shown_as_pr
     promote(plan, staging, "staging", TRAINS)
     assert plan.actions[1].action is ActionType.PROMOTE
     assert plan.actions[1].promotion is not None and plan.actions[1].promotion["metrics"] == {"accuracy": 0.93}
-    assert plan.actions[1].reasons[1].endswith(", accuracy 0.93")
+    assert plan.actions[1].reasons[1].text.endswith(", accuracy 0.93")

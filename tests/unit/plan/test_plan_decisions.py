@@ -1,0 +1,120 @@
+"""The plan alone decides: reason codes (cascades found by code), create-before-destroy, steps, and a frozen result."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from featrix_iac.config import load_project
+from featrix_iac.graph import build_graph
+from featrix_iac.plan.compact import cascades
+from featrix_iac.plan.jsonformat import plan_json
+from featrix_iac.plan.model import Action, ActionType, Plan, Reason, ReasonCode
+from featrix_iac.plan.planner import make_plan
+from featrix_iac.resources.base import DesiredContext, LiveObject
+from featrix_iac.resources.registry import handler_for
+from featrix_iac.state import LockEntry, Lockfile
+
+A = ActionType
+
+MANIFEST = """\
+version: 1
+project: decisions
+server: {url: "http://127.0.0.1:1"}
+foundational_models:
+  old: {data: old.csv, epochs: 3}
+  new: {data: new.csv, epochs: 3}
+predictors:
+  p: {foundational_model: FM, type: binary_classifier, target_column: c}
+endpoints:
+  e: {predictor: p}
+"""
+
+
+def _project(root: Path, fm: str, data: str = "old.csv") -> Any:
+    (root / "featrix.yaml").write_text(MANIFEST.replace("FM", fm).replace("old.csv", data, 1))
+    for name in ("old.csv", "new.csv", "old2.csv"):
+        (root / name).write_text("a,c\n1,yes\n2,no\n")
+    loaded = load_project(root)
+    ctx = DesiredContext(loaded.project.project, loaded.environment, loaded.root, lambda p: f"sha256:{p.name}")
+    desired = {str(a): (r, handler_for(a.kind).desired(a.key, r, ctx)) for a, r in loaded.project.resources()}
+    return loaded, desired
+
+
+def _ids(address: str) -> dict[str, str]:
+    kind = address.split(".")[0]
+    return {"predictor": {"predictor_id": "pred-1", "session_id": "sess-old"}}.get(kind, {"session_id": f"s-{address}"})
+
+
+def _applied(desired: dict[str, Any], graph: Any) -> Lockfile:
+    lock = Lockfile(project="decisions")
+    for address, (_, d) in desired.items():
+        kind = address.split(".")[0]
+        applied, hashes = handler_for(kind).split_applied(d)
+        deps = sorted(graph.dependencies(address))
+        lock.resources[address] = LockEntry(
+            kind=kind, status="ready", ids=_ids(address), applied=applied, hashes=hashes, depends_on=deps
+        )
+    return lock
+
+
+def _live(lock: Lockfile) -> dict[str, LiveObject | None]:
+    return {
+        a: LiveObject(ids=dict(e.ids), fields=handler_for(e.kind).merge_live(e, {})) for a, e in lock.resources.items()
+    }
+
+
+def _plan(tmp_path: Path, *, applied_on: str, now_on: str, data: str = "old.csv") -> Plan:
+    loaded, before = _project(tmp_path, applied_on)
+    lock = _applied(before, build_graph(loaded.project))
+    loaded, desired = _project(tmp_path, now_on, data)
+    return make_plan(desired, lock, _live(lock), build_graph(loaded.project))
+
+
+def _by_address(plan: Plan) -> dict[str, Action]:
+    return {a.address: a for a in plan.actions}
+
+
+def test_each_reason_has_a_code_and_cascades_name_what_they_follow(tmp_path: Path) -> None:
+    plan = _by_address(_plan(tmp_path, applied_on="old", now_on="old", data="old2.csv"))
+    fm, p, e = plan["foundational_model.old"], plan["predictor.p"], plan["endpoint.e"]
+    assert [r.code for r in fm.reasons] == [ReasonCode.FIELD_CHANGED]
+    assert [(r.code, r.follows) for r in p.reasons] == [(ReasonCode.DEPENDENCY_REPLACED, "foundational_model.old")]
+    assert [(r.code, r.follows) for r in e.reasons] == [(ReasonCode.DEPENDENCY_REPLACED, "predictor.p")]
+
+
+def test_cascades_are_grouped_by_code_not_by_wording() -> None:
+    """A cascade reason whose text reads nothing like "follows ..." is still a cascade, and a note that does is not."""
+    root = Action(address="foundational_model.m", kind="foundational_model", action=A.REPLACE)
+    moved = Reason(code=ReasonCode.DEPENDENCY_REPLACED, text="retrained on the new model", follows=root.address)
+    follower = Action(address="predictor.p", kind="predictor", action=A.REPLACE, reasons=[moved])
+    lookalike = Action(
+        address="predictor.q", kind="predictor", action=A.REPLACE, reasons=["follows foundational_model.m: edited"]
+    )
+    assert cascades([root, follower, lookalike]) == {root.address: [follower]}
+
+
+def test_create_before_destroy_is_decided_by_the_planner_from_recorded_dependencies_too(tmp_path: Path) -> None:
+    """The predictor moves from `old` to `new` while `old` is retrained: it depended on `old` when it was applied, so
+    `old` is created before it is destroyed, as the predictor (which the API cannot delete) is."""
+    plan = _by_address(_plan(tmp_path, applied_on="old", now_on="new", data="old2.csv"))
+    assert plan["predictor.p"].action is A.REPLACE and plan["predictor.p"].create_before_destroy
+    assert plan["foundational_model.old"].action is A.REPLACE
+    assert plan["foundational_model.old"].create_before_destroy
+
+
+def test_plan_json_carries_the_codes_and_its_format_version(tmp_path: Path) -> None:
+    data = json.loads(plan_json(_plan(tmp_path, applied_on="old", now_on="old", data="old2.csv")))
+    assert data["format_version"] == 2
+    predictor = next(a for a in data["actions"] if a["address"] == "predictor.p")
+    assert predictor["reasons"][0]["code"] == "dependency_replaced"
+    assert predictor["reasons"][0]["follows"] == "foundational_model.old"
+    assert predictor["reasons"][0]["text"].startswith("follows foundational_model.old")
+
+
+@pytest.mark.parametrize("code", list(ReasonCode))
+def test_every_code_reads_as_itself_in_json(code: ReasonCode) -> None:
+    assert Reason.model_validate_json(Reason(code=code, text="t").model_dump_json()).code is code
