@@ -24,7 +24,7 @@ from featrix_iac.client import (
     RequestError,
 )
 from featrix_iac.diagnostics import DiagnosticsError
-from featrix_iac.plan.model import Action, ActionType, Plan
+from featrix_iac.plan.model import Action, ActionType, Phase, Plan
 from featrix_iac.resources import gates
 from featrix_iac.resources.base import (
     CannotTell,
@@ -150,7 +150,7 @@ class _Applier:
         action = self.actions[node.address]
         self.tracker.started(node)
         try:
-            if node.phase == "destroy":
+            if node.phase is Phase.DESTROY:
                 self._destroy(action)
             elif action.action is ActionType.UPDATE:
                 self._update(action)
@@ -199,7 +199,7 @@ class _Applier:
 
     def _waits(self, address: str) -> Waits:
         def progress(p: Progress) -> None:
-            self.tracker.emit("on_progress", address, p.message, p.fraction)
+            self.tracker.progress(address, p.message, p.fraction)
 
         return Waits(dict(self.limits), on_progress=progress, stop=self.interrupt.is_set)
 
@@ -271,9 +271,7 @@ class _Applier:
                 with self.client.quota_as_error() if self.client is not None else nullcontext():
                     return self._create_call(action, h, intent, restore)
             except QuotaExceeded as exc:
-                self.tracker.emit(
-                    "on_progress", action.address, "the server's training quota is full: waiting for a slot", None
-                )
+                self.tracker.progress(action.address, "the server's training quota is full: waiting for a slot", None)
                 slot.refused(exc.retry_after)
 
     def _create_call(self, action: Action, h: Handler, intent: LockEntry, restore: LockEntry | None) -> StepResult:
@@ -325,15 +323,13 @@ class _Applier:
     def _reattach(self, action: Action, h: Handler, current: LockEntry) -> LockEntry | None:
         """An entry left in "creating": wait on it when it has ids; else find the orphan (None: never created)."""
         if current.ids:
-            self.tracker.emit(
-                "on_progress", action.address, "re-attaching to the object an earlier apply created", None
-            )
+            self.tracker.progress(action.address, "re-attaching to the object an earlier apply created", None)
             return current
         cause = "an earlier apply stopped after recording its intent"
         ids = self._find(action, h, current, cause, grace=FIND_GRACE)  # lists may still lag behind that create
         if ids is None:
             return None
-        self.tracker.emit("on_progress", action.address, "adopting the object an earlier apply created", None)
+        self.tracker.progress(action.address, "adopting the object an earlier apply created", None)
         entry = current.model_copy(deep=True, update={"ids": ids})
         self._save(action.address, entry)
         return entry
@@ -482,7 +478,7 @@ class _Applier:
         """
         if not h.pending(entry.ids):
             return entry
-        self.tracker.emit("on_progress", action.address, "queued: waiting for a worker", None)
+        self.tracker.progress(action.address, "queued: waiting for a worker", None)
         try:
             ids = h.resolve(self.client, entry.ids, self._probe(action, entry), self._waits(action.address))
         except TrainingFailed as exc:
@@ -500,7 +496,7 @@ class _Applier:
         address = action.address
 
         def progress(p: Progress) -> None:
-            self.tracker.emit("on_progress", address, p.message, p.fraction)
+            self.tracker.progress(address, p.message, p.fraction)
 
         progress(Progress("training", None, "waiting for training"))
         started = time.monotonic()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from enum import Enum
 
 from featrix_iac.apply.events import Interrupt
 from featrix_iac.apply.schedule import Node
@@ -12,11 +13,20 @@ from featrix_iac.apply.schedule import Node
 INTERRUPTED = "interrupted before it started (Ctrl-C)"
 
 
+class State(str, Enum):
+    """How a node ended (pending: not yet)."""
+
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    PENDING = "pending"
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """How one node ended: state is done | failed | skipped; `message` is the error or the skip reason."""
+    """How one node ended; `message` is the error or the skip reason."""
 
-    state: str
+    state: State
     message: str = ""
 
 
@@ -58,7 +68,7 @@ def run_dag(
     interrupt: Interrupt | None = None,
     on_outcome: Callable[[Node, Outcome], None] | None = None,
 ) -> dict[str, Outcome]:
-    """Run every node once its deps are done. Exceptions become "failed"; dependents are "skipped"."""
+    """Run every node once its deps are done. Exceptions become failed; dependents are skipped."""
     by_id = {n.id: n for n in nodes}
     depth = critical_path(by_id)
     outcomes: dict[str, Outcome] = {}
@@ -77,12 +87,13 @@ def run_dag(
             busy = {n.id for n in running.values()}
             if interrupt is not None and interrupt.is_set():
                 for node in [n for n in pending.values() if n.id not in busy]:
-                    finish(node, Outcome("skipped", INTERRUPTED))
+                    finish(node, Outcome(State.SKIPPED, INTERRUPTED))
             ready = sorted(
                 (
                     n
                     for n in pending.values()
-                    if n.id not in busy and all(outcomes.get(d, _NONE).state == "done" for d in n.deps if d in by_id)
+                    if n.id not in busy
+                    and all(outcomes.get(d, _NONE).state is State.DONE for d in n.deps if d in by_id)
                 ),
                 key=lambda n: (-depth[n.id], n.id),
             )
@@ -97,13 +108,14 @@ def run_dag(
                 node = running.pop(fut)
                 exc = fut.exception()
                 if exc is None:
-                    finish(node, Outcome("done"))
+                    finish(node, Outcome(State.DONE))
                 else:
-                    finish(node, Outcome("skipped" if isinstance(exc, NodeSkipped) else "failed", _message(exc)))
+                    state = State.SKIPPED if isinstance(exc, NodeSkipped) else State.FAILED
+                    finish(node, Outcome(state, _message(exc)))
     return outcomes
 
 
-_NONE = Outcome("pending")
+_NONE = Outcome(State.PENDING)
 
 
 def _skip_blocked(
@@ -119,13 +131,13 @@ def _skip_blocked(
         for node in list(pending.values()):
             for dep in sorted(node.deps):
                 out = outcomes.get(dep)
-                if out is None or out.state == "done":
+                if out is None or out.state is State.DONE:
                     continue
-                if out.state == "failed":
+                if out.state is State.FAILED:
                     reason = f"upstream {by_id[dep].address} failed"
                 else:
                     reason = out.message
-                finish(node, Outcome("skipped", reason))
+                finish(node, Outcome(State.SKIPPED, reason))
                 changed = True
                 break
 

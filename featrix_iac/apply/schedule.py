@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from featrix_iac.plan.model import Action, ActionType
+from featrix_iac.plan.model import Action, ActionType, Phase
 
 CREATE_SIDE = {ActionType.CREATE, ActionType.UPDATE, ActionType.ADOPT, ActionType.REPLACE, ActionType.PROMOTE}
 DESTROY_SIDE = {ActionType.DELETE, ActionType.RETIRE, ActionType.REPLACE}
@@ -15,16 +15,16 @@ DESTROY_SIDE = {ActionType.DELETE, ActionType.RETIRE, ActionType.REPLACE}
 
 @dataclass
 class Node:
-    """One unit of work: `phase` is "main" (create / update / adopt / new half of a replace) or "destroy"."""
+    """One unit of work: the main phase (create / update / adopt / new half of a replace) or the destroy phase."""
 
     id: str
     address: str
-    phase: str
+    phase: Phase
     deps: set[str] = field(default_factory=set)
 
 
-def node_id(address: str, phase: str) -> str:
-    return f"{address}#{phase}"
+def node_id(address: str, phase: Phase) -> str:
+    return f"{address}#{phase.value}"
 
 
 def dependents_of(actions: list[Action], prior_deps: dict[str, list[str]]) -> dict[str, set[str]]:
@@ -45,20 +45,20 @@ def build_nodes(actions: list[Action], prior_deps: dict[str, list[str]]) -> list
     nodes: dict[str, Node] = {}
     for a in live:
         if a.action in CREATE_SIDE:
-            deps = {node_id(d, "main") for d in a.depends_on if d in by_addr and by_addr[d].action in CREATE_SIDE}
-            nodes[node_id(a.address, "main")] = Node(node_id(a.address, "main"), a.address, "main", deps)
+            deps = {node_id(d, Phase.MAIN) for d in a.depends_on if d in by_addr and by_addr[d].action in CREATE_SIDE}
+            nodes[node_id(a.address, Phase.MAIN)] = Node(node_id(a.address, Phase.MAIN), a.address, Phase.MAIN, deps)
         if a.action in DESTROY_SIDE or a.delete_replaced:
-            nodes[node_id(a.address, "destroy")] = Node(node_id(a.address, "destroy"), a.address, "destroy")
+            nodes[node_id(a.address, Phase.DESTROY)] = Node(node_id(a.address, Phase.DESTROY), a.address, Phase.DESTROY)
     for a in live:
-        destroy = nodes.get(node_id(a.address, "destroy"))
+        destroy = nodes.get(node_id(a.address, Phase.DESTROY))
         if destroy is None:
             continue
         after_all = a.action is not ActionType.REPLACE or a.create_before_destroy
         for b in dependents[a.address]:
-            for phase in ("main", "destroy") if after_all else ("destroy",):
+            for phase in (Phase.MAIN, Phase.DESTROY) if after_all else (Phase.DESTROY,):
                 if node_id(b, phase) in nodes:
                     destroy.deps.add(node_id(b, phase))
-        main = nodes.get(node_id(a.address, "main"))
+        main = nodes.get(node_id(a.address, Phase.MAIN))
         if main is not None:
             if a.create_before_destroy or a.delete_replaced:  # the old object goes after the new one
                 destroy.deps.add(main.id)

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featrix_iac.apply.events import Observer
-from featrix_iac.apply.executor import Outcome
+from featrix_iac.apply.executor import Outcome, State
 from featrix_iac.apply.schedule import Node
-from featrix_iac.plan.model import Action
+from featrix_iac.plan.model import Action, Phase
 from featrix_iac.state import Lockfile
 
 
@@ -42,16 +42,16 @@ class Tracker:
         for n in nodes:
             self._remaining[n.address] = self._remaining.get(n.address, 0) + 1
 
-    def emit(self, name: str, *args: Any) -> None:
+    def progress(self, address: str, message: str, fraction: float | None = None) -> None:
         with self._mutex:
-            getattr(self.observer, name)(*args)
+            self.observer.on_progress(address, message, fraction)
 
     def started(self, node: Node) -> None:
         with self._mutex:
             first = node.address not in self._started
             self._started.add(node.address)
-        if first:
-            self.emit("on_start", self.actions[node.address])
+            if first:
+                self.observer.on_start(self.actions[node.address])
 
     def finished(self, node: Node, outcome: Outcome) -> None:
         with self._mutex:
@@ -63,22 +63,23 @@ class Tracker:
         action = self.actions[node.address]
         phases = [n.phase for n in self.nodes if n.address == node.address]
         state, message = _verdict(outs, phases)
-        if state == "failed":
-            self.emit("on_failed", action, message)
-        elif state == "skipped":
-            self.emit("on_skipped", action, message)
-        else:
-            entry = self.lock.entry(node.address)
-            self.emit("on_done", action, dict(entry.outputs) if entry else {})
+        entry = self.lock.entry(node.address) if state is State.DONE else None
+        with self._mutex:
+            if state is State.FAILED:
+                self.observer.on_failed(action, message)
+            elif state is State.SKIPPED:
+                self.observer.on_skipped(action, message)
+            else:
+                self.observer.on_done(action, dict(entry.outputs) if entry else {})
 
     def result(self, outcomes: dict[str, Outcome]) -> ApplyResult:
         res = ApplyResult()
         for address in sorted({n.address for n in self.nodes}):
             mine = [n for n in self.nodes if n.address == address and n.id in outcomes]
             state, message = _verdict([outcomes[n.id] for n in mine], [n.phase for n in mine])
-            if state == "failed":
+            if state is State.FAILED:
                 res.failed[address] = message
-            elif state == "skipped":
+            elif state is State.SKIPPED:
                 res.skipped[address] = message
             else:
                 res.done.append(address)
@@ -89,20 +90,20 @@ class Tracker:
 
 
 PHASE_DONE = {  # what a finished node of a two-node action (a replacement) did, for a partial verdict
-    "main": "the new object was created and recorded in the lockfile",
-    "destroy": "the object it replaces was deleted",
+    Phase.MAIN: "the new object was created and recorded in the lockfile",
+    Phase.DESTROY: "the object it replaces was deleted",
 }
 
 
-def _verdict(outs: list[Outcome], phases: list[str] | None = None) -> tuple[str, str]:
+def _verdict(outs: list[Outcome], phases: list[Phase] | None = None) -> tuple[State, str]:
     """failed if any node failed, else skipped if any was skipped, else done; with the first message. When a
     node of the action finished before another was skipped (an interrupt between the halves of a
     replacement), the message says what was done, so the report never hides a recorded change."""
-    for state in ("failed", "skipped"):
-        messages = [o.message for o in outs if o.state == state]
+    for state in (State.FAILED, State.SKIPPED):
+        messages = [o.message for o in outs if o.state is state]
         if messages:
-            done = [PHASE_DONE.get(ph, ph) for o, ph in zip(outs, phases or [], strict=False) if o.state == "done"]
+            done = [PHASE_DONE[ph] for o, ph in zip(outs, phases or [], strict=False) if o.state is State.DONE]
             if done:
                 return state, f"partly applied: {'; '.join(done)}; then {messages[0]}. The next apply completes it"
             return state, messages[0]
-    return "done", ""
+    return State.DONE, ""

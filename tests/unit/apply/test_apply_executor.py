@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from featrix_iac.apply import Interrupt, RecordingObserver, apply_plan
-from featrix_iac.apply.executor import CycleError, Outcome, run_dag
+from featrix_iac.apply.executor import CycleError, Outcome, State, run_dag
 from featrix_iac.apply.schedule import Node, build_nodes
 from featrix_iac.client import AmbiguousResult, RequestError
-from featrix_iac.plan.model import ActionType, FieldChange
+from featrix_iac.plan.model import ActionType, FieldChange, Phase
 from featrix_iac.resources.base import Ambiguous, CannotTell, Progress
 from featrix_iac.state import LockEntry
 
@@ -317,12 +317,12 @@ def test_nodes_follow_the_plans_create_before_destroy_and_never_recompute_it() -
 
 
 def test_run_dag_reports_cycles_and_outcomes() -> None:
-    a, b = Node("a", "x.a", "main", {"b"}), Node("b", "x.b", "main", {"a"})
+    a, b = Node("a", "x.a", Phase.MAIN, {"b"}), Node("b", "x.b", Phase.MAIN, {"a"})
     with pytest.raises(CycleError):
         run_dag([a, b], lambda n: None)
     seen: list[tuple[str, Outcome]] = []
-    out = run_dag([Node("c", "x.c", "main")], lambda n: None, on_outcome=lambda n, o: seen.append((n.id, o)))
-    assert out == {"c": Outcome("done")} and seen == [("c", Outcome("done"))]
+    out = run_dag([Node("c", "x.c", Phase.MAIN)], lambda n: None, on_outcome=lambda n, o: seen.append((n.id, o)))
+    assert out == {"c": Outcome(State.DONE)} and seen == [("c", Outcome(State.DONE))]
 
 
 def test_replace_also_deletes_old_objects_an_interrupted_run_left_pending(tmp_path: Path) -> None:
