@@ -520,6 +520,8 @@ def test_replacing_the_fm_cascades_and_the_endpoint_keeps_id_url_and_key(tmp_pat
                 prior_ids=before[address].ids,
                 changes=[FieldChange(field=f) for f in fields],
                 depends_on=refs_of(kind, d),
+                # as the planner decides: the predictor (never deleted) is created first, so its model is too
+                create_before_destroy=verb is ActionType.REPLACE,
             )
         )
     obs = RecordingObserver()
