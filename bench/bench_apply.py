@@ -22,6 +22,7 @@ from featrix_iac.apply import RecordingObserver, apply_plan
 from featrix_iac.client import FeatrixClient
 from featrix_iac.config import LoadedProject, load_project
 from featrix_iac.plan.model import Action, ActionType, Plan
+from featrix_iac.plan.steps import decided
 from featrix_iac.resources.base import DesiredContext
 from featrix_iac.resources.registry import HANDLERS
 from featrix_iac.server.embedded import start_local_server
@@ -98,7 +99,7 @@ def main() -> int:
         lock = store.load()
         with FeatrixClient(srv.url, srv.api_key) as client:
             res = apply_plan(
-                plan(loaded, actions(loaded, store, {"foundational_model"})),
+                decided(plan(loaded, actions(loaded, store, {"foundational_model"})), lock),
                 loaded=loaded,
                 client=client,
                 store=store,
@@ -108,7 +109,7 @@ def main() -> int:
             obs = RecordingObserver()
             start = time.monotonic()
             res = apply_plan(
-                plan(loaded, actions(loaded, store, {"predictor"})),
+                decided(plan(loaded, actions(loaded, store, {"predictor"})), lock),
                 loaded=loaded,
                 client=client,
                 store=store,

@@ -23,8 +23,9 @@ from featrix_iac.client import (
     QuotaExceeded,
     RequestError,
 )
-from featrix_iac.diagnostics import DiagnosticsError
+from featrix_iac.diagnostics import DiagnosticsError, fail
 from featrix_iac.plan.model import Action, ActionType, Phase, Plan
+from featrix_iac.plan.steps import object_key
 from featrix_iac.resources import gates
 from featrix_iac.resources.base import (
     CannotTell,
@@ -79,6 +80,9 @@ def apply_plan(
     `store.update` after every step. A failure stops only what depends on it. `skip_gates`: addresses
     whose quality gates are waived for this run (the waiver is recorded in their lockfile entries).
     """
+    unplanned = [a.address for a in plan.actions if a.action is not ActionType.NOOP and not a.steps]
+    if unplanned:  # the applier runs the plan's steps and never decides them (plan/steps.py)
+        raise fail(f"the plan records no steps for {', '.join(unplanned)}", "make the plan again (featrix plan)")
     limits = run_limits(loaded.project.server if loaded is not None else None, timeouts)
     if training_timeout is not None:  # the older single knob: the total limit of a training wait
         limits["training"] = Limit(min(limits["training"].stall, training_timeout), training_timeout)
@@ -402,9 +406,9 @@ class _Applier:
         entry = entry if trained else self._trained(action, h, entry)
         if action.gates:
             entry = self._gate(action, h, entry)
-        steps = self._remaining_steps(h, action.desired, entry)
-        if hasattr(h, "adopt_steps"):  # e.g. an endpoint found by its identity: its key was never recorded
-            steps += [s for s in h.adopt_steps(entry) if s not in steps]
+        steps = action.calls(Phase.MAIN)
+        if hasattr(h, "adopt_steps"):  # what the plan could not know: the object was found by its identity during
+            steps += [s for s in h.adopt_steps(entry) if s not in steps]  # this apply (its key was never seen)
         for step in steps:
             entry = self._step(action, h, entry, step)
         self._finalize(action, h, entry)
@@ -456,15 +460,6 @@ class _Applier:
             restored = LockEntry(kind=action.kind, status="ready", ids=old_ids, retired=retired, gate=record)
         self._save(address, restored)
         return f"{id_field} {old_ids.get(id_field, '?')}"
-
-    def _remaining_steps(self, h: Handler, desired: dict[str, Any], entry: LockEntry) -> list[str]:
-        """The follow-up steps not yet recorded as done (a resumed create skips what it already did)."""
-        done = {**entry.applied, **entry.hashes}
-        return [
-            step
-            for step in h.followups(desired)
-            if not (done and all(done.get(k) == v for k, v in h.step_applied(step, desired).items()))
-        ]
 
     def _trained(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:
         """The entry once its training is over: a queued create's id first, then the training itself."""
@@ -554,8 +549,7 @@ class _Applier:
         h, entry = self._handler(action), self.lock.entry(action.address)
         if entry is None or not entry.ids:
             raise ApplyError(f"{action.address} has no ids in the lockfile; plan again")
-        fields = [c.field for c in action.changes]
-        for step in h.update_steps(fields, action.desired, entry.applied):
+        for step in action.calls(Phase.MAIN):
             entry = self._step(action, h, entry, step)
         self._finalize(action, h, entry)
 
@@ -577,11 +571,11 @@ class _Applier:
         if target is not None and ids:
             if action.action is not ActionType.REPLACE:
                 self._save(address, target.model_copy(deep=True, update={"status": "deleting"}))
-            self._delete_object(h, address, target)
+            self._delete_object(action, h, address, target)
         if action.delete_replaced:  # the old objects of an interrupted replacement go with the entry
             self._delete_pending(action, h)
         if action.action is ActionType.RETIRE and target is not None:
-            self._release_replaced(h, address, target)
+            self._release_replaced(action, h, address, target)
         if action.action is ActionType.RETIRE and target is not None and ids:
             # still on the server (the API cannot delete it): keep tracking it until its model is deleted
             current = self.lock.entry(address) or target
@@ -591,7 +585,7 @@ class _Applier:
         if ids.get("session_id") and h.owns_session:
             self._forget_retired_on(ids["session_id"])
 
-    def _release_replaced(self, h: Handler, address: str, entry: LockEntry) -> None:
+    def _release_replaced(self, action: Action, h: Handler, address: str, entry: LockEntry) -> None:
         """Retiring an entry also runs the retire steps (lifting deletion protection) for the older objects it
         records: a replacement that never finished left them as they were, and a protected one would block
         the deletion of the model it lives on."""
@@ -600,7 +594,8 @@ class _Applier:
             if not ids or ids == entry.ids:
                 continue
             try:
-                self._delete_object(h, address, LockEntry(kind=entry.kind, status="retired", ids=ids, protected=True))
+                retired = LockEntry(kind=entry.kind, status="retired", ids=ids, protected=True)
+                self._delete_object(action, h, address, retired)
             except AuthError:
                 raise
             except FeatrixError:  # e.g. its model is already gone; a model still blocked says so when deleted
@@ -625,7 +620,7 @@ class _Applier:
         """
         if not h.deletable:
             if old is not None and old.ids and old.status != "creating":
-                self._delete_object(h, action.address, old)
+                self._delete_object(action, h, action.address, old)
             return
         self._delete_pending(action, h)
 
@@ -636,7 +631,8 @@ class _Applier:
         current = self.lock.entry(address)
         for record in [r for r in (current.retired if current else []) if r.get("pending_delete")]:
             ids = {k: v for k, v in record.items() if k not in ("reason", "pending_delete")}
-            self._delete_object(h, address, LockEntry(kind=action.kind, status="deleting", ids=ids, protected=True))
+            deleting = LockEntry(kind=action.kind, status="deleting", ids=ids, protected=True)
+            self._delete_object(action, h, address, deleting)
             current = self.lock.entry(address)
             if current is not None:
                 retired = [r for r in current.retired if r != record]
@@ -644,7 +640,7 @@ class _Applier:
             if ids.get("session_id") and h.owns_session:
                 self._forget_retired_on(ids["session_id"])
 
-    def _delete_object(self, h: Handler, address: str, old: LockEntry) -> None:
+    def _delete_object(self, action: Action, h: Handler, address: str, old: LockEntry) -> None:
         op = Operation(
             address=address,
             key=address.split(".", 1)[1],
@@ -654,7 +650,7 @@ class _Applier:
             refs=dict(self.lock.resources),
             root=self.root,
         )
-        for step in h.delete_steps(old):
+        for step in action.calls(Phase.DESTROY, object_key(old.ids)):
             h.delete(self.client, op, step)
 
 

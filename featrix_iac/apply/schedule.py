@@ -1,16 +1,15 @@
-"""From a Plan's actions to a DAG of nodes: create-side and destroy-side nodes, in the order the plan decided.
+"""From a Plan's actions to a DAG of nodes: one node per phase an action has steps in, in the plan's order.
 
-Each replacement's `create_before_destroy` is the planner's decision (plan/planner.py); it is read here, never
-recomputed."""
+An action's steps (plan/steps.py) say which halves it has: main (create / update / adopt / promote / the new
+half of a replace) and destroy (delete / retire / the old half). Each replacement's `create_before_destroy` is
+the planner's decision; it is read here, never recomputed.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from featrix_iac.plan.model import Action, ActionType, Phase
-
-CREATE_SIDE = {ActionType.CREATE, ActionType.UPDATE, ActionType.ADOPT, ActionType.REPLACE, ActionType.PROMOTE}
-DESTROY_SIDE = {ActionType.DELETE, ActionType.RETIRE, ActionType.REPLACE}
 
 
 @dataclass
@@ -38,18 +37,14 @@ def dependents_of(actions: list[Action], prior_deps: dict[str, list[str]]) -> di
 
 
 def build_nodes(actions: list[Action], prior_deps: dict[str, list[str]]) -> list[Node]:
-    """The nodes of every non-no-op action with their dependencies (see DESIGN §8 and the module doc)."""
-    live = [a for a in actions if a.action is not ActionType.NOOP]
-    by_addr = {a.address: a for a in live}
+    """The nodes of the actions' steps with their dependencies (see DESIGN §8 and the module doc)."""
+    live = [a for a in actions if a.steps]
     dependents = dependents_of(live, prior_deps)
-    nodes: dict[str, Node] = {}
+    nodes = {node_id(a.address, ph): Node(node_id(a.address, ph), a.address, ph) for a in live for ph in a.phases()}
     for a in live:
-        if a.action in CREATE_SIDE:
-            deps = {node_id(d, Phase.MAIN) for d in a.depends_on if d in by_addr and by_addr[d].action in CREATE_SIDE}
-            nodes[node_id(a.address, Phase.MAIN)] = Node(node_id(a.address, Phase.MAIN), a.address, Phase.MAIN, deps)
-        if a.action in DESTROY_SIDE or a.delete_replaced:
-            nodes[node_id(a.address, Phase.DESTROY)] = Node(node_id(a.address, Phase.DESTROY), a.address, Phase.DESTROY)
-    for a in live:
+        main = nodes.get(node_id(a.address, Phase.MAIN))
+        if main is not None:
+            main.deps = {node_id(d, Phase.MAIN) for d in a.depends_on if node_id(d, Phase.MAIN) in nodes} - {main.id}
         destroy = nodes.get(node_id(a.address, Phase.DESTROY))
         if destroy is None:
             continue
@@ -58,7 +53,6 @@ def build_nodes(actions: list[Action], prior_deps: dict[str, list[str]]) -> list
             for phase in (Phase.MAIN, Phase.DESTROY) if after_all else (Phase.DESTROY,):
                 if node_id(b, phase) in nodes:
                     destroy.deps.add(node_id(b, phase))
-        main = nodes.get(node_id(a.address, Phase.MAIN))
         if main is not None:
             if a.create_before_destroy or a.delete_replaced:  # the old object goes after the new one
                 destroy.deps.add(main.id)

@@ -94,14 +94,26 @@ class Reason(_Data):
         return self.text
 
 
+# the tool's own steps (not a handler's update or delete call), see plan/steps.py
+CREATE = "create"  # the create call (a resumed create first re-attaches to, or looks for, what it made)
+TRAIN = "wait_for_training"
+GATE = "check_gates"
+RECORD = "record"  # the lockfile records the object as ready, with what was applied
+FORGET = "forget"  # the lockfile forgets the entry (or the replaced objects it recorded)
+RETIRE = "retire"  # the lockfile keeps the object as retired (the API cannot delete it)
+OWN_STEPS = frozenset({CREATE, TRAIN, GATE, RECORD, FORGET, RETIRE})
+
+
 class Step(_Data):
-    """One call apply makes for an action (a handler step such as "publish" or "shadow", or "create"), in
-    order, in its phase. "record" and "forget" change only the lockfile."""
+    """One step apply makes for an action, in order, in its phase: a handler's call ("publish", "shadow",
+    "mark_for_deletion", ...) or the tool's own ("create", "wait_for_training", "check_gates", and "record",
+    "forget", "retire", which change only the lockfile). See plan/steps.py."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     call: str
     phase: Phase = Phase.MAIN
+    target: str = ""  # destroy calls: the object they are made on, by its ids ("session_id=s-1")
 
 
 class PathChange(_Data):
@@ -145,6 +157,19 @@ class Action(_Data):
     promotion: dict[str, Any] | None = None
     # quality gates checked after this create / replace trains, before anything depends on it: gate -> threshold
     gates: dict[str, float] = Field(default_factory=dict)
+    steps: list[Step] = Field(default_factory=list)  # what apply does, in order (plan/steps.py)
+
+    def calls(self, phase: Phase, target: str | None = None) -> list[str]:
+        """The handler calls of one phase (of one object, for destroy steps), in order."""
+        return [
+            s.call
+            for s in self.steps
+            if s.phase is phase and s.call not in OWN_STEPS and (target is None or s.target == target)
+        ]
+
+    def phases(self) -> list[Phase]:
+        """The phases this action has steps in: one node each when applied."""
+        return [p for p in Phase if any(s.phase is p for s in self.steps)]
 
 
 class Drift(_Data):

@@ -24,7 +24,7 @@ from featrix_iac.plan.differ import (
 )
 from featrix_iac.plan.estimate import totals as training_totals
 from featrix_iac.plan.model import CASCADES, Action, ActionType, Drift, FieldChange, Plan, Reason, ReasonCode
-from featrix_iac.resources.base import Change, FieldRule, LiveObject
+from featrix_iac.resources.base import Change, FieldRule, Handler, LiveObject
 from featrix_iac.resources.desired import DesiredState
 from featrix_iac.state import LockEntry, Lockfile
 
@@ -70,6 +70,12 @@ def default_rules() -> dict[str, tuple[FieldRule, ...]]:
     return {kind: tuple(h.rules) for kind, h in HANDLERS.items()}
 
 
+def default_handlers() -> Mapping[str, Handler]:
+    from featrix_iac.resources.registry import HANDLERS
+
+    return HANDLERS
+
+
 def deletable_kinds() -> set[str]:
     from featrix_iac.resources.registry import HANDLERS
 
@@ -94,6 +100,7 @@ def make_plan(
     found: Mapping[str, dict[str, str] | None] | None = None,
     source_of: SourceOf | None = None,
     trains: set[str] | None = None,
+    handlers: Mapping[str, Handler] | None = None,
 ) -> Plan:
     """The plan that takes the server from `live` (recorded in `lockfile`) to `desired`. Pure: no I/O.
 
@@ -115,13 +122,14 @@ def make_plan(
     _set_dependencies(st)
     _suggest_moves(st)
     actions = _select(st, list(targets))
-    _create_before_destroy(st, actions, deletable)
+    _create_before_destroy(st, actions)
     diags = Diagnostics()
     if not refresh_only:
         _guard_uncleared(st, actions, source_of, diags)
     _guard_destroy(st, actions, source_of, diags)
     _estimate(st, actions, trains)
     _gates(st, actions)
+    _steps(st, actions, handlers if handlers is not None else default_handlers())
     return Plan(
         tool_version=__version__,
         project=project or lockfile.project,
@@ -509,38 +517,36 @@ def ref_kind_id(target: str) -> str:
     return spec.reference_id if spec is not None else "id"
 
 
-def _create_before_destroy(st: _State, selected: list[Action], deletable: set[str]) -> None:
+def _create_before_destroy(st: _State, selected: list[Action]) -> None:
     """Decide the order of each replacement: the applier follows `create_before_destroy`, never re-decides.
 
-    A kind the API cannot delete (predictors) is always created first: the old one is only retired.
-    A replacement whose replaced dependents are created first must be created first too (Terraform's
-    rule), so a new foundational model is ready before the old one (and its old predictors) go. The
-    dependents are those of the manifest graph, and, among the selected actions, those that depend on it
-    now or did when the lockfile recorded them (a predictor moved to another model still leaves the old one).
+    Dependents are those of the manifest graph (among every action), and, among the selected actions,
+    those that depend on it now or did when the lockfile recorded them (a predictor moved to another model
+    still leaves the old one), see plan/steps.py.
     """
-    replaced = [a for a in st.actions.values() if a.action is A.REPLACE]
-    for action in replaced:
-        if action.kind not in deletable:
-            action.create_before_destroy = True
-    chosen = {a.address for a in selected}
-    recorded = {a: set(e.depends_on) for a, e in st.lockfile.resources.items()}
-    changed = True
-    while changed:
-        changed = False
-        for action in replaced:
-            if action.create_before_destroy:
-                continue
-            dependents = st.graph.transitive_dependents(action.address) if action.address in st.graph.order else set()
-            if action.address in chosen:
-                dependents |= {
-                    a.address
-                    for a in selected
-                    if action.address in {*a.depends_on, *recorded.get(a.address, ())} and a.address != action.address
-                }
-            if any(st.actions[d].action is A.REPLACE and st.actions[d].create_before_destroy for d in dependents):
-                action.create_before_destroy = changed = True
-    for action in replaced:
-        action.warnings = why.replace_warnings(action) + action.warnings
+    from featrix_iac.plan.steps import always_first, create_before_destroy
+
+    def graph_dependents(address: str) -> set[str]:
+        return st.graph.transitive_dependents(address) if address in st.graph.order else set()
+
+    everything, first = list(st.actions.values()), always_first()
+    chosen = create_before_destroy(everything, {}, first, graph_dependents)
+    for action in everything:
+        action.create_before_destroy = action.create_before_destroy or action.address in chosen
+    recorded = {a: e.depends_on for a, e in st.lockfile.resources.items()}
+    chosen |= create_before_destroy(selected, recorded, first)
+    for action in everything:
+        action.create_before_destroy = action.create_before_destroy or action.address in chosen
+        if action.action is A.REPLACE:
+            action.warnings = why.replace_warnings(action) + action.warnings
+
+
+def _steps(st: _State, actions: list[Action], handlers: Mapping[str, Handler]) -> None:
+    """Each action's ordered steps, from its handler and its lockfile entry (plan/steps.py)."""
+    from featrix_iac.plan.steps import steps_for
+
+    for action in actions:
+        action.steps = steps_for(action, handlers[action.kind], st.lockfile.resources.get(action.address))
 
 
 # -- removals --------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from featrix_iac.client import FeatrixClient
 from featrix_iac.config import LoadedProject, load_project
 from featrix_iac.plan.model import Action, ActionType, FieldChange, Plan
 from featrix_iac.plan.refresh import probe_of
+from featrix_iac.plan.steps import decided
 from featrix_iac.resources.base import DesiredContext
 from featrix_iac.resources.registry import HANDLERS
 from featrix_iac.state import StateStore
@@ -116,14 +117,18 @@ def desired_of(loaded: LoadedProject, store: StateStore) -> dict[str, tuple[str,
 
 
 def plan_of(loaded: LoadedProject, lock: Any, actions: list[Action]) -> Plan:
-    return Plan(
-        tool_version="test",
-        project=loaded.project.project,
-        environment=loaded.environment,
-        server_url="local",
-        lineage=lock.lineage,
-        serial=lock.serial,
-        actions=actions,
+    """A plan of hand-made actions, with the decisions the planner makes (create_before_destroy, steps)."""
+    return decided(
+        Plan(
+            tool_version="test",
+            project=loaded.project.project,
+            environment=loaded.environment,
+            server_url="local",
+            lineage=lock.lineage,
+            serial=lock.serial,
+            actions=actions,
+        ),
+        lock,
     )
 
 

@@ -139,7 +139,7 @@ def _diag(d: Any) -> str:
 
 
 def _trailer(plan: Any) -> str:
-    """What the applier relies on beyond the text: ordering, create_before_destroy, drift count."""
+    """What the applier relies on beyond the text: ordering, create_before_destroy, each phase's steps."""
     lines = []
     for a in plan.actions:
         extra = []
@@ -152,6 +152,9 @@ def _trailer(plan: Any) -> str:
         if a.prior_ids and a.action.value in ("adopt", "replace", "delete", "retire"):
             extra.append("ids " + ", ".join(f"{k}={v}" for k, v in sorted(a.prior_ids.items())))
         lines.append(f"{a.action.value:>7} {a.address}" + (f" ({'; '.join(extra)})" if extra else ""))
+        for phase in a.phases():
+            calls = [s.call + (f"({s.target})" if s.target else "") for s in a.steps if s.phase is phase]
+            lines.append(f"          {phase.value}: {' → '.join(calls)}")
     return "\n--- actions ---\n" + "\n".join(lines) + "\n"
 
 

@@ -13,7 +13,9 @@ from featrix_iac.apply import Interrupt, RecordingObserver, apply_plan
 from featrix_iac.apply.executor import CycleError, Outcome, State, run_dag
 from featrix_iac.apply.schedule import Node, build_nodes
 from featrix_iac.client import AmbiguousResult, RequestError
-from featrix_iac.plan.model import ActionType, FieldChange, Phase
+from featrix_iac.diagnostics import DiagnosticsError
+from featrix_iac.plan.model import ActionType, FieldChange, Phase, Step
+from featrix_iac.plan.steps import decided
 from featrix_iac.resources.base import Ambiguous, CannotTell, Progress
 from featrix_iac.state import LockEntry
 
@@ -25,6 +27,7 @@ FM, P1, P2, EP = "foundational_model.fm", "predictor.a", "predictor.b", "endpoin
 def run(tmp_path: Path, p: Any, hs: Any, **kw: Any) -> Any:
     store, lock = kw.pop("store_lock", None) or store_and_lock(tmp_path)
     obs = kw.pop("observer", RecordingObserver())
+    p = decided(p, lock, hs)  # the planner's decisions (create_before_destroy, steps) for a plan built by hand
     result = apply_plan(p, loaded=None, client=None, store=store, lockfile=lock, observer=obs, handlers=hs, **kw)  # type: ignore[arg-type]
     return result, lock, obs
 
@@ -306,14 +309,30 @@ def test_replace_without_cbd_destroys_first(tmp_path: Path) -> None:
 
 
 def test_nodes_follow_the_plans_create_before_destroy_and_never_recompute_it() -> None:
-    cbd = plan(action(FM, ActionType.REPLACE, create_before_destroy=True), action(P1, ActionType.REPLACE, deps=(FM,)))
+    both = [Step(call="create"), Step(call="forget", phase=Phase.DESTROY)]
+    cbd = plan(
+        action(FM, ActionType.REPLACE, create_before_destroy=True, steps=both),
+        action(P1, ActionType.REPLACE, deps=(FM,), steps=both),
+    )
     nodes = {n.id: n for n in build_nodes(cbd.actions, {})}
     assert f"{FM}#main" in nodes[f"{FM}#destroy"].deps  # the old model goes once the new one is made
     assert f"{FM}#destroy" not in nodes[f"{FM}#main"].deps
-    # the planner decides the propagation (plan/planner.py); a plan that says otherwise is followed as it is
-    first = plan(action(FM, ActionType.REPLACE), action(P1, ActionType.REPLACE, deps=(FM,)))
+    # the planner decides the propagation (plan/steps.py); a plan that says otherwise is followed as it is
+    first = plan(action(FM, ActionType.REPLACE, steps=both), action(P1, ActionType.REPLACE, deps=(FM,), steps=both))
     nodes = {n.id: n for n in build_nodes(first.actions, {})}
     assert f"{FM}#destroy" in nodes[f"{FM}#main"].deps
+    # the nodes are the phases the steps name: an action with main steps only has no destroy node
+    only_main = plan(action(FM, ActionType.REPLACE, steps=both[:1]))
+    assert [n.id for n in build_nodes(only_main.actions, {})] == [f"{FM}#main"]
+
+
+def test_a_plan_without_steps_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    with pytest.raises(DiagnosticsError) as exc:
+        apply_plan(plan(action(FM)), loaded=None, client=None, store=store, lockfile=lock, handlers=handlers(log))  # type: ignore[arg-type]
+    assert any("records no steps for foundational_model.fm" in d.summary for d in exc.value.diagnostics)
+    assert log.calls == [] and lock.resources == {}
 
 
 def test_run_dag_reports_cycles_and_outcomes() -> None:

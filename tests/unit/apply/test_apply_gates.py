@@ -7,6 +7,7 @@ from typing import Any
 
 from featrix_iac.apply import RecordingObserver, apply_plan
 from featrix_iac.plan.model import ActionType
+from featrix_iac.plan.steps import decided
 from featrix_iac.state import LockEntry
 
 from .fakes import Log, action, handlers, plan, store_and_lock
@@ -29,9 +30,13 @@ def run(
         store.update(lock, E, LockEntry(kind="endpoint", status="ready", ids={"id": "ep"}, depends_on=[P]))
     kind_action = ActionType.REPLACE if replace else ActionType.CREATE
     result = apply_plan(
-        plan(
-            action(P, kind_action, desired={"size": 2}, gates={"min_accuracy": 0.9}),
-            action(E, ActionType.UPDATE if replace else ActionType.CREATE, deps=(P,)),
+        decided(
+            plan(
+                action(P, kind_action, desired={"size": 2}, gates={"min_accuracy": 0.9}),
+                action(E, ActionType.UPDATE if replace else ActionType.CREATE, deps=(P,)),
+            ),
+            lock,
+            hs,  # type: ignore[arg-type]
         ),
         loaded=None,
         client=None,  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from typing import Any
 from featrix_iac.apply import apply_plan
 from featrix_iac.apply.slots import TrainingSlots
 from featrix_iac.client import QuotaExceeded
+from featrix_iac.plan.steps import decided
 from featrix_iac.resources.base import Operation, Progress, StepResult
 
 from .fakes import Log, action, handlers, plan, store_and_lock
@@ -59,7 +60,7 @@ def test_a_full_quota_delays_trainings_and_fails_none(tmp_path: Path) -> None:
             hs[a.kind].on_poll[f"id-{a.address}"] = lambda ident=f"id-{a.address}": quota.poll(ident)
     store, lock = store_and_lock(tmp_path)
     result = apply_plan(
-        plan(*actions),
+        decided(plan(*actions), lock, hs),  # type: ignore[arg-type]
         loaded=None,
         client=None,
         store=store,

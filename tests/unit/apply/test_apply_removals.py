@@ -7,6 +7,7 @@ from typing import Any
 
 from featrix_iac.apply import RecordingObserver, apply_plan
 from featrix_iac.plan.model import ActionType
+from featrix_iac.plan.steps import decided
 from featrix_iac.state import LockEntry
 
 from .fakes import Log, action, handlers, plan, store_and_lock
@@ -19,14 +20,15 @@ def run(tmp_path: Path, lock_entries: dict[str, LockEntry], *actions: Any) -> tu
     store, lock = store_and_lock(tmp_path)
     for address, entry in lock_entries.items():
         store.update(lock, address, entry)
+    hs = handlers(log)
     result = apply_plan(
-        plan(*actions),
+        decided(plan(*actions), lock, hs),  # type: ignore[arg-type]
         loaded=None,
         client=None,
         store=store,
         lockfile=lock,
         observer=RecordingObserver(),
-        handlers=handlers(log),  # type: ignore[arg-type]
+        handlers=hs,  # type: ignore[arg-type]
     )
     return log, lock, result
 

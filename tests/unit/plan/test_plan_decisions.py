@@ -15,6 +15,7 @@ from featrix_iac.plan.jsonformat import plan_json
 from featrix_iac.plan.model import Action, ActionType, Plan, Reason, ReasonCode
 from featrix_iac.plan.planner import make_plan
 from featrix_iac.resources.base import DesiredContext, LiveObject
+from featrix_iac.resources.desired import desired_state
 from featrix_iac.resources.registry import handler_for
 from featrix_iac.state import LockEntry, Lockfile
 
@@ -40,8 +41,7 @@ def _project(root: Path, fm: str, data: str = "old.csv") -> Any:
         (root / name).write_text("a,c\n1,yes\n2,no\n")
     loaded = load_project(root)
     ctx = DesiredContext(loaded.project.project, loaded.environment, loaded.root, lambda p: f"sha256:{p.name}")
-    desired = {str(a): (r, handler_for(a.kind).desired(a.key, r, ctx)) for a, r in loaded.project.resources()}
-    return loaded, desired
+    return loaded, desired_state(loaded.project, ctx)
 
 
 def _ids(address: str) -> dict[str, str]:
@@ -51,9 +51,9 @@ def _ids(address: str) -> dict[str, str]:
 
 def _applied(desired: dict[str, Any], graph: Any) -> Lockfile:
     lock = Lockfile(project="decisions")
-    for address, (_, d) in desired.items():
+    for address, declared in desired.items():
         kind = address.split(".")[0]
-        applied, hashes = handler_for(kind).split_applied(d)
+        applied, hashes = handler_for(kind).split_applied(declared.fields)
         deps = sorted(graph.dependencies(address))
         lock.resources[address] = LockEntry(
             kind=kind, status="ready", ids=_ids(address), applied=applied, hashes=hashes, depends_on=deps
