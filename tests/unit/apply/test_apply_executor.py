@@ -447,3 +447,23 @@ def test_a_lost_create_answer_during_a_replacement_keeps_the_creation_record(
     entry = lock.entry(P1)
     assert entry.status == "creating" and entry.creation_token  # the attempt is remembered
     assert any(r.get("id") == "old" for r in entry.retired)  # and the old predictor still tracked
+
+
+def test_the_applier_runs_the_plans_steps_and_never_asks_the_handler_which(tmp_path: Path) -> None:
+    log = Log()
+    store, lock = store_and_lock(tmp_path)
+    _seed(store, lock, {FM: ("foundational_model", [], True)})
+    recorded = [
+        Step(call="shadow"),
+        Step(call="record"),
+    ]
+    upd = action(FM, ActionType.UPDATE, desired={"size": 1, "deletion_protection": False}, steps=recorded)
+    upd.changes.append(FieldChange(field="deletion_protection", old=True, new=False))  # the handler would "protect"
+    gone = [Step(call="delete", phase=Phase.DESTROY, target=f"id=old-{EP}"), Step(call="forget", phase=Phase.DESTROY)]
+    _seed(store, lock, {EP: ("endpoint", [], True)})  # protected: the handler would "unprotect" first
+    p = plan(upd, action(EP, ActionType.DELETE, prior_ids={"id": f"old-{EP}"}, steps=gone))
+    result = apply_plan(p, loaded=None, client=None, store=store, lockfile=lock, handlers=handlers(log))  # type: ignore[arg-type]
+    assert sorted(result.done) == [EP, FM]
+    assert ("shadow", FM) in log.calls and ("protect", FM) not in log.calls
+    assert ("delete", EP) in log.calls and ("unprotect", EP) not in log.calls
+    assert EP not in lock.resources

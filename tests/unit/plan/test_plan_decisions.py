@@ -12,7 +12,7 @@ from featrix_iac.config import load_project
 from featrix_iac.graph import build_graph
 from featrix_iac.plan.compact import cascades
 from featrix_iac.plan.jsonformat import plan_json
-from featrix_iac.plan.model import Action, ActionType, Plan, Reason, ReasonCode
+from featrix_iac.plan.model import Action, ActionType, Phase, Plan, Reason, ReasonCode
 from featrix_iac.plan.planner import make_plan
 from featrix_iac.resources.base import DesiredContext, LiveObject
 from featrix_iac.resources.desired import desired_state
@@ -118,3 +118,26 @@ def test_plan_json_carries_the_codes_and_its_format_version(tmp_path: Path) -> N
 @pytest.mark.parametrize("code", list(ReasonCode))
 def test_every_code_reads_as_itself_in_json(code: ReasonCode) -> None:
     assert Reason.model_validate_json(Reason(code=code, text="t").model_dump_json()).code is code
+
+
+def _steps(action: Action, phase: Phase) -> list[str]:
+    return [s.call for s in action.steps if s.phase is phase]
+
+
+def test_each_action_records_its_ordered_steps_per_phase(tmp_path: Path) -> None:
+    plan = _by_address(_plan(tmp_path, applied_on="old", now_on="old", data="old2.csv"))
+    fm, p, e = plan["foundational_model.old"], plan["predictor.p"], plan["endpoint.e"]
+    assert _steps(fm, Phase.MAIN) == ["create", "wait_for_training", "record"]
+    assert _steps(fm, Phase.DESTROY) == ["unprotect", "mark_for_deletion", "forget"]  # once the new one is made
+    assert {s.target for s in fm.steps if s.call == "mark_for_deletion"} == {"session_id=s-foundational_model.old"}
+    assert _steps(p, Phase.MAIN) == ["create", "wait_for_training", "record"]
+    assert _steps(p, Phase.DESTROY) == ["retire"]  # the API cannot delete predictors
+    assert _steps(e, Phase.MAIN) == ["shadow", "promote", "stop_shadowing", "record"] and e.phases() == [Phase.MAIN]
+    assert e.calls(Phase.MAIN) == ["shadow", "promote", "stop_shadowing"]  # what the handler is asked to do
+    assert plan["foundational_model.new"].steps == []  # no-op: nothing to do, no node
+
+
+def test_plan_json_carries_the_steps(tmp_path: Path) -> None:
+    data = json.loads(plan_json(_plan(tmp_path, applied_on="old", now_on="old", data="old2.csv")))
+    endpoint = next(a for a in data["actions"] if a["address"] == "endpoint.e")
+    assert [(s["call"], s["phase"]) for s in endpoint["steps"]][:2] == [("shadow", "main"), ("promote", "main")]
