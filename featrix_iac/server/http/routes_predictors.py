@@ -23,7 +23,7 @@ from featrix_iac.server.http.request import (
     webhooks_field,
 )
 from featrix_iac.server.jobs.quota import training_slot
-from featrix_iac.server.jobs.records import SP_JOB, new_job
+from featrix_iac.server.jobs.records import SP_JOB, new_job, pooled_status
 from featrix_iac.server.jobs.worker import DEFAULT_SP_EPOCHS
 from featrix_iac.server.limits import MAX_EPOCHS
 from featrix_iac.server.service import Service, new_id, now_iso
@@ -63,7 +63,7 @@ async def train_predictor(sid: str, request: Request) -> dict[str, Any]:
     session = s.session(sid)
     body = await json_body(request)
     target, ttype = _check_target(session, body)
-    es_status = documents.pooled_status(session, s.jobs(sid))[1]
+    es_status = pooled_status(session, s.jobs(sid))[1]
     if es_status in ("failed", "cancelled"):
         raise bad(f"the foundational model's training {es_status}; train a new one first")
     epochs = epochs_field(body.get("epochs"), 0) or DEFAULT_SP_EPOCHS
@@ -241,7 +241,7 @@ async def encode_records(sid: str, request: Request) -> dict[str, Any]:
     records = body.get("records")
     if not isinstance(records, list) or not records:
         raise bad("records must be a non-empty list of objects")
-    if documents.pooled_status(session, s.jobs(sid))[1] != "done":
+    if pooled_status(session, s.jobs(sid))[1] != "done":
         return JSONResponse(
             status_code=503,
             content={"status": "training_in_progress", "message": "the foundational model is not trained yet"},

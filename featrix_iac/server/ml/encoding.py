@@ -113,7 +113,7 @@ class TableEncoder:
 
     def mask_matrix(self, x: np.ndarray, rng: np.random.Generator, rate: float) -> np.ndarray:
         """A copy of `x` with each (row, column) masked with probability `rate`, as if missing."""
-        out = x.copy()
+        out: np.ndarray = x.copy()
         hits = rng.random((x.shape[0], len(self.specs))) < rate
         for j, spec in enumerate(self.specs):
             rows = hits[:, j]
