@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import Any
 
 # manifest section -> address kind and back, kinds in dependency order: the registry (filled by model/)
 from featrix_iac.kinds import KINDS, SECTION_OF_KIND, SECTIONS
@@ -11,20 +11,45 @@ from featrix_iac.kinds import KINDS, SECTION_OF_KIND, SECTIONS
 KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 
 
-@dataclass(frozen=True, order=True)
-class Address:
-    kind: str
-    key: str
+class Address(str):
+    """`kind.key`: a str (so plan JSON, lockfile JSON and dict keys keep their form) that knows its kind and key.
 
-    def __str__(self) -> str:
-        return f"{self.kind}.{self.key}"
+    Built from its parts (`Address("predictor", "species")`) or checked from text (`Address.parse`); a pydantic
+    field typed Address accepts the text and serialises it as the same text.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, kind: str, key: str) -> Address:
+        return super().__new__(cls, f"{kind}.{key}")
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # pickle and copy rebuild it from its parts
+        return (self.kind, self.key)
+
+    @property
+    def kind(self) -> str:
+        return self.partition(".")[0]
+
+    @property
+    def key(self) -> str:
+        return self.partition(".")[2]
 
     @classmethod
     def parse(cls, text: str) -> Address:
+        if isinstance(text, Address):
+            return text
         kind, sep, key = text.partition(".")
         if not sep or kind not in KINDS or not KEY_RE.match(key):
             raise ValueError(f"invalid address {text!r}: expected KIND.KEY with KIND one of {', '.join(KINDS)}")
         return cls(kind, key)
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        return core_schema.no_info_after_validator_function(
+            cls.parse, core_schema.str_schema(), serialization=core_schema.plain_serializer_function_ser_schema(str)
+        )
 
 
 def a_kind(kind: str) -> str:

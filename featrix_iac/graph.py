@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ def reference_fields(kind: str) -> tuple[tuple[str, str], ...]:
 class Edge:
     """`source` needs `target`; `path` is the manifest path of the value that says so."""
 
-    source: str
+    source: Address
     target: str
     path: FieldPath
 
@@ -81,11 +82,11 @@ def _resources(project: Project | dict[str, Any]) -> list[tuple[Address, Any]]:
 def edges_of(project: Project | dict[str, Any]) -> tuple[list[Edge], list[GraphProblem]]:
     """All edges between declared resources, and the references that name nothing."""
     resources = _resources(project)
-    declared = {str(a) for a, _ in resources}
+    declared = {a for a, _ in resources}
     edges: list[Edge] = []
     problems: list[GraphProblem] = []
     for address, res in resources:
-        src = str(address)
+        src = address
         for target, path in _ref_edges(address, res):
             problem = _check_target(src, target, path, declared)
             if problem:
@@ -95,7 +96,7 @@ def edges_of(project: Project | dict[str, Any]) -> tuple[list[Edge], list[GraphP
     return edges, problems
 
 
-def _check_target(src: str, target: str, path: FieldPath, declared: set[str]) -> GraphProblem | None:
+def _check_target(src: Address, target: str, path: FieldPath, declared: set[Address]) -> GraphProblem | None:
     if target in declared:
         return None
     import difflib
@@ -107,17 +108,16 @@ def _check_target(src: str, target: str, path: FieldPath, declared: set[str]) ->
     field_name = path[2]
     if field_name == "depends_on":
         what, shown = "depends_on", target
-        choices = sorted(declared)
+        choices: list[str] = sorted(declared)
     else:
         what, shown = str(field_name), addr.key
-        choices = sorted(a.split(".", 1)[1] for a in declared if a.startswith(addr.kind + "."))
+        choices = sorted(a.key for a in declared if a.kind == addr.kind)
     close = difflib.get_close_matches(shown, choices, n=1, cutoff=0.6)
     hint = f' Did you mean "{close[0]}"?' if close else ""
     kind_name = addr.kind.replace("_", " ")
-    other = sorted(a.split(".", 1)[0] for a in declared if a.split(".", 1)[1] == addr.key and a != target)
+    other = sorted(a.kind for a in declared if a.key == addr.key and a != target)
     if field_name != "depends_on" and other and not close:  # the key exists, as another kind
-        src_kind = src.split(".", 1)[0]
-        hint = f' "{addr.key}" is {a_kind(other[0])}; the {what} field of {a_kind(src_kind)} names {a_kind(addr.kind)}.'
+        hint = f' "{addr.key}" is {a_kind(other[0])}; the {what} field of {a_kind(src.kind)} names {a_kind(addr.kind)}.'
     return GraphProblem(
         "unknown_reference",
         src,
@@ -127,7 +127,7 @@ def _check_target(src: str, target: str, path: FieldPath, declared: set[str]) ->
     )
 
 
-def find_cycles(nodes: list[str], edges: list[Edge]) -> list[list[Edge]]:
+def find_cycles(nodes: Sequence[str], edges: list[Edge]) -> list[list[Edge]]:
     """Each elementary cycle found by depth-first search, as the edges that form it (once per cycle)."""
     out_edges: dict[str, list[Edge]] = {n: [] for n in nodes}
     for e in sorted(edges, key=lambda e: (e.source, e.target)):
@@ -193,7 +193,7 @@ def diagnose_references(project: Project | dict[str, Any], sources: SourceMap, d
 class ResourceGraph:
     """Resources (by address) and their dependencies; `order` lists dependencies first, ties by address."""
 
-    order: list[str]
+    order: list[Address]
     _deps: dict[str, set[str]] = field(repr=False)
     _rdeps: dict[str, set[str]] = field(repr=False)
 
@@ -216,20 +216,20 @@ class ResourceGraph:
 
 def build_graph(project: Project) -> ResourceGraph:
     """The graph of a valid project (unknown references are ignored; a cycle is a DiagnosticsError)."""
-    nodes = [str(a) for a, _ in project.resources()]
+    nodes = [a for a, _ in project.resources()]
     edges, _ = edges_of(project)
     deps: dict[str, set[str]] = {n: set() for n in nodes}
     rdeps: dict[str, set[str]] = {n: set() for n in nodes}
     for e in edges:
         deps[e.source].add(e.target)
         rdeps[e.target].add(e.source)
-    missing = {n: len(deps[n]) for n in nodes}
-    ready = [n for n in nodes if not missing[n]]
+    missing: dict[str, int] = {n: len(deps[n]) for n in nodes}
+    ready: list[str] = [n for n in nodes if not missing[n]]
     heapq.heapify(ready)
-    order: list[str] = []
+    order: list[Address] = []
     while ready:
         n = heapq.heappop(ready)
-        order.append(n)
+        order.append(Address.parse(n))  # the nodes and edge sources are Addresses: parse returns them as they are
         for d in rdeps[n]:
             missing[d] -= 1
             if not missing[d]:

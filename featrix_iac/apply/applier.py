@@ -140,7 +140,7 @@ class _Applier:
     ) -> None:
         self.plan, self.loaded, self.client, self.store, self.lock = plan, loaded, client, store, lock
         self.tracker, self.limits, self.interrupt, self.handlers = tracker, limits, interrupt, handlers
-        self.actions = {a.address: a for a in plan.actions}
+        self.actions: dict[str, Action] = {a.address: a for a in plan.actions}
         self.prior = {a: e.model_copy(deep=True) for a, e in lock.resources.items()}
         self.root = loaded.root if loaded is not None else Path(".")
         self.slots = TrainingSlots(stop=interrupt.is_set)  # the server's training quota, as backpressure
@@ -190,7 +190,7 @@ class _Applier:
         token = token or (entry.creation_token if entry and entry.creation_token else "")
         return Operation(
             address=action.address,
-            key=action.address.split(".", 1)[1],
+            key=action.address.key,
             resource=self._resource(action.address),
             desired=action.desired,
             entry=entry,
@@ -643,7 +643,7 @@ class _Applier:
     def _delete_object(self, action: Action, h: Handler, address: str, old: LockEntry) -> None:
         op = Operation(
             address=address,
-            key=address.split(".", 1)[1],
+            key=Address.parse(address).key,
             resource=None,
             desired=dict(old.applied),
             entry=old,

@@ -179,7 +179,7 @@ def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> 
 
     Counted by action, as the plan's summary line counts them (Plan.summary_line): what the plan called
     "1 to replace" is "1 replaced" here, never "1 added, 1 destroyed" (or retired, for a predictor)."""
-    kinds = {a.address: a.action.value for a in plan.changes()}
+    kinds: dict[str, str] = {a.address: a.action.value for a in plan.changes()}
     done = [a for a in result.done if a in kinds]
     n = {v: sum(1 for a in done if kinds[a] == v) for v in set(kinds.values())}
     added = n.get("create", 0) + n.get("adopt", 0) + n.get("promote", 0)

@@ -68,7 +68,7 @@ def make_plan_with(
     promote_from: str | None = None,
 ) -> PlanResult:
     """Refresh (the only I/O) and run the pure planner (then promotion from `promote_from`'s lockfile)."""
-    from featrix_iac.addresses import SECTION_OF_KIND
+    from featrix_iac.addresses import SECTION_OF_KIND, Address
     from featrix_iac.plan.planner import make_plan
     from featrix_iac.plan.refresh import refresh
 
@@ -85,8 +85,8 @@ def make_plan_with(
     )
 
     def source_of(address: str, path: tuple[str, ...]) -> Any:
-        kind, key = address.split(".", 1)
-        return loaded.source(SECTION_OF_KIND[kind], key, *path)
+        addr = Address.parse(address)
+        return loaded.source(SECTION_OF_KIND[addr.kind], addr.key, *path)
 
     plan = make_plan(
         desired,

@@ -146,6 +146,7 @@ def _same_object(identity: tuple[str, ...], a: dict[str, str], b: dict[str, str]
 
 def _import_ids(lock: Lockfile, address: str, kind: str, object_id: str, wanted: dict[str, Any]) -> dict[str, str]:
     """Ids from the ID argument, as the kind's spec parses it (references must be recorded first)."""
+    from featrix_iac.addresses import Address
     from featrix_iac.graph import reference_fields
     from featrix_iac.resources.registry import spec_of
     from featrix_iac.resources.spec import ImportRefused
@@ -154,8 +155,8 @@ def _import_ids(lock: Lockfile, address: str, kind: str, object_id: str, wanted:
         raise fail("the ID to import is empty", address=address)
 
     def ref(field: str) -> tuple[str, dict[str, str]]:
-        target = f"{dict(reference_fields(kind))[field]}.{wanted[field]}"
-        return target, _required_ref(lock, address, target, spec_of(target.split(".", 1)[0]).reference_id)
+        target = Address(dict(reference_fields(kind))[field], str(wanted[field]))
+        return target, _required_ref(lock, address, target, spec_of(target.kind).reference_id)
 
     try:
         return spec_of(kind).import_ids(object_id, ref)

@@ -31,13 +31,13 @@ def followed(action: Action) -> str | None:
 
 def cascades(changes: list[Action]) -> dict[str, list[Action]]:
     """{root address: the actions that only follow it}: a chain (endpoint → predictor → model) goes to its top."""
-    by_address = {a.address: a for a in changes}
+    by_address: dict[str, Action] = {a.address: a for a in changes}
     groups: dict[str, list[Action]] = {}
     for action in changes:
         target = followed(action)
         if target is None:
             continue
-        seen = {action.address}
+        seen: set[str] = {action.address}
         while target in by_address and target not in seen:
             above = followed(by_address[target])
             if above is None:
@@ -52,7 +52,7 @@ def cascade_block(root: str, members: list[Action], style: Callable[[str, str], 
     """`  #   and with it, changing nothing of their own: 20 predictors replaced, ...` and their names."""
     by_kind: dict[tuple[str, ActionType], list[str]] = {}
     for m in members:
-        by_kind.setdefault((m.kind, m.action), []).append(m.address.split(".", 1)[1])
+        by_kind.setdefault((m.kind, m.action), []).append(m.address.key)
     counts = ", ".join(
         f"{len(keys)} {kind.replace('_', ' ')}{'s' if len(keys) != 1 else ''} {PAST.get(act, act.value)}"
         for (kind, act), keys in sorted(by_kind.items())

@@ -65,7 +65,7 @@ def estimate(
 
 def totals(actions: list[Action]) -> dict[str, float] | None:
     """{training_seconds, critical_path_seconds}: the sum, and the longest chain of dependent trainings."""
-    by_address = {a.address: a for a in actions}
+    by_address: dict[str, Action] = {a.address: a for a in actions}
     if not any(a.estimate for a in actions):
         return None
     longest: dict[str, float] = {}

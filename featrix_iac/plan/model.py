@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from featrix_iac.addresses import Address
+
 # 2: reasons are {code, text, follows} objects; actions carry their ordered steps
 PLAN_FORMAT_VERSION = 2
 
@@ -137,7 +139,7 @@ class FieldChange(_Data):
 
 
 class Action(_Data):
-    address: str
+    address: Address
     kind: str
     action: ActionType
     reasons: list[Reason] = Field(default_factory=list)

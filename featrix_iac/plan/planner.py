@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from featrix_iac import __version__
+from featrix_iac.addresses import Address
 from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
 from featrix_iac.graph import ResourceGraph, reference_fields
 from featrix_iac.plan import reasons as why
@@ -250,10 +251,10 @@ def _had_ids(entry: LockEntry | None) -> bool:
 # -- declared resources --------------------------------------------------------------------------------
 
 
-def _plan_declared(st: _State, address: str) -> None:
+def _plan_declared(st: _State, address: Address) -> None:
     declared = st.desired[address]
     resource, wanted = declared.resource, declared.fields
-    kind = address.split(".", 1)[0]
+    kind = address.kind
     rules = st.kind_rules(kind)
     lifecycle = getattr(resource, "lifecycle", None)
     entry = st.lockfile.resources.get(address)
@@ -351,7 +352,7 @@ def _pending_deletes(entry: LockEntry) -> list[dict[str, str]]:
 
 def _replaced_changes(address: str, pending: list[dict[str, str]]) -> list[FieldChange]:
     """`replaced object: "sess-old" → (deleted)` for each recorded object still to delete."""
-    id_field = ref_kind_id(address)
+    id_field = ref_kind_id(Address.parse(address))
     return [
         FieldChange(
             field="replaced object",
@@ -447,10 +448,10 @@ def _cascade(st: _State, wanted: DesiredState) -> None:
             continue
         resource = wanted[address].resource
         for ref_field, ref_kind in reference_fields(action.kind):
-            target = f"{ref_kind}.{getattr(resource, ref_field, '')}"
+            target = Address(ref_kind, str(getattr(resource, ref_field, "")))
             if target in st.renewed:
                 _follow(st, action, entry, ref_field, target, why.cascade(target, st.actions[target], action.kind))
-            elif entry.applied.get(ref_field) == target.split(".", 1)[1] and _stale_reference(st, entry, target):
+            elif entry.applied.get(ref_field) == target.key and _stale_reference(st, entry, target):
                 _follow(st, action, entry, ref_field, target, why.stale_reference(target, action.kind))
 
 
@@ -471,7 +472,7 @@ def _finish_replacements(st: _State) -> None:
         action.changes.extend(_replaced_changes(address, pending))
 
 
-def _stale_reference(st: _State, entry: LockEntry, target: str) -> bool:
+def _stale_reference(st: _State, entry: LockEntry, target: Address) -> bool:
     """The entry was made on an older object than its target's entry records: a replacement cascade that an
     interrupted apply did not finish (the target was renewed, this dependent never followed)."""
     id_field = ref_kind_id(target)
@@ -484,7 +485,7 @@ def _stale_reference(st: _State, entry: LockEntry, target: str) -> bool:
     return referenced.status == "ready" and bool(current) and current != entry.ids[id_field]
 
 
-def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target: str, reason: Reason) -> None:
+def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target: Address, reason: Reason) -> None:
     rule = rule_for(st.kind_rules(action.kind), ref_field)
     if rule.change is Change.IN_PLACE and action.action is not A.REPLACE:
         action.changes = [c for c in action.changes if c.field != ref_field]
@@ -500,20 +501,20 @@ def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target
         action.changes.insert(0, _ref_change(entry, ref_field, target, forces=rule.change is not Change.IN_PLACE))
 
 
-def _ref_change(entry: LockEntry, ref_field: str, target: str, *, forces: bool) -> FieldChange:
+def _ref_change(entry: LockEntry, ref_field: str, target: Address, *, forces: bool) -> FieldChange:
     """`predictor: "species (pred-1)" → "species (known after apply)"`: same key, new server object."""
-    key = target.split(".", 1)[1]
+    key = target.key
     old_id = entry.ids.get(ref_kind_id(target), "")
     old_key = entry.applied.get(ref_field, key)
     old = f"{old_key} ({old_id})" if old_id else str(old_key)
     return FieldChange(field=ref_field, old=old, new=f"{key} {KNOWN_AFTER_APPLY}", forces_replacement=forces)
 
 
-def ref_kind_id(target: str) -> str:
+def ref_kind_id(target: Address) -> str:
     """The id field of the lockfile entry that names the referenced object (predictor_id, session_id)."""
     from featrix_iac.resources.registry import SPECS
 
-    spec = SPECS.get(target.split(".", 1)[0])
+    spec = SPECS.get(target.kind)
     return spec.reference_id if spec is not None else "id"
 
 

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from featrix_iac.addresses import Address
 from featrix_iac.client import AuthError, ConnectionFailed, FeatrixClient, FeatrixError, NotFoundError
 from featrix_iac.diagnostics import Diagnostic, Diagnostics, DiagnosticsError, fail
 from featrix_iac.graph import reference_fields
@@ -128,14 +129,14 @@ def _find_orphans(
         if a not in wanted and e.status == "creating" and not e.ids and e.creation_token
     }
     problems = Diagnostics()
-    for kind in sorted({a.split(".", 1)[0] for a in {**wanted, **removed}}, key=kind_depth):
+    for kind in sorted({Address.parse(a).kind for a in {**wanted, **removed}}, key=kind_depth):
         handler = handlers.get(kind)
         if handler is None:
             continue
         probes = {
             a: probe_of(lockfile, a, f, out.found, handlers, project, environment)
             for a, f in sorted({**wanted, **removed}.items())
-            if a.split(".", 1)[0] == kind
+            if Address.parse(a).kind == kind
         }
         try:
             outcomes = handler.find_each(client, probes)
@@ -173,9 +174,9 @@ def _found_references(
     """(address, import id) of what `address` refers to that this search found but the lockfile lacks,
     referenced first: `featrix import` needs them recorded before it (lost lockfile)."""
     out: list[tuple[str, str]] = []
-    kind, fields = address.split(".", 1)[0], wanted.get(address, {})
+    kind, fields = Address.parse(address).kind, wanted.get(address, {})
     for name, ref_kind in reference_fields(kind):
-        ref = f"{ref_kind}.{fields.get(name)}"
+        ref = Address(ref_kind, str(fields.get(name)))
         ids = found.get(ref)
         if ids and ref_kind in handlers:
             out += [*_found_references(ref, wanted, found, handlers), (ref, handlers[ref_kind].import_id(ids))]
@@ -198,9 +199,9 @@ def _recorded_fields(entry: LockEntry) -> dict[str, Any]:
     """For an entry no longer declared: its recorded fields, and what it refers to from depends_on."""
     fields = dict(entry.applied)
     for name, ref_kind in reference_fields(entry.kind):
-        for dep in entry.depends_on:
-            if dep.startswith(f"{ref_kind}.") and name not in fields:
-                fields[name] = dep.split(".", 1)[1]
+        for dep in map(Address.parse, entry.depends_on):  # checked addresses (lockfile.problems)
+            if dep.kind == ref_kind and name not in fields:
+                fields[name] = dep.key
     return fields
 
 
@@ -215,11 +216,11 @@ def probe_of(
 ) -> Probe:
     """What identifies `address` on the server: its fields, its intent (token, start) from the lockfile, the
     ids of what it refers to (recorded, else found by this search), and the ids the lockfile already holds."""
-    kind = address.split(".", 1)[0]
+    kind = Address.parse(address).kind
     refs: dict[str, str] = {}
     for name, ref_kind in reference_fields(kind):
         if isinstance(fields.get(name), str):
-            ref = f"{ref_kind}.{fields[name]}"
+            ref = Address(ref_kind, fields[name])
             entry = lockfile.entry(ref)
             recorded = entry.ids if entry is not None and entry.status != "retired" else {}
             refs.update(recorded or found.get(ref) or {})

@@ -27,6 +27,4 @@ def desired_state(project: Project, ctx: DesiredContext) -> dict[str, Desired]:
     """{address: Desired} of every resource the project declares, in the manifest's order."""
     from featrix_iac.resources.registry import handler_for
 
-    return {
-        str(addr): Desired(res, handler_for(addr.kind).desired(addr.key, res, ctx)) for addr, res in project.resources()
-    }
+    return {addr: Desired(res, handler_for(addr.kind).desired(addr.key, res, ctx)) for addr, res in project.resources()}
