@@ -1,10 +1,9 @@
-"""State surgery through the CLI (issue 5 §4, practices R9): `featrix import`, `state rm`, `state mv`, `unlock`.
+"""State surgery through the CLI: what a golden transcript cannot show (tests/acceptance/import_state shows the rest).
 
-One applied project on a local server with its test hooks on (to see which requests each command sends):
-forget everything with `state rm` (no request at all), adopt it back with `featrix import` (only reads;
-a mismatch is refused with a diff), and the next plan is empty; rename addresses with `state mv`;
-a protected entry needs --force; a stuck lock is released only with its id. The tests run in order on the
-one project (each starts from where the previous one left it).
+One applied project on a local server with its test hooks on: the request log shows that `state rm` sends
+no request and `featrix import` only reads; a stuck lock held by another process is released only with its
+id; a create whose answer was lost (fault injection) is resolved by importing what the server made. The
+tests run in order on the one project (each starts from where the previous one left it).
 """
 
 from __future__ import annotations
@@ -54,125 +53,23 @@ def applied(cli: Any, server: Any, project: Path) -> dict[str, dict[str, str]]:
     return {a: ids(project, a) for a in EVERYTHING}
 
 
-def test_state_rm_forgets_without_a_request_and_import_adopts_back(
+def test_state_rm_sends_no_request_and_import_only_reads(
     cli: Any, server: Any, project: Path, applied: dict[str, dict[str, str]]
 ) -> None:
     clear_requests(server)
-    r = cli.ok("state", "rm", *EVERYTHING)
+    cli.ok("state", "rm", *EVERYTHING)
     assert requests_since_clear(server) == []  # forgetting sends nothing: no DELETE, not even a read
-    assert "is untouched" in r.stdout and "still declared" in r.stdout
-    assert lockfile(project)["resources"] == {}
-    assert cli("plan", "--detailed-exitcode").returncode == 2  # declared and unrecorded: planned as new
-
-    refused = cli("import", ENDPOINT, applied[ENDPOINT]["endpoint_id"])
-    assert refused.returncode == 1 and f"cannot import {ENDPOINT} before {SPECIES}" in refused.stderr
-
     clear_requests(server)
-    fm = cli.ok("import", FM, applied[FM]["session_id"])
-    assert "data fingerprint" in fm.stderr and "unchecked" in fm.stderr
-    wrong = cli("import", SPECIES, applied[SEX]["predictor_id"])  # the sex predictor is not the species one
-    assert wrong.returncode == 1
-    assert 'target_column: server "sex", manifest "species"' in wrong.stderr, wrong.stderr
-    assert SPECIES not in lockfile(project)["resources"]  # nothing recorded
     sid = applied[FM]["session_id"]
+    cli.ok("import", FM, sid)
     cli.ok("import", SPECIES, f"{sid}/{applied[SPECIES]['predictor_id']}")
     cli.ok("import", SEX, applied[SEX]["predictor_id"])
     cli.ok("import", VDB, "catalog")
-    ep = cli.ok("import", ENDPOINT, applied[ENDPOINT]["endpoint_id"])
-    assert "no key until you rotate it" in ep.stderr
+    cli.ok("import", ENDPOINT, applied[ENDPOINT]["endpoint_id"])
     writes = [r for r in requests_since_clear(server) if r["method"] != "GET"]
     assert writes == []  # import only reads
-
     plan = cli("plan", "--detailed-exitcode")
-    assert plan.returncode == 0, plan.stdout + plan.stderr  # every imported object matches: nothing to do
-    for address in EVERYTHING:
-        for name, value in applied[address].items():
-            if name != "job_id":
-                assert ids(project, address)[name] == value, (address, name)
-
-
-def test_import_refusals(cli: Any, project: Path, applied: dict[str, dict[str, str]]) -> None:
-    again = cli("import", FM, applied[FM]["session_id"])
-    assert again.returncode == 1 and f"{FM} is already in the lockfile" in again.stderr
-    undeclared = cli("import", "predictor.nope", applied[SEX]["predictor_id"])
-    assert undeclared.returncode == 1 and "predictor.nope is not declared in the manifests" in undeclared.stderr
-    before = (project / "featrix.lock").read_bytes()
-    cli.ok("state", "rm", SEX)
-    foreign = cli("import", SEX, f"other-session/{applied[SEX]['predictor_id']}")
-    assert foreign.returncode == 1 and "is in session other-session" in foreign.stderr
-    missing = cli("import", SEX, "no-such-predictor")
-    assert missing.returncode == 1 and "no predictor no-such-predictor on the server" in missing.stderr
-    taken = cli("import", SEX, applied[SPECIES]["predictor_id"])
-    assert taken.returncode == 1 and f"already recorded as {SPECIES}" in taken.stderr
-    cli.ok("import", SEX, applied[SEX]["predictor_id"])
-    assert lockfile(project)["resources"] == json.loads(before)["resources"]
-    for r in (again, undeclared, foreign, missing, taken):
-        assert "Traceback" not in r.stderr
-
-
-def test_an_imported_endpoint_has_no_key_until_rotated(
-    cli: Any, server: Any, project: Path, applied: dict[str, dict[str, str]]
-) -> None:
-    none = cli("output", f"{ENDPOINT}.api_key")
-    assert none.returncode == 1 and "has no API key in the lockfile" in none.stderr
-    cli.write(manifest(server.url, rotation=1))
-    plan = cli("plan", "--detailed-exitcode")
-    assert plan.returncode == 2 and "rotate the API key" in plan.stdout
-    cli.ok("apply", "--auto-approve")
-    key = cli.ok("output", f"{ENDPOINT}.api_key").stdout.strip()
-    eid = applied[ENDPOINT]["endpoint_id"]
-    resp = httpx.post(
-        f"{server.url}/endpoint/{eid}/predict", json={"query_record": RECORD}, headers={"X-API-Key": key}, timeout=30
-    )
-    assert resp.status_code == 200
-    assert cli("plan", "--detailed-exitcode").returncode == 0
-
-
-def test_state_mv_follows_renamed_keys(
-    cli: Any, server: Any, project: Path, applied: dict[str, dict[str, str]]
-) -> None:
-    key = cli.ok("output", f"{ENDPOINT}.api_key").stdout.strip()
-    text = manifest(server.url, rotation=1)
-    # new keys, same server names (a name defaults to the key, and a new name would replace the object)
-    renamed = text.replace("  species:\n", "  species_v2:\n    name: species\n")
-    renamed = renamed.replace("predictor: species\n", "predictor: species_v2\n")
-    renamed = renamed.replace("  species_api:\n", "  species_public:\n    name: species_api\n")
-    cli.write(renamed)
-    assert cli("plan", "--detailed-exitcode").returncode == 2  # without mv: new objects, old ones removed
-    kinds = cli("state", "mv", SPECIES, "endpoint.species_v2")
-    assert kinds.returncode == 1 and "cannot move a predictor to an endpoint address" in kinds.stderr
-    cli.ok("state", "mv", SPECIES, "predictor.species_v2")
-    moved = cli.ok("state", "mv", ENDPOINT, "endpoint.species_public")
-    assert "Warning" not in moved.stdout
-    plan = cli("plan", "--detailed-exitcode")
-    assert plan.returncode == 0, plan.stdout + plan.stderr  # the same objects under their new addresses
-    assert cli.ok("output", "endpoint.species_public.api_key").stdout.strip() == key  # re-encrypted, same key
-    assert ids(project, "predictor.species_v2")["predictor_id"] == applied[SPECIES]["predictor_id"]
-    assert lockfile(project)["resources"]["endpoint.species_public"]["depends_on"] == ["predictor.species_v2"]
-    cli.write(text)  # and back (manifest first: a write-only hash is re-salted for the address it names)
-    cli.ok("state", "mv", "predictor.species_v2", SPECIES)
-    cli.ok("state", "mv", "endpoint.species_public", ENDPOINT)
-    assert cli("plan", "--detailed-exitcode").returncode == 0
-
-
-def test_state_rm_of_a_protected_entry_needs_force(
-    cli: Any, server: Any, project: Path, applied: dict[str, dict[str, str]]
-) -> None:
-    text = manifest(server.url, rotation=1).replace(
-        "    rare_label_value: female\n", "    rare_label_value: female\n    deletion_protection: true\n"
-    )
-    cli.write(text)
-    cli.ok("apply", "--auto-approve")
-    assert lockfile(project)["resources"][SEX]["protected"] is True
-    before = (project / "featrix.lock").read_bytes()
-    refused = cli("state", "rm", SEX, VDB)
-    assert refused.returncode == 1 and "--force" in refused.stderr and "deletion protection" in refused.stderr
-    assert (project / "featrix.lock").read_bytes() == before  # all or nothing: the VDB was not removed either
-    pid = ids(project, SEX)["predictor_id"]
-    cli.ok("state", "rm", "--force", SEX)
-    cli.ok("import", SEX, pid)
-    assert lockfile(project)["resources"][SEX]["protected"] is True
-    assert cli("plan", "--detailed-exitcode").returncode == 0
+    assert plan.returncode == 0, plan.stdout + plan.stderr
 
 
 HOLDER = """
