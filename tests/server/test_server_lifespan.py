@@ -10,8 +10,8 @@ from featrix_iac.server.http.app import create_app
 from featrix_iac.server.jobs.records import ES_JOB, new_job
 
 
-def _background_threads() -> set[str]:
-    return {t.name for t in threading.enumerate() if t.name.startswith(("featrix-worker-", "featrix-publish-"))}
+def _background_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith(("featrix-worker-", "featrix-publish-"))}
 
 
 def test_the_lifespan_starts_and_stops_workers_and_clock(tmp_path: Path) -> None:
@@ -21,16 +21,18 @@ def test_the_lifespan_starts_and_stops_workers_and_clock(tmp_path: Path) -> None
     job = new_job("sess-1", ES_JOB, 5)
     job["status"] = "running"  # left running by a server that stopped: the lifespan's start re-queues it
     svc.store.put("job", job["job_id"], job, parent="sess-1")
-    assert svc.worker is None and _background_threads() == before
-    seen: dict[str, object] = {}
+    assert svc.worker is None and not _background_threads() - before
+    started: set[threading.Thread] = set()
+    queues: list[object] = []
 
     async def run() -> None:
         async with app.router.lifespan_context(app):
-            seen["threads"] = _background_threads() - before
-            seen["queue"] = svc.worker
+            started.update(_background_threads() - before)
+            queues.append(svc.worker)
 
     asyncio.run(run())
-    assert seen["threads"] == {"featrix-worker-0", "featrix-worker-1", "featrix-worker-2", "featrix-publish-clock"}
-    assert seen["queue"] is not None and getattr(seen["queue"], "n_threads", None) == 3
-    assert _background_threads() == before
+    names = {t.name for t in started}
+    assert names == {"featrix-worker-0", "featrix-worker-1", "featrix-worker-2", "featrix-publish-clock"}
+    assert getattr(queues[0], "n_threads", None) == 3
+    assert not [t.name for t in started if t.is_alive()]
     assert (svc.store.get("job", job["job_id"]) or {}).get("restarts") == 1
