@@ -582,8 +582,8 @@ class _Applier:
             self._save(address, current.model_copy(deep=True, update={"status": "retired", "protected": False}))
             return
         self._save(address, None)
-        if ids.get("session_id") and h.owns_session:
-            self._forget_retired_on(ids["session_id"])
+        if h.owns_recorded and ids.get(h.id_field):
+            self._forget_retired_on(h.id_field, ids[h.id_field])
 
     def _release_replaced(self, action: Action, h: Handler, address: str, entry: LockEntry) -> None:
         """Retiring an entry also runs the retire steps (lifting deletion protection) for the older objects it
@@ -601,14 +601,15 @@ class _Applier:
             except FeatrixError:  # e.g. its model is already gone; a model still blocked says so when deleted
                 continue
 
-    def _forget_retired_on(self, session_id: str) -> None:
-        """A deleted foundational model takes its retired predictors with it: forget their entries, and the
-        records of replaced predictors that lived in it (else one more would stay per retrain, for ever)."""
+    def _forget_retired_on(self, id_field: str, value: str) -> None:
+        """A deleted object that owns what is recorded with its id (a foundational model, its session's retired
+        predictors) takes them with it: forget their entries, and the records of replaced objects that lived
+        in it (else one more would stay per retrain, for ever)."""
         for address, entry in list(self.lock.resources.items()):
-            if entry.status == "retired" and entry.ids.get("session_id") == session_id:
+            if entry.status == "retired" and entry.ids.get(id_field) == value:
                 self._save(address, None)
                 continue
-            kept = [r for r in entry.retired if r.get("pending_delete") or r.get("session_id") != session_id]
+            kept = [r for r in entry.retired if r.get("pending_delete") or r.get(id_field) != value]
             if len(kept) != len(entry.retired):
                 self._save(address, entry.model_copy(deep=True, update={"retired": kept}))
 
@@ -637,8 +638,8 @@ class _Applier:
             if current is not None:
                 retired = [r for r in current.retired if r != record]
                 self._save(address, current.model_copy(deep=True, update={"retired": retired}))
-            if ids.get("session_id") and h.owns_session:
-                self._forget_retired_on(ids["session_id"])
+            if h.owns_recorded and ids.get(h.id_field):
+                self._forget_retired_on(h.id_field, ids[h.id_field])
 
     def _delete_object(self, action: Action, h: Handler, address: str, old: LockEntry) -> None:
         op = Operation(

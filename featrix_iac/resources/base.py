@@ -299,7 +299,8 @@ class Handler:
     trains: ClassVar[bool] = False  # create starts a training that wait_ready waits for
     deletable: ClassVar[bool] = True  # False: the API has no delete (predictors are retired)
     makes_secrets: ClassVar[bool] = False  # creating or changing it returns a secret for the lockfile (a key)
-    owns_session: ClassVar[bool] = False  # deleting it deletes its session, with every predictor retired in it
+    # deleting it deletes what is recorded with its id_field too (a model's session, with every predictor retired in it)
+    owns_recorded: ClassVar[bool] = False
     read_parallelism: ClassVar[int] = 8
     id_field: ClassVar[str] = "id"  # the id that names one object of this kind (import id, known ids)
 

@@ -80,7 +80,7 @@ class FoundationalModelHandler(Handler):
     kind = "foundational_model"
     trains = True
     id_field = "session_id"
-    owns_session = True
+    owns_recorded = True
     rules = (
         FieldRule("data", R, write_only=True, live=False),
         FieldRule("name", R),

@@ -47,10 +47,12 @@ class FakeHandler(Handler):
     )
 
     def __init__(
-        self, kind: str, log: Log, *, trains: bool = False, deletable: bool = True, owns_session: bool = False
+        self, kind: str, log: Log, *, trains: bool = False, deletable: bool = True, owns_recorded: bool = False
     ) -> None:
         self.kind = kind  # type: ignore[misc]
-        self.owns_session = owns_session  # type: ignore[misc]
+        self.owns_recorded = owns_recorded  # type: ignore[misc]
+        if owns_recorded:
+            self.id_field = "session_id"  # type: ignore[misc]
         self.trains = trains  # type: ignore[misc]
         self.deletable = deletable  # type: ignore[misc]
         self.log = log
@@ -106,7 +108,7 @@ class FakeHandler(Handler):
 
 def handlers(log: Log, **kw: Any) -> dict[str, FakeHandler]:
     return {
-        "foundational_model": FakeHandler("foundational_model", log, trains=True, owns_session=True),
+        "foundational_model": FakeHandler("foundational_model", log, trains=True, owns_recorded=True),
         "predictor": FakeHandler("predictor", log, trains=True, deletable=False),
         "endpoint": FakeHandler("endpoint", log),
         "vector_database": FakeHandler("vector_database", log),
