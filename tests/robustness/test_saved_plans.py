@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 from robust_helpers import Cli, cli_env, make_project
 
+from featrix_iac.plan.model import PLAN_FORMAT_VERSION
+
 
 @pytest.fixture(scope="module")
 def cli(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Cli:
@@ -112,7 +114,7 @@ def test_show_json_and_markdown_of_a_saved_plan(cli: Cli) -> None:
     _edit(cli, "    published: false\n", "    published: true\n")
     cli.ok("plan", "-out", "last.fxplan", "--detailed-exitcode", codes=(2,))
     data = json.loads(cli.ok("show", "last.fxplan", "--json").stdout)
-    assert data["format_version"] == 1 and any(a["action"] == "update" for a in data["actions"])
+    assert data["format_version"] == PLAN_FORMAT_VERSION and any(a["action"] == "update" for a in data["actions"])
     md = cli.ok("show", "last.fxplan", "--markdown", "--json-artifact", "artifacts/plan.json").stdout
     assert md.startswith("<!-- featrix-plan: saved-plans/default -->")
     assert "`foundational_model.penguins`" in md and "0 to add, 1 to change" in md
