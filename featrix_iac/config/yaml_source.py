@@ -16,7 +16,7 @@ _constructor = yaml.constructor.SafeConstructor()
 STR_TAG = "tag:yaml.org,2002:str"
 
 
-class _Loader(_Base):
+class _Loader(_Base):  # type: ignore[misc]  # yaml has no type stubs: its loaders are Any
     """The safe loader, remembering the tag it resolved for each scalar text (manifests repeat values a lot)."""
 
     def __init__(self, stream: Any) -> None:

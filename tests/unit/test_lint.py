@@ -20,6 +20,7 @@ def test_ruff_check_and_format() -> None:
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
-def test_mypy_on_the_package() -> None:
-    r = _run("mypy", "featrix_iac")
+def test_mypy_strict_on_the_package() -> None:
+    """--strict on the whole package (pyproject.toml sets it too, so a plain `mypy featrix_iac` agrees)."""
+    r = _run("mypy", "--strict", "featrix_iac")
     assert r.returncode == 0, r.stdout + r.stderr
