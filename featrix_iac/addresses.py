@@ -18,21 +18,16 @@ class Address(str):
     field typed Address accepts the text and serialises it as the same text.
     """
 
-    __slots__ = ()
+    kind: str
+    key: str
 
     def __new__(cls, kind: str, key: str) -> Address:
-        return super().__new__(cls, f"{kind}.{key}")
+        self = super().__new__(cls, f"{kind}.{key}")
+        self.kind, self.key = kind, key  # kept, not re-split: planning reads them for every resource
+        return self
 
     def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # pickle and copy rebuild it from its parts
         return (self.kind, self.key)
-
-    @property
-    def kind(self) -> str:
-        return self.partition(".")[0]
-
-    @property
-    def key(self) -> str:
-        return self.partition(".")[2]
 
     @classmethod
     def parse(cls, text: str) -> Address:
