@@ -7,6 +7,7 @@ the planner's decision; it is read here, never recomputed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from featrix_iac.plan.model import Action, ActionType, Phase
@@ -26,7 +27,7 @@ def node_id(address: str, phase: Phase) -> str:
     return f"{address}#{phase.value}"
 
 
-def dependents_of(actions: list[Action], prior_deps: dict[str, list[str]]) -> dict[str, set[str]]:
+def dependents_of(actions: Sequence[Action], prior_deps: dict[str, list[str]]) -> dict[str, set[str]]:
     """address -> addresses of actions that depend on it now (manifest) or did (lockfile)."""
     out: dict[str, set[str]] = {a.address: set() for a in actions}
     for a in actions:
@@ -36,7 +37,7 @@ def dependents_of(actions: list[Action], prior_deps: dict[str, list[str]]) -> di
     return out
 
 
-def build_nodes(actions: list[Action], prior_deps: dict[str, list[str]]) -> list[Node]:
+def build_nodes(actions: Sequence[Action], prior_deps: dict[str, list[str]]) -> list[Node]:
     """The nodes of the actions' steps with their dependencies (see DESIGN §8 and the module doc)."""
     live = [a for a in actions if a.steps]
     dependents = dependents_of(live, prior_deps)

@@ -103,14 +103,14 @@ def make_plan_with(
         found=seen.found,
         source_of=source_of,
     )
-    _promotion(session, client, plan, lockfile, promote_from)
+    plan = _promotion(session, client, plan, lockfile, promote_from)
     warnings = list(seen.warnings)
     if lockfile.server_url and lockfile.server_url != server_url and lockfile.resources:
         warnings.append(
             f"the lockfile was written for server {lockfile.server_url}, the manifest now names {server_url}: "
             "objects the other server holds read as deleted here"
         )
-    plan.warnings = sorted({*plan.warnings, *warnings})
+    plan = plan.with_warnings(warnings)
     _check_budget(plan, loaded, max_training_minutes)
     return PlanResult(
         plan, loaded, lockfile, desired, fingerprints_of(desired), client.request_count - before, warnings
@@ -119,9 +119,9 @@ def make_plan_with(
 
 def _promotion(
     session: Session, client: FeatrixClient, plan: Plan, lockfile: Lockfile, promote_from: str | None
-) -> None:
-    """Promote from another environment's lockfile (read only; its candidates are read back from the server,
-    so a stale lockfile is refused), and note what this one borrowed."""
+) -> Plan:
+    """The plan with promotions from another environment's lockfile (read only; its candidates are read back
+    from the server, so a stale lockfile is refused), and notes on what this one borrowed."""
     from featrix_iac.plan.planner import training_kinds
     from featrix_iac.plan.promote import candidates, note_borrowed, promote
     from featrix_iac.plan.refresh import refresh
@@ -138,8 +138,8 @@ def _promotion(
         trains = training_kinds()
         wanted = candidates(plan, source, trains)
         seen = refresh(client, wanted, project=wanted.project, environment=promote_from, destroy=True)
-        promote(plan, source, promote_from, trains, seen.live)
-    note_borrowed(plan, lockfile)
+        plan = promote(plan, source, promote_from, trains, seen.live, lockfile)
+    return note_borrowed(plan, lockfile)
 
 
 def _check_budget(plan: Plan, loaded: LoadedProject, flag: float | None) -> None:
@@ -200,5 +200,5 @@ def plan(
             "the lockfile and the server in the middle of it, and will differ once it finishes"
         )
         result.warnings.append(note)
-        result.plan.warnings = sorted({*result.plan.warnings, note})
+        result.plan = result.plan.with_warnings([note])
     return result

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from featrix_iac.plan.model import TRAINING, Action
+from featrix_iac.plan.model import TRAINING, ActionBase, ActionDraft
 from featrix_iac.state import Lockfile
 
 DEFAULT_EPOCHS = 20  # what "automatic" epochs are counted as
 MIN_SECONDS = 1.0  # no training is estimated under this (set-up)
 
 
-def training_inputs(action: Action, desired: Mapping[str, dict[str, Any]]) -> dict[str, int] | None:
+def training_inputs(action: ActionBase, desired: Mapping[str, dict[str, Any]]) -> dict[str, int] | None:
     """{rows, columns, epochs, work} of the data a training action trains on, or None when it trains nothing.
 
     The data is the action's own (a foundational model) or that of the dependency that has one (a predictor
@@ -48,7 +48,7 @@ def default_seconds_per_unit(kind: str) -> float:
 
 
 def estimate(
-    actions: list[Action], desired: Mapping[str, dict[str, Any]], lockfile: Lockfile, trains: set[str]
+    actions: Sequence[ActionDraft], desired: Mapping[str, dict[str, Any]], lockfile: Lockfile, trains: set[str]
 ) -> None:
     """Set `estimate` on each training action; the plan's totals come from `totals`."""
     rates = seconds_per_unit(lockfile)
@@ -63,9 +63,9 @@ def estimate(
         action.estimate = {"training_seconds": round(seconds, 1), **inputs, "calibrated_on": based_on}
 
 
-def totals(actions: list[Action]) -> dict[str, float] | None:
+def totals(actions: Sequence[ActionBase]) -> dict[str, float] | None:
     """{training_seconds, critical_path_seconds}: the sum, and the longest chain of dependent trainings."""
-    by_address: dict[str, Action] = {a.address: a for a in actions}
+    by_address: dict[str, ActionBase] = {a.address: a for a in actions}
     if not any(a.estimate for a in actions):
         return None
     longest: dict[str, float] = {}
@@ -83,7 +83,7 @@ def totals(actions: list[Action]) -> dict[str, float] | None:
     return {"training_seconds": round(total, 1), "critical_path_seconds": round(critical, 1)}
 
 
-def biggest(actions: list[Action], n: int = 3) -> list[Action]:
+def biggest(actions: Sequence[ActionBase], n: int = 3) -> list[ActionBase]:
     """The training actions with the largest estimates, largest first."""
     trained = [a for a in actions if a.estimate]
     return sorted(trained, key=lambda a: -float(a.estimate["training_seconds"]) if a.estimate else 0)[:n]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,7 +210,7 @@ def _details(a: Action, shown: set[str]) -> str:
     return "\n".join(lines)
 
 
-def _changes_table(changes: list[FieldChange]) -> list[str]:
+def _changes_table(changes: Sequence[FieldChange]) -> list[str]:
     out = ["| Field | Old | New | |", "|---|---|---|---|"]
     for c in changes:
         note = "forces replacement" if c.forces_replacement else ""
@@ -233,7 +234,7 @@ def _rows(c: FieldChange) -> list[tuple[str, str, str]]:
     ]
 
 
-def _drift_section(drift: list[Drift], *, expanded: bool = False) -> str:
+def _drift_section(drift: Sequence[Drift], *, expanded: bool = False) -> str:
     n = len(drift)
     tag = "<details open>" if expanded else "<details>"
     lines = [f"{tag}<summary>Drift: {n} object{'s' if n != 1 else ''} changed outside featrix</summary>", ""]
@@ -248,7 +249,7 @@ def _drift_section(drift: list[Drift], *, expanded: bool = False) -> str:
     return "\n".join(lines)
 
 
-def _warnings(warnings: list[str]) -> str:
+def _warnings(warnings: Sequence[str]) -> str:
     lines = ["**Warnings**", ""]
     lines.extend(f"- {_cell(w, VALUE_CHARS)}" for w in warnings[:WARNING_ITEMS])
     if len(warnings) > WARNING_ITEMS:

@@ -1,7 +1,13 @@
-"""The Plan: pure, versioned, serialisable data; apply executes exactly it and never re-decides."""
+"""The Plan: pure, versioned, serialisable data; apply executes exactly it and never re-decides.
+
+The planner builds `ActionDraft`s, then freezes them: a Plan and its actions are frozen (no attribute can be
+set, sequences are tuples), and a step that changes a plan (promotion) builds a new one.
+"""
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Any, Literal
 
@@ -75,13 +81,11 @@ class Phase(str, Enum):
 
 
 class _Data(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Reason(_Data):
     """One cause of an action: a code (what views and cascades read) beside its text (what people read)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     code: ReasonCode
     text: str
@@ -111,8 +115,6 @@ class Step(_Data):
     "mark_for_deletion", ...) or the tool's own ("create", "wait_for_training", "check_gates", and "record",
     "forget", "retire", which change only the lockfile). See plan/steps.py."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
     call: str
     phase: Phase = Phase.MAIN
     target: str = ""  # destroy calls: the object they are made on, by its ids ("session_id=s-1")
@@ -135,31 +137,35 @@ class FieldChange(_Data):
     new: Any = None
     sensitive: bool = False
     forces_replacement: bool = False
-    items: list[PathChange] = Field(default_factory=list)  # for dicts and lists: what changed inside, by path
+    items: tuple[PathChange, ...] = ()  # for dicts and lists: what changed inside, by path
 
 
-class Action(_Data):
+class ActionBase(BaseModel):
+    """What an action says: the frozen `Action` of a plan and the `ActionDraft` the planner builds share it."""
+
+    model_config = ConfigDict(extra="forbid")
+
     address: Address
     kind: str
     action: ActionType
-    reasons: list[Reason] = Field(default_factory=list)
-    changes: list[FieldChange] = Field(default_factory=list)
+    reasons: Sequence[Reason] = ()
+    changes: Sequence[FieldChange] = ()
     # normalised desired fields (secrets as hashes), what the applier records as `applied`
     desired: dict[str, Any] = Field(default_factory=dict)
     prior_ids: dict[str, str] = Field(default_factory=dict)  # ids in the lockfile (or found, for adopt)
-    depends_on: list[str] = Field(default_factory=list)  # addresses this action waits for
+    depends_on: Sequence[str] = ()  # addresses this action waits for
     create_before_destroy: bool = False
     # the entry still records objects it replaced that an interrupted apply did not delete: delete them
     # once dependents have followed (a destroy step after an update or no-op)
     delete_replaced: bool = False
-    warnings: list[str] = Field(default_factory=list)
+    warnings: Sequence[str] = ()
     # a training's estimate: {training_seconds, rows, columns, epochs, work, calibrated_on} (plan/estimate.py)
     estimate: dict[str, Any] | None = None
     # a promote's proof: {from, serial, lineage, data, config_hash, training} (plan/promote.py)
     promotion: dict[str, Any] | None = None
     # quality gates checked after this create / replace trains, before anything depends on it: gate -> threshold
     gates: dict[str, float] = Field(default_factory=dict)
-    steps: list[Step] = Field(default_factory=list)  # what apply does, in order (plan/steps.py)
+    steps: Sequence[Step] = ()  # what apply does, in order (plan/steps.py)
 
     def calls(self, phase: Phase, target: str | None = None) -> list[str]:
         """The handler calls of one phase (of one object, for destroy steps), in order."""
@@ -174,12 +180,41 @@ class Action(_Data):
         return [p for p in Phase if any(s.phase is p for s in self.steps)]
 
 
+class Action(ActionBase):
+    """One change of a plan, frozen: the planner decided it, apply executes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    reasons: tuple[Reason, ...] = ()
+    changes: tuple[FieldChange, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+
+    def thaw(self) -> ActionDraft:
+        """A mutable copy, for a step that builds a new plan from this one (plan/promote.py)."""
+        return ActionDraft(**copy.deepcopy(dict(self)))
+
+
+class ActionDraft(ActionBase):
+    """An action while the planner builds it; `freeze()` makes the plan's Action."""
+
+    reasons: list[Reason] = Field(default_factory=list)
+    changes: list[FieldChange] = Field(default_factory=list)
+    depends_on: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    steps: list[Step] = Field(default_factory=list)
+
+    def freeze(self) -> Action:
+        return Action(**dict(self))
+
+
 class Drift(_Data):
     """A live object that moved although the manifest did not (changed or deleted outside the tool)."""
 
     address: str
     deleted: bool = False
-    changes: list[FieldChange] = Field(default_factory=list)
+    changes: tuple[FieldChange, ...] = ()
 
 
 class Plan(_Data):
@@ -190,11 +225,15 @@ class Plan(_Data):
     server_url: str
     lineage: str
     serial: int
-    actions: list[Action] = Field(default_factory=list)
-    drift: list[Drift] = Field(default_factory=list)
-    warnings: list[str] = Field(default_factory=list)
+    actions: tuple[Action, ...] = ()
+    drift: tuple[Drift, ...] = ()
+    warnings: tuple[str, ...] = ()
     refresh_only: bool = False
     estimate: dict[str, float] | None = None  # {training_seconds, critical_path_seconds} of the trainings
+
+    def with_warnings(self, notes: Iterable[str]) -> Plan:
+        """This plan with more plan-level warnings (e.g. from refresh): a new plan, sorted, without repeats."""
+        return self.model_copy(update={"warnings": tuple(sorted({*self.warnings, *notes}))})
 
     def changes(self) -> list[Action]:
         return [a for a in self.actions if a.action is not ActionType.NOOP]

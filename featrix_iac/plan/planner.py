@@ -24,7 +24,7 @@ from featrix_iac.plan.differ import (
     same,
 )
 from featrix_iac.plan.estimate import totals as training_totals
-from featrix_iac.plan.model import CASCADES, Action, ActionType, Drift, FieldChange, Plan, Reason, ReasonCode
+from featrix_iac.plan.model import CASCADES, ActionDraft, ActionType, Drift, FieldChange, Plan, Reason, ReasonCode
 from featrix_iac.resources.base import Change, FieldRule, Handler, LiveObject
 from featrix_iac.resources.desired import DesiredState
 from featrix_iac.state import LockEntry, Lockfile
@@ -47,7 +47,7 @@ class _State:
     graph: ResourceGraph
     rules: Mapping[str, Sequence[FieldRule]]
     found: Mapping[str, dict[str, str] | None]
-    actions: dict[str, Action] = field(default_factory=dict)
+    actions: dict[str, ActionDraft] = field(default_factory=dict)
     drift: dict[str, Drift] = field(default_factory=dict)
     renewed: set[str] = field(default_factory=set)  # addresses whose server ids change (dependents follow)
     uncleared: dict[str, list[Uncleared]] = field(default_factory=dict)  # set-only fields the plan would clear
@@ -138,15 +138,15 @@ def make_plan(
         server_url=server_url,
         lineage=lockfile.lineage,
         serial=lockfile.serial,
-        actions=[] if refresh_only else sorted(actions, key=_order_key(graph)),
-        drift=sorted(st.drift.values(), key=lambda d: d.address),
-        warnings=sorted({w for a in actions for w in a.warnings}),
+        actions=() if refresh_only else tuple(a.freeze() for a in sorted(actions, key=_order_key(graph))),
+        drift=tuple(sorted(st.drift.values(), key=lambda d: d.address)),
+        warnings=tuple(sorted({w for a in actions for w in a.warnings})),
         refresh_only=refresh_only,
         estimate=None if refresh_only else training_totals(actions),
     )
 
 
-def _estimate(st: _State, actions: list[Action], trains: set[str] | None) -> None:
+def _estimate(st: _State, actions: list[ActionDraft], trains: set[str] | None) -> None:
     from featrix_iac.plan.estimate import estimate
 
     desired = {address: d.fields for address, d in st.desired.items()}
@@ -159,7 +159,7 @@ def training_kinds() -> set[str]:
     return {kind for kind, h in HANDLERS.items() if h.trains}
 
 
-def _order_key(graph: ResourceGraph) -> Callable[[Action], tuple[int, str]]:
+def _order_key(graph: ResourceGraph) -> Callable[[ActionDraft], tuple[int, str]]:
     """Dependencies first (the manifest graph's order), then what is removed, by address."""
     position = {address: i for i, address in enumerate(graph.order)}
     return lambda a: (position.get(a.address, len(position)), a.address)
@@ -191,7 +191,7 @@ def _check_targets(st: _State, targets: list[str]) -> None:
         )
 
 
-def _guard_uncleared(st: _State, actions: list[Action], source_of: SourceOf | None, diags: Diagnostics) -> None:
+def _guard_uncleared(st: _State, actions: list[ActionDraft], source_of: SourceOf | None, diags: Diagnostics) -> None:
     """A set-only field (FieldRule.set_only) that the server has and the manifest drops: no call can clear
     it, so the plan refuses with the field's position instead of pretending to update it."""
     for action in sorted(actions, key=lambda a: a.address):
@@ -204,7 +204,7 @@ def _guard_uncleared(st: _State, actions: list[Action], source_of: SourceOf | No
             diags.error(summary, detail, action.address, src)
 
 
-def _guard_destroy(st: _State, actions: list[Action], source_of: SourceOf | None, diags: Diagnostics) -> None:
+def _guard_destroy(st: _State, actions: list[ActionDraft], source_of: SourceOf | None, diags: Diagnostics) -> None:
     """prevent_destroy and recorded deletion protection refuse every delete, retire and replace."""
     for action in sorted(actions, key=lambda a: a.address):
         address = action.address
@@ -264,7 +264,7 @@ def _plan_declared(st: _State, address: Address) -> None:
         from featrix_iac.plan.promote import ENVIRONMENT_FIELDS
 
         ignore = [*ignore, *sorted(ENVIRONMENT_FIELDS)]
-    action = Action(
+    action = ActionDraft(
         address=address,
         kind=kind,
         action=A.NOOP,
@@ -304,7 +304,7 @@ def _with_ignored(wanted: dict[str, Any], prior: dict[str, Any], ignore: Sequenc
     return {k: (prior[k] if k in prior and is_ignored(k, ignore) else v) for k, v in wanted.items()}
 
 
-def _new(st: _State, action: Action, rules: Mapping[str, FieldRule], wanted: dict[str, Any]) -> None:
+def _new(st: _State, action: ActionDraft, rules: Mapping[str, FieldRule], wanted: dict[str, Any]) -> None:
     found = st.found.get(action.address)
     action.changes = creation_changes(rules, wanted)
     if found:
@@ -314,14 +314,14 @@ def _new(st: _State, action: Action, rules: Mapping[str, FieldRule], wanted: dic
     action.reasons = [why.NEW]
 
 
-def _adopt(action: Action, found: dict[str, str]) -> None:
+def _adopt(action: ActionDraft, found: dict[str, str]) -> None:
     action.action, action.prior_ids = A.ADOPT, dict(found)
     action.reasons = [why.ADOPT_FOUND]
     action.warnings = why.adopt_warnings(action) + action.warnings
 
 
 def _resume(
-    st: _State, action: Action, entry: LockEntry, rules: Mapping[str, FieldRule], wanted: dict[str, Any]
+    st: _State, action: ActionDraft, entry: LockEntry, rules: Mapping[str, FieldRule], wanted: dict[str, Any]
 ) -> None:
     found = st.found.get(action.address)
     action.changes = creation_changes(rules, wanted)
@@ -366,7 +366,7 @@ def _replaced_changes(address: str, pending: list[dict[str, str]]) -> list[Field
 
 def _existing(
     st: _State,
-    action: Action,
+    action: ActionDraft,
     entry: LockEntry,
     rules: Mapping[str, FieldRule],
     wanted: dict[str, Any],
@@ -405,7 +405,7 @@ def _existing(
         action.action, action.reasons = A.UPDATE, [why.drift_accepted([c.field for c in diff.drift])]
 
 
-def _gates(st: _State, actions: list[Action]) -> None:
+def _gates(st: _State, actions: list[ActionDraft]) -> None:
     """A training action carries its quality gates (checked by apply before anything depends on it); an entry
     whose last training was gated out says so, and that this plan trains it again."""
     for action in actions:
@@ -428,7 +428,7 @@ def _forced_replacement(entry: LockEntry, live: Any) -> Reason | None:
     return None
 
 
-def _replace(st: _State, action: Action, diff: FieldDiff, forced: Reason | None) -> None:
+def _replace(st: _State, action: ActionDraft, diff: FieldDiff, forced: Reason | None) -> None:
     action.action, action.changes = A.REPLACE, diff.changes
     action.reasons = ([forced] if forced is not None else []) + why.field_reasons(diff, {})
     st.renewed.add(action.address)
@@ -485,7 +485,7 @@ def _stale_reference(st: _State, entry: LockEntry, target: Address) -> bool:
     return referenced.status == "ready" and bool(current) and current != entry.ids[id_field]
 
 
-def _follow(st: _State, action: Action, entry: LockEntry, ref_field: str, target: Address, reason: Reason) -> None:
+def _follow(st: _State, action: ActionDraft, entry: LockEntry, ref_field: str, target: Address, reason: Reason) -> None:
     rule = rule_for(st.kind_rules(action.kind), ref_field)
     if rule.change is Change.IN_PLACE and action.action is not A.REPLACE:
         action.changes = [c for c in action.changes if c.field != ref_field]
@@ -518,7 +518,7 @@ def ref_kind_id(target: Address) -> str:
     return spec.reference_id if spec is not None else "id"
 
 
-def _create_before_destroy(st: _State, selected: list[Action]) -> None:
+def _create_before_destroy(st: _State, selected: list[ActionDraft]) -> None:
     """Decide the order of each replacement: the applier follows `create_before_destroy`, never re-decides.
 
     Dependents are those of the manifest graph (among every action), and, among the selected actions,
@@ -542,7 +542,7 @@ def _create_before_destroy(st: _State, selected: list[Action]) -> None:
             action.warnings = why.replace_warnings(action) + action.warnings
 
 
-def _steps(st: _State, actions: list[Action], handlers: Mapping[str, Handler]) -> None:
+def _steps(st: _State, actions: list[ActionDraft], handlers: Mapping[str, Handler]) -> None:
     """Each action's ordered steps, from its handler and its lockfile entry (plan/steps.py)."""
     from featrix_iac.plan.steps import steps_for
 
@@ -563,7 +563,7 @@ def _plan_removals(st: _State, wanted: DesiredState, deletable: set[str], destro
         # an entry left "creating" without ids whose object refresh found by its creation tag: ours, so it goes too
         found = st.found.get(address) if entry.status == "creating" and not entry.ids else None
         ids = dict(entry.ids or found or {})
-        action = Action(
+        action = ActionDraft(
             address=address,
             kind=kind,
             action=A.RETIRE if retire else A.DELETE,
@@ -604,7 +604,7 @@ def _recorded_deps(st: _State, address: str) -> set[str]:
 # -- --target ----------------------------------------------------------------------------------------------
 
 
-def _select(st: _State, targets: list[str]) -> list[Action]:
+def _select(st: _State, targets: list[str]) -> list[ActionDraft]:
     """Every action, or with --target only the targets, what they depend on, and dependents they drag along."""
     if not targets:
         return list(st.actions.values())

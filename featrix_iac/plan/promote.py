@@ -10,7 +10,7 @@ from typing import Any
 
 from featrix_iac.diagnostics import fail
 from featrix_iac.plan.differ import canon, same
-from featrix_iac.plan.model import TRAINING, Action, ActionType, Plan, Reason, ReasonCode
+from featrix_iac.plan.model import TRAINING, ActionBase, ActionDraft, ActionType, Plan, Reason, ReasonCode
 from featrix_iac.state import LockEntry, Lockfile
 
 A = ActionType
@@ -60,11 +60,17 @@ def candidates(plan: Plan, source: Lockfile, trains: set[str]) -> Lockfile:
 
 
 def promote(
-    plan: Plan, source: Lockfile, source_env: str, trains: set[str], live: Mapping[str, Any] | None = None
-) -> None:
-    """Turn each training create whose configuration and data equal `source`'s ready entry into a promote,
-    in place (pure). `live` is what the server holds for `source`'s entries (address → LiveObject, None when
-    gone); an entry it lacks was not read. A refusal is a warning on the action naming the differences."""
+    plan: Plan,
+    source: Lockfile,
+    source_env: str,
+    trains: set[str],
+    live: Mapping[str, Any] | None = None,
+    lockfile: Lockfile | None = None,
+) -> Plan:
+    """`plan` with each training create whose configuration and data equal `source`'s ready entry turned into a
+    promote (pure: a new plan). `live` is what the server holds for `source`'s entries (address → LiveObject,
+    None when gone); an entry it lacks was not read. A refusal is a warning on the action naming the
+    differences. `lockfile` is this environment's: a promote's steps delete what it replaces."""
     if source.server_url and plan.server_url and source.server_url != plan.server_url:
         raise fail(
             f"cannot promote from {source_env!r}: its lockfile was written for server {source.server_url}, "
@@ -72,8 +78,9 @@ def promote(
             "promotion takes the other environment's trained objects by their ids, which exist on one server "
             "only; apply the environment on its own server (it trains there), or point both at the same server",
         )
-    promoted: dict[str, Action] = {}
-    for action in plan.actions:  # in dependency order: a predictor after its foundational model
+    promoted: dict[str, ActionDraft] = {}
+    drafts = [a.thaw() for a in plan.actions]
+    for action in drafts:  # in dependency order: a predictor after its foundational model
         if action.kind not in trains or action.action not in TRAINING:
             continue
         refusal = _stale(action.address, live or {}, source_env) or _refusal(
@@ -83,12 +90,24 @@ def promote(
             action.warnings.append(f"not promoted from {source_env}: {refusal}")
             continue
         _promote_one(action, source.resources[action.address], source, source_env)
+        _restep(action, lockfile)
         promoted[action.address] = action
-    if promoted:
-        from featrix_iac.plan.estimate import totals
+    actions = tuple(a.freeze() for a in drafts)
+    if not promoted:
+        return plan.model_copy(update={"actions": actions})
+    from featrix_iac.plan.estimate import totals
 
-        plan.estimate = totals(plan.actions)
-        plan.warnings = sorted({*plan.warnings, *(w for a in plan.actions for w in a.warnings)})
+    warnings = tuple(sorted({*plan.warnings, *(w for a in actions for w in a.warnings)}))
+    return plan.model_copy(update={"actions": actions, "estimate": totals(actions), "warnings": warnings})
+
+
+def _restep(action: ActionDraft, lockfile: Lockfile | None) -> None:
+    """A promote's own steps: record the borrowed object, then delete what it replaces (plan/steps.py)."""
+    from featrix_iac.plan.steps import steps_for
+    from featrix_iac.resources.registry import handler_for
+
+    entry = lockfile.resources.get(action.address) if lockfile is not None else None
+    action.steps = steps_for(action, handler_for(action.kind), entry)
 
 
 def _stale(address: str, live: Mapping[str, Any], env: str) -> str:
@@ -104,7 +123,7 @@ def _stale(address: str, live: Mapping[str, Any], env: str) -> str:
     return ""
 
 
-def _refusal(action: Action, entry: LockEntry | None, env: str, promoted: Mapping[str, Action]) -> str:
+def _refusal(action: ActionBase, entry: LockEntry | None, env: str, promoted: Mapping[str, ActionBase]) -> str:
     if entry is None or not entry.ids:
         return f"{env}'s lockfile has no {action.address}"
     if entry.status != "ready":
@@ -131,7 +150,7 @@ def _refusal(action: Action, entry: LockEntry | None, env: str, promoted: Mappin
     return ""
 
 
-def _gate_refusal(action: Action, entry: LockEntry, env: str) -> str:
+def _gate_refusal(action: ActionBase, entry: LockEntry, env: str) -> str:
     """A gate that staging's artifact failed there, or that this environment's gates (which may differ) refuse
     on the metrics staging recorded; "" when none."""
     from featrix_iac.resources import gates
@@ -161,7 +180,7 @@ def _show(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _promote_one(action: Action, entry: LockEntry, source: Lockfile, env: str) -> None:
+def _promote_one(action: ActionDraft, entry: LockEntry, source: Lockfile, env: str) -> None:
     proof: dict[str, Any] = {
         "from": env,
         "serial": source.serial,
@@ -199,14 +218,20 @@ def _training(training: Mapping[str, Any]) -> str:
     return ", ".join(f"{k} {training[k]}" for k in ("seconds", "rows", "columns", "epochs") if k in training)
 
 
-def note_borrowed(plan: Plan, lockfile: Lockfile) -> None:
-    """Removals and replacements of borrowed entries only forget them here: say so on the action."""
+def note_borrowed(plan: Plan, lockfile: Lockfile) -> Plan:
+    """`plan` with a reason on each removal or replacement of a borrowed entry: it is only forgotten here."""
+    actions = []
     for action in plan.actions:
         entry = lockfile.resources.get(action.address)
-        if entry is None or not entry.borrowed:
-            continue
-        env = entry.borrowed.get("from", "?")
-        if action.action in (A.DELETE, A.RETIRE, A.REPLACE):
-            action.reasons.append(Reason(code=ReasonCode.BORROWED, text=BORROWED_NOTE.format(env=env)))
-        elif action.action is A.CREATE and any(d.address == action.address and d.deleted for d in plan.drift):
-            action.reasons.append(Reason(code=ReasonCode.BORROWED, text=BORROWED_GONE.format(env=env)))
+        env = entry.borrowed.get("from", "?") if entry is not None and entry.borrowed else None
+        note = None
+        if env is not None and action.action in (A.DELETE, A.RETIRE, A.REPLACE):
+            note = Reason(code=ReasonCode.BORROWED, text=BORROWED_NOTE.format(env=env))
+        elif (
+            env is not None
+            and action.action is A.CREATE
+            and any(d.address == action.address and d.deleted for d in plan.drift)
+        ):
+            note = Reason(code=ReasonCode.BORROWED, text=BORROWED_GONE.format(env=env))
+        actions.append(action if note is None else action.model_copy(update={"reasons": (*action.reasons, note)}))
+    return plan.model_copy(update={"actions": tuple(actions)})

@@ -11,7 +11,7 @@ from featrix_iac.state import RETIRED_NOTE
 
 if TYPE_CHECKING:
     from featrix_iac.plan.differ import FieldDiff, Uncleared
-    from featrix_iac.plan.model import Action
+    from featrix_iac.plan.model import ActionBase
     from featrix_iac.resources.spec import KindNotes
 
 NEW = Reason(code=R.NEW, text="declared in the manifest, not yet created")
@@ -167,7 +167,7 @@ def _notes(kind: str) -> KindNotes:
     return spec.notes if spec is not None else KindNotes()
 
 
-def replace_warnings(action: Action) -> list[str]:
+def replace_warnings(action: ActionBase) -> list[str]:
     when = (
         "once the new one is ready (create_before_destroy)"
         if action.create_before_destroy
@@ -177,14 +177,14 @@ def replace_warnings(action: Action) -> list[str]:
     return [text.format(address=action.address, when=when, retired=RETIRED_NOTE)] if text else []
 
 
-def adopt_warnings(action: Action) -> list[str]:
+def adopt_warnings(action: ActionBase) -> list[str]:
     notes = _notes(action.kind)
     if notes.adopted and not any(action.desired.get(f) for f in notes.adopted_unless):
         return [notes.adopted.format(address=action.address)]  # e.g. a key that was in the lost answer
     return []
 
 
-def update_warnings(action: Action) -> list[str]:
+def update_warnings(action: ActionBase) -> list[str]:
     """In-place changes that still break callers: every one that makes the server issue a new API key."""
     new_key = any(
         c.field == "api_key.rotation" or (c.field == "api_key.revoked" and c.new is False) for c in action.changes
@@ -197,12 +197,12 @@ def update_warnings(action: Action) -> list[str]:
     ]
 
 
-def recreate_warnings(action: Action) -> list[str]:
+def recreate_warnings(action: ActionBase) -> list[str]:
     text = _notes(action.kind).recreated
     return [text.format(address=action.address)] if text else []
 
 
-def cascade(target: str, target_action: Action, kind: str) -> Reason:
+def cascade(target: str, target_action: ActionBase, kind: str) -> Reason:
     what = "is replaced" if target_action.action.value == "replace" else "is created again"
     return Reason(code=R.DEPENDENCY_REPLACED, text=f"follows {target}: it {what}{_consequence(kind)}", follows=target)
 
@@ -272,19 +272,19 @@ def uncleared(address: str, item: Uncleared) -> tuple[str, str]:
     return summary, detail
 
 
-def texts(action: Action, sep: str = "; ") -> str:
+def texts(action: ActionBase, sep: str = "; ") -> str:
     """An action's reasons as one line of text."""
     return sep.join(r.text for r in action.reasons)
 
 
-def prevent_destroy_detail(action: Action) -> str:
+def prevent_destroy_detail(action: ActionBase) -> str:
     return (
         f"The plan would {action.action.value} it ({texts(action)}).\n"
         "Remove lifecycle.prevent_destroy first if you really mean it."
     )
 
 
-def protected_detail(action: Action, declared: bool) -> str:
+def protected_detail(action: ActionBase, declared: bool) -> str:
     what = f"The plan would {action.action.value} it ({texts(action)})."
     if action.action.value == "replace" and declared:
         # e.g. a data refresh retrains a protected predictor: the old one must lose its protection first

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from featrix_iac.model.secrets import REDACTED
@@ -111,7 +111,7 @@ def _refresh_only_summary(plan: Plan) -> str:
     return f"Drift: {n} object{'s' if n != 1 else ''} changed outside featrix."
 
 
-def render_drift(drift: list[Drift], style: Style = _plain, *, converge: bool = True) -> str:
+def render_drift(drift: Sequence[Drift], style: Style = _plain, *, converge: bool = True) -> str:
     tail = "; apply converges them (see the actions below):" if converge else ":"
     lines = ["Objects changed outside featrix (drift)" + tail]
     for d in sorted(drift, key=lambda d: d.address):

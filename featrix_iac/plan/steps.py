@@ -10,7 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from featrix_iac.plan.model import CREATE, FORGET, GATE, RECORD, RETIRE, TRAIN, Action, ActionType, Phase, Plan, Step
+from featrix_iac.plan.model import (
+    CREATE,
+    FORGET,
+    GATE,
+    RECORD,
+    RETIRE,
+    TRAIN,
+    ActionBase,
+    ActionType,
+    Phase,
+    Plan,
+    Step,
+)
 from featrix_iac.state import LockEntry, Lockfile
 
 if TYPE_CHECKING:
@@ -39,7 +51,7 @@ def always_first() -> set[str]:
 
 
 def create_before_destroy(
-    actions: Sequence[Action],
+    actions: Sequence[ActionBase],
     recorded: Mapping[str, Iterable[str]],
     first: set[str],
     dependents: Callable[[str], set[str]] | None = None,
@@ -51,7 +63,7 @@ def create_before_destroy(
     Dependents are the actions that depend on it now or did when the lockfile recorded them (`recorded`),
     plus `dependents(address)` (the planner's manifest graph).
     """
-    by_address: dict[str, Action] = {a.address: a for a in actions}
+    by_address: dict[str, ActionBase] = {a.address: a for a in actions}
     replaced = [a for a in actions if a.action is A.REPLACE]
     chosen: set[str] = {a.address for a in replaced if a.create_before_destroy or a.kind in first}
     below: dict[str, set[str]] = {a.address: set() for a in actions}
@@ -72,7 +84,7 @@ def create_before_destroy(
     return chosen
 
 
-def steps_for(action: Action, handler: Handler, entry: LockEntry | None) -> list[Step]:
+def steps_for(action: ActionBase, handler: Handler, entry: LockEntry | None) -> list[Step]:
     """The ordered steps of `action`, given its handler and its lockfile entry (None: none recorded)."""
     out: list[Step] = []
     if action.action in CREATE_SIDE:
@@ -82,7 +94,7 @@ def steps_for(action: Action, handler: Handler, entry: LockEntry | None) -> list
     return out
 
 
-def _main(action: Action, h: Handler, entry: LockEntry | None) -> list[str]:
+def _main(action: ActionBase, h: Handler, entry: LockEntry | None) -> list[str]:
     desired = dict(action.desired)
     if action.action is A.UPDATE:
         fields = [c.field for c in action.changes]
@@ -113,7 +125,7 @@ def _remaining(h: Handler, desired: dict[str, Any], entry: LockEntry | None) -> 
     ]
 
 
-def _destroy(action: Action, h: Handler, old: LockEntry | None) -> list[tuple[str, str]]:
+def _destroy(action: ActionBase, h: Handler, old: LockEntry | None) -> list[tuple[str, str]]:
     """(call, object) of the destroy half: the old object's delete calls, those of the replaced objects the
     entry still records, then what the lockfile does with the entry."""
     removing = action.action in (A.DELETE, A.RETIRE)
@@ -144,7 +156,7 @@ def _deletes(h: Handler, entry: LockEntry) -> list[tuple[str, str]]:
     return [(call, object_key(entry.ids)) for call in h.delete_steps(entry)]
 
 
-def _pending(action: Action, h: Handler, old: LockEntry | None, *, own: bool) -> list[tuple[str, str]]:
+def _pending(action: ActionBase, h: Handler, old: LockEntry | None, *, own: bool) -> list[tuple[str, str]]:
     """The delete calls of every replaced object left to delete: those the entry records, and (`own`) the one
     this replacement or promotion replaces."""
     records = [r for r in (old.retired if old is not None else []) if r.get("pending_delete")]
@@ -168,9 +180,8 @@ def decided(plan: Plan, lockfile: Lockfile, handlers: Mapping[str, Handler] | No
     cbd = create_before_destroy(plan.actions, recorded, always_first())
     actions = []
     for action in plan.actions:
-        action = action.model_copy(
-            update={"create_before_destroy": action.create_before_destroy or action.address in cbd}
-        )
-        steps = steps_for(action, handlers[action.kind], lockfile.resources.get(action.address))
-        actions.append(action.model_copy(update={"steps": steps}))
-    return plan.model_copy(update={"actions": actions})
+        draft = action.thaw()
+        draft.create_before_destroy = draft.create_before_destroy or draft.address in cbd
+        draft.steps = steps_for(draft, handlers[draft.kind], lockfile.resources.get(draft.address))
+        actions.append(draft.freeze())
+    return plan.model_copy(update={"actions": tuple(actions)})

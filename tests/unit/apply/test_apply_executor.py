@@ -216,8 +216,9 @@ def test_followups_and_in_place_updates_run_their_steps(tmp_path: Path) -> None:
         store_lock=(store, lock),
     )
     assert ("protect", FM) in log.calls and lock.entry(FM).protected
-    upd = action(FM, ActionType.UPDATE, desired={"size": 1, "deletion_protection": False, "secret": "sha256:x"})
-    upd.changes.append(FieldChange(field="deletion_protection", old=True, new=False))
+    unprotect = [FieldChange(field="deletion_protection", old=True, new=False)]
+    wanted = {"size": 1, "deletion_protection": False, "secret": "sha256:x"}
+    upd = action(FM, ActionType.UPDATE, desired=wanted, changes=unprotect)
     result, lock, _ = run(tmp_path, plan(upd), handlers(log), store_lock=(store, lock))
     assert result.done == [FM]
     assert lock.entry(FM).applied == {"size": 1, "deletion_protection": False} and lock.entry(FM).hashes == {
@@ -457,8 +458,10 @@ def test_the_applier_runs_the_plans_steps_and_never_asks_the_handler_which(tmp_p
         Step(call="shadow"),
         Step(call="record"),
     ]
-    upd = action(FM, ActionType.UPDATE, desired={"size": 1, "deletion_protection": False}, steps=recorded)
-    upd.changes.append(FieldChange(field="deletion_protection", old=True, new=False))  # the handler would "protect"
+    unprotect = [FieldChange(field="deletion_protection", old=True, new=False)]  # the handler would "protect"
+    upd = action(
+        FM, ActionType.UPDATE, desired={"size": 1, "deletion_protection": False}, steps=recorded, changes=unprotect
+    )
     gone = [Step(call="delete", phase=Phase.DESTROY, target=f"id=old-{EP}"), Step(call="forget", phase=Phase.DESTROY)]
     _seed(store, lock, {EP: ("endpoint", [], True)})  # protected: the handler would "unprotect" first
     p = plan(upd, action(EP, ActionType.DELETE, prior_ids={"id": f"old-{EP}"}, steps=gone))

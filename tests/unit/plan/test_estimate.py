@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from featrix_iac.plan.estimate import MIN_SECONDS, estimate, seconds_per_unit, totals
-from featrix_iac.plan.model import Action, ActionType
+from featrix_iac.plan.model import ActionDraft, ActionType
 from featrix_iac.state import LockEntry, Lockfile
 
 SUMMARY = {"file": "t.csv", "rows": 1000, "columns": {"a": "int", "b": "string", "c": "float", "id": "string"}}
 
 
-def _actions() -> list[Action]:
-    fm = Action(
+def _actions() -> list[ActionDraft]:
+    fm = ActionDraft(
         address="foundational_model.fm",
         kind="foundational_model",
         action=ActionType.REPLACE,
         desired={"data_summary": SUMMARY, "epochs": 10, "ignore_columns": ["id"]},
     )
     preds = [
-        Action(
+        ActionDraft(
             address=f"predictor.p{i}",
             kind="predictor",
             action=ActionType.CREATE,
@@ -26,7 +26,7 @@ def _actions() -> list[Action]:
         )
         for i in range(3)
     ]
-    endpoint = Action(address="endpoint.e", kind="endpoint", action=ActionType.UPDATE, depends_on=["predictor.p0"])
+    endpoint = ActionDraft(address="endpoint.e", kind="endpoint", action=ActionType.UPDATE, depends_on=["predictor.p0"])
     return [fm, *preds, endpoint]
 
 
@@ -63,7 +63,9 @@ def test_without_history_every_training_has_a_floor_and_no_data_means_no_estimat
     estimate(actions, desired, Lockfile(project="x"), {"foundational_model", "predictor"})
     assert all(a.estimate["training_seconds"] >= MIN_SECONDS for a in actions[:4] if a.estimate)
     assert all(a.estimate and a.estimate["calibrated_on"] == 0 for a in actions[:4])
-    bare = [Action(address="foundational_model.u", kind="foundational_model", action=ActionType.CREATE, desired={})]
+    bare = [
+        ActionDraft(address="foundational_model.u", kind="foundational_model", action=ActionType.CREATE, desired={})
+    ]
     estimate(bare, {}, Lockfile(project="x"), {"foundational_model"})
     assert bare[0].estimate is None and totals(bare) is None
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from featrix_iac.config import load_project
 from featrix_iac.graph import build_graph
@@ -134,10 +135,42 @@ def test_each_action_records_its_ordered_steps_per_phase(tmp_path: Path) -> None
     assert _steps(p, Phase.DESTROY) == ["retire"]  # the API cannot delete predictors
     assert _steps(e, Phase.MAIN) == ["shadow", "promote", "stop_shadowing", "record"] and e.phases() == [Phase.MAIN]
     assert e.calls(Phase.MAIN) == ["shadow", "promote", "stop_shadowing"]  # what the handler is asked to do
-    assert plan["foundational_model.new"].steps == []  # no-op: nothing to do, no node
+    assert plan["foundational_model.new"].steps == ()  # no-op: nothing to do, no node
 
 
 def test_plan_json_carries_the_steps(tmp_path: Path) -> None:
     data = json.loads(plan_json(_plan(tmp_path, applied_on="old", now_on="old", data="old2.csv")))
     endpoint = next(a for a in data["actions"] if a["address"] == "endpoint.e")
     assert [(s["call"], s["phase"]) for s in endpoint["steps"]][:2] == [("shadow", "main"), ("promote", "main")]
+
+
+def test_the_plan_is_frozen_once_the_planner_returns(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, applied_on="old", now_on="old", data="old2.csv")
+    action = _by_address(plan)["foundational_model.old"]
+    for obj, name, value in [
+        (plan, "warnings", ()),
+        (plan, "actions", ()),
+        (action, "action", A.NOOP),
+        (action, "create_before_destroy", False),
+        (action.reasons[0], "code", ReasonCode.NOTE),
+        (action.steps[0], "call", "x"),
+    ]:
+        with pytest.raises(ValidationError):
+            setattr(obj, name, value)
+    assert all(
+        isinstance(seq, tuple) for seq in (plan.actions, plan.drift, plan.warnings, action.reasons, action.steps)
+    )
+    with pytest.raises(AttributeError):
+        action.warnings.append("x")  # type: ignore[attr-defined]
+
+
+def test_steps_that_change_a_plan_build_a_new_one(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, applied_on="old", now_on="old", data="old2.csv")
+    noted = plan.with_warnings(["from refresh", *plan.warnings])
+    assert noted.warnings == tuple(sorted({"from refresh", *plan.warnings})) and "from refresh" not in plan.warnings
+    original = _by_address(plan)["foundational_model.old"]
+    draft = original.thaw()
+    draft.reasons.append(Reason(code=ReasonCode.NOTE, text="only in the draft"))
+    draft.desired["epochs"] = 99
+    assert draft.freeze().reasons[-1].text == "only in the draft"
+    assert all(r.text != "only in the draft" for r in original.reasons) and original.desired["epochs"] != 99

@@ -103,7 +103,7 @@ def test_apply_then_plan_is_empty_for_every_kind(example: str, unit_project: Pat
     lock = _applied(desired, graph)
     plan = make_plan(desired, lock, _live(lock), graph)
     assert [a.address for a in plan.changes()] == []
-    assert plan.drift == []
+    assert plan.drift == ()
     assert not plan.has_changes()
     if example == "unit":
         assert {a.kind for a in plan.actions} == set(HANDLERS)
@@ -172,7 +172,7 @@ def test_refresh_only_plans_no_action_but_reports_drift(unit_project: Path) -> N
     live = _live(lock)
     live["endpoint.e"] = None
     plan = make_plan(desired, lock, live, graph, refresh_only=True)
-    assert plan.actions == [] and plan.refresh_only
+    assert plan.actions == () and plan.refresh_only
     assert [(d.address, d.deleted) for d in plan.drift] == [("endpoint.e", True)]
     assert plan.has_changes()
     assert json.loads(plan.model_dump_json())["refresh_only"] is True

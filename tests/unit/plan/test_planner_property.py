@@ -136,4 +136,4 @@ def test_apply_converges_in_one_step(tmp_path: Path, first: Edits, second: Edits
         _simulate_apply(plan, lock, counter)
         again = make_plan(desired, lock, _live(lock), graph, allow_empty=True)
         assert [(a.address, a.action.value, a.reasons) for a in again.changes()] == []
-        assert again.drift == []
+        assert again.drift == ()

@@ -41,6 +41,13 @@ def _plan(fm: dict[str, Any] | None = None, pred: dict[str, Any] | None = None) 
     )
 
 
+def _with(plan: Plan, index: int, **update: Any) -> Plan:
+    """The plan with one action changed (plans are frozen: a new one)."""
+    actions = list(plan.actions)
+    actions[index] = actions[index].model_copy(update=update)
+    return plan.model_copy(update={"actions": tuple(actions)})
+
+
 def _staging(**fm_changes: Any) -> Lockfile:
     fm_applied = {**FM, "name": "penguins-staging", "user_metadata": {"team": "staging"}, **fm_changes}
     data = fm_applied.pop("data")
@@ -67,7 +74,7 @@ def _staging(**fm_changes: Any) -> Lockfile:
 
 def test_equal_configuration_and_data_promote_with_proof_and_no_training() -> None:
     plan = _plan()
-    promote(plan, _staging(), "staging", TRAINS)
+    plan = promote(plan, _staging(), "staging", TRAINS)
     fm, pred = plan.actions
     assert [fm.action, pred.action] == [ActionType.PROMOTE, ActionType.PROMOTE]
     assert pred.prior_ids == {"session_id": "s-1", "predictor_id": "p-1"}
@@ -91,16 +98,16 @@ def test_config_hash_ignores_what_environments_may_differ_in() -> None:
 
 def test_a_different_field_is_refused_by_name_and_its_dependents_train_too() -> None:
     plan = _plan(fm={**FM, "epochs": 4})
-    promote(plan, _staging(), "staging", TRAINS)
+    plan = promote(plan, _staging(), "staging", TRAINS)
     fm, pred = plan.actions
     assert fm.action is ActionType.CREATE and pred.action is ActionType.CREATE
-    assert fm.warnings == ["not promoted from staging: differs in epochs (3 in staging, 4 here)"]
+    assert fm.warnings == ("not promoted from staging: differs in epochs (3 in staging, 4 here)",)
     assert "foundational_model.penguins is not promoted" in pred.warnings[0]
 
 
 def test_different_data_is_refused() -> None:
     plan = _plan()
-    promote(plan, _staging(data="sha256:" + "cd" * 32), "staging", TRAINS)
+    plan = promote(plan, _staging(data="sha256:" + "cd" * 32), "staging", TRAINS)
     assert plan.actions[0].action is ActionType.CREATE
     assert "differs in data" in plan.actions[0].warnings[0]
 
@@ -109,13 +116,13 @@ def test_a_tainted_or_missing_source_is_refused() -> None:
     staging = _staging()
     staging.resources["foundational_model.penguins"].status = "tainted"
     plan = _plan()
-    promote(plan, staging, "staging", TRAINS)
-    assert plan.actions[0].warnings == ["not promoted from staging: it is tainted in staging's lockfile"]
+    plan = promote(plan, staging, "staging", TRAINS)
+    assert plan.actions[0].warnings == ("not promoted from staging: it is tainted in staging's lockfile",)
     plan = _plan()
-    promote(plan, Lockfile(server_url=URL), "staging", TRAINS)
-    assert plan.actions[0].warnings == [
-        "not promoted from staging: staging's lockfile has no foundational_model.penguins"
-    ]
+    plan = promote(plan, Lockfile(server_url=URL), "staging", TRAINS)
+    assert plan.actions[0].warnings == (
+        "not promoted from staging: staging's lockfile has no foundational_model.penguins",
+    )
 
 
 def test_another_server_is_refused() -> None:
@@ -135,12 +142,15 @@ def test_removing_a_borrowed_entry_says_it_is_only_forgotten() -> None:
         }
     )
     plan = _plan()
-    plan.actions = [Action(address="foundational_model.penguins", kind="foundational_model", action=ActionType.DELETE)]
-    note_borrowed(plan, lock)
+    gone = Action(address="foundational_model.penguins", kind="foundational_model", action=ActionType.DELETE)
+    plan = plan.model_copy(update={"actions": (gone,)})
+    plan = note_borrowed(plan, lock)
     assert "the object is staging's, so this environment only forgets it" in plan.actions[0].reasons[-1].text
-    plan.actions = [Action(address="foundational_model.penguins", kind="foundational_model", action=ActionType.CREATE)]
-    plan.drift = [Drift(address="foundational_model.penguins", deleted=True)]
-    note_borrowed(plan, lock)
+    again = Action(address="foundational_model.penguins", kind="foundational_model", action=ActionType.CREATE)
+    plan = plan.model_copy(
+        update={"actions": (again,), "drift": (Drift(address="foundational_model.penguins", deleted=True),)}
+    )
+    plan = note_borrowed(plan, lock)
     assert "deleted outside this environment" in plan.actions[0].reasons[-1].text
 
 
@@ -148,31 +158,52 @@ def test_an_object_gone_or_failed_on_the_server_is_refused_as_stale() -> None:
     from featrix_iac.resources.base import LiveObject
 
     plan = _plan()
-    promote(plan, _staging(), "staging", TRAINS, {"foundational_model.penguins": None})
+    plan = promote(plan, _staging(), "staging", TRAINS, {"foundational_model.penguins": None})
     assert plan.actions[0].action is ActionType.CREATE
     assert "staging's lockfile is stale: the object it records was deleted on the server" in plan.actions[0].warnings[0]
     plan = _plan()
     failed = LiveObject(ids={"session_id": "s-1"}, fields={}, status="failed")
-    promote(plan, _staging(), "staging", TRAINS, {"foundational_model.penguins": failed})
+    plan = promote(plan, _staging(), "staging", TRAINS, {"foundational_model.penguins": failed})
     assert "is failed on the server" in plan.actions[0].warnings[0]
 
 
 def test_candidates_are_the_source_entries_of_planned_trainings() -> None:
     plan = _plan()
-    plan.actions[1].action = ActionType.NOOP
+    plan = _with(plan, 1, action=ActionType.NOOP)
     assert list(candidates(plan, _staging(), TRAINS).resources) == ["foundational_model.penguins"]
 
 
 def test_a_replacement_is_promoted_and_deletes_its_own_old_object_after_dependents() -> None:
     plan = _plan()
-    for action in plan.actions:
-        action.action = ActionType.REPLACE
-        action.prior_ids = {"session_id": "prod-own"}
-    promote(plan, _staging(), "staging", TRAINS)
+    plan = _with(
+        _with(plan, 0, action=ActionType.REPLACE, prior_ids={"session_id": "prod-own"}),
+        1,
+        action=ActionType.REPLACE,
+        prior_ids={"session_id": "prod-own"},
+    )
+    own = Lockfile(
+        resources={
+            "foundational_model.penguins": LockEntry(
+                kind="foundational_model", status="ready", ids={"session_id": "prod-own"}
+            ),
+            "predictor.species": LockEntry(
+                kind="predictor", status="ready", ids={"session_id": "prod-own", "predictor_id": "p-own"}
+            ),
+        }
+    )
+    plan = promote(plan, _staging(), "staging", TRAINS, lockfile=own)
     fm, pred = plan.actions
     assert [fm.action, pred.action] == [ActionType.PROMOTE, ActionType.PROMOTE]
     assert fm.delete_replaced and pred.delete_replaced
     assert fm.prior_ids == {"session_id": "s-1"}
+    # its steps: record the borrowed object, then (destroy half) delete this environment's own old one
+    assert [(s.call, s.phase.value, s.target) for s in fm.steps] == [
+        ("record", "main", ""),
+        ("unprotect", "destroy", "session_id=prod-own"),
+        ("mark_for_deletion", "destroy", "session_id=prod-own"),
+        ("forget", "destroy", ""),
+    ]
+    assert [s.call for s in pred.steps] == ["record", "retire"]  # the API cannot delete predictors
 
 
 def _gated(status: str, accuracy: float, ids: dict[str, str] | None = None) -> dict[str, Any]:
@@ -190,7 +221,7 @@ def test_an_artifact_that_failed_a_gate_in_staging_is_refused() -> None:
     staging = _staging()
     staging.resources["predictor.species"].gate = _gated("waived", 0.5)
     plan = _plan()
-    promote(plan, staging, "staging", TRAINS)
+    plan = promote(plan, staging, "staging", TRAINS)
     assert plan.actions[1].action is ActionType.CREATE
     assert "failed a quality gate in staging (waived (--skip-gate))" in plan.actions[1].warnings[0]
 
@@ -199,13 +230,13 @@ def test_this_environments_gates_are_checked_on_stagings_metrics_and_shown_as_pr
     staging = _staging()
     staging.resources["predictor.species"].gate = _gated("passed", 0.93)
     plan = _plan()
-    plan.actions[1].gates = {"min_accuracy": 0.95}
-    promote(plan, staging, "staging", TRAINS)
+    plan = _with(plan, 1, gates={"min_accuracy": 0.95})
+    plan = promote(plan, staging, "staging", TRAINS)
     assert plan.actions[1].action is ActionType.CREATE
     assert "staging's recorded metrics fail this environment's gates: accuracy 0.93" in plan.actions[1].warnings[0]
     plan = _plan()
-    plan.actions[1].gates = {"min_accuracy": 0.9}
-    promote(plan, staging, "staging", TRAINS)
+    plan = _with(plan, 1, gates={"min_accuracy": 0.9})
+    plan = promote(plan, staging, "staging", TRAINS)
     assert plan.actions[1].action is ActionType.PROMOTE
     assert plan.actions[1].promotion is not None and plan.actions[1].promotion["metrics"] == {"accuracy": 0.93}
     assert plan.actions[1].reasons[1].text.endswith(", accuracy 0.93")
