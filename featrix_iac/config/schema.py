@@ -59,9 +59,9 @@ def _typed_overlays(defs: dict[str, Any]) -> None:
 
 
 def build_schema() -> dict[str, Any]:
-    from featrix_iac.model import Project
+    from featrix_iac.model.project import project_model
 
-    schema = Project.model_json_schema()
+    schema = project_model().model_json_schema()  # with every registered kind's section
     defs = schema.setdefault("$defs", {})
     for definition in [schema, *(d for name, d in defs.items() if name != "Environment")]:
         props = definition.get("properties", {})

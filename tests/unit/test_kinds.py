@@ -249,6 +249,15 @@ def test_a_toy_kind_needs_no_edit_elsewhere(toy_kinds: None) -> None:
     assert FACTS["widget"].section == "widgets"
 
 
+def test_a_toy_kind_has_its_section_in_the_manifest_schema(toy_kinds: None) -> None:
+    from featrix_iac.config.schema import build_include_schema, build_schema
+
+    schema = build_schema()
+    assert {"gadgets", "widgets", "predictors"} <= set(schema["properties"])
+    assert "widgets" in schema["$defs"]["Environment"]["properties"]
+    assert set(build_include_schema()["properties"]) >= {"gadgets", "widgets"}
+
+
 def test_unregistering_a_kind_forgets_it(toy_kinds: None) -> None:
     registry.unregister("widget")
     with pytest.raises(ValueError):
