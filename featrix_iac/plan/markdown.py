@@ -124,7 +124,7 @@ _TABLE_HEAD = "| Address | Action | Reason |\n|---|---|---|"
 def _build(plan: Plan) -> _Doc:
     changes = sorted(plan.changes(), key=lambda a: (_ORDER[a.action], a.address))
     summary = f"**{_inline(plan.summary_line())}**"
-    unchanged = len(plan.actions) - len(plan.changes())
+    unchanged = plan.summary.unchanged
     if unchanged:
         summary += f" {unchanged} resource{'s' if unchanged != 1 else ''} unchanged."
     head = [marker(plan), _title(plan), ""]

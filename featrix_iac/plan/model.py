@@ -11,7 +11,7 @@ from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from featrix_iac.addresses import Address
 
@@ -217,6 +217,19 @@ class Drift(_Data):
     changes: tuple[FieldChange, ...] = ()
 
 
+class PlanSummary(_Data):
+    """What a plan does, counted once from its actions: every view (text, Markdown, JSON) reads these."""
+
+    add: int = 0  # create, adopt, promote
+    change: int = 0  # update in place
+    replace: int = 0
+    destroy: int = 0  # delete
+    retire: int = 0
+    promote: int = 0  # of `add`: promoted instead of trained
+    trainings: int = 0  # the creates and replacements that train (those with an estimate)
+    unchanged: int = 0
+
+
 class Plan(_Data):
     format_version: int = PLAN_FORMAT_VERSION
     tool_version: str
@@ -230,6 +243,29 @@ class Plan(_Data):
     warnings: tuple[str, ...] = ()
     refresh_only: bool = False
     estimate: dict[str, float] | None = None  # {training_seconds, critical_path_seconds} of the trainings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _derived(cls, value: Any) -> Any:
+        """`summary` is derived from the actions: a plan read back (a saved plan) counts again."""
+        if isinstance(value, dict) and "summary" in value:
+            value = {k: v for k, v in value.items() if k != "summary"}
+        return value
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def summary(self) -> PlanSummary:
+        c = self.counts()
+        return PlanSummary(
+            add=c["create"] + c["adopt"] + c["promote"],
+            change=c["update"],
+            replace=c["replace"],
+            destroy=c["delete"],
+            retire=c["retire"],
+            promote=c["promote"],
+            trainings=sum(1 for a in self.actions if a.action in TRAINING and a.estimate),
+            unchanged=c["no-op"],
+        )
 
     def with_warnings(self, notes: Iterable[str]) -> Plan:
         """This plan with more plan-level warnings (e.g. from refresh): a new plan, sorted, without repeats."""
@@ -248,12 +284,10 @@ class Plan(_Data):
         return c
 
     def summary_line(self) -> str:
-        c = self.counts()
-        add = c["create"] + c["adopt"] + c["promote"]
-        line = f"Plan: {add} to add, {c['update']} to change, {c['replace']} to replace, {c['delete']} to destroy."
-        if c["retire"]:
-            line = line[:-1] + f", {c['retire']} to retire."
-        if c["promote"]:
-            trainings = sum(1 for a in self.actions if a.action in TRAINING and a.estimate)
-            line += f" {trainings} training{'' if trainings == 1 else 's'} ({c['promote']} promoted)."
+        s = self.summary
+        line = f"Plan: {s.add} to add, {s.change} to change, {s.replace} to replace, {s.destroy} to destroy."
+        if s.retire:
+            line = line[:-1] + f", {s.retire} to retire."
+        if s.promote:
+            line += f" {s.trainings} training{'' if s.trainings == 1 else 's'} ({s.promote} promoted)."
         return line

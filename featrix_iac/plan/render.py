@@ -97,7 +97,7 @@ def _minutes(seconds: float) -> str:
 
 
 def _no_changes(plan: Plan) -> str:
-    n = len(plan.actions)
+    n = plan.summary.unchanged
     tail = f" ({n} resource{'s' if n != 1 else ''} up to date)" if n else ""
     if plan.drift:
         return f"No changes to the manifests' resources{tail}; only the drift above."

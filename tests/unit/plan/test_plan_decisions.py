@@ -174,3 +174,14 @@ def test_steps_that_change_a_plan_build_a_new_one(tmp_path: Path) -> None:
     draft.desired["epochs"] = 99
     assert draft.freeze().reasons[-1].text == "only in the draft"
     assert all(r.text != "only in the draft" for r in original.reasons) and original.desired["epochs"] != 99
+
+
+def test_views_count_from_the_plans_summary_and_json_carries_it(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, applied_on="old", now_on="old", data="old2.csv")
+    summary = plan.summary
+    assert (summary.add, summary.change, summary.replace, summary.destroy, summary.unchanged) == (0, 1, 2, 0, 1)
+    assert plan.summary_line() == "Plan: 0 to add, 1 to change, 2 to replace, 0 to destroy."
+    data = json.loads(plan_json(plan))
+    assert data["summary"]["replace"] == 2 and data["summary"]["trainings"] == summary.trainings
+    data["summary"]["replace"] = 99  # derived, never trusted: a plan read back counts its actions again
+    assert Plan.model_validate(data).summary == summary
