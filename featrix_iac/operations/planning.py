@@ -53,6 +53,17 @@ def fingerprints_of(desired: DesiredState) -> dict[str, str]:
     return out
 
 
+def sources_of(loaded: LoadedProject) -> Callable[[str, tuple[str, ...]], Any]:
+    """(address, field path) -> file:line:col of the value in the manifests (or its nearest written ancestor)."""
+    from featrix_iac.addresses import SECTION_OF_KIND, Address
+
+    def source_of(address: str, path: tuple[str, ...]) -> Any:
+        addr = Address.parse(address)
+        return loaded.source(SECTION_OF_KIND[addr.kind], addr.key, *path)
+
+    return source_of
+
+
 @collector_paused()
 def make_plan_with(
     session: Session,
@@ -68,8 +79,8 @@ def make_plan_with(
     promote_from: str | None = None,
 ) -> PlanResult:
     """Refresh (the only I/O) and run the pure planner (then promotion from `promote_from`'s lockfile)."""
-    from featrix_iac.addresses import SECTION_OF_KIND, Address
     from featrix_iac.plan.planner import make_plan
+    from featrix_iac.plan.served import check_served
     from featrix_iac.plan.refresh import refresh
 
     loaded = session.loaded
@@ -84,10 +95,7 @@ def make_plan_with(
         destroy=destroy,
     )
 
-    def source_of(address: str, path: tuple[str, ...]) -> Any:
-        addr = Address.parse(address)
-        return loaded.source(SECTION_OF_KIND[addr.kind], addr.key, *path)
-
+    source_of = sources_of(loaded)
     plan = make_plan(
         desired,
         lockfile,
@@ -104,6 +112,8 @@ def make_plan_with(
         source_of=source_of,
     )
     plan = _promotion(session, client, plan, lockfile, promote_from)
+    if not refresh_only:
+        check_served(client, plan, lockfile, source_of=lambda address: source_of(address, ()))
     warnings = list(seen.warnings)
     if lockfile.server_url and lockfile.server_url != server_url and lockfile.resources:
         warnings.append(

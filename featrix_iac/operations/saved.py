@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from featrix_iac.operations.collector import collector_paused
-from featrix_iac.operations.planning import PlanResult, desired_of, fingerprints_of
+from featrix_iac.operations.planning import PlanResult, desired_of, fingerprints_of, sources_of
 from featrix_iac.operations.session import connect, open_session
 from featrix_iac.plan.model import Plan
+from featrix_iac.plan.served import check_served
 from featrix_iac.plan.planfile import SavedPlan, check_fresh, manifest_digest, read_planfile, write_planfile
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ def apply_saved(
         if on_checked is not None:
             on_checked(saved.plan)
         with connect(session.loaded) as (client, _url):
+            # what another environment started serving since the plan was made is never deleted
+            check_served(client, saved.plan, lockfile, source_of=lambda a: sources_of(session.loaded)(a, ()))
             result = run_apply(session, client, current, observer, parallelism, interrupt, limits, skip_gates)
         return ApplyOutcome(current, approved=True, result=result)
 

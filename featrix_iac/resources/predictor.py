@@ -204,7 +204,7 @@ class PredictorHandler(Handler):
         if is_replayed(doc):
             raise CannotTell(f"session {sid} answered with a replayed (stale) document, which confirms nothing")
         wanted = (probe.desired.get("target_column"), _wire_type(str(probe.desired.get("type"))))
-        fits = [r for r in _training_records(doc) if (r["target"], r["type"] or wanted[1]) == wanted]
+        fits = [r for r in training_records(doc) if (r["target"], r["type"] or wanted[1]) == wanted]
         fits = [
             r for r in fits if r["predictor_id"] not in probe.known and started_after(r["created_at"], probe.started)
         ]
@@ -378,7 +378,7 @@ def _wire_type(kind: str) -> str:
     return "scalar" if kind == "regressor" else "set"
 
 
-def _training_records(doc: dict[str, Any]) -> list[dict[str, str]]:
+def training_records(doc: dict[str, Any]) -> list[dict[str, str]]:
     """One record per predictor training in a session document: job_plan entries, then jobs not in it."""
     out: dict[str, dict[str, str]] = {}
     queued: list[dict[str, str]] = []

@@ -1,6 +1,7 @@
 """Promotion end to end: apply staging, then `apply -e prod --promote-from staging` trains nothing and serves
 staging's predictor; a predictor configured differently in prod trains alone; prod's destroy only forgets;
-an artifact deleted under staging is drift in prod and refused for promotion as stale."""
+an artifact deleted under staging is drift in prod and refused for promotion as stale; staging cannot delete
+what prod serves."""
 
 from __future__ import annotations
 
@@ -144,6 +145,29 @@ def test_prods_own_models_are_replaced_by_promotion_and_deleted(cli: Any, server
     with httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30) as api:
         assert api.get(f"/compute/session/{own['ids']['session_id']}").status_code == 404  # prod's own is gone
     r = cli("plan", "-e", "prod", "--detailed-exitcode")
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_staging_cannot_delete_what_prod_serves(cli: Any, server: Any, staged: int) -> None:
+    write(cli, server)
+    cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
+    prod_endpoint = lock(cli.project, "prod")["resources"]["endpoint.species_api"]["ids"]["endpoint_id"]
+    for command in (("destroy", "-e", "staging", "--auto-approve"), ("plan", "-e", "staging", "--destroy")):
+        r = cli(*command)
+        assert r.returncode == 1, r.stdout + r.stderr
+        assert "Error: foundational_model.penguins cannot be deleted: an endpoint this environment does not" in r.stderr
+        assert f"endpoint 'species-prod' ({prod_endpoint}) serves predictor" in r.stderr, r.stderr
+        assert "featrix.yaml:" in r.stderr and "without --promote-from" in r.stderr, r.stderr
+        assert "Traceback" not in r.stderr
+    cli.write(cli.project.joinpath("featrix.yaml").read_text(encoding="utf-8").replace("epochs: 2", "epochs: 3"))
+    r = cli("plan", "-e", "staging")  # a retrain would delete the old session once the new one is trained
+    assert r.returncode == 1 and "foundational_model.penguins cannot be deleted" in r.stderr, r.stdout + r.stderr
+    write(cli, server)
+    staging = lock(cli.project, "staging")["resources"]
+    assert all(e["status"] == "ready" for e in staging.values())  # nothing of staging was deleted
+    predict(cli, server, "prod")
+    cli.ok("destroy", "-e", "prod", "--auto-approve")  # prod only forgets; staging may go again
+    r = cli("plan", "-e", "staging", "--destroy")
     assert r.returncode == 0, r.stdout + r.stderr
 
 
