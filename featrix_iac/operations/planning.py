@@ -80,8 +80,8 @@ def make_plan_with(
 ) -> PlanResult:
     """Refresh (the only I/O) and run the pure planner (then promotion from `promote_from`'s lockfile)."""
     from featrix_iac.plan.planner import make_plan
-    from featrix_iac.plan.served import check_served
     from featrix_iac.plan.refresh import refresh
+    from featrix_iac.plan.served import check_served
 
     loaded = session.loaded
     desired = desired_of(session)

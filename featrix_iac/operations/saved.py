@@ -10,8 +10,8 @@ from featrix_iac.operations.collector import collector_paused
 from featrix_iac.operations.planning import PlanResult, desired_of, fingerprints_of, sources_of
 from featrix_iac.operations.session import connect, open_session
 from featrix_iac.plan.model import Plan
-from featrix_iac.plan.served import check_served
 from featrix_iac.plan.planfile import SavedPlan, check_fresh, manifest_digest, read_planfile, write_planfile
+from featrix_iac.plan.served import check_served
 
 if TYPE_CHECKING:
     from featrix_iac.operations.applying import ApplyOutcome, Interrupt, Observer

@@ -55,7 +55,8 @@ def served_in(client: FeatrixClient, session_ids: Iterable[str]) -> dict[str, li
 def _uses(doc: dict[str, Any]) -> list[tuple[str, str]]:
     """(predictor id, role) of an endpoint object: its serving predictor and its shadows."""
     out = [(str(doc["serving_predictor_id"]), "serves")] if doc.get("serving_predictor_id") else []
-    plan = doc.get("plan") if isinstance(doc.get("plan"), dict) else {}
+    plan = doc.get("plan")
+    plan = plan if isinstance(plan, dict) else {}
     for shadow in plan.get("shadows") or []:
         if isinstance(shadow, dict) and shadow.get("neural_function_id"):
             out.append((str(shadow["neural_function_id"]), "shadows"))
