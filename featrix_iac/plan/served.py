@@ -23,16 +23,18 @@ WAY_OUT = (
 
 
 def deleted_sessions(plan: Plan, handlers: Mapping[str, Handler]) -> dict[str, str]:
-    """{session id: address} of every session the plan's destroy steps delete (a kind that owns its session)."""
+    """{session id: address} of every session the plan's destroy steps delete, with what lives in it."""
     out: dict[str, str] = {}
     for action in plan.actions:
         handler = handlers.get(action.kind)
-        if not getattr(handler, "owns_session", False):  # (a kind may declare no handler)
+        # a kind whose delete takes what lives in it (a model's session: its predictors) - Handler.owns_recorded
+        if not getattr(handler, "owns_recorded", False):
             continue
+        id_field = getattr(handler, "id_field", "")
         for step in action.steps:
             ids = dict(p.split("=", 1) for p in step.target.split(",") if "=" in p)
-            if step.phase is Phase.DESTROY and ids.get("session_id"):
-                out.setdefault(ids["session_id"], action.address)
+            if step.phase is Phase.DESTROY and ids.get(id_field):
+                out.setdefault(ids[id_field], action.address)
     return out
 
 
