@@ -196,6 +196,9 @@ class Action(ActionBase):
         return ActionDraft(**copy.deepcopy(dict(self)))
 
 
+SEQUENCES = ("reasons", "changes", "depends_on", "warnings", "steps")  # tuples in an Action, lists in a draft
+
+
 class ActionDraft(ActionBase):
     """An action while the planner builds it; `freeze()` makes the plan's Action."""
 
@@ -206,7 +209,11 @@ class ActionDraft(ActionBase):
     steps: list[Step] = Field(default_factory=list)
 
     def freeze(self) -> Action:
-        return Action(**dict(self))
+        """The frozen action (its fields were validated as the draft was built; sequences become tuples)."""
+        fields = dict(self.__dict__)
+        for name in SEQUENCES:
+            fields[name] = tuple(fields[name])
+        return Action.model_construct(**fields)
 
 
 class Drift(_Data):
