@@ -17,7 +17,7 @@ from featrix_iac.cli.output import color_enabled, err, out
 from featrix_iac.diagnostics import fail
 
 if TYPE_CHECKING:
-    from featrix_iac.operations import PlanResult, QualityResult
+    from featrix_iac.operations import PlanResult, QualityResult, RetryEvent
     from featrix_iac.operations.applying import ApplyOutcome, Interrupt
     from featrix_iac.operations.views import Plan
 
@@ -52,9 +52,9 @@ def _color() -> bool:
     return color_enabled() and sys.stdout.isatty()
 
 
-def _on_retry(event: Any) -> None:
+def _on_retry(event: RetryEvent) -> None:
     """The server asked us to wait (full queue, node upgrading, 5xx on a safe read): say so, once per wait."""
-    status = f" (HTTP {event.status})" if getattr(event, "status", None) else ""
+    status = f" (HTTP {event.status})" if event.status else ""
     err(
         f"Waiting {event.delay:.0f}s before retrying {event.method} {event.path}: "
         f"{event.rule.replace('_', ' ')}{status}, attempt {event.attempt}"

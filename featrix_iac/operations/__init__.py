@@ -6,6 +6,8 @@ come back as data, failures are DiagnosticsError. What only apply needs (applyin
 imported by its own module name, so that commands which do not apply start fast.
 """
 
+from typing import TYPE_CHECKING
+
 from featrix_iac.addresses import is_address
 from featrix_iac.config import LoadedProject, find_project_root
 from featrix_iac.model.secrets import REDACTED
@@ -29,6 +31,9 @@ from featrix_iac.operations.reading import (
     state_show,
 )
 from featrix_iac.operations.session import LOCAL, Session, connect, load, open_session
+
+if TYPE_CHECKING:  # the client (httpx) is imported only by the commands that talk to a server
+    from featrix_iac.client import RetryEvent as RetryEvent
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
 from featrix_iac.operations.team_state import state_history, state_migrate, state_pull, state_push
 from featrix_iac.resources.gates import describe as gate_words
