@@ -8,6 +8,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from featrix_iac import clock
 from featrix_iac.addresses import Address
 from featrix_iac.apply.events import Interrupt, NullObserver, Observer
 from featrix_iac.apply.executor import NodeSkipped, critical_path, run_dag
@@ -25,8 +26,8 @@ from featrix_iac.client import (
 )
 from featrix_iac.diagnostics import DiagnosticsError, fail
 from featrix_iac.plan.model import Action, ActionType, Phase, Plan
-from featrix_iac.plan.steps import object_key
-from featrix_iac.resources import gates
+from featrix_iac.plan.steps import begins_retirement, object_key
+from featrix_iac.resources import gates, retirement
 from featrix_iac.resources.base import (
     CannotTell,
     CreateFailed,
@@ -535,6 +536,7 @@ class _Applier:
                 "hashes": hashes,
                 "protected": bool(action.desired.get("deletion_protection")),
                 "depends_on": sorted(action.depends_on),
+                "retiring": None,  # declared and applied: not retiring (any more)
             },
         )
         self._save(action.address, final)
@@ -561,6 +563,9 @@ class _Applier:
             if removing or self.lock.entry(address) == old:  # (a replacement made first already overwrote it)
                 self._save(address, None)
             return
+        if old is not None and begins_retirement(action, h):
+            self._begin_retirement(action, h, old)
+            return
         if not removing and (
             (action.action is ActionType.REPLACE and action.create_before_destroy) or action.delete_replaced
         ):
@@ -584,6 +589,24 @@ class _Applier:
         self._save(address, None)
         if h.owns_recorded and ids.get(h.id_field):
             self._forget_retired_on(h.id_field, ids[h.id_field])
+
+    def _begin_retirement(self, action: Action, h: Handler, old: LockEntry) -> None:
+        """lifecycle.retire: deprecate the object (its kind's retire calls) until now + deprecate_for, and record
+        the retirement; a later plan deletes it once expired and unused (resources/retirement.py)."""
+        record = retirement.begin(action.address, old.applied[retirement.FIELD], clock.now())
+        op = Operation(
+            address=action.address,
+            key=action.address.key,
+            resource=None,
+            desired={**old.applied, "deprecation": retirement.deprecation(record)},
+            entry=old,
+            refs=dict(self.lock.resources),
+            root=self.root,
+        )
+        for step in action.calls(Phase.DESTROY, object_key(old.ids)):
+            h.update(self.client, op, step)
+        current = self.lock.entry(action.address) or old
+        self._save(action.address, current.model_copy(deep=True, update={"retiring": record}))
 
     def _release_replaced(self, action: Action, h: Handler, address: str, entry: LockEntry) -> None:
         """Retiring an entry also runs the retire steps (lifting deletion protection) for the older objects it

@@ -73,6 +73,8 @@ def state_list_cmd(env: str | None, as_json: bool) -> None:
         status = "" if entry.status == "ready" else f"  ({entry.status})"
         if entry.status == "retired":
             status = f"  (retired: {operations.RETIRED_NOTE})"
+        elif entry.retiring:  # lifecycle.retire begun: deleted by an apply once expired and unused
+            status = f"  (retiring: expires {entry.retiring.get('expires_at')})"
         out(f"{address}{status}")
         for record in entry.retired:  # replaced objects it still records
             what = ", ".join(f"{k} {v}" for k, v in sorted(record.items()) if k not in ("reason", "pending_delete"))
@@ -95,7 +97,19 @@ def state_show_cmd(env: str | None, address: str, as_json: bool) -> None:
     out(f"# {address}")
     if data.get("status") == "retired":
         out(f"# retired: {operations.RETIRED_NOTE}")
-    keys = ("kind", "status", "ids", "outputs", "applied", "hashes", "secrets", "depends_on", "protected", "retired")
+    keys = (
+        "kind",
+        "status",
+        "ids",
+        "outputs",
+        "applied",
+        "hashes",
+        "secrets",
+        "depends_on",
+        "protected",
+        "retired",
+        "retiring",
+    )
     for key in keys:
         value = data.get(key)
         if value in (None, {}, []):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -15,6 +15,43 @@ from featrix_iac.model.base import Strict, is_http_url, is_url, sensitive
 Priority = Literal["urgent", "regular", "low", "qa"]
 # sent only with an upload: FeatrixSphere.create_foundational_model passes none of them to the URL create
 UPLOAD_ONLY = ("time_column", "sequential_timestamp_col", "sequential_entity_id_col", "sequential_rolling_windows")
+
+
+DURATION = r"^\s*\d+\s*[dhw]\s*$"  # 30d, 12h, 2w
+DURATION_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def duration_seconds(text: str) -> int:
+    """`30d` -> 2592000 (units h, d, w), for lifecycle.retire.deprecate_for."""
+    text = text.strip()
+    return int(text[:-1].strip()) * DURATION_SECONDS[text[-1]]
+
+
+class Retire(Strict):
+    """Removing the resource from the manifest deprecates it first and deletes it only on a later apply."""
+
+    deprecate_for: str = Field(
+        pattern=DURATION,
+        description="How long it stays deprecated before it may be deleted, and how long it must have gone "
+        "unused (endpoint stats' last_used_at) before it is: e.g. 30d, 12h, 2w.",
+    )
+    warning_message: str | None = Field(
+        None, min_length=1, description="The deprecation's warning (foundational models); a default says when it goes."
+    )
+
+    @field_validator("deprecate_for")
+    @classmethod
+    def _positive(cls, v: str) -> str:
+        if duration_seconds(v) <= 0:
+            raise ValueError("deprecate_for must be longer than 0")
+        return v.replace(" ", "")
+
+    def recorded(self) -> dict[str, Any]:
+        """The policy as the lockfile keeps it (it must outlive the manifest block it was declared in)."""
+        out: dict[str, Any] = {"deprecate_for": self.deprecate_for, "seconds": duration_seconds(self.deprecate_for)}
+        if self.warning_message:
+            out["warning_message"] = self.warning_message
+        return out
 
 
 class Lifecycle(Strict):
@@ -32,6 +69,11 @@ class Lifecycle(Strict):
         "content",
         description="Foundational models: which data change retrains: any (content), a column or type change "
         "(schema), or none (never; the plan still shows the change).",
+    )
+    retire: Retire | None = Field(
+        None,
+        description="Foundational models and endpoints: once removed from the manifest, deprecate it and delete "
+        "it only on a later apply, after deprecate_for has passed and it has gone unused that long.",
     )
 
 
@@ -87,6 +129,8 @@ class Webhooks(Strict):
 class Resource(Strict):
     """Fields every resource kind has."""
 
+    RETIRABLE: ClassVar[bool] = False  # lifecycle.retire allowed (deprecate, then delete once unused)
+
     depends_on: list[str] = Field(
         default_factory=list, description="Extra ordering: addresses (kind.key) that must be applied first."
     )
@@ -96,6 +140,12 @@ class Resource(Strict):
     def _retrain_on_data_only(self) -> Resource:
         if self.lifecycle.retrain_on != "content" and "data" not in type(self).model_fields:
             raise ValueError("lifecycle.retrain_on applies only to resources trained on data (foundational models)")
+        return self
+
+    @model_validator(mode="after")
+    def _retire_retirable_only(self) -> Resource:
+        if self.lifecycle.retire is not None and not self.RETIRABLE:
+            raise ValueError("lifecycle.retire applies only to foundational models and endpoints")
         return self
 
     @model_validator(mode="after")
@@ -116,6 +166,8 @@ class Resource(Strict):
 
 class FoundationalModel(Resource):
     """A foundational model (embedding space, a Featrix session) trained on a table."""
+
+    RETIRABLE: ClassVar[bool] = True
 
     data: str = Field(
         description="Training table: a path relative to the manifest (CSV, CSV.gz, Parquet, JSON) or a URL."
@@ -334,6 +386,8 @@ class SmokeCheck(Strict):
 
 class Endpoint(Resource):
     """A named API endpoint serving one predictor, called with its own API key."""
+
+    RETIRABLE: ClassVar[bool] = True
 
     predictor: str = Field(description="Key of the predictor it serves (a change moves it by shadow → promote).")
     name: str | None = Field(

@@ -67,6 +67,9 @@ class ReasonCode(str, Enum):
     PROMOTE = "promote"  # another environment's trained artifact is taken instead of training
     PROMOTION_PROOF = "promotion_proof"  # what proves the promoted artifact equal
     BORROWED = "borrowed"  # another environment's object: only forgotten here
+    RETIRING = "retiring"  # removed under lifecycle.retire: deprecated now, deleted on a later apply
+    RETIREMENT_DUE = "retirement_due"  # a retirement expired and the object went unused long enough: deleted
+    RETIRE_POLICY = "retire_policy"  # lifecycle.retire changed: only the lockfile records it
     NOTE = "note"  # a reason given as plain text (no code of its own)
 
 
@@ -107,7 +110,8 @@ GATE = "check_gates"
 RECORD = "record"  # the lockfile records the object as ready, with what was applied
 FORGET = "forget"  # the lockfile forgets the entry (or the replaced objects it recorded)
 RETIRE = "retire"  # the lockfile keeps the object as retired (the API cannot delete it)
-OWN_STEPS = frozenset({CREATE, TRAIN, GATE, RECORD, FORGET, RETIRE})
+BEGIN_RETIREMENT = "begin_retirement"  # lifecycle.retire: the lockfile records the retirement and its expiration
+OWN_STEPS = frozenset({CREATE, TRAIN, GATE, RECORD, FORGET, RETIRE, BEGIN_RETIREMENT})
 
 
 class Step(_Data):

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from featrix_iac import __version__
+from featrix_iac import __version__, clock
 from featrix_iac.addresses import Address
 from featrix_iac.diagnostics import Diagnostics, DiagnosticsError, Source, fail
 from featrix_iac.graph import ResourceGraph, reference_fields
@@ -25,6 +26,7 @@ from featrix_iac.plan.differ import (
 )
 from featrix_iac.plan.estimate import totals as training_totals
 from featrix_iac.plan.model import CASCADES, ActionDraft, ActionType, Drift, FieldChange, Plan, Reason, ReasonCode
+from featrix_iac.resources import retirement
 from featrix_iac.resources.base import Change, FieldRule, Handler, LiveObject
 from featrix_iac.resources.desired import DesiredState
 from featrix_iac.state import LockEntry, Lockfile
@@ -52,6 +54,7 @@ class _State:
     renewed: set[str] = field(default_factory=set)  # addresses whose server ids change (dependents follow)
     uncleared: dict[str, list[Uncleared]] = field(default_factory=dict)  # set-only fields the plan would clear
     indexed: dict[str, RuleIndex] = field(default_factory=dict)
+    now: datetime | None = None  # the time retirements are judged at (clock.now(): FEATRIX_NOW in tests)
 
     def kind_rules(self, kind: str) -> RuleIndex:
         """A kind's rules by field name (indexed once per plan)."""
@@ -102,14 +105,16 @@ def make_plan(
     source_of: SourceOf | None = None,
     trains: set[str] | None = None,
     handlers: Mapping[str, Handler] | None = None,
+    now: datetime | None = None,
 ) -> Plan:
     """The plan that takes the server from `live` (recorded in `lockfile`) to `desired`. Pure: no I/O.
 
     Raises DiagnosticsError for what must be refused at plan time: deleting or replacing a protected
     resource (deletion protection recorded in the lockfile, or lifecycle.prevent_destroy), an empty
-    manifest against a non-empty lockfile (unless allow_empty), an unknown --target.
+    manifest against a non-empty lockfile (unless allow_empty), an unknown --target. `now` (default: the
+    clock) is the time retirements (lifecycle.retire) are judged at.
     """
-    st = _State(desired, lockfile, live, graph, rules or default_rules(), found or {})
+    st = _State(desired, lockfile, live, graph, rules or default_rules(), found or {}, now=now or clock.now())
     wanted = {} if destroy else dict(desired)
     _guard_empty(st, wanted, allow_empty or destroy)
     _check_targets(st, list(targets))
@@ -119,7 +124,9 @@ def make_plan(
     _cascade(st, wanted)
     _finish_replacements(st)
     deletable = deletable if deletable is not None else deletable_kinds()
-    _plan_removals(st, wanted, deletable, destroy)
+    handlers = handlers if handlers is not None else default_handlers()
+    _plan_removals(st, wanted, deletable, destroy, {k: h.reports_use for k, h in handlers.items()})
+    _hold_retirements(st)
     _set_dependencies(st)
     _suggest_moves(st)
     actions = _select(st, list(targets))
@@ -130,7 +137,7 @@ def make_plan(
     _guard_destroy(st, actions, source_of, diags)
     _estimate(st, actions, trains)
     _gates(st, actions)
-    _steps(st, actions, handlers if handlers is not None else default_handlers())
+    _steps(st, actions, handlers)
     return Plan(
         tool_version=__version__,
         project=project or lockfile.project,
@@ -403,6 +410,23 @@ def _existing(
         action.warnings += why.update_warnings(action)
     elif diff.drift:  # the server moved to what the manifest now says: no call, but the lockfile must learn it
         action.action, action.reasons = A.UPDATE, [why.drift_accepted([c.field for c in diff.drift])]
+    _retire_policy(action, entry, wanted, prior)
+
+
+def _retire_policy(action: ActionDraft, entry: LockEntry, wanted: dict[str, Any], prior: dict[str, Any]) -> None:
+    """lifecycle.retire must be in the lockfile before the block goes: a changed policy makes an update that
+    only records it (no API call); never diffed as a field of the object. Declared again while retiring: the
+    retirement ends (a foundational model's deprecation stays: the API cannot clear it)."""
+    if action.action not in (A.NOOP, A.UPDATE):
+        return
+    if entry.retiring is not None:
+        action.action = A.UPDATE
+        action.reasons.append(why.retirement_cancelled(action.address, entry.retiring))
+    old, new = prior.get(retirement.FIELD), wanted.get(retirement.FIELD)
+    if not same(old or None, new or None):
+        action.action = A.UPDATE
+        action.changes.append(FieldChange(field=retirement.FIELD, old=old, new=new))
+        action.reasons.append(why.retire_policy(new))
 
 
 def _gates(st: _State, actions: list[ActionDraft]) -> None:
@@ -553,13 +577,18 @@ def _steps(st: _State, actions: list[ActionDraft], handlers: Mapping[str, Handle
 # -- removals --------------------------------------------------------------------------------------------
 
 
-def _plan_removals(st: _State, wanted: DesiredState, deletable: set[str], destroy: bool) -> None:
+def _plan_removals(
+    st: _State, wanted: DesiredState, deletable: set[str], destroy: bool, reports_use: Mapping[str, bool]
+) -> None:
     for address, entry in sorted(st.managed().items()):
         if address in wanted:
             continue
         gone = st.live.get(address, MISSING) is None
         kind = entry.kind
         retire = kind not in deletable
+        if not destroy and not gone and not retire and entry.status == "ready" and _retires(entry):
+            st.actions[address] = _retirement(st, Address.parse(address), entry, reports_use.get(kind, False))
+            continue
         # an entry left "creating" without ids whose object refresh found by its creation tag: ours, so it goes too
         found = st.found.get(address) if entry.status == "creating" and not entry.ids else None
         ids = dict(entry.ids or found or {})
@@ -580,6 +609,63 @@ def _plan_removals(st: _State, wanted: DesiredState, deletable: set[str], destro
         if gone:
             st.drift[address] = Drift(address=address, deleted=True)
         st.actions[address] = action
+
+
+def _retires(entry: LockEntry) -> bool:
+    """Declared with lifecycle.retire when last applied, or its retirement already begun."""
+    return bool(entry.applied.get(retirement.FIELD)) or entry.retiring is not None
+
+
+def _retirement(st: _State, address: Address, entry: LockEntry, reported: bool) -> ActionDraft:
+    """lifecycle.retire: begin the retirement (deprecate), wait (a no-op saying where it stands), or delete it
+    once due (expired, and unused for the window)."""
+    action = ActionDraft(address=address, kind=entry.kind, action=A.NOOP, prior_ids=dict(entry.ids))
+    if entry.retiring is None:
+        action.action, action.reasons = A.RETIRE, [why.retiring(entry.applied[retirement.FIELD])]
+        return action
+    live = st.live.get(address)
+    used = live.last_used if isinstance(live, LiveObject) else None
+    now = st.now or clock.now()
+    standing = retirement.standing(entry.retiring, now, used, reported=reported)
+    if standing.due:
+        action.action, action.reasons = A.DELETE, [why.retirement_due(standing.text)]
+    else:
+        action.warnings = [f"{address}: {standing.text}"]
+    return action
+
+
+def _hold_retirements(st: _State) -> None:
+    """A retirement that is due waits while something kept (a retiring endpoint) still depends on it, through
+    what the lockfile records (e.g. an endpoint on a predictor trained on the foundational model)."""
+    changed = True
+    while changed:
+        changed = False
+        for address, action in st.actions.items():
+            if action.action is not A.DELETE or not any(r.code is ReasonCode.RETIREMENT_DUE for r in action.reasons):
+                continue
+            users = sorted(
+                a
+                for a, other in st.actions.items()
+                if other.action not in (A.DELETE, A.RETIRE) and address in _recorded_closure(st, a)
+            )
+            if users:
+                text = action.reasons[0].text.split("; ", 1)[-1]
+                action.action, action.reasons = A.NOOP, []
+                action.warnings = [f"{address}: {text}; kept while {', '.join(users)} still depend on it"]
+                changed = True
+
+
+def _recorded_closure(st: _State, address: str) -> set[str]:
+    """Every address `address` depends on through the lockfile's recorded depends_on (retired entries too)."""
+    seen: set[str] = set()
+    todo = [address]
+    while todo:
+        entry = st.lockfile.resources.get(todo.pop())
+        for dep in entry.depends_on if entry is not None else ():
+            if dep not in seen:
+                seen.add(dep)
+                todo.append(dep)
+    return seen
 
 
 def _set_dependencies(st: _State) -> None:

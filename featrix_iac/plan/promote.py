@@ -11,6 +11,7 @@ from typing import Any
 from featrix_iac.diagnostics import fail
 from featrix_iac.plan.differ import canon, same
 from featrix_iac.plan.model import TRAINING, ActionBase, ActionDraft, ActionType, Plan, Reason, ReasonCode
+from featrix_iac.resources import retirement
 from featrix_iac.state import LockEntry, Lockfile
 
 A = ActionType
@@ -27,6 +28,10 @@ ENVIRONMENT_FIELDS = frozenset(
         "data_summary",
     }
 )
+
+
+# what an environment decides for itself about the same artifact: its gates, its retire policy
+NOT_COMPARED = frozenset({"gates", retirement.FIELD})
 
 
 def trained_references(kind: str) -> list[tuple[str, str, str]]:
@@ -48,7 +53,7 @@ BORROWED_GONE = "borrowed from {env} by promotion and deleted outside this envir
 
 def config_hash(desired: Mapping[str, Any]) -> str:
     """sha256 of the effective configuration (without the fields an environment may differ in)."""
-    compared = {k: v for k, v in desired.items() if k not in ENVIRONMENT_FIELDS}
+    compared = {k: v for k, v in desired.items() if k not in ENVIRONMENT_FIELDS and k != retirement.FIELD}
     text = json.dumps(canon(compared), sort_keys=True, separators=(",", ":"))
     return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -134,7 +139,7 @@ def _refusal(action: ActionBase, entry: LockEntry | None, env: str, promoted: Ma
     differing = [
         f"{name} ({_show(recorded.get(name))} in {env}, {_show(value)} here)"
         for name, value in sorted(action.desired.items())
-        if name not in ENVIRONMENT_FIELDS | {"gates"} and not same(value, recorded.get(name))
+        if name not in ENVIRONMENT_FIELDS | NOT_COMPARED and not same(value, recorded.get(name))
     ]
     if differing:
         return "differs in " + "; ".join(differing)

@@ -232,6 +232,36 @@ def removal(destroy: bool, gone: bool, retire: bool, status: str, has_ids: bool 
     return Reason(code=R.DESTROY if destroy else R.REMOVED, text=text)
 
 
+def retiring(recorded: dict[str, Any]) -> Reason:
+    """Why a resource removed under lifecycle.retire is deprecated instead of deleted."""
+    return Reason(
+        code=R.RETIRING,
+        text=f"removed from the manifest under lifecycle.retire: it retires now (a published foundational model is "
+        f"deprecated) and a later apply deletes it, once {recorded.get('deprecate_for')} have passed and it has "
+        "gone unused that long",
+    )
+
+
+def retirement_due(standing: str) -> Reason:
+    return Reason(code=R.RETIREMENT_DUE, text=f"removed from the manifest under lifecycle.retire; {standing}")
+
+
+def retirement_cancelled(address: str, retiring: dict[str, Any]) -> Reason:
+    return Reason(
+        code=R.RETIRE_POLICY,
+        text=f"declared again while retiring (since {retiring.get('deprecated_at')}): the retirement ends and it "
+        "stays; a deprecation the server holds stays too (the API cannot clear one)",
+    )
+
+
+def retire_policy(new: Any) -> Reason:
+    what = f"deprecate_for {new.get('deprecate_for')}" if isinstance(new, dict) else "none"
+    return Reason(
+        code=R.RETIRE_POLICY,
+        text=f"lifecycle.retire changed ({what}): only the lockfile records it, so that it outlives the manifest block",
+    )
+
+
 def renamed(old: str, new: str) -> str:
     return (
         f"{new} looks like {old} renamed: to keep the object instead of replacing it, run "

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.plan.model import (
+    BEGIN_RETIREMENT,
     CREATE,
     FORGET,
     GATE,
@@ -131,6 +132,8 @@ def _destroy(action: ActionBase, h: Handler, old: LockEntry | None) -> list[tupl
     removing = action.action in (A.DELETE, A.RETIRE)
     if old is not None and old.borrowed:  # another environment's object: forget it, never delete it
         return [(FORGET, "")]
+    if old is not None and begins_retirement(action, h):  # lifecycle.retire: deprecate it, keep it recorded
+        return [*((call, object_key(old.ids)) for call in h.retire_steps(old)), (BEGIN_RETIREMENT, "")]
     if not removing and ((action.action is A.REPLACE and action.create_before_destroy) or action.delete_replaced):
         if not h.deletable:  # the old one stays on the server, retired (its protection lifted)
             live = old is not None and bool(old.ids) and old.status != "creating"
@@ -150,6 +153,11 @@ def _destroy(action: ActionBase, h: Handler, old: LockEntry | None) -> list[tupl
         if ids:
             return [*out, (RETIRE, "")]
     return [*out, (FORGET, "")]
+
+
+def begins_retirement(action: ActionBase, h: Handler) -> bool:
+    """A retire of a kind the API can delete: lifecycle.retire begins (a predictor's retire only forgets it)."""
+    return action.action is A.RETIRE and h.deletable
 
 
 def _deletes(h: Handler, entry: LockEntry) -> list[tuple[str, str]]:

@@ -55,6 +55,7 @@ class LiveObject:
     fields: dict[str, Any]
     status: str = "ready"  # server status vocabulary folded to: ready | training | failed | deleted
     tag: dict[str, Any] = field(default_factory=dict)  # the user_metadata tag, when present
+    last_used: str | None = None  # when it last served a request (ISO), for kinds that report it (endpoints)
 
 
 # --- the handler contract -----------------------------------------------------------------------
@@ -303,6 +304,7 @@ class Handler:
     owns_recorded: ClassVar[bool] = False
     read_parallelism: ClassVar[int] = 8
     id_field: ClassVar[str] = "id"  # the id that names one object of this kind (import id, known ids)
+    reports_use: ClassVar[bool] = False  # read() fills LiveObject.last_used (lifecycle.retire waits for disuse)
 
     def rule(self, name: str) -> FieldRule | None:
         return next((r for r in self.rules if r.name == name), None)
@@ -447,6 +449,10 @@ class Handler:
 
     def delete_steps(self, entry: LockEntry) -> list[str]:
         return ["delete"] if self.deletable else []
+
+    def retire_steps(self, entry: LockEntry) -> list[str]:
+        """The calls that deprecate the object when its retirement begins (lifecycle.retire; none by default)."""
+        return []
 
     def delete(self, client: FeatrixClient, op: Operation, step: str) -> None:
         raise NotImplementedError

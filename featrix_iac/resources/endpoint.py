@@ -7,6 +7,7 @@ from typing import Any
 
 from featrix_iac.client import AmbiguousResult, FeatrixClient, NotFoundError
 from featrix_iac.model.resources import ENDPOINT
+from featrix_iac.resources import retirement
 from featrix_iac.resources.base import (
     Change,
     CreateFailed,
@@ -40,12 +41,14 @@ class EndpointHandler(Handler):
     kind = "endpoint"
     makes_secrets = True
     id_field = "endpoint_id"
+    reports_use = True
     rules = (
         FieldRule("predictor", IP, route="shadow+promote+stop_shadowing"),
         FieldRule("name", R),
         FieldRule("description", R),
         FieldRule("api_key.rotation", IP, live=False, route="regenerate_key"),
         FieldRule("api_key.revoked", IP, route="revoke_key+regenerate_key"),
+        retirement.RULE,
     )
 
     # -- planning ------------------------------------------------------------------------------
@@ -58,6 +61,7 @@ class EndpointHandler(Handler):
             "description": ep.description,
             "api_key.rotation": ep.api_key.rotation,
             "api_key.revoked": ep.api_key.revoked,
+            **retirement.desired(ep),
         }
 
     def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
@@ -91,7 +95,11 @@ class EndpointHandler(Handler):
         if doc.get("session_id"):
             ids["session_id"] = str(doc["session_id"])
         status = "failed" if doc.get("plan_error") else "ready"
-        return LiveObject(ids=ids, fields=self.merge_live(entry, live), status=status)
+        # the endpoint object's last_used_at (api_endpoint.py:APIEndpoint.from_response), for lifecycle.retire
+        used = doc.get("last_used_at")
+        return LiveObject(
+            ids=ids, fields=self.merge_live(entry, live), status=status, last_used=str(used) if used else None
+        )
 
     def find_in(self, get: Lister, probe: Probe) -> dict[str, str] | None:
         """Identity, from GET /endpoints (the endpoint object of api_endpoint.py:APIEndpoint.from_response):

@@ -11,6 +11,7 @@ from typing import Any
 from featrix_iac.client import FeatrixClient, FeatrixError, NotFoundError
 from featrix_iac.model.base import is_url
 from featrix_iac.model.resources import FOUNDATIONAL_MODEL
+from featrix_iac.resources import retirement
 from featrix_iac.resources.base import (
     Change,
     DesiredContext,
@@ -94,6 +95,7 @@ class FoundationalModelHandler(Handler):
         FieldRule("published_name", IP, route="publish+unpublish"),
         FieldRule("deprecation", IP, route="deprecate", set_only=DEPRECATION_SET_ONLY),
         FieldRule("deletion_protection", IP, route="deletion_protection"),
+        retirement.RULE,
     )
 
     # -- planning ------------------------------------------------------------------------------
@@ -130,6 +132,7 @@ class FoundationalModelHandler(Handler):
             else {"warning_message": dep.warning_message, "expiration_date": expiration_iso(dep.expiration_date)},
             "deletion_protection": fm.deletion_protection,
             "data_summary": None if is_url(fm.data) or ctx.summarize is None else ctx.summarize(ctx.root / fm.data),
+            **retirement.desired(fm),
         }
 
     def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
@@ -281,6 +284,11 @@ class FoundationalModelHandler(Handler):
     def delete_steps(self, entry: LockEntry) -> list[str]:
         guarded = entry.protected or entry.applied.get("deletion_protection") or entry.applied.get("published")
         return ["unprotect", "mark_for_deletion"] if guarded else ["mark_for_deletion"]
+
+    def retire_steps(self, entry: LockEntry) -> list[str]:
+        """A retirement deprecates a published model (the API's deprecation applies to published models only,
+        foundational_model.py:FoundationalModel.deprecate); an unpublished one is only recorded as retiring."""
+        return ["deprecate"] if entry.applied.get("published") else []
 
     def delete(self, client: FeatrixClient, op: Operation, step: str) -> None:
         base = f"/compute/session/{op.ids['session_id']}"

@@ -47,6 +47,9 @@ class LockEntry(BaseModel):
     # the quality gates of the last training: {status: passed | waived | gated_out, results: [{gate, metric,
     # value, threshold, passed}], at, ids}; gated_out: the entry keeps the previous object (see README)
     gate: dict[str, Any] | None = None
+    # lifecycle.retire begun (removed from the manifest, deprecated): {deprecated_at, expires_at, deprecate_for,
+    # seconds, warning_message}; a later apply deletes it once expired and unused (resources/retirement.py)
+    retiring: dict[str, Any] | None = None
 
     @field_validator("secrets")
     @classmethod

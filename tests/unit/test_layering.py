@@ -7,7 +7,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "featrix_iac"
 
-# everything above the base modules (diagnostics, addresses, kinds)
+# everything above the base modules (diagnostics, addresses, kinds, clock)
 ABOVE_BASE = {
     "model",
     "config",
@@ -27,6 +27,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "diagnostics": ABOVE_BASE,
     "kinds": ABOVE_BASE | {"addresses"},
     "addresses": ABOVE_BASE,
+    "clock": ABOVE_BASE | {"addresses", "kinds"},
     "model": ABOVE_BASE - {"model"},
     "config": {"client", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
     "client": {"config", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
