@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_planner import _applied as applied_lockfile
 
 from featrix_iac.config import load_project
 from featrix_iac.diagnostics import DiagnosticsError
@@ -17,7 +18,7 @@ from featrix_iac.resources import retirement
 from featrix_iac.resources.base import DesiredContext, LiveObject
 from featrix_iac.resources.desired import desired_state
 from featrix_iac.resources.registry import handler_for
-from featrix_iac.state import LockEntry, Lockfile
+from featrix_iac.state import Lockfile
 
 A = ActionType
 NOW = datetime(2030, 1, 1, tzinfo=timezone.utc)
@@ -42,19 +43,7 @@ def _project(tmp_path: Path, *blocks: str) -> tuple[Any, Any]:
 
 def _applied(tmp_path: Path) -> Lockfile:
     """What an apply of fm + p + e records."""
-    desired, graph = _project(tmp_path, FM, PRED, EP)
-    lock = Lockfile(project="unit")
-    for address, declared in desired.items():
-        applied, hashes = handler_for(address.kind).split_applied(declared.fields)
-        lock.resources[address] = LockEntry(
-            kind=address.kind,
-            status="ready",
-            ids={"id": address},
-            applied=applied,
-            hashes=hashes,
-            depends_on=sorted(graph.dependencies(address)),
-        )
-    return lock
+    return applied_lockfile(*_project(tmp_path, FM, PRED, EP))
 
 
 def _plan(tmp_path: Path, lock: Lockfile, *blocks: str, used: str | None = None, **kw: Any) -> Plan:
