@@ -72,13 +72,13 @@ def state_list_cmd(env: str | None, as_json: bool) -> None:
     for address, entry in rows:
         status = "" if entry.status == "ready" else f"  ({entry.status})"
         if entry.status == "retired":
-            status = f"  (retired: {operations.RETIRED_NOTE})"
+            status = f"  (retired: {operations.retired_note()})"
         elif entry.retiring:  # lifecycle.retire begun: deleted by an apply once expired and unused
             status = f"  (retiring: expires {entry.retiring.get('expires_at')})"
         out(f"{address}{status}")
         for record in entry.retired:  # replaced objects it still records
             what = ", ".join(f"{k} {v}" for k, v in sorted(record.items()) if k not in ("reason", "pending_delete"))
-            note = "to be deleted" if record.get("pending_delete") else f"retired: {operations.RETIRED_NOTE}"
+            note = "to be deleted" if record.get("pending_delete") else f"retired: {operations.retired_note()}"
             out(f"  replaced: {what}  ({note})")
 
 
@@ -96,7 +96,7 @@ def state_show_cmd(env: str | None, address: str, as_json: bool) -> None:
         return
     out(f"# {address}")
     if data.get("status") == "retired":
-        out(f"# retired: {operations.RETIRED_NOTE}")
+        out(f"# retired: {operations.retired_note()}")
     keys = (
         "kind",
         "status",

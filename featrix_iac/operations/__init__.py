@@ -27,6 +27,7 @@ from featrix_iac.operations.reading import (
     output,
     outputs,
     predict,
+    retired_note,
     state_list,
     state_show,
 )
@@ -37,12 +38,10 @@ if TYPE_CHECKING:  # the client (httpx) is imported only by the commands that ta
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
 from featrix_iac.operations.team_state import state_history, state_migrate, state_pull, state_push
 from featrix_iac.resources.gates import describe as gate_words
-from featrix_iac.state import RETIRED_NOTE
 
 __all__ = [
     "LOCAL",
     "REDACTED",
-    "RETIRED_NOTE",
     "BatchResult",
     "CheckResult",
     "ImportResult",
@@ -68,6 +67,7 @@ __all__ = [
     "plan",
     "predict",
     "predict_csv",
+    "retired_note",
     "run_checks",
     "state_history",
     "state_list",

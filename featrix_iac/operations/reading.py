@@ -93,6 +93,13 @@ def state_list(root: Path | str, env: str | None = None) -> list[tuple[str, Lock
     return [(a, lock.resources[a]) for a in lock.addresses()]
 
 
+def retired_note() -> str:
+    """What "retired" means, for views of the lockfile (state imported only by the commands that read it)."""
+    from featrix_iac.state import RETIRED_NOTE
+
+    return RETIRED_NOTE
+
+
 def state_show(root: Path | str, env: str | None, address: str) -> dict[str, Any]:
     """One lockfile entry as data, secrets shown as (sensitive value)."""
     _, lock = _store(root, env)
