@@ -1,7 +1,8 @@
 """The machine-readable outputs (`--json`) of plan, apply, validate and state, and their JSON Schemas in schemas/.
 
 `featrix plan --json` prints `plan_json(plan)`: the Plan model's own data (it carries
-`format_version`), with sensitive field changes redacted whatever the planner put in them. The other
+`format_version`, each action's reasons with their codes and its steps, and the plan's summary), with
+sensitive field changes redacted whatever the planner put in them. The other
 documents (`validate_json`, `state_json`, and cli/views.py `apply_json`) are versioned models below; none
 holds a secret (the state document names a resource's secrets, never their values).
 Regenerate the schemas with `python -m featrix_iac.plan.jsonformat` (a test checks they are current).
