@@ -12,6 +12,7 @@ from featrix_iac import clock
 from featrix_iac.addresses import Address
 from featrix_iac.apply.events import Interrupt, NullObserver, Observer
 from featrix_iac.apply.executor import NodeSkipped, critical_path, run_dag
+from featrix_iac.apply.provenance import applied_by, plan_id, provenance
 from featrix_iac.apply.schedule import Node, build_nodes
 from featrix_iac.apply.slots import Slot, TrainingSlots
 from featrix_iac.apply.tracking import ApplyResult, Tracker
@@ -75,11 +76,13 @@ def apply_plan(
     interrupt: Interrupt | None = None,
     handlers: dict[str, Handler] | None = None,
     skip_gates: frozenset[str] = frozenset(),
+    server_version: str = "",
 ) -> ApplyResult:
     """Execute exactly `plan` (never re-decide). `loaded` is the LoadedProject the plan was made from
     (manifest models with plaintext secrets, project root); `lockfile` is updated in place through
     `store.update` after every step. A failure stops only what depends on it. `skip_gates`: addresses
-    whose quality gates are waived for this run (the waiver is recorded in their lockfile entries).
+    whose quality gates are waived for this run (the waiver is recorded in their lockfile entries);
+    `server_version` goes into each training's provenance.
     """
     unplanned = [a.address for a in plan.actions if a.action is not ActionType.NOOP and not a.steps]
     if unplanned:  # the applier runs the plan's steps and never decides them (plan/steps.py)
@@ -101,6 +104,7 @@ def apply_plan(
         handlers or HANDLERS,
     )
     applier.skip_gates = skip_gates
+    applier.server_version = server_version
     applier.priority = _priorities(nodes)
     outcomes = run_dag(
         nodes, applier.run_node, parallelism=parallelism, interrupt=applier.interrupt, on_outcome=tracker.finished
@@ -148,6 +152,8 @@ class _Applier:
         self.priority: dict[str, tuple[int, int]] = {}
         self.skip_gates: frozenset[str] = frozenset()
         self.gates: dict[str, dict[str, Any]] = {}  # per address, the gate record of this run
+        self.server_version = ""  # recorded in each training's provenance
+        self._plan_id = ""
 
     # -- dispatch ------------------------------------------------------------------------------
 
@@ -397,7 +403,8 @@ class _Applier:
             protected=bool(action.desired.get("deletion_protection")),
             depends_on=sorted(action.depends_on),
             training=dict(proof.pop("training", {})),
-            borrowed=proof,
+            provenance=dict(proof.pop("provenance", {})),  # the artifact's own: how the other environment built it
+            borrowed={**proof, "promoted_by": applied_by(), "promoted_at": now_iso(), "plan": self.plan_id()},
             retired=retired,
         )
         self._save(action.address, entry)
@@ -407,12 +414,47 @@ class _Applier:
         entry = entry if trained else self._trained(action, h, entry)
         if action.gates:
             entry = self._gate(action, h, entry)
+        if h.trains:
+            entry = entry.model_copy(deep=True, update={"provenance": self._provenance(action, h, entry)})
         steps = action.calls(Phase.MAIN)
         if hasattr(h, "adopt_steps"):  # what the plan could not know: the object was found by its identity during
             steps += [s for s in h.adopt_steps(entry) if s not in steps]  # this apply (its key was never seen)
         for step in steps:
             entry = self._step(action, h, entry, step)
         self._finalize(action, h, entry)
+
+    def _provenance(self, action: Action, h: Handler, entry: LockEntry) -> dict[str, Any]:
+        """The lineage of a training just finished (apply/provenance.py); the metrics are its gate's, else read."""
+        from featrix_iac.plan.promote import config_hash, trained_references
+
+        built_on: dict[str, str] = {}
+        for field, kind, id_field in trained_references(action.kind):
+            ref = self.lock.entry(Address(kind, str(action.desired.get(field))))
+            if ref is not None and ref.ids.get(id_field):
+                built_on[str(Address(kind, str(action.desired.get(field))))] = ref.ids[id_field]
+        record = entry.gate if entry.gate and entry.gate.get("ids") == entry.ids else None
+        if record is not None:
+            metrics = {r["metric"]: r["value"] for r in record.get("results", []) if r.get("value") is not None}
+        else:
+            try:
+                metrics = h.metrics(self.client, entry.ids)
+            except (FeatrixError, NotImplementedError):  # no metrics for this kind, or not (yet) served: none recorded
+                metrics = {}
+        return provenance(
+            config_hash=config_hash(action.desired),
+            built_on=built_on,
+            metrics=metrics,
+            server_version=self.server_version,
+            plan=self.plan_id(),
+            at=now_iso(),
+            who=applied_by(),
+        )
+
+    def plan_id(self) -> str:
+        """The id of the plan this apply runs (computed once)."""
+        if not self._plan_id:
+            self._plan_id = plan_id(self.plan.model_dump_json())
+        return self._plan_id
 
     def _gate(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:
         """Check the new object's training metrics against the action's gates, before anything depends on it.

@@ -102,7 +102,26 @@ def run_apply(
         interrupt=interrupt,
         timeouts=limits,
         skip_gates=frozenset(skip_gates),
+        server_version=server_version(client) if _trains(planned.plan) else "",
     )
+
+
+def _trains(plan: Plan) -> bool:
+    """Whether applying `plan` waits for a training (its provenance then names the server's version)."""
+    from featrix_iac.plan.model import TRAIN
+
+    return any(s.call == TRAIN for a in plan.actions for s in a.steps)
+
+
+def server_version(client: FeatrixClient) -> str:
+    """The server's version (GET /health: client.py:FeatrixSphere.health_check), "" when it says none or fails."""
+    from featrix_iac.client import FeatrixError
+
+    try:
+        doc = client.get("/health")
+    except FeatrixError:  # provenance is a record, never a reason to stop an apply
+        return ""
+    return str(doc.get("version") or "") if isinstance(doc, dict) else ""
 
 
 def _check_skip_gates(plan: Plan, skip_gates: tuple[str, ...]) -> None:

@@ -196,6 +196,8 @@ def _promote_one(action: ActionDraft, entry: LockEntry, source: Lockfile, env: s
         proof["data"] = action.desired["data"]
     if entry.training:
         proof["training"] = dict(entry.training)
+    if entry.provenance:
+        proof["provenance"] = dict(entry.provenance)
     if _metrics(entry):
         proof["metrics"] = _metrics(entry)
     # a replacement's old object (this environment's own) goes once the dependents have followed

@@ -50,6 +50,11 @@ class LockEntry(BaseModel):
     # lifecycle.retire begun (removed from the manifest, deprecated): {deprecated_at, expires_at, deprecate_for,
     # seconds, warning_message}; a later apply deletes it once expired and unused (resources/retirement.py)
     retiring: dict[str, Any] | None = None
+    # a trained model's lineage, beside what the entry records already (data fingerprint in hashes, its summary
+    # in applied, duration in training, gate metrics in gate): {config_hash, built_on: {address: id}, metrics,
+    # tool_version, server_version, plan, applied_at, applied_by: {user, host, ci_run_url}} (apply/provenance.py);
+    # a promoted entry keeps the other environment's (how the artifact was built)
+    provenance: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("secrets")
     @classmethod

@@ -15,6 +15,7 @@ from acceptance_helpers import manifest
 
 RECORD = {"bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181, "island": "Torgersen"}
 TRAINING_KINDS = {"foundational_model", "predictor"}
+CI_RUN = {"GITHUB_SERVER_URL": "https://github.example", "GITHUB_REPOSITORY": "acme/models", "GITHUB_RUN_ID": "42"}
 
 
 def environments(prod_sex_epochs: int | None = None, prod_fm_epochs: int | None = None) -> str:
@@ -81,8 +82,35 @@ def predict(cli: Any, server: Any, env: str) -> Any:
 def staged(cli: Any, server: Any) -> int:
     """Staging applied; the server's training count right after."""
     write(cli, server)
-    cli.ok("apply", "-e", "staging", "--auto-approve")
+    cli.env.update(CI_RUN)  # staging is applied "in CI": its provenance names the run
+    try:
+        cli.ok("apply", "-e", "staging", "--auto-approve")
+    finally:
+        for name in CI_RUN:
+            cli.env.pop(name)
     return trainings(server)
+
+
+def test_every_model_records_its_provenance_and_a_promotion_keeps_it(cli: Any, server: Any, staged: int) -> None:
+    staging = lock(cli.project, "staging")["resources"]
+    fm, species = staging["foundational_model.penguins"], staging["predictor.species"]
+    for entry in (fm, species):
+        p = entry["provenance"]
+        assert p["config_hash"].startswith("sha256:") and p["plan"].startswith("plan-"), p
+        assert p["applied_by"]["ci_run_url"] == "https://github.example/acme/models/actions/runs/42", p
+        assert p["tool_version"] and p["server_version"] and p["applied_at"], p
+        assert entry["training"]["seconds"] >= 0, entry  # the duration, where it always was
+    assert fm["hashes"]["data"].startswith("sha256:") and fm["applied"]["data_summary"], fm  # the data, likewise
+    assert fm["provenance"]["plan"] == species["provenance"]["plan"]  # one apply, one plan
+    assert species["provenance"]["built_on"] == {"foundational_model.penguins": fm["ids"]["session_id"]}
+    assert set(species["provenance"]["metrics"]) & {"accuracy", "auc", "f1"}, species["provenance"]
+    write(cli, server)
+    cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
+    prod = lock(cli.project, "prod")["resources"]["predictor.species"]
+    assert prod["provenance"] == species["provenance"]  # how the artifact was built, in staging
+    assert prod["borrowed"]["plan"].startswith("plan-") and prod["borrowed"]["plan"] != species["provenance"]["plan"]
+    assert "ci_run_url" not in prod["borrowed"]["promoted_by"]  # prod was applied outside CI
+    cli.ok("destroy", "-e", "prod", "--auto-approve")
 
 
 def test_a_changed_predictor_trains_alone_and_the_rest_is_promoted(cli: Any, server: Any, staged: int) -> None:
