@@ -81,7 +81,10 @@ def _resources(project: Project | dict[str, Any]) -> list[tuple[Address, Any]]:
 
 def edges_of(project: Project | dict[str, Any]) -> tuple[list[Edge], list[GraphProblem]]:
     """All edges between declared resources, and the references that name nothing."""
-    resources = _resources(project)
+    return _edges(_resources(project))
+
+
+def _edges(resources: list[tuple[Address, Any]]) -> tuple[list[Edge], list[GraphProblem]]:
     declared = {a for a, _ in resources}
     edges: list[Edge] = []
     problems: list[GraphProblem] = []
@@ -177,16 +180,35 @@ def check_graph(project: Project | dict[str, Any]) -> list[GraphProblem]:
     Accepts a validated Project, or the raw manifest data when validation failed (so every problem
     is still reported in one run).
     """
-    edges, problems = edges_of(project)
-    nodes = [str(a) for a, _ in _resources(project)]
-    problems.extend(cycle_problem(c) for c in find_cycles(nodes, edges))
-    return problems
+    return GraphCheck().problems(project)
+
+
+class GraphCheck:
+    """check_graph as a check for `load_project(checks=...)`, keeping the graph of a valid project: a session
+    builds the graph once, here, not again after loading (each build walks every resource's references)."""
+
+    def __init__(self) -> None:
+        self.graph: ResourceGraph | None = None  # set when the project validated and its graph has no problem
+
+    def __call__(self, project: Project | dict[str, Any], sources: SourceMap, diags: Diagnostics) -> None:
+        for p in self.problems(project):
+            diags.error(p.summary, p.detail, address=p.address, source=sources.value(p.path))
+
+    def problems(self, project: Project | dict[str, Any]) -> list[GraphProblem]:
+        resources = _resources(project)
+        edges, problems = _edges(resources)
+        nodes = [a for a, _ in resources]
+        graph = _graph(nodes, edges)
+        if graph is None:  # only a graph that cannot be ordered has cycles to look for
+            problems.extend(cycle_problem(c) for c in find_cycles([str(n) for n in nodes], edges))
+        elif isinstance(project, Project) and not problems:
+            self.graph = graph
+        return problems
 
 
 def diagnose_references(project: Project | dict[str, Any], sources: SourceMap, diags: Diagnostics) -> None:
     """check_graph's problems as diagnostics at their manifest positions: a check for `load_project(checks=...)`."""
-    for p in check_graph(project):
-        diags.error(p.summary, p.detail, address=p.address, source=sources.value(p.path))
+    GraphCheck()(project, sources, diags)
 
 
 @dataclass
@@ -216,8 +238,19 @@ class ResourceGraph:
 
 def build_graph(project: Project) -> ResourceGraph:
     """The graph of a valid project (unknown references are ignored; a cycle is a DiagnosticsError)."""
-    nodes = [a for a, _ in project.resources()]
-    edges, _ = edges_of(project)
+    resources = project.resources()
+    edges, _ = _edges(resources)
+    nodes = [a for a, _ in resources]
+    graph = _graph(nodes, edges)
+    if graph is None:
+        cycles = find_cycles([str(n) for n in nodes], edges)
+        p = cycle_problem(cycles[0]) if cycles else None
+        raise fail("Dependency cycle", p.detail if p else "", address=p.address if p else "")
+    return graph
+
+
+def _graph(nodes: list[Address], edges: list[Edge]) -> ResourceGraph | None:
+    """The nodes in dependency order (ties by address) with their edges, or None when a cycle prevents an order."""
     deps: dict[str, set[str]] = {n: set() for n in nodes}
     rdeps: dict[str, set[str]] = {n: set() for n in nodes}
     for e in edges:
@@ -234,15 +267,12 @@ def build_graph(project: Project) -> ResourceGraph:
             missing[d] -= 1
             if not missing[d]:
                 heapq.heappush(ready, d)
-    if len(order) != len(nodes):
-        cycles = find_cycles(nodes, edges)
-        p = cycle_problem(cycles[0]) if cycles else None
-        raise fail("Dependency cycle", p.detail if p else "", address=p.address if p else "")
-    return ResourceGraph(order, deps, rdeps)
+    return ResourceGraph(order, deps, rdeps) if len(order) == len(nodes) else None
 
 
 __all__ = [
     "Edge",
+    "GraphCheck",
     "GraphProblem",
     "ResourceGraph",
     "build_graph",

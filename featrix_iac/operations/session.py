@@ -58,10 +58,12 @@ def load(root: Path | str, env: str | None = None) -> LoadedProject:
 
 @collector_paused()
 def open_session(root: Path | str, env: str | None = None) -> Session:
-    from featrix_iac.graph import build_graph
+    from featrix_iac.config import load_project
+    from featrix_iac.graph import GraphCheck, build_graph
 
-    loaded = load(root, env)
-    return Session(loaded, build_graph(loaded.project), open_store(loaded))
+    check = GraphCheck()  # load()'s reference check, keeping the graph it builds (built once per session)
+    loaded = load_project(root, env, checks=(check,))
+    return Session(loaded, check.graph or build_graph(loaded.project), open_store(loaded))
 
 
 def open_store(loaded: LoadedProject, backend: str | None = None) -> StateStore:
