@@ -217,7 +217,14 @@ class ActionDraft(ActionBase):
         fields = dict(self.__dict__)
         for name in SEQUENCES:
             fields[name] = tuple(fields[name])
-        return Action.model_construct(**fields)
+        # What Action.model_construct(**fields) makes (every field set, nothing extra or private), without its
+        # per-field alias and default lookups, which cost 6% of a 10,000-resource plan: a draft has every field.
+        action = Action.__new__(Action)
+        object.__setattr__(action, "__dict__", fields)
+        object.__setattr__(action, "__pydantic_fields_set__", set(fields))
+        object.__setattr__(action, "__pydantic_extra__", None)
+        object.__setattr__(action, "__pydantic_private__", None)
+        return action
 
 
 class Drift(_Data):

@@ -13,7 +13,7 @@ from featrix_iac.config import load_project
 from featrix_iac.graph import build_graph
 from featrix_iac.plan.compact import cascades
 from featrix_iac.plan.jsonformat import plan_json
-from featrix_iac.plan.model import Action, ActionType, Phase, Plan, Reason, ReasonCode
+from featrix_iac.plan.model import SEQUENCES, Action, ActionType, Phase, Plan, Reason, ReasonCode
 from featrix_iac.plan.planner import make_plan
 from featrix_iac.resources.base import DesiredContext, LiveObject
 from featrix_iac.resources.desired import desired_state
@@ -174,6 +174,19 @@ def test_steps_that_change_a_plan_build_a_new_one(tmp_path: Path) -> None:
     draft.desired["epochs"] = 99
     assert draft.freeze().reasons[-1].text == "only in the draft"
     assert all(r.text != "only in the draft" for r in original.reasons) and original.desired["epochs"] != 99
+
+
+def test_a_frozen_action_is_what_pydantic_would_construct(tmp_path: Path) -> None:
+    plan = _plan(tmp_path, applied_on="old", now_on="old", data="old2.csv")
+    for action in plan.actions:
+        fields = dict(action.thaw().__dict__)
+        fields.update({name: tuple(fields[name]) for name in SEQUENCES})
+        built, frozen = Action.model_construct(**fields), action.thaw().freeze()
+        assert frozen == built and frozen.model_fields_set == built.model_fields_set
+        assert frozen.model_dump_json() == built.model_dump_json()
+        assert frozen.__pydantic_extra__ is None and frozen.__pydantic_private__ is None
+        with pytest.raises(ValidationError):
+            frozen.action = A.NOOP  # type: ignore[misc]
 
 
 def test_views_count_from_the_plans_summary_and_json_carries_it(tmp_path: Path) -> None:
