@@ -51,7 +51,7 @@ def ts(text: Any) -> float:
     return dt.datetime.fromisoformat(str(text).replace("Z", "+00:00")).timestamp()
 
 
-def job_seconds(url: str, key: str, root: Path) -> list[float]:
+def job_spans(url: str, key: str, root: Path) -> list[tuple[float, float]]:
     import json
 
     lock = json.loads((root / "featrix.lock").read_text())
@@ -60,8 +60,25 @@ def job_seconds(url: str, key: str, root: Path) -> list[float]:
     with httpx.Client(base_url=url, headers={"X-Api-Key": key}, timeout=60) as client:
         for sid in sorted(sids):
             jobs = client.get(f"/compute/session/{sid}").json()["jobs"].values()
-            spans += [ts(j["finished_at"]) - ts(j["started_at"]) for j in jobs if j.get("finished_at")]
-    return spans
+            spans += [(ts(j["started_at"]), ts(j["finished_at"])) for j in jobs if j.get("finished_at")]
+    return sorted(spans)
+
+
+def where_the_time_went(spans: list[tuple[float, float]], began: float, ended: float, quota: int) -> list[str]:
+    """Lines saying where the wall time beyond the ideal went: before the first training, after the last one,
+    and in between the quota's unused slot time (a training's end to the next start on the server)."""
+    first, last = spans[0][0], max(f for _, f in spans)
+    busy = sum(f - s for s, f in spans)
+    starts, ends = sorted(s for s, _ in spans), sorted(f for _, f in spans)
+    # once the quota is full, the (quota + i)-th start takes the place the i-th end left: the refill gap
+    gaps = sorted(max(0.0, s - f) for s, f in zip(starts[quota:], ends, strict=False))
+    mid = gaps[len(gaps) // 2] if gaps else 0.0
+    return [
+        f"  before the first training:     {first - began:8.1f} s (interpreter, load, plan, first creates)",
+        f"  after the last training:       {ended - last:8.1f} s (last poll, lockfile, exit)",
+        f"  slots used while training:     {busy / ((last - first) * quota):8.2f}   (sum of job times / (quota * span))",
+        f"  a training's end to the start taking its place: median {mid:.2f} s, mean {sum(gaps) / max(1, len(gaps)):.2f} s",
+    ]
 
 
 def refusals(url: str, key: str) -> int:
@@ -91,13 +108,14 @@ def main() -> int:
             (root / "featrix.yaml").write_text(manifest(srv.url, args.fms, args.predictors, args.epochs))
             env = {**os.environ, "FEATRIX_API_KEY": key, "NO_COLOR": "1"}
             cmd = [sys.executable, "-m", "featrix_iac", "-C", str(root), "apply", "--auto-approve"]
-            start = time.perf_counter()
+            start, began = time.perf_counter(), time.time()
             r = subprocess.run([*cmd, "--parallelism", str(args.parallelism)], capture_output=True, text=True, env=env)
-            wall = time.perf_counter() - start
+            wall, ended = time.perf_counter() - start, time.time()
             if r.returncode != 0:
                 print(r.stdout[-3000:], r.stderr[-3000:])
                 raise SystemExit(f"featrix apply -> {r.returncode}")
-            spans = job_seconds(srv.url, key, root)
+            jobs = job_spans(srv.url, key, root)
+            spans = [f - s for s, f in jobs]
             refused = refusals(srv.url, key)
     ideal = sum(spans) / args.quota
     print(
@@ -107,6 +125,7 @@ def main() -> int:
     print(f"  apply wall time:               {wall:8.1f} s")
     print(f"  ideal (sum / quota):           {ideal:8.1f} s")
     print(f"  wall / ideal:                  {wall / ideal:8.2f}   (goal <= 1.1)")
+    print("\n".join(where_the_time_went(jobs, began, ended, args.quota)))
     print(f"  429 quota_exceeded answers:    {refused} (in the server's request log, last 2000 requests)")
     return 0
 
