@@ -25,10 +25,23 @@ from featrix_iac.cli.output import color_enabled, out
     metavar="NAME",
     help="With --markdown: where readers find the whole plan when the comment is shortened.",
 )
-def show_cmd(env: str | None, plan_file: str | None, as_json: bool, markdown: bool, artifact: str) -> None:
+@click.option(
+    "--why",
+    "why",
+    metavar="ADDRESS",
+    help="Why this environment serves ADDRESS: its chain down to the data, promotion, provenance and metrics.",
+)
+def show_cmd(
+    env: str | None, plan_file: str | None, as_json: bool, markdown: bool, artifact: str, why: str | None
+) -> None:
     """Show a saved plan (checked: version and checksum), or the lockfile's resources (secrets redacted)."""
     if as_json and markdown:
         raise click.UsageError("--json and --markdown exclude each other")
+    if why is not None:
+        if plan_file or markdown:
+            raise click.UsageError("--why reads the lockfile: it takes no PLAN_FILE and no --markdown")
+        _show_why(env, why, as_json=as_json)
+        return
     if plan_file:
         _show_plan(Path(plan_file), as_json=as_json, markdown=markdown, artifact=artifact)
         return
@@ -49,6 +62,15 @@ def _show_plan(path: Path, *, as_json: bool, markdown: bool, artifact: str) -> N
     else:
         out(f"Saved plan {path} (environment {saved.environment}, lockfile serial {saved.serial}, {saved.created_at})")
         out(render_text(saved.plan, color=color_enabled() and sys.stdout.isatty()), nl=False)
+
+
+def _show_why(env: str | None, address: str, *, as_json: bool) -> None:
+    from featrix_iac import operations
+    from featrix_iac.cli.why_view import render_why
+    from featrix_iac.operations.views import why_json
+
+    doc = operations.why(operations.find_project_root(), env, address)
+    out(why_json(doc) if as_json else render_why(doc.model_dump(mode="json", exclude_none=True)), nl=False)
 
 
 def _show_state(env: str | None, *, as_json: bool) -> None:

@@ -37,6 +37,7 @@ if TYPE_CHECKING:  # the client (httpx) is imported only by the commands that ta
     from featrix_iac.client import RetryEvent as RetryEvent
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
 from featrix_iac.operations.team_state import state_history, state_migrate, state_pull, state_push
+from featrix_iac.operations.why import why
 from featrix_iac.resources.gates import describe as gate_words
 
 __all__ = [
@@ -78,4 +79,5 @@ __all__ = [
     "state_rm",
     "state_show",
     "unlock",
+    "why",
 ]

@@ -6,9 +6,19 @@ only operations. Imported by its module name, only by the commands that render.
 
 from __future__ import annotations
 
-from featrix_iac.plan.jsonformat import plan_data, plan_json, state_json, validate_json
+from featrix_iac.plan.jsonformat import plan_data, plan_json, state_json, validate_json, why_json
 from featrix_iac.plan.markdown import render_markdown
 from featrix_iac.plan.model import Action, Plan
 from featrix_iac.plan.render import render_text
 
-__all__ = ["Action", "Plan", "plan_data", "plan_json", "render_markdown", "render_text", "state_json", "validate_json"]
+__all__ = [
+    "Action",
+    "Plan",
+    "plan_data",
+    "plan_json",
+    "render_markdown",
+    "render_text",
+    "state_json",
+    "validate_json",
+    "why_json",
+]

@@ -119,6 +119,42 @@ class StateDocument(_Doc):
     resources: list[StateResource] = Field(default_factory=list)
 
 
+class WhyData(_Doc):
+    """A data file a model was trained on: the manifest's path (when declared), fingerprint and summary."""
+
+    field: str
+    fingerprint: str
+    file: str | None = None
+    summary: dict[str, Any] | None = None
+
+
+class WhyLink(_Doc):
+    """One resource of the chain, with what its lockfile entry records of how it came to be."""
+
+    address: str
+    kind: str
+    status: str
+    ids: dict[str, str] = Field(default_factory=dict)
+    refers_to: list[str] = Field(default_factory=list)  # the next links (what it serves, what it was built on)
+    data: list[WhyData] = Field(default_factory=list)
+    promoted: dict[str, Any] | None = None  # the lockfile's `borrowed`: from, serial, lineage, promoted_by, plan...
+    provenance: dict[str, Any] | None = None  # how it was trained (apply/provenance.py)
+    training: dict[str, Any] | None = None  # seconds, rows, columns, epochs
+
+
+class WhyDocument(_Doc):
+    """`featrix show --why ADDRESS --json`: the chain from ADDRESS down to the data it was trained on."""
+
+    format_version: int = RESULT_FORMAT_VERSION
+    environment: str
+    address: str
+    chain: list[WhyLink] = Field(default_factory=list)
+
+
+def why_json(doc: WhyDocument) -> str:
+    return _dumps(doc.model_dump(mode="json", exclude_none=True))
+
+
 def _dumps(data: Any) -> str:
     return json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
 
@@ -207,6 +243,7 @@ SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {
     "validate.schema.json": lambda: _document_schema(ValidateDocument, "featrix validate --json"),
     "apply.schema.json": lambda: _document_schema(ApplyDocument, "featrix apply --json"),
     "state.schema.json": lambda: _document_schema(StateDocument, "featrix show --json (the lockfile, no secrets)"),
+    "why.schema.json": lambda: _document_schema(WhyDocument, "featrix show --why ADDRESS --json"),
 }
 
 

@@ -22,7 +22,7 @@ directory and runs the script there, one line at a time:
 server), FEATRIX_API_KEY, FEATRIX_LOCK_KEY, FEATRIX_WEBHOOK_SECRET, EXAMPLES (the repository's
 examples/) and NO_COLOR. The transcript is compared after `normalise`: ids become numbered placeholders
 (the same id, the same placeholder, so a kept endpoint id stays `<ep:1>`), keys `<api-key>`, durations
-and timestamps `<duration>` / `<time>`, the server's URL `<server>`, the case dir `<case>`.
+and timestamps `<duration>` / `<time>`, plan ids `<plan:N>`, the server's URL `<server>`, the case dir `<case>`.
 """
 
 from __future__ import annotations
@@ -226,6 +226,7 @@ def progress_in_order(lines: list[str]) -> list[str]:
 
 _TIME = re.compile(r"\b\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?")
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(?:-\d{8}-\d{6})?\b")
+_PLAN_ID = re.compile(r"\bplan-[0-9a-f]{16}\b")  # a plan's id (the hash of its JSON, which holds a lineage)
 _PREFIXED_ID = re.compile(r"\b(ep|pred|vdb|job|pub)_[0-9a-f]{32}\b")
 _SUFFIX = re.compile(r"(?<=-)[0-9a-f]{8}\b")  # a name made unique by the server (shadow_publish_name)
 _DURATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?: ?(?:ms|s|min|h)\b)(?: \d+(?:\.\d+)? ?s\b)?")
@@ -252,6 +253,7 @@ def normalise(lines: list[str], *, root: Path, server_url: str) -> str:
         line = _PORT.sub(r"\1:<port>", line)
         line = _KEY.sub("<api-key>", line)
         line = _TIME.sub("<time>", line)
+        line = _PLAN_ID.sub(lambda m: numbered("plan", m.group(0)), line)
         line = _PREFIXED_ID.sub(lambda m: numbered(m.group(1), m.group(0)), line)
         line = _UUID.sub(lambda m: numbered("id", m.group(0)), line)
         line = _SUFFIX.sub(lambda m: numbered("hex", m.group(0)), line)

@@ -26,7 +26,14 @@ from featrix_iac.state.lockfile import LockEntry, Lockfile
 
 @pytest.mark.parametrize(
     "name",
-    ["plan.schema.json", "lockfile.schema.json", "validate.schema.json", "apply.schema.json", "state.schema.json"],
+    [
+        "plan.schema.json",
+        "lockfile.schema.json",
+        "validate.schema.json",
+        "apply.schema.json",
+        "state.schema.json",
+        "why.schema.json",
+    ],
 )
 def test_schema_files_are_current(name: str) -> None:
     current = (SCHEMA_DIR / name).read_text(encoding="utf-8")

@@ -1,0 +1,75 @@
+"""Text view of `featrix show --why ADDRESS` (the data comes from operations.why)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+
+def render_why(doc: Mapping[str, Any]) -> str:
+    """One block per link of the chain, top (what serves) to bottom (what it was trained on)."""
+    lines = [f"Why {doc['address']} (environment {doc['environment']}):"]
+    for link in doc["chain"]:
+        ids = ", ".join(f"{k} {v}" for k, v in link["ids"].items())
+        lines += ["", f"{link['address']}  [{link['status']}]  {ids}".rstrip()]
+        for data in link.get("data", []):
+            summary = data.get("summary") or {}
+            shape = f" ({summary['rows']} rows, {len(summary.get('columns') or {})} columns)" if summary else ""
+            where = data.get("file") or summary.get("file") or data["field"]
+            lines.append(f"  data: {where}  {data['fingerprint']}{shape}")
+        if link.get("promoted"):
+            lines.append("  " + _promoted(link["promoted"]))
+        if link.get("provenance"):
+            lines += ["  " + line for line in _built(link["provenance"])]
+        if link.get("training"):
+            lines.append("  training: " + _training(link["training"]))
+        lines += [f"  → {ref}" for ref in link.get("refers_to", [])]
+    return "\n".join(lines) + "\n"
+
+
+def _who(who: Mapping[str, Any]) -> str:
+    if who.get("ci_run_url"):
+        return f"in CI run {who['ci_run_url']}"
+    user, host = who.get("user", ""), who.get("host", "")
+    return f"by {user}@{host}" if user and host else f"by {user or host or 'an unknown user'}"
+
+
+def _promoted(p: Mapping[str, Any]) -> str:
+    text = f"promoted from {p.get('from', '?')} (its lockfile serial {p.get('serial', '?')}"
+    text += f", lineage {p['lineage']})" if p.get("lineage") else ")"
+    if p.get("promoted_by"):
+        text += f" {_who(p['promoted_by'])}"
+    if p.get("promoted_at"):
+        text += f" at {p['promoted_at']}"
+    if p.get("plan"):
+        text += f", plan {p['plan']}"
+    return text
+
+
+def _built(p: Mapping[str, Any]) -> list[str]:
+    versions = ", ".join(
+        f"{name} {p[key]}"
+        for name, key in (("featrix-iac", "tool_version"), ("server", "server_version"))
+        if p.get(key)
+    )
+    head = "trained"
+    if p.get("plan"):
+        head += f" by plan {p['plan']}"
+    if p.get("applied_at"):
+        head += f" at {p['applied_at']}"
+    if p.get("applied_by"):
+        head += f" {_who(p['applied_by'])}"
+    out = [head + (f" ({versions})" if versions else "")]
+    if p.get("config_hash"):
+        out.append(f"configuration {p['config_hash']}")
+    for address, object_id in sorted((p.get("built_on") or {}).items()):
+        out.append(f"built on {address} ({object_id})")
+    if p.get("metrics"):
+        out.append("metrics: " + ", ".join(f"{k} {v:g}" for k, v in sorted(p["metrics"].items())))
+    return out
+
+
+def _training(t: Mapping[str, Any]) -> str:
+    text = f"{t['seconds']} s" if "seconds" in t else ""
+    shape = " × ".join(f"{t[k]} {k}" for k in ("rows", "columns", "epochs") if k in t)
+    return f"{text} ({shape})" if shape and text else text or shape
