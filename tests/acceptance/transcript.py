@@ -10,7 +10,8 @@ directory and runs the script there, one line at a time:
     NAME=$(featrix output X.Y)          the same, stdout kept in $NAME instead of printed (ids, keys)
     export NAME=VALUE / unset NAME      environment of the following lines
     featrix ... | PATH [PATH...]        the same, printing only `PATH = value` for each dotted path into
-                                        the JSON it printed (`--json` output: `done`, `actions.0.action`)
+                                        the JSON it printed (`--json` output: `done`, `actions.0.action`;
+                                        `PATH#` prints how many items it has)
     http [--key K] METHOD PATH [BODY] [| PATH...]
                                         one request to the shared server (the account key unless --key):
                                         `[status N]`, and the selected values of its JSON answer
@@ -60,11 +61,13 @@ def selected(text: str, paths: list[str]) -> list[str]:
     lines = []
     for path in paths:
         value = doc
-        for part in path.split("."):
+        for part in path.rstrip("#").split("."):
             if isinstance(value, list) and part.isdigit() and int(part) < len(value):
                 value = value[int(part)]
             else:
                 value = value.get(part) if isinstance(value, dict) else None
+        if path.endswith("#"):  # `PATH#`: how many items
+            value = len(value) if isinstance(value, (list, dict)) else None
         lines.append(f"{path} = {json.dumps(value, sort_keys=True)}")
     return lines
 
@@ -106,7 +109,8 @@ class Run:
             env=self.env,
             timeout=600,
         )
-        prints_a_secret = len(args) > 1 and args[0] == "output" and not args[1].startswith("-")
+        # `featrix output ADDRESS.FIELD` prints one value, a key on purpose: only its stderr must be clean
+        prints_a_secret = args[:1] == ["output"] and any(a.count(".") >= 2 for a in args[1:] if a[:1] != "-")
         concurrent = args[:1] in (["apply"], ["destroy"])
         if selectors and not quiet:
             self.lines.extend(selected(r.stdout, selectors))
@@ -162,7 +166,7 @@ class Run:
         if capture:
             value = self.featrix(words[1:], quiet=True)
             self.env[capture.group(1)] = value
-            if words[1] == "output" and words[2].endswith(("api_key", "secret")):
+            if words[1] == "output" and words[-1].endswith(("api_key", "secret")):
                 self.secrets.add(value)
         elif words[0] == "featrix":
             self.featrix(words[1:])
@@ -230,6 +234,7 @@ _PLAN_ID = re.compile(r"\bplan-[0-9a-f]{16}\b")  # a plan's id (the hash of its 
 _PREFIXED_ID = re.compile(r"\b(ep|pred|vdb|job|pub)_[0-9a-f]{32}\b")
 _SUFFIX = re.compile(r"(?<=-)[0-9a-f]{8}\b")  # a name made unique by the server (shadow_publish_name)
 _DURATION = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?: ?(?:ms|s|min|h)\b)(?: \d+(?:\.\d+)? ?s\b)?")
+_SECONDS = re.compile(r"\bseconds \d+(?:\.\d+)?")  # "trained seconds 0.9" (a promotion's proof)
 _PORT = re.compile(r"\b(127\.0\.0\.1|localhost):\d{4,5}\b")
 _SERIAL = re.compile(r"\bserial(\s*[=:]?\s*)\d+(?:(\s*→\s*)\d+)?")
 
@@ -257,7 +262,7 @@ def normalise(lines: list[str], *, root: Path, server_url: str) -> str:
         line = _PREFIXED_ID.sub(lambda m: numbered(m.group(1), m.group(0)), line)
         line = _UUID.sub(lambda m: numbered("id", m.group(0)), line)
         line = _SUFFIX.sub(lambda m: numbered("hex", m.group(0)), line)
-        line = _DURATION.sub("<duration>", line)
+        line = _DURATION.sub("<duration>", _SECONDS.sub("seconds <duration>", line))
         line = _SERIAL.sub(lambda m: f"serial{m.group(1)}<n>" + (f"{m.group(2)}<n>" if m.group(2) else ""), line)
         out.append(line.rstrip())
     return "\n".join(out) + "\n"
