@@ -1,4 +1,7 @@
-"""`featrix predict ADDRESS --csv`: every row through the endpoint with its key, failures reported, none stopping."""
+"""`featrix predict ADDRESS --csv`: every row through the endpoint with its key, failures reported, none stopping.
+
+A Python test, not a golden transcript: the failing row is made by the server's fault injection (test hooks).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Nothing is created twice: lost create answers and a lost lockfile are recovered by each kind's identity.
 
 The real `featrix` CLI against the local server with test hooks. The server echoes no tag on endpoints or
-predictors (as the real service), so what is found is found by documented fields only.
+predictors (as the real service), so what is found is found by documented fields only. A Python test, not a
+golden transcript: lost answers are made by fault injection and a killed process.
 """
 
 from __future__ import annotations

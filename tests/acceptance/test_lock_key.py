@@ -1,4 +1,7 @@
-"""Lock key rules end to end (issue 9.3): an apply that would need a key it may not generate creates nothing."""
+"""Lock key rules end to end (issue 9.3): an apply that would need a key it may not generate creates nothing.
+
+A Python test, not a golden transcript: "nothing created" is checked by counting every object on the server.
+"""
 
 from __future__ import annotations
 

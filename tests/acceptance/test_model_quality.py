@@ -1,4 +1,7 @@
-"""`featrix plan --refresh-only --quality`: an endpoint whose labelled traffic scores worse than training degrades."""
+"""`featrix plan --refresh-only --quality`: an endpoint whose labelled traffic scores worse than training degrades.
+
+A Python test, not a golden transcript: the labels fed back are computed from each prediction's answer.
+"""
 
 from __future__ import annotations
 

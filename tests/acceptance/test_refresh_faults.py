@@ -1,4 +1,7 @@
-"""Refresh under faults (the local server's test hooks): an error is never read as a deletion (R17)."""
+"""Refresh under faults (the local server's test hooks): an error is never read as a deletion (R17).
+
+A Python test, not a golden transcript: the errors are made by the server's fault injection.
+"""
 
 from __future__ import annotations
 

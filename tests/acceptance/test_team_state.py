@@ -1,5 +1,8 @@
 """Team state on PostgreSQL through the real CLI: two checkouts share one state and one lock; a second apply
-is refused naming the holder; a SIGKILLed holder frees the lock at once; nothing is duplicated or lost."""
+is refused naming the holder; a SIGKILLed holder frees the lock at once; nothing is duplicated or lost.
+
+A Python test, not a golden transcript: it needs PostgreSQL, two processes at once and a killed one.
+"""
 
 from __future__ import annotations
 
