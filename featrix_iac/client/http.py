@@ -35,6 +35,33 @@ if TYPE_CHECKING:
 log = logging.getLogger("featrix_iac.client")
 
 
+def _without_httpx_cli() -> None:
+    """Let `import httpx` skip httpx's own command-line tool, which the client never runs.
+
+    httpx/__init__.py imports httpx._main (the `httpx` command, with rich and pygments) whenever click is
+    installed: about 40 ms of CPU at the start of every `featrix plan` (issue 16). Before httpx is first
+    imported, a placeholder module stands in for httpx._main; its `main` loads and runs the real one.
+    """
+    import sys
+    import types
+
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    placeholder = types.ModuleType("httpx._main", "Placeholder: featrix_iac.client.http imports httpx without its CLI.")
+
+    def main() -> None:
+        del sys.modules["httpx._main"]
+        import importlib
+
+        importlib.import_module("httpx._main").main()
+
+    placeholder.main = main  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = placeholder
+
+
+_without_httpx_cli()
+
+
 @dataclass(frozen=True)
 class RetryEvent:
     """One wait before a re-send: which rule (e.g. quota_exceeded, node_upgrading), how long, why."""

@@ -569,3 +569,18 @@ def test_quota_as_error_is_per_thread_and_restored() -> None:
         worker.start()
         worker.join()
     assert seen == [{"done": True}] and sleeps == [15.0]  # the other thread waited it out as usual
+
+
+def test_the_client_imports_httpx_without_its_command_line_tool() -> None:
+    """httpx imports its CLI (rich, pygments) when click is installed; the client skips it, and it still runs."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import click, featrix_iac.client.http, httpx\n"
+        "assert httpx.Client and 'rich' not in sys.modules and 'pygments' not in sys.modules, sorted(sys.modules)\n"
+        "sys.argv = ['httpx', '--help']; httpx.main()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip()  # the real command printed its help
