@@ -25,6 +25,8 @@ def report_checks(results: list[CheckResult], *, after_apply: bool = False, as_j
             mark = "ok  " if r.passed else "FAIL"
             tail = "" if r.passed else f" (expected {r.expected})"
             out(f"  {mark} {r.address} {r.name}: {r.got}{tail}")
+        for address, what in sorted({(r.address, r.rolled_back) for r in results if r.rolled_back}):
+            out(f"  {address}: {what}")
         failed = sum(not r.passed for r in results)
         out(f"Checks: {len(results) - failed} passed, {failed} failed.")
     if any(not r.passed for r in results):

@@ -326,7 +326,7 @@ def _run_apply(
     if not destroy and not as_json and (outcome.approved or not outcome.planned.plan.has_changes()):
         from featrix_iac.cli.cmd_check import report_checks
 
-        report_checks(operations.run_checks(_root(), env), after_apply=True)
+        report_checks(operations.run_checks(_root(), env, before=outcome.ids_before), after_apply=True)
 
 
 def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool, as_json: bool = False) -> None:

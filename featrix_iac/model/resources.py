@@ -382,6 +382,11 @@ class SmokeCheck(Strict):
     name: str | None = Field(None, description="Shown in results (defaults to check N).")
     record: dict[str, Any] = Field(description="The query record.")
     expect: CheckExpect = Field(description="What the prediction must show.")
+    on_failure: Literal["fail", "rollback"] = Field(
+        "fail",
+        description="fail: exit 1 (recorded); rollback: also, when the apply just moved the endpoint to another "
+        "predictor, promote it back to the previous one.",
+    )
 
 
 class Endpoint(Resource):

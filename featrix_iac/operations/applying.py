@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +25,8 @@ class ApplyOutcome:
     planned: PlanResult
     approved: bool
     result: ApplyResult | None = None
+    # each address's ids before the apply (what a smoke check's on_failure: rollback goes back to)
+    ids_before: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def apply(
@@ -70,8 +72,9 @@ def apply(
             _check_skip_gates(planned.plan, skip_gates)  # before asking: a mistyped waiver stops everything
             if not confirm(planned):
                 return ApplyOutcome(planned, approved=False)
+            before = {a: dict(e.ids) for a, e in planned.lockfile.resources.items() if e.status == "ready"}
             result = run_apply(session, client, planned, observer, parallelism, interrupt, limits, skip_gates)
-            return ApplyOutcome(planned, approved=True, result=result)
+            return ApplyOutcome(planned, approved=True, result=result, ids_before=before)
 
 
 def run_apply(

@@ -131,6 +131,7 @@ def make_plan(
     _suggest_moves(st)
     actions = _select(st, list(targets))
     _create_before_destroy(st, actions)
+    _keep_for_rollback(st, actions, deletable)
     diags = Diagnostics()
     if not refresh_only:
         _guard_uncleared(st, actions, source_of, diags)
@@ -564,6 +565,24 @@ def _create_before_destroy(st: _State, selected: list[ActionDraft]) -> None:
         action.create_before_destroy = action.create_before_destroy or action.address in chosen
         if action.action is A.REPLACE:
             action.warnings = why.replace_warnings(action) + action.warnings
+
+
+def _keep_for_rollback(st: _State, actions: list[ActionDraft], deletable: set[str]) -> None:
+    """A replacement made first whose dependents include an endpoint with a smoke check `on_failure: rollback`
+    keeps its old object until the next apply (recorded to delete), so that the rollback has somewhere to go."""
+    guarded = {
+        address
+        for address, declared in st.desired.items()
+        if any(getattr(c, "on_failure", "") == "rollback" for c in getattr(declared.resource, "checks", None) or ())
+    }
+    for action in actions:
+        if action.action is not A.REPLACE or not action.create_before_destroy or action.kind not in deletable:
+            continue
+        if action.address not in st.graph.order:
+            continue
+        users = sorted(guarded & st.graph.transitive_dependents(action.address))
+        if users:
+            action.reasons.append(why.kept_for_rollback(users))
 
 
 def _steps(st: _State, actions: list[ActionDraft], handlers: Mapping[str, Handler]) -> None:

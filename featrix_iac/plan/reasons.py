@@ -30,7 +30,8 @@ RESUME_NOT_FOUND = Reason(
 )
 FINISH_REPLACEMENT = Reason(
     code=R.FINISH_REPLACEMENT,
-    text="an interrupted apply replaced it but did not delete the old object yet: deleted now, after dependents follow",
+    text="an earlier apply replaced it but did not delete the old object yet (it stopped, or kept it for a smoke "
+    "check's rollback): deleted now, after dependents follow",
 )
 REMOVE_REPLACED = Reason(
     code=R.FINISH_REPLACEMENT,
@@ -251,6 +252,14 @@ def retirement_cancelled(address: str, retiring: dict[str, Any]) -> Reason:
         code=R.RETIRE_POLICY,
         text=f"declared again while retiring (since {retiring.get('deprecated_at')}): the retirement ends and it "
         "stays; a deprecation the server holds stays too (the API cannot clear one)",
+    )
+
+
+def kept_for_rollback(users: list[str]) -> Reason:
+    return Reason(
+        code=R.KEPT_FOR_ROLLBACK,
+        text=f"the old object is kept until the next apply, so that the smoke checks of {', '.join(users)} "
+        "(on_failure: rollback) can go back to it",
     )
 
 

@@ -22,6 +22,7 @@ from featrix_iac.plan.model import (
     ActionType,
     Phase,
     Plan,
+    ReasonCode,
     Step,
 )
 from featrix_iac.state import LockEntry, Lockfile
@@ -90,9 +91,16 @@ def steps_for(action: ActionBase, handler: Handler, entry: LockEntry | None) -> 
     out: list[Step] = []
     if action.action in CREATE_SIDE:
         out += [Step(call=c) for c in _main(action, handler, entry)]
-    if action.action in DESTROY_SIDE or action.delete_replaced:
+    if (action.action in DESTROY_SIDE or action.delete_replaced) and not kept_for_rollback(action, handler):
         out += [Step(call=c, phase=Phase.DESTROY, target=t) for c, t in _destroy(action, handler, entry)]
     return out
+
+
+def kept_for_rollback(action: ActionBase, h: Handler) -> bool:
+    """A replacement whose old object stays (recorded to delete) until the next apply, so that a smoke check
+    with on_failure: rollback can go back to what depended on it (plan/planner.py decides it)."""
+    kept = any(r.code is ReasonCode.KEPT_FOR_ROLLBACK for r in action.reasons)
+    return kept and action.action is A.REPLACE and action.create_before_destroy and h.deletable
 
 
 def _main(action: ActionBase, h: Handler, entry: LockEntry | None) -> list[str]:

@@ -450,6 +450,11 @@ class Handler:
     def delete_steps(self, entry: LockEntry) -> list[str]:
         return ["delete"] if self.deletable else []
 
+    def rollback(self, client: FeatrixClient, op: Operation, previous: dict[str, str]) -> StepResult:
+        """Bring the object back to what it served before an apply moved it (`previous`: its ids then), for a
+        failed smoke check with on_failure: rollback; the ids it has afterwards. Kinds that move in place say how."""
+        raise CreateFailed(f"{self.kind} cannot be rolled back")
+
     def retire_steps(self, entry: LockEntry) -> list[str]:
         """The calls that deprecate the object when its retirement begins (lifecycle.retire; none by default)."""
         return []

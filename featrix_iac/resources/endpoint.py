@@ -193,6 +193,30 @@ class EndpointHandler(Handler):
             return StepResult()
         return super().update(client, op, step)
 
+    def rollback(self, client: FeatrixClient, op: Operation, previous: dict[str, str]) -> StepResult:
+        """Promote the endpoint back to the predictor it served before (`previous` ids): shadow it, wait for its
+        publish, promote it, stop the other shadows (the same calls as a move: api_endpoint.py shadow / promote /
+        stop_shadowing). Same endpoint, URL and key."""
+        ref = f"predictor.{op.desired['predictor']}"
+        old = {"predictor_id": previous["predictor_id"], "session_id": previous.get("session_id", "")}
+        if ref not in op.refs:
+            raise CreateFailed(f"{op.address} has no {ref} in the lockfile to roll back from")
+        back = Operation(
+            address=op.address,
+            key=op.key,
+            resource=op.resource,
+            desired=op.desired,
+            entry=op.entry,
+            refs={**op.refs, ref: op.refs[ref].model_copy(update={"ids": old})},
+            waits=op.waits,
+        )
+        shadowed = self.update(client, back, "shadow")
+        if back.entry is not None:
+            back.entry = back.entry.model_copy(update={"outputs": {**back.entry.outputs, **shadowed.outputs}})
+        moved = self.update(client, back, "promote")
+        self.update(client, back, "stop_shadowing")
+        return moved
+
     def delete(self, client: FeatrixClient, op: Operation, step: str) -> None:
         try:
             client.delete(f"/endpoints/{op.ids['endpoint_id']}")
