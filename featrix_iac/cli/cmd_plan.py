@@ -186,9 +186,10 @@ def _print_plan(
         out(text, nl=False)
         return
     if markdown:
-        from featrix_iac.operations.views import render_markdown
+        from featrix_iac.operations.views import checks_markdown, render_markdown
 
-        out(render_markdown(plan) + (quality_view.quality_markdown(quality) if quality is not None else ""), nl=False)
+        text = render_markdown(plan) + checks_markdown(result.lockfile)
+        out(text + (quality_view.quality_markdown(quality) if quality is not None else ""), nl=False)
         return
     show_warnings(result.warnings)
     show_plan(plan, color=_color(), compact=compact)

@@ -58,7 +58,7 @@ def _show_plan(path: Path, *, as_json: bool, markdown: bool, artifact: str) -> N
     if as_json:
         out(plan_json(saved.plan), nl=False)
     elif markdown:
-        out(render_markdown(saved.plan, json_artifact_hint=artifact), nl=False)
+        out(render_markdown(saved.plan, json_artifact_hint=artifact) + _checks_section(saved.environment), nl=False)
     else:
         out(f"Saved plan {path} (environment {saved.environment}, lockfile serial {saved.serial}, {saved.created_at})")
         out(render_text(saved.plan, color=color_enabled() and sys.stdout.isatty()), nl=False)
@@ -71,6 +71,19 @@ def _show_why(env: str | None, address: str, *, as_json: bool) -> None:
 
     doc = operations.why(operations.find_project_root(), env, address)
     out(why_json(doc) if as_json else render_why(doc.model_dump(mode="json", exclude_none=True)), nl=False)
+
+
+def _checks_section(env: str) -> str:
+    """The endpoints' last smoke checks from the environment's lockfile, when run inside the project."""
+    from featrix_iac import operations
+    from featrix_iac.diagnostics import DiagnosticsError
+    from featrix_iac.operations.views import checks_markdown
+
+    try:
+        root = operations.find_project_root()
+    except DiagnosticsError:  # a plan file shown outside its project: the plan alone
+        return ""
+    return checks_markdown(operations.open_session(root, env).store.load())
 
 
 def _show_state(env: str | None, *, as_json: bool) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from featrix_iac.model.secrets import REDACTED
 from featrix_iac.plan.model import SYMBOLS, Action, ActionType, Drift, FieldChange, Plan
 from featrix_iac.resources.gates import step as gate_step
-from featrix_iac.state import RETIRED_NOTE
+from featrix_iac.state import RETIRED_NOTE, Lockfile
 
 GITHUB_COMMENT_LIMIT = 65535
 MARKER = "<!-- featrix-plan: {project}/{environment} -->"  # the first line: CI finds (and updates) its comment
@@ -288,3 +288,26 @@ def _value(value: Any, sensitive: bool) -> str:
     else:
         text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
     return f"<code>{_cell(text, VALUE_CHARS)}</code>"
+
+
+def checks_markdown(lockfile: Lockfile) -> str:
+    """The endpoints' last smoke checks, as the lockfile records them (`featrix check` and every apply), as a
+    section appended to the plan's comment; empty when none ran."""
+    rows: list[str] = []
+    for address, entry in sorted(lockfile.resources.items()):
+        record = entry.checks
+        for result in record.get("results") or []:
+            mark = "✅ ok" if result.get("passed") else "❌ **FAIL**"
+            expected = "" if result.get("passed") else f" (expected {result.get('expected', '')})"
+            rows.append(
+                f"| `{_inline(address)}` | {_cell(result.get('name', ''), 80)} | {mark} "
+                f"| {_cell(str(result.get('got', '')) + expected, 160)} | {_cell(str(record.get('at', '')), 40)} |"
+            )
+        back = record.get("rolled_back")
+        if back and not record.get("passed"):
+            ids = ", ".join(f"{k} {v}" for k, v in sorted((back.get("to") or {}).items()))
+            rows.append(f"| `{_inline(address)}` | rollback | ↩️ rolled back | serves {_cell(ids, 160)} again | |")
+    if not rows:
+        return ""
+    head = ["", "### Smoke checks (last run)", "", "| endpoint | check | result | got | at |", "|---|---|---|---|---|"]
+    return "\n".join([*head, *rows, ""])
