@@ -636,15 +636,8 @@ class _Applier:
         """lifecycle.retire: deprecate the object (its kind's retire calls) until now + deprecate_for, and record
         the retirement; a later plan deletes it once expired and unused (resources/retirement.py)."""
         record = retirement.begin(action.address, old.applied[retirement.FIELD], clock.now())
-        op = Operation(
-            address=action.address,
-            key=action.address.key,
-            resource=None,
-            desired={**old.applied, "deprecation": retirement.deprecation(record)},
-            entry=old,
-            refs=dict(self.lock.resources),
-            root=self.root,
-        )
+        desired = {**old.applied, "deprecation": retirement.deprecation(record)}
+        op = Operation.on_entry(action.address, old, dict(self.lock.resources), self.root, desired)
         for step in action.calls(Phase.DESTROY, object_key(old.ids)):
             h.update(self.client, op, step)
         current = self.lock.entry(action.address) or old
@@ -707,15 +700,7 @@ class _Applier:
                 self._forget_retired_on(h.id_field, ids[h.id_field])
 
     def _delete_object(self, action: Action, h: Handler, address: str, old: LockEntry) -> None:
-        op = Operation(
-            address=address,
-            key=Address.parse(address).key,
-            resource=None,
-            desired=dict(old.applied),
-            entry=old,
-            refs=dict(self.lock.resources),
-            root=self.root,
-        )
+        op = Operation.on_entry(address, old, dict(self.lock.resources), self.root)
         for step in action.calls(Phase.DESTROY, object_key(old.ids)):
             h.delete(self.client, op, step)
 

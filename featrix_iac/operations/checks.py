@@ -8,7 +8,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from featrix_iac.addresses import Address
 from featrix_iac.diagnostics import fail
 from featrix_iac.operations.reading import predict
 from featrix_iac.operations.session import open_session
@@ -80,15 +79,7 @@ def _rollback(
         done = "not rolled back: this apply did not move it (no previous predictor to go back to)"
         return [replace(r, rolled_back=done) if not r.passed else r for r in results]
     h = handler_for(entry.kind)
-    op = Operation(
-        address=address,
-        key=Address.parse(address).key,
-        resource=None,
-        desired=dict(entry.applied),
-        entry=entry,
-        refs=dict(session.store.load().resources),
-        root=session.loaded.root,
-    )
+    op = Operation.on_entry(address, entry, dict(session.store.load().resources), session.loaded.root)
     try:
         with connect(session.loaded) as (client, _):
             moved = h.rollback(client, op, dict(previous))

@@ -96,6 +96,29 @@ class Operation:
     def ids(self) -> dict[str, str]:
         return dict(self.entry.ids) if self.entry else {}
 
+    @classmethod
+    def on_entry(
+        cls,
+        address: str,
+        entry: LockEntry,
+        refs: dict[str, LockEntry],
+        root: Path,
+        desired: dict[str, Any] | None = None,
+    ) -> Operation:
+        """A step on a recorded object the manifest may no longer declare (a delete, a deprecation, a rollback):
+        its desired fields are what was applied to it, unless given."""
+        from featrix_iac.addresses import Address
+
+        return cls(
+            address=address,
+            key=Address.parse(address).key,
+            resource=None,
+            desired=dict(entry.applied) if desired is None else desired,
+            entry=entry,
+            refs=refs,
+            root=root,
+        )
+
     def ref_ids(self, address: str) -> dict[str, str]:
         entry = self.refs.get(address)
         if entry is None or not entry.ids:
