@@ -21,4 +21,5 @@ __all__ = [
     "render_text",
     "state_json",
     "validate_json",
+    "why_json",
 ]
