@@ -425,6 +425,7 @@ class _Applier:
 
     def _provenance(self, action: Action, h: Handler, entry: LockEntry) -> dict[str, Any]:
         """The lineage of a training just finished (apply/provenance.py); the metrics are its gate's, else read."""
+        from featrix_iac.config.development import recorded
         from featrix_iac.plan.promote import config_hash, trained_references
 
         built_on: dict[str, str] = {}
@@ -448,6 +449,7 @@ class _Applier:
             plan=self.plan_id(),
             at=now_iso(),
             who=applied_by(),
+            development=recorded(self.loaded.project, self.loaded.environment) if self.loaded is not None else None,
         )
 
     def plan_id(self) -> str:

@@ -64,6 +64,7 @@ def provenance(
     plan: str,
     at: str,
     who: Mapping[str, str],
+    development: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The lockfile's `provenance` of one training (empty values left out)."""
     out: dict[str, Any] = {
@@ -75,5 +76,7 @@ def provenance(
         "plan": plan,
         "applied_at": at,
         "applied_by": dict(who),
+        # built in a development environment (sampled data, capped epochs): never promoted
+        "development": dict(development or {}),
     }
     return {k: v for k, v in out.items() if v}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from featrix_iac.addresses import SECTIONS
+from featrix_iac.config.development import apply_development
 from featrix_iac.config.includes import ROOT_FILE, load_document
 from featrix_iac.config.overlay import apply_overlay
 from featrix_iac.config.templating import address_of, render_tree
@@ -99,6 +100,7 @@ def load_project(root: Path | str, env: str | None = None, *, checks: Sequence[P
     variables = doc.data.get("variables")
     failed = render_tree(doc.data, doc.sources, variables if isinstance(variables, dict) else {}, environment, diags)
     _rebase_data_paths(doc.data, root, doc.sources, failed, diags)
+    apply_development(doc.data, environment, root, doc.sources, diags)
     project = validate_project(doc.data, doc.sources, failed, diags)
     for check in checks:
         check(project if project is not None else doc.data, doc.sources, diags)

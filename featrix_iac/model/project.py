@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from featrix_iac.addresses import KEY_RE, SECTION_OF_KIND, SECTIONS, Address
 from featrix_iac.model.base import Strict, is_http_url
@@ -73,6 +73,21 @@ class StateConfig(Strict):
 class Environment(Strict):
     """An overlay selected with `-e NAME`: variables, server block and any resource field."""
 
+    mode: Literal["standard", "development"] = Field(
+        "standard",
+        description="development: train cheaply (a sample of every data file, capped epochs, prefixed names); "
+        "its models are never promoted.",
+    )
+    sample: float | None = Field(
+        None,
+        gt=0,
+        description="development mode: the share of each data file's rows to train on (a fraction below 1), or a "
+        "row count (1 or more). Default 0.1.",
+    )
+    max_epochs: int | None = Field(None, ge=1, description="development mode: the most epochs a training gets (5).")
+    name_prefix: str | None = Field(
+        None, description="development mode: prefix of every name (default: the user's login and a dash)."
+    )
     variables: dict[str, Any] = Field(default_factory=dict, description="Variables overriding the root ones.")
     server: dict[str, Any] = Field(default_factory=dict, description="Server fields overriding the root block.")
     state: dict[str, Any] = Field(default_factory=dict, description="State fields overriding the root block.")
@@ -80,6 +95,16 @@ class Environment(Strict):
     predictors: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
     endpoints: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
     vector_databases: dict[str, dict[str, Any]] = Field(default_factory=dict, description="Field overrides by key.")
+
+    @model_validator(mode="after")
+    def _development_only(self) -> Environment:
+        stray = [f for f in ("sample", "max_epochs", "name_prefix") if getattr(self, f) is not None]
+        if stray and self.mode != "development":
+            verb = "applies" if len(stray) == 1 else "apply"
+            raise ValueError(f"{', '.join(stray)} only {verb} with mode: development")
+        if self.sample is not None and self.sample > 1 and self.sample != int(self.sample):
+            raise ValueError(f"sample {self.sample:g}: a fraction below 1, or a whole row count")
+        return self
 
 
 def _keys_ok(v: dict[str, Any]) -> dict[str, Any]:

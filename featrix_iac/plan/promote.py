@@ -135,6 +135,13 @@ def _refusal(action: ActionBase, entry: LockEntry | None, env: str, promoted: Ma
         return f"it is {entry.status} in {env}'s lockfile"
     if entry.borrowed:
         return f"{env} itself borrowed it from {entry.borrowed.get('from')!r}: promote from there"
+    if entry.provenance.get("development"):
+        dev = entry.provenance["development"]
+        return (
+            f"it was built in development mode in {env} (sample {_show(dev.get('sample'))} of its data, at most "
+            f"{_show(dev.get('max_epochs'))} epochs): development artifacts are never promoted; promote from an "
+            "environment that trains on the full data"
+        )
     recorded = {**entry.applied, **entry.hashes}
     differing = [
         f"{name} ({_show(recorded.get(name))} in {env}, {_show(value)} here)"

@@ -1,5 +1,6 @@
 """Promotion keeps the artifact's provenance: each trained model's lockfile entry records how it was built, and a
-promoted one in prod records the same plus its own promotion.
+promoted one in prod records the same plus its own promotion; a development environment's models (sampled data,
+capped epochs) are recorded as such and never promoted.
 
 The rest of promotion is the golden transcript tests/acceptance/promotion; this test reads the lockfile's
 provenance fields (hashes, plan ids, the CI run URL) and compares them between environments in Python.
@@ -19,6 +20,7 @@ CI_RUN = {"GITHUB_SERVER_URL": "https://github.example", "GITHUB_REPOSITORY": "a
 
 ENVIRONMENTS = """
 environments:
+  dev: {mode: development, sample: 0.5, max_epochs: 1, name_prefix: alice-}
   staging:
     foundational_models:
       penguins: {name: penguins-staging}
@@ -75,3 +77,23 @@ def test_every_model_records_its_provenance_and_a_promotion_keeps_it(cli: Any, s
     assert prod["borrowed"]["plan"].startswith("plan-") and prod["borrowed"]["plan"] != species["provenance"]["plan"]
     assert "ci_run_url" not in prod["borrowed"]["promoted_by"]  # prod was applied outside CI
     cli.ok("destroy", "-e", "prod", "--auto-approve")
+
+
+def test_a_development_environment_trains_on_a_sample_and_is_never_promoted(cli: Any, server: Any) -> None:
+    write(cli, server)
+    cli.ok("apply", "-e", "dev", "--auto-approve")
+    dev = lock(cli.project, "dev")["resources"]
+    fm = dev["foundational_model.penguins"]
+    assert fm["applied"]["name"] == "alice-penguins" and fm["applied"]["epochs"] == 1, fm["applied"]
+    summary = fm["applied"]["data_summary"]
+    assert summary["file"].startswith(".featrix/samples/penguins.sample-0_5.") and summary["rows"] == 172, summary
+    assert fm["hashes"]["data"].startswith("sha256:")  # the sample's fingerprint, what was trained on
+    assert dev["predictor.species"]["applied"]["epochs"] == 1
+    assert dev["endpoint.species_api"]["applied"]["name"] == "alice-species_api"
+    for address in ("foundational_model.penguins", "predictor.species"):
+        assert dev[address]["provenance"]["development"] == {"sample": 0.5, "max_epochs": 1}
+    r = cli.ok("plan", "-e", "prod", "--promote-from", "dev")
+    assert "not promoted from dev: it was built in development mode in dev" in r.stdout, r.stdout
+    assert "promoted)" not in r.stdout
+    cli.ok("plan", "-e", "dev", "--detailed-exitcode")  # the same sample, the same fingerprint: no change
+    cli.ok("destroy", "-e", "dev", "--auto-approve")
