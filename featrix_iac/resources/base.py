@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from featrix_iac.client.errors import ConnectionFailed, FeatrixError, NotFoundError, ServerError
+from featrix_iac.resources.pacing import Pacer
 
 if TYPE_CHECKING:
     from featrix_iac.client import FeatrixClient
@@ -501,10 +502,12 @@ class Handler:
 
         A 404 counts as gone only when seen 5 times in a row over GONE_SECONDS (a queued or fresh session
         404s for a while on the real service); other errors are ridden out (auth errors raise at once).
-        `stop()` true ends the wait early with the last progress.
+        `stop()` true ends the wait early with the last progress. Polls are paced by the elapsed time, or come
+        sooner at the end the progress fraction predicts (resources/pacing.py).
         """
         start = last_change = time.monotonic()
         failed, missing, first_miss, last = 0, 0, 0.0, Progress("training")
+        pacer = Pacer()  # the paced wait, or the end the progress predicts when that comes sooner
         stall = timeout if stall is None else stall
         while True:
             counts = True  # errors and 404s are ridden out but are not progress
@@ -538,4 +541,5 @@ class Handler:
                 raise WaitTimeout(f"training: no progress for {stall:.0f}s ({progress.message or 'no progress'})")
             if stop is not None and stop():
                 return last
-            time.sleep(0.05 if failed else min(max_interval, max(0.2, (now - start) * 0.05)))
+            paced = min(max_interval, max(0.2, (now - start) * 0.05))
+            time.sleep(0.05 if failed else pacer.wait(now, progress.fraction if counts else None, paced))
