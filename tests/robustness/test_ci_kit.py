@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -332,6 +333,26 @@ def test_the_workflow_steps_run_in_order_against_the_local_server(tmp_path: Path
     assert runner.outputs["plan"]["exitcode"] == "0"
     assert not any("POST" in c or "PATCH" in c for c in log.read_text().splitlines())
 
+    # promotion: an environment "qa" configured like dev takes dev's trained models; the manual promote job posts
+    # its plan on the promotion PR, and the apply job (FEATRIX_PROMOTE_FROM set) promotes instead of training
+    manifest = work / "featrix.yaml"
+    manifest.write_text(
+        manifest.read_text().replace("environments:\n", "environments:\n  qa:\n    variables:\n      fm_epochs: 3\n", 1)
+    )
+    workflow["env"].update(FEATRIX_ENV="qa", FEATRIX_PROMOTE_FROM="dev")
+    runner.values["inputs.promote_pr"] = "9"
+    log.write_text("")
+    ok(runner.job("promote", workflow))
+    assert runner.outputs["plan"]["exitcode"] == "2"
+    promotion = (work / "promote.md").read_text()
+    assert "promoted)" in promotion and "0 trainings" in promotion, promotion
+    assert any(
+        c.startswith("api --method POST repos/acme/models/issues/9/comments") for c in log.read_text().splitlines()
+    )
+    ok(runner.job("apply", workflow))
+    qa = json.loads((work / "featrix.qa.lock").read_text())["resources"]
+    assert qa["foundational_model.penguins"]["borrowed"]["from"] == "dev"
+
 
 def test_the_postgres_variant_keeps_the_state_in_the_database() -> None:
     """The team variant: FEATRIX_STATE_URL in every job that reads state, state pull in the PR comment, and no
@@ -339,7 +360,7 @@ def test_the_postgres_variant_keeps_the_state_in_the_database() -> None:
     base = yaml.safe_load(WORKFLOW.read_text())
     variant = yaml.safe_load((WORKFLOW.parent / "featrix-postgres.yml").read_text())
     assert list(variant["jobs"]) == list(base["jobs"])
-    for job in ("plan", "apply", "drift"):
+    for job in ("plan", "apply", "drift", "promote"):
         assert variant["jobs"][job]["env"]["FEATRIX_STATE_URL"] == "${{ secrets.FEATRIX_STATE_URL }}"
     runs = "\n".join(str(s.get("run", "")) for j in variant["jobs"].values() for s in j.get("steps", []))
     assert "featrix state pull" in runs and "git push" not in runs and "git commit" not in runs
