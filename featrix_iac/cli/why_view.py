@@ -34,16 +34,17 @@ def _who(who: Mapping[str, Any]) -> str:
     return f"by {user}@{host}" if user and host else f"by {user or host or 'an unknown user'}"
 
 
+def _when(p: Mapping[str, Any], at: str, who: str) -> str:
+    """` by plan X at T in CI run U` (each part only when recorded): which apply did it."""
+    parts = [f"by plan {p['plan']}" if p.get("plan") else "", f"at {p[at]}" if p.get(at) else ""]
+    parts.append(_who(p[who]) if p.get(who) else "")
+    return "".join(f" {part}" for part in parts if part)
+
+
 def _promoted(p: Mapping[str, Any]) -> str:
     text = f"promoted from {p.get('from', '?')} (its lockfile serial {p.get('serial', '?')}"
     text += f", lineage {p['lineage']})" if p.get("lineage") else ")"
-    if p.get("promoted_by"):
-        text += f" {_who(p['promoted_by'])}"
-    if p.get("promoted_at"):
-        text += f" at {p['promoted_at']}"
-    if p.get("plan"):
-        text += f", plan {p['plan']}"
-    return text
+    return text + _when(p, "promoted_at", "promoted_by")
 
 
 def _built(p: Mapping[str, Any]) -> list[str]:
@@ -52,13 +53,7 @@ def _built(p: Mapping[str, Any]) -> list[str]:
         for name, key in (("featrix-iac", "tool_version"), ("server", "server_version"))
         if p.get(key)
     )
-    head = "trained"
-    if p.get("plan"):
-        head += f" by plan {p['plan']}"
-    if p.get("applied_at"):
-        head += f" at {p['applied_at']}"
-    if p.get("applied_by"):
-        head += f" {_who(p['applied_by'])}"
+    head = "trained" + _when(p, "applied_at", "applied_by")
     out = [head + (f" ({versions})" if versions else "")]
     if p.get("config_hash"):
         out.append(f"configuration {p['config_hash']}")
