@@ -17,12 +17,12 @@ Priority = Literal["urgent", "regular", "low", "qa"]
 UPLOAD_ONLY = ("time_column", "sequential_timestamp_col", "sequential_entity_id_col", "sequential_rolling_windows")
 
 
-DURATION = r"^\s*\d+\s*[dhw]\s*$"  # 30d, 12h, 2w
-DURATION_SECONDS = {"h": 3600, "d": 86400, "w": 7 * 86400}
+DURATION = r"^\s*\d+\s*[smhdw]\s*$"  # 30d, 12h, 2w, 90s
+DURATION_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 def duration_seconds(text: str) -> int:
-    """`30d` -> 2592000 (units h, d, w), for lifecycle.retire.deprecate_for."""
+    """`30d` -> 2592000 (units s, m, h, d, w), for lifecycle.retire.deprecate_for and gates.max_wait."""
     text = text.strip()
     return int(text[:-1].strip()) * DURATION_SECONDS[text[-1]]
 
@@ -33,7 +33,7 @@ class Retire(Strict):
     deprecate_for: str = Field(
         pattern=DURATION,
         description="How long it stays deprecated before it may be deleted, and how long it must have gone "
-        "unused (endpoint stats' last_used_at) before it is: e.g. 30d, 12h, 2w.",
+        "unused (endpoint stats' last_used_at) before it is: e.g. 30d, 12h, 2w (units s, m, h, d, w).",
     )
     warning_message: str | None = Field(
         None, min_length=1, description="The deprecation's warning (foundational models); a default says when it goes."
@@ -389,6 +389,26 @@ class SmokeCheck(Strict):
     )
 
 
+class ShadowGates(Strict):
+    """Checked while the new predictor shadows the old one, before promote (the endpoint's comparisons)."""
+
+    require_verdict: Literal["shadow_better", "not_worse"] = Field(
+        description="shadow_better: the comparison must say so; not_worse: anything but shadow_worse."
+    )
+    min_paired: int = Field(0, ge=0, description="Predictions paired with ground truth the verdict needs.")
+    max_wait: str = Field(
+        "1h", pattern=DURATION, description="How long to wait for the verdict before the gate fails (e.g. 2h)."
+    )
+
+    def recorded(self) -> dict[str, Any]:
+        return {
+            "require_verdict": self.require_verdict,
+            "min_paired": self.min_paired,
+            "max_wait": self.max_wait,
+            "max_wait_seconds": duration_seconds(self.max_wait),
+        }
+
+
 class Endpoint(Resource):
     """A named API endpoint serving one predictor, called with its own API key."""
 
@@ -402,6 +422,9 @@ class Endpoint(Resource):
     api_key: ApiKey = Field(default_factory=ApiKey, description="Key rotation and revocation.")
     checks: list[SmokeCheck] = Field(
         default_factory=list, description="Smoke checks run through the endpoint after apply (never diffed)."
+    )
+    gates: ShadowGates | None = Field(
+        None, description="Shadow-verdict gates checked before the endpoint is promoted to a new predictor."
     )
 
 

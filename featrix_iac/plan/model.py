@@ -70,6 +70,7 @@ class ReasonCode(str, Enum):
     RETIRING = "retiring"  # removed under lifecycle.retire: deprecated now, deleted on a later apply
     RETIREMENT_DUE = "retirement_due"  # a retirement expired and the object went unused long enough: deleted
     RETIRE_POLICY = "retire_policy"  # lifecycle.retire changed: only the lockfile records it
+    GATE = "gate"  # a gate checked before dependents move (an endpoint's shadow verdict)
     KEPT_FOR_ROLLBACK = "kept_for_rollback"  # a replaced object a smoke check may roll back to: deleted next apply
     NOTE = "note"  # a reason given as plain text (no code of its own)
 

@@ -37,6 +37,7 @@ KNOWN_AFTER_APPLY = "(known after apply)"
 DATA_SUMMARY = "data_summary"  # rows and columns of a data file, recorded next to its fingerprint
 RENEWING = (ActionType.REPLACE, ActionType.CREATE)
 A = ActionType
+SHADOW_GATE = "shadow_gate"  # the handler step that checks a shadow's verdict against the endpoint's gates
 
 
 @dataclass
@@ -591,6 +592,8 @@ def _steps(st: _State, actions: list[ActionDraft], handlers: Mapping[str, Handle
 
     for action in actions:
         action.steps = steps_for(action, handlers[action.kind], st.lockfile.resources.get(action.address))
+        if any(s.call == SHADOW_GATE for s in action.steps):  # the endpoint's gates, checked before promote
+            action.reasons.append(why.shadow_gate(action.desired.get("shadow_gates") or {}))
 
 
 # -- removals --------------------------------------------------------------------------------------------

@@ -255,6 +255,15 @@ def retirement_cancelled(address: str, retiring: dict[str, Any]) -> Reason:
     )
 
 
+def shadow_gate(gates: dict[str, Any]) -> Reason:
+    return Reason(
+        code=R.GATE,
+        text=f"gate before promote: the new predictor shadows the old one until the verdict is "
+        f"{gates.get('require_verdict')} on at least {gates.get('min_paired')} paired predictions (max_wait "
+        f"{gates.get('max_wait')}); otherwise the endpoint keeps its predictor and apply exits 1",
+    )
+
+
 def kept_for_rollback(users: list[str]) -> Reason:
     return Reason(
         code=R.KEPT_FOR_ROLLBACK,

@@ -7,7 +7,7 @@ from typing import Any
 
 from featrix_iac.client import AmbiguousResult, FeatrixClient, NotFoundError
 from featrix_iac.model.resources import ENDPOINT
-from featrix_iac.resources import retirement
+from featrix_iac.resources import retirement, shadow_gates
 from featrix_iac.resources.base import (
     Change,
     CreateFailed,
@@ -49,6 +49,8 @@ class EndpointHandler(Handler):
         FieldRule("api_key.rotation", IP, live=False, route="regenerate_key"),
         FieldRule("api_key.revoked", IP, route="revoke_key+regenerate_key"),
         retirement.RULE,
+        # the manifest's gates: checked while a new predictor shadows (a step), never an update
+        FieldRule("shadow_gates", Change.IGNORED, live=False),
     )
 
     # -- planning ------------------------------------------------------------------------------
@@ -62,6 +64,7 @@ class EndpointHandler(Handler):
             "api_key.rotation": ep.api_key.rotation,
             "api_key.revoked": ep.api_key.revoked,
             **retirement.desired(ep),
+            **({"shadow_gates": ep.gates.recorded()} if ep.gates is not None else {}),
         }
 
     def read(self, client: FeatrixClient, entry: LockEntry) -> LiveObject | None:
@@ -155,7 +158,7 @@ class EndpointHandler(Handler):
             # promote keeps the previous predictor as a rollback shadow (REST contract §5.2, APIEndpoint.promote);
             # it is retired, and its foundational model may be deleted in this same apply: stop shadowing it
             # first, so no endpoint ever shadows a predictor of a deleted model
-            steps += ["shadow", "promote", "stop_shadowing"]
+            steps += ["shadow", *(["shadow_gate"] if desired.get("shadow_gates") else []), "promote", "stop_shadowing"]
         revoke = bool(desired.get("api_key.revoked"))
         unrevoke = "api_key.revoked" in fields and not revoke  # revoked (by us, or outside: drift): a new key
         if "api_key.rotation" in fields or unrevoke:
@@ -169,6 +172,8 @@ class EndpointHandler(Handler):
         if step == "stop_shadowing":
             _stop_other_shadows(client, eid, op.ref_ids(f"predictor.{op.desired['predictor']}")["predictor_id"])
             return StepResult()
+        if step == "shadow_gate":
+            return self._shadow_gate(client, op)
         if step in ("shadow", "promote"):
             pred = op.ref_ids(f"predictor.{op.desired['predictor']}")
             moved = StepResult(ids={"predictor_id": pred["predictor_id"], "session_id": pred["session_id"]})
@@ -192,6 +197,26 @@ class EndpointHandler(Handler):
             client.post(f"/endpoints/{eid}/revoke_key", {})
             return StepResult()
         return super().update(client, op, step)
+
+    def _shadow_gate(self, client: FeatrixClient, op: Operation) -> StepResult:
+        """The endpoint's gates on the new predictor's shadow verdict, before promote; a failure stops shadowing
+        it (the endpoint keeps serving its predictor) and fails the step."""
+        eid = op.ids["endpoint_id"]
+        pred = op.ref_ids(f"predictor.{op.desired['predictor']}")
+        if client.get(f"/endpoints/{eid}").get("serving_predictor_id") == pred["predictor_id"]:
+            return StepResult()  # already promoted by an earlier apply
+        job_id = str((op.entry.outputs if op.entry else {}).get("shadow_job_id") or "")
+        _wait_shadow_published(client, eid, pred, job_id, op.waits or Waits())
+        try:
+            shadow_gates.wait_verdict(client, eid, pred["predictor_id"], op.desired["shadow_gates"], op.waits)
+        except shadow_gates.GateFailed as exc:
+            serving = client.get(f"/endpoints/{eid}").get("serving_predictor_id")
+            _stop_other_shadows(client, eid, str(serving or ""))
+            raise CreateFailed(
+                f"shadow gate failed: {exc}; the endpoint keeps serving predictor_id {serving} (the new predictor "
+                "no longer shadows it)"
+            ) from None
+        return StepResult()
 
     def rollback(self, client: FeatrixClient, op: Operation, previous: dict[str, str]) -> StepResult:
         """Promote the endpoint back to the predictor it served before (`previous` ids): shadow it, wait for its

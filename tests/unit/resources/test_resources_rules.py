@@ -49,7 +49,8 @@ SAMPLES = {
 def test_desired_has_exactly_the_rule_fields(kind: str) -> None:
     h = handler_for(kind)
     desired = h.desired("k", SAMPLES[kind], CTX)
-    assert set(desired) == {r.name for r in h.rules} - {retirement.FIELD}  # the retire policy only when declared
+    optional = {retirement.FIELD, "shadow_gates"}  # the retire policy and shadow gates only when declared
+    assert set(desired) == {r.name for r in h.rules} - optional
     assert len({r.name for r in h.rules}) == len(h.rules)
     for r in h.rules:
         assert not (r.change is Change.IN_PLACE and not r.route), f"{kind}.{r.name}: in-place field without route"
