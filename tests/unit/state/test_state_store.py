@@ -73,6 +73,17 @@ def test_round_trip_serial_and_mode(tmp_path: Path) -> None:
     assert store(tmp_path).load().serial == 2
 
 
+def test_a_lockfile_written_before_provenance_existed_still_loads(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    s.save(sample(s))
+    data = json.loads(s.path.read_text(encoding="utf-8"))
+    for entry in data["resources"].values():
+        entry.pop("provenance")  # as an older featrix-iac wrote it
+    s.path.write_text(json.dumps(data), encoding="utf-8")
+    old = store(tmp_path).load()
+    assert old.resources and all(e.provenance == {} for e in old.resources.values())
+
+
 def test_deterministic_bytes(tmp_path: Path) -> None:
     s = store(tmp_path)
     lock = sample(s)
