@@ -205,6 +205,7 @@ def run_engine(server: LocalServer, data: Path, project: Path, wire: Wire) -> No
 def run_official(fs: ModuleType, server: LocalServer, data: Path, wire: Wire) -> None:
     fx = fs.FeatrixSphere(api_key=server.api_key, base_url=server.url)
     fx.whoami()
+    fx.health_check()  # the server's version, which the engine records in each training's provenance
     fm = _trained_fm(fx, data / "penguins.csv")
     fx.list_sessions(name_prefix="penguins")
     fx.list_sessions()
