@@ -32,6 +32,7 @@ from featrix_iac.resources import gates, retirement
 from featrix_iac.resources.base import (
     CannotTell,
     CreateFailed,
+    GatedOut,
     Handler,
     Operation,
     Probe,
@@ -596,7 +597,14 @@ class _Applier:
         if entry is None or not entry.ids:
             raise ApplyError(f"{action.address} has no ids in the lockfile; plan again")
         for step in action.calls(Phase.MAIN):
-            entry = self._step(action, h, entry, step)
+            try:
+                entry = self._step(action, h, entry, step)
+            except GatedOut as exc:  # e.g. an endpoint's shadow verdict: it stays as it was, the gate recorded
+                record = {**exc.record, "step": step}
+                self._save(action.address, entry.model_copy(deep=True, update={"gate": record}))
+                raise
+        if entry.gate and entry.gate.get("step"):  # an earlier update's gate refusal: this one went through
+            entry = entry.model_copy(deep=True, update={"gate": None})
         self._finalize(action, h, entry)
 
     def _destroy(self, action: Action) -> None:

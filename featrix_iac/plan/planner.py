@@ -583,7 +583,9 @@ def _keep_for_rollback(st: _State, actions: list[ActionDraft], deletable: set[st
             continue
         users = sorted(guarded & st.graph.transitive_dependents(action.address))
         if users:
+            said = why.replace_warnings(action)  # "... deleted once the new one is ready": no longer true
             action.reasons.append(why.kept_for_rollback(users))
+            action.warnings = [w for w in action.warnings if w not in said]
 
 
 def _steps(st: _State, actions: list[ActionDraft], handlers: Mapping[str, Handler]) -> None:

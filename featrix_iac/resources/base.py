@@ -161,6 +161,14 @@ class CreateFailed(Exception):
     """A create or step was refused for a reason the handler explains (not an HTTP error)."""
 
 
+class GatedOut(CreateFailed):
+    """A step refused by a gate (an endpoint's shadow verdict): `record` is what the lockfile entry keeps."""
+
+    def __init__(self, message: str, record: dict[str, Any]):
+        super().__init__(message)
+        self.record = record
+
+
 class WaitTimeout(Exception):
     """A wait (training, shadow publish) exceeded its timeout. The object still exists: re-apply re-attaches."""
 

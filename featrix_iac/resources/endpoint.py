@@ -13,6 +13,7 @@ from featrix_iac.resources.base import (
     CreateFailed,
     DesiredContext,
     FieldRule,
+    GatedOut,
     Handler,
     Lister,
     LiveObject,
@@ -212,9 +213,10 @@ class EndpointHandler(Handler):
         except shadow_gates.GateFailed as exc:
             serving = client.get(f"/endpoints/{eid}").get("serving_predictor_id")
             _stop_other_shadows(client, eid, str(serving or ""))
-            raise CreateFailed(
+            raise GatedOut(
                 f"shadow gate failed: {exc}; the endpoint keeps serving predictor_id {serving} (the new predictor "
-                "no longer shadows it)"
+                "no longer shadows it)",
+                shadow_gates.record(op.desired["shadow_gates"], str(exc), pred),
             ) from None
         return StepResult()
 

@@ -58,5 +58,19 @@ def wait_verdict(client: FeatrixClient, eid: str, pid: str, gates: dict[str, Any
     return done.message
 
 
+def record(gates: dict[str, Any], why: str, shadow: dict[str, str]) -> dict[str, Any]:
+    """What the endpoint's lockfile entry keeps of a failed shadow gate (under `gate`)."""
+    from featrix_iac.clock import iso, now
+
+    return {
+        "status": "shadow_gated_out",
+        "require_verdict": gates.get("require_verdict"),
+        "min_paired": gates.get("min_paired"),
+        "why": why,
+        "at": iso(now()),
+        "ids": {k: v for k, v in shadow.items() if k in ("predictor_id", "session_id")},
+    }
+
+
 class GateFailed(Exception):
     """The shadow did not pass the endpoint's gates: the endpoint stays on its predictor."""
