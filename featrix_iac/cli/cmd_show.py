@@ -83,7 +83,8 @@ def _checks_section(env: str) -> str:
         root = operations.find_project_root()
     except DiagnosticsError:  # a plan file shown outside its project: the plan alone
         return ""
-    return checks_markdown(operations.open_session(root, env).store.load())
+    # a plan made without -e names the environment "default", which no manifest declares (as apply FILE reads it)
+    return checks_markdown(operations.open_session(root, env if env != "default" else None).store.load())
 
 
 def _show_state(env: str | None, *, as_json: bool) -> None:
