@@ -478,7 +478,28 @@ def _cascade(st: _State, wanted: DesiredState) -> None:
             if target in st.renewed:
                 _follow(st, action, entry, ref_field, target, why.cascade(target, st.actions[target], action.kind))
             elif entry.applied.get(ref_field) == target.key and _stale_reference(st, entry, target):
+                refused = _refused_move(st, entry, target)
+                if refused:  # a smoke check rolled it back, or a shadow gate kept it: not moved again blindly
+                    action.warnings.append(why.move_refused(address, target, refused))
+                    continue
                 _follow(st, action, entry, ref_field, target, why.stale_reference(target, action.kind))
+
+
+def _refused_move(st: _State, entry: LockEntry, target: Address) -> str:
+    """Why the entry stays on an older object than `target` records: its move to exactly that object was sent
+    back (a failed smoke check's rollback, `checks.rolled_back`; a failed shadow gate, `gate`); "" otherwise."""
+    id_field = ref_kind_id(target)
+    referenced = st.lockfile.resources.get(target)
+    current = referenced.ids.get(id_field) if referenced is not None else None
+    if not current:
+        return ""
+    back = (entry.checks.get("rolled_back") or {}).get("from") or {}
+    if back.get(id_field) == current:
+        return f"a smoke check failed on {id_field} {current} and rolled it back"
+    gate = entry.gate or {}
+    if gate.get("step") and (gate.get("ids") or {}).get(id_field) == current:
+        return f"a gate kept it off {id_field} {current} ({gate.get('why', 'failed')})"
+    return ""
 
 
 def _finish_replacements(st: _State) -> None:
@@ -491,11 +512,32 @@ def _finish_replacements(st: _State) -> None:
         pending = _pending_deletes(entry)
         if not pending:
             continue
+        users = _users_of(st, address, pending)
+        if users:  # e.g. an endpoint a smoke check rolled back onto a predictor of the old model
+            action.warnings.append(why.replaced_in_use(address, users))
+            continue
         if action.action is A.NOOP:
             action.action = A.UPDATE
         action.delete_replaced = True
         action.reasons.append(why.FINISH_REPLACEMENT)
         action.changes.extend(_replaced_changes(address, pending))
+
+
+def _users_of(st: _State, address: str, records: list[dict[str, str]]) -> list[str]:
+    """Other entries whose own ids still name one of the replaced objects `records` (by the kind's id) and that
+    this plan does not move off it (renewed, or following a renewal)."""
+    id_field = ref_kind_id(Address.parse(address))
+    wanted = {r.get(id_field) for r in records} - {None, ""}
+    return sorted(
+        a
+        for a, e in st.managed().items()
+        if a != address and e.status in ("ready", "tainted") and e.ids.get(id_field) in wanted and not _moves(st, a)
+    )
+
+
+def _moves(st: _State, address: str) -> bool:
+    action = st.actions.get(address)
+    return action is not None and (address in st.renewed or any(r.code in CASCADES for r in action.reasons))
 
 
 def _stale_reference(st: _State, entry: LockEntry, target: Address) -> bool:

@@ -264,6 +264,20 @@ def shadow_gate(gates: dict[str, Any]) -> Reason:
     )
 
 
+def replaced_in_use(address: str, users: list[str]) -> str:
+    return (
+        f"{address}: the old object of its last replacement stays, because {', '.join(users)} still use it "
+        "(e.g. rolled back onto it); it is deleted once they move"
+    )
+
+
+def move_refused(address: str, target: str, refused: str) -> str:
+    return (
+        f"{address} stays where it is although {target} was trained again: {refused}; it moves to the next "
+        f"training of {target} (change the model or its data)"
+    )
+
+
 def kept_for_rollback(users: list[str]) -> Reason:
     return Reason(
         code=R.KEPT_FOR_ROLLBACK,
