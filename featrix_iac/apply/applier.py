@@ -26,7 +26,7 @@ from featrix_iac.client import (
     RequestError,
 )
 from featrix_iac.diagnostics import DiagnosticsError, fail
-from featrix_iac.plan.model import Action, ActionType, Phase, Plan
+from featrix_iac.plan.model import CLONE, Action, ActionType, Phase, Plan
 from featrix_iac.plan.steps import begins_retirement, object_key
 from featrix_iac.resources import gates, retirement
 from featrix_iac.resources.base import (
@@ -395,6 +395,9 @@ class _Applier:
         retired = list(current.retired) if current is not None else []
         if action.delete_replaced and current is not None and current.ids and not current.borrowed:
             retired.append(replaced_record(h, current))  # this environment's own object it replaces
+        if proof.get("clone"):
+            self._promote_clone(action, h, proof, retired)
+            return
         entry = LockEntry(
             kind=action.kind,
             status="ready",
@@ -409,6 +412,28 @@ class _Applier:
             retired=retired,
         )
         self._save(action.address, entry)
+
+    def _promote_clone(self, action: Action, h: Handler, proof: dict[str, Any], retired: list[dict[str, str]]) -> None:
+        """Clone the other environment's object to this environment's compute cluster: the clone is this
+        environment's own (not borrowed: the other's destroy never touches it); its provenance names the source."""
+        clone = proof["clone"]
+        res = h.clone(self.client, dict(action.prior_ids), clone["to"], str(action.desired.get("name")), clone["from"])
+        promoted = {**proof, "promoted_by": applied_by(), "promoted_at": now_iso(), "plan": self.plan_id()}
+        entry = LockEntry(
+            kind=action.kind,
+            status="creating",
+            ids=dict(res.ids),
+            outputs=dict(res.outputs),
+            depends_on=sorted(action.depends_on),
+            training=dict(promoted.pop("training", {})),
+            provenance={**promoted.pop("provenance", {}), "promoted": promoted},
+            retired=retired,
+        )
+        self._save(action.address, entry)
+        for step in action.calls(Phase.MAIN):
+            if step != CLONE:
+                entry = self._step(action, h, entry, step)
+        self._finalize(action, h, entry)
 
     def _converge(self, action: Action, h: Handler, entry: LockEntry, *, trained: bool = False) -> None:
         """Wait for training (unless `trained`), run the steps the create route could not do, record it ready."""

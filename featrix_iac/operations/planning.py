@@ -148,7 +148,8 @@ def _promotion(
         trains = training_kinds()
         wanted = candidates(plan, source, trains)
         seen = refresh(client, wanted, project=wanted.project, environment=promote_from, destroy=True)
-        plan = promote(plan, source, promote_from, trains, seen.live, lockfile)
+        cluster = session.loaded.project.server.compute_cluster
+        plan = promote(plan, source, promote_from, trains, seen.live, lockfile, cluster)
     return note_borrowed(plan, lockfile)
 
 

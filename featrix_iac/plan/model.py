@@ -65,6 +65,7 @@ class ReasonCode(str, Enum):
     REMOVED = "removed"  # removed from the manifest
     DESTROY = "destroy"  # featrix destroy
     PROMOTE = "promote"  # another environment's trained artifact is taken instead of training
+    PROMOTE_CLONE = "promote_clone"  # promoted to another compute cluster by cloning (predictors retrain)
     PROMOTION_PROOF = "promotion_proof"  # what proves the promoted artifact equal
     BORROWED = "borrowed"  # another environment's object: only forgotten here
     RETIRING = "retiring"  # removed under lifecycle.retire: deprecated now, deleted on a later apply
@@ -109,6 +110,7 @@ class Reason(_Data):
 CREATE = "create"  # the create call (a resumed create first re-attaches to, or looks for, what it made)
 TRAIN = "wait_for_training"
 GATE = "check_gates"
+CLONE = "clone"  # a promotion to another compute cluster: the handler's clone call (plan/promote.py)
 RECORD = "record"  # the lockfile records the object as ready, with what was applied
 FORGET = "forget"  # the lockfile forgets the entry (or the replaced objects it recorded)
 RETIRE = "retire"  # the lockfile keeps the object as retired (the API cannot delete it)

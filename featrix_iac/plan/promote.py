@@ -71,11 +71,14 @@ def promote(
     trains: set[str],
     live: Mapping[str, Any] | None = None,
     lockfile: Lockfile | None = None,
+    cluster: str | None = None,
 ) -> Plan:
     """`plan` with each training create whose configuration and data equal `source`'s ready entry turned into a
     promote (pure: a new plan). `live` is what the server holds for `source`'s entries (address → LiveObject,
     None when gone); an entry it lacks was not read. A refusal is a warning on the action naming the
-    differences. `lockfile` is this environment's: a promote's steps delete what it replaces."""
+    differences. `lockfile` is this environment's: a promote's steps delete what it replaces. `cluster` is this
+    environment's compute cluster (server.compute_cluster): an object asked on another cluster than the one
+    `source` recorded is promoted by cloning it there, when its kind can be cloned."""
     if source.server_url and plan.server_url and source.server_url != plan.server_url:
         raise fail(
             f"cannot promote from {source_env!r}: its lockfile was written for server {source.server_url}, "
@@ -94,7 +97,8 @@ def promote(
         if refusal:
             action.warnings.append(f"not promoted from {source_env}: {refusal}")
             continue
-        _promote_one(action, source.resources[action.address], source, source_env)
+        entry = source.resources[action.address]
+        _promote_one(action, entry, source, source_env, _clone_to(action, entry, cluster))
         _restep(action, lockfile)
         promoted[action.address] = action
     actions = tuple(a.freeze() for a in drafts)
@@ -113,6 +117,18 @@ def _restep(action: ActionDraft, lockfile: Lockfile | None) -> None:
 
     entry = lockfile.resources.get(action.address) if lockfile is not None else None
     action.steps = steps_for(action, handler_for(action.kind), entry)
+
+
+def _clone_to(action: ActionBase, entry: LockEntry, cluster: str | None) -> dict[str, Any] | None:
+    """{to, from} when this environment asks `action` on another compute cluster than the one the source
+    recorded for its object and the kind can be cloned there (a foundational model); else None (borrowed)."""
+    from featrix_iac.resources.registry import handler_for
+
+    to = action.desired.get("compute_cluster") or cluster
+    recorded = entry.applied.get("compute_cluster") or entry.outputs.get("compute_cluster")
+    if not to or to == recorded or not handler_for(action.kind).clonable:
+        return None
+    return {"to": to, "from": recorded}
 
 
 def _stale(address: str, live: Mapping[str, Any], env: str) -> str:
@@ -157,6 +173,10 @@ def _refusal(action: ActionBase, entry: LockEntry | None, env: str, promoted: Ma
         target = f"{kind}.{action.desired.get(field)}"
         if target not in promoted:
             return f"its {kind} {target} is not promoted (it trains anew here)"
+        clone = (promoted[target].promotion or {}).get("clone")
+        if clone:  # the API clones the embedding space only (foundational_model.py:FoundationalModel.clone)
+            what = action.kind.replace("_", " ") + "s"
+            return f"retrains: the clone of {target} to compute cluster {clone['to']} carries no {what}"
         if promoted[target].prior_ids.get(id_field) != entry.ids.get(id_field):
             return f"{env}'s {action.address} was trained on another {kind} than {env}'s {target}"
     return ""
@@ -192,7 +212,9 @@ def _show(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
-def _promote_one(action: ActionDraft, entry: LockEntry, source: Lockfile, env: str) -> None:
+def _promote_one(
+    action: ActionDraft, entry: LockEntry, source: Lockfile, env: str, clone: dict[str, Any] | None = None
+) -> None:
     proof: dict[str, Any] = {
         "from": env,
         "serial": source.serial,
@@ -210,14 +232,29 @@ def _promote_one(action: ActionDraft, entry: LockEntry, source: Lockfile, env: s
     # a replacement's old object (this environment's own) goes once the dependents have followed
     action.delete_replaced = action.action is A.REPLACE and bool(action.prior_ids)
     action.action = A.PROMOTE
-    action.prior_ids = dict(entry.ids)
-    # the object keeps the source's names: record them, so the next plans compare the truth (planner ignores them)
-    action.desired.update({k: v for k, v in entry.applied.items() if k in ENVIRONMENT_FIELDS - {"data_summary"}})
-    action.promotion = proof
+    action.prior_ids = dict(entry.ids)  # a clone's source: the clone gets ids of its own when applied
+    # the object keeps the source's names: record them, so the next plans compare the truth (planner ignores them);
+    # a clone is named and placed as this environment asks
+    kept = (
+        ENVIRONMENT_FIELDS - {"data_summary"} - ({"name", "session_name_prefix", "compute_cluster"} if clone else set())
+    )
+    action.desired.update({k: v for k, v in entry.applied.items() if k in kept})
     action.estimate = None
     ids = ", ".join(f"{k} {v}" for k, v in sorted(entry.ids.items()) if k != "job_id")
+    first = Reason(
+        code=ReasonCode.PROMOTE, text=f"promoted from {env} ({ids}): same configuration and data, no training"
+    )
+    if clone:
+        proof["clone"] = {**clone, **{k: v for k, v in entry.ids.items() if k != "job_id"}}
+        first = Reason(
+            code=ReasonCode.PROMOTE_CLONE,
+            text=f"promoted from {env} by cloning {ids} to compute cluster {clone['to']} ({env}'s is "
+            f"{clone['from'] or 'the server default'}): no training; the clone is this environment's own, and "
+            "carries no predictors (they retrain here)",
+        )
+    action.promotion = proof
     action.reasons = [
-        Reason(code=ReasonCode.PROMOTE, text=f"promoted from {env} ({ids}): same configuration and data, no training"),
+        first,
         Reason(
             code=ReasonCode.PROMOTION_PROOF,
             text=f"proof: {env} lockfile serial {source.serial}, config {proof['config_hash'][:23]}…"

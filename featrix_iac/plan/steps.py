@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from featrix_iac.plan.model import (
     BEGIN_RETIREMENT,
+    CLONE,
     CREATE,
     FORGET,
     GATE,
@@ -108,6 +109,8 @@ def _main(action: ActionBase, h: Handler, entry: LockEntry | None) -> list[str]:
     if action.action is A.UPDATE:
         fields = [c.field for c in action.changes]
         return [*h.update_steps(fields, desired, dict(entry.applied) if entry else {}), RECORD]
+    if action.action is A.PROMOTE and (action.promotion or {}).get("clone"):  # a copy of it: this one's own
+        return [CLONE, *h.followups(desired), RECORD]
     if action.action is A.PROMOTE:  # the other environment's object, proven equal: nothing to call
         return [RECORD]
     calls = [CREATE] if action.action is not A.ADOPT else []

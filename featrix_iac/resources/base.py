@@ -337,6 +337,7 @@ class Handler:
     read_parallelism: ClassVar[int] = 8
     id_field: ClassVar[str] = "id"  # the id that names one object of this kind (import id, known ids)
     reports_use: ClassVar[bool] = False  # read() fills LiveObject.last_used (lifecycle.retire waits for disuse)
+    clonable: ClassVar[bool] = False  # clone() copies a trained object to another compute cluster (promotion)
 
     def rule(self, name: str) -> FieldRule | None:
         return next((r for r in self.rules if r.name == name), None)
@@ -481,6 +482,11 @@ class Handler:
 
     def delete_steps(self, entry: LockEntry) -> list[str]:
         return ["delete"] if self.deletable else []
+
+    def clone(self, client: FeatrixClient, ids: dict[str, str], to: str, name: str, node: str | None) -> StepResult:
+        """Copy the trained object `ids` (on cluster `node`) to compute cluster `to` as a new object named `name`:
+        the new object's ids and outputs (kinds that are `clonable`)."""
+        raise CreateFailed(f"{self.kind} cannot be cloned")
 
     def rollback(self, client: FeatrixClient, op: Operation, previous: dict[str, str]) -> StepResult:
         """Bring the object back to what it served before an apply moved it (`previous`: its ids then), for a

@@ -82,6 +82,7 @@ class FoundationalModelHandler(Handler):
     trains = True
     id_field = "session_id"
     owns_recorded = True
+    clonable = True
     rules = (
         FieldRule("data", R, write_only=True, live=False),
         FieldRule("name", R),
@@ -231,8 +232,20 @@ class FoundationalModelHandler(Handler):
         sid = resp.get("session_id")
         if not sid:
             raise FeatrixError(f"the server accepted the foundational model but returned no session_id: {resp}")
-        outputs = {"session_id": sid, "compute_cluster": resp.get("compute_cluster")}
+        # the cluster it trains on, as the server says, else as asked (a promotion compares it: plan/promote.py)
+        cluster = resp.get("compute_cluster") or node or client.compute_cluster
+        outputs = {"session_id": sid, "compute_cluster": cluster}
         return StepResult(ids={"session_id": str(sid)}, outputs={k: v for k, v in outputs.items() if v})
+
+    def clone(self, client: FeatrixClient, ids: dict[str, str], to: str, name: str, node: str | None) -> StepResult:
+        """The embedding space only (no predictors, no vector databases), as a new session on cluster `to`:
+        body {to_compute, new_session_name}, answer new_session_id (foundational_model.py:FoundationalModel.clone)."""
+        body = {"to_compute": to, "new_session_name": name}
+        resp = client.post(f"/compute/session/{ids['session_id']}/clone_embedding_space", body, once=True, node=node)
+        sid = resp.get("new_session_id") or resp.get("session_id")
+        if not sid:
+            raise FeatrixError(f"the server cloned the foundational model but returned no new_session_id: {resp}")
+        return StepResult(ids={"session_id": str(sid)}, outputs={"session_id": str(sid), "compute_cluster": to})
 
     def poll(self, client: FeatrixClient, ids: dict[str, str]) -> Progress:
         doc = get_checked(client, f"/compute/session/{ids['session_id']}", session_check(ids["session_id"]))

@@ -79,6 +79,40 @@ def test_every_model_records_its_provenance_and_a_promotion_keeps_it(cli: Any, s
     cli.ok("destroy", "-e", "prod", "--auto-approve")
 
 
+def test_prod_on_another_compute_cluster_clones_the_model_and_retrains_its_predictors(
+    cli: Any, server: Any, staged: None
+) -> None:
+    import httpx
+
+    on_b = ENVIRONMENTS.replace("{name: penguins-prod}", "{name: penguins-prod, compute_cluster: gpu-b}")
+    text = manifest(server.url, published=False, vector_database=False, fm_epochs=2, species_epochs=2, sex_epochs=2)
+    cli.write(text + on_b)
+    r = cli.ok("plan", "-e", "prod", "--promote-from", "staging")
+    assert "by cloning" in r.stdout and "to compute cluster gpu-b" in r.stdout, r.stdout
+    retrains = "retrains: the clone of foundational_model.penguins to compute cluster gpu-b carries no predictors"
+    assert retrains in r.stdout and "2 trainings (1 promoted)" in r.stdout, r.stdout
+    cli.ok("apply", "-e", "prod", "--promote-from", "staging", "--auto-approve")
+    staging, prod = lock(cli.project, "staging")["resources"], lock(cli.project, "prod")["resources"]
+    source, clone = staging["foundational_model.penguins"], prod["foundational_model.penguins"]
+    sid = clone["ids"]["session_id"]
+    assert sid != source["ids"]["session_id"] and not clone.get("borrowed"), clone  # prod's own object
+    promoted = clone["provenance"]["promoted"]
+    assert promoted["from"] == "staging" and promoted["clone"]["session_id"] == source["ids"]["session_id"], promoted
+    assert clone["applied"]["name"] == "penguins-prod" and clone["applied"]["compute_cluster"] == "gpu-b"
+    for address in ("predictor.sex", "predictor.species"):  # trained here, on the clone
+        assert prod[address]["ids"]["session_id"] == sid and not prod[address].get("borrowed"), prod[address]
+    with httpx.Client(base_url=server.url, headers={"X-Api-Key": server.api_key}, timeout=30) as http:
+        doc = http.get(f"/compute/session/{sid}").json()["session"]
+        assert doc["compute_cluster"] == "gpu-b" and doc["name"] == "penguins-prod", doc
+        cli.ok("plan", "-e", "prod", "--detailed-exitcode")  # converged: nothing left to do
+        cli.ok("destroy", "-e", "prod", "--auto-approve")  # the clone is prod's: deleted; staging's stays
+        gone = http.get(f"/compute/session/{sid}")
+        assert gone.status_code == 404 or gone.json()["session"].get("marked_for_deletion"), gone.text
+        kept = http.get(f"/compute/session/{source['ids']['session_id']}").json()["session"]
+        assert not kept.get("marked_for_deletion"), kept
+    cli.ok("plan", "-e", "staging", "--detailed-exitcode")
+
+
 def test_a_development_environment_trains_on_a_sample_and_is_never_promoted(cli: Any, server: Any) -> None:
     write(cli, server)
     cli.ok("apply", "-e", "dev", "--auto-approve")

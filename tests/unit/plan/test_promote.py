@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from featrix_iac.diagnostics import DiagnosticsError
-from featrix_iac.plan.model import Action, ActionType, Drift, Plan
+from featrix_iac.plan.model import Action, ActionType, Drift, Plan, ReasonCode
 from featrix_iac.plan.promote import candidates, config_hash, note_borrowed, promote
 from featrix_iac.state import LockEntry, Lockfile
 
@@ -240,3 +240,40 @@ def test_this_environments_gates_are_checked_on_stagings_metrics_and_shown_as_pr
     assert plan.actions[1].action is ActionType.PROMOTE
     assert plan.actions[1].promotion is not None and plan.actions[1].promotion["metrics"] == {"accuracy": 0.93}
     assert plan.actions[1].reasons[1].text.endswith(", accuracy 0.93")
+
+
+def _on_cluster(staging: Lockfile, cluster: str | None) -> Lockfile:
+    """`staging` with its foundational model trained on `cluster` (as the create's answer recorded it)."""
+    entry = staging.resources["foundational_model.penguins"]
+    entry.outputs = {"compute_cluster": cluster} if cluster else {}
+    return staging
+
+
+def test_another_compute_cluster_promotes_by_cloning_and_its_predictors_retrain() -> None:
+    plan = promote(_plan(fm={**FM, "compute_cluster": "gpu-b"}), _on_cluster(_staging(), "gpu-a"), "staging", TRAINS)
+    fm, pred = plan.actions
+    assert fm.action is ActionType.PROMOTE
+    assert fm.promotion is not None and fm.promotion["clone"] == {"to": "gpu-b", "from": "gpu-a", "session_id": "s-1"}
+    assert fm.promotion["serial"] == 7 and fm.promotion["config_hash"] == config_hash(FM)  # the proof, as borrowed
+    assert fm.reasons[0].code is ReasonCode.PROMOTE_CLONE and "to compute cluster gpu-b" in fm.reasons[0].text
+    calls = [s.call for s in fm.steps]
+    assert calls[0] == "clone" and calls[-1] == "record" and "mark_for_deletion" not in calls
+    assert fm.desired["name"] == "penguins-prod" and fm.desired["compute_cluster"] == "gpu-b"  # the clone is prod's
+    assert fm.desired["user_metadata"] == {"team": "staging"}  # copied with the embedding space
+    assert pred.action is ActionType.CREATE and pred.estimate
+    assert pred.warnings == (
+        "not promoted from staging: retrains: the clone of foundational_model.penguins to compute cluster gpu-b "
+        "carries no predictors",
+    )
+    assert "1 training (1 promoted)." in plan.summary_line()
+
+
+def test_the_environments_cluster_counts_and_the_same_or_no_cluster_borrows() -> None:
+    cloned = promote(_plan(), _on_cluster(_staging(), "gpu-a"), "staging", TRAINS, cluster="gpu-b")
+    assert cloned.actions[0].promotion is not None and cloned.actions[0].promotion["clone"]["to"] == "gpu-b"
+    for cluster in ("gpu-a", None):  # the same cluster, or none asked (the server's default): borrowed
+        plan = promote(_plan(), _on_cluster(_staging(), "gpu-a"), "staging", TRAINS, cluster=cluster)
+        assert [a.action for a in plan.actions] == [ActionType.PROMOTE, ActionType.PROMOTE]
+        assert plan.actions[0].promotion is not None and "clone" not in plan.actions[0].promotion
+    unknown = promote(_plan(), _on_cluster(_staging(), None), "staging", TRAINS, cluster="gpu-a")
+    assert unknown.actions[0].promotion is not None and unknown.actions[0].promotion["clone"]["from"] is None
