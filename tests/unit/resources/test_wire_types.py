@@ -22,8 +22,9 @@ CSV = "island,bill_length_mm,flipper_length_mm,sex\nBiscoe,47.5,218,male\nDream,
 class PostRecorder:
     """Keeps what a create POSTs (path, JSON body, multipart form) and answers with a session id."""
 
-    def __init__(self) -> None:
+    def __init__(self, compute_cluster: str | None = None) -> None:
         self.calls: list[dict[str, Any]] = []
+        self.compute_cluster = compute_cluster  # the environment's server.compute_cluster (X-Featrix-Node)
 
     def post(self, path: str, json: Any = None, **kw: Any) -> dict[str, Any]:
         self.calls.append({"path": path, "json": json, "data": kw.get("data")})
@@ -43,6 +44,16 @@ def _ctx(root: Path) -> Any:
     from featrix_iac.resources.base import DesiredContext
 
     return DesiredContext("p", "default", root, lambda p: "sha256:x")
+
+
+def test_a_create_records_the_cluster_asked_when_the_server_names_none(tmp_path: Path) -> None:
+    """A promotion compares it with prod's cluster (plan/promote.py): without it, every promotion would clone."""
+    (tmp_path / "t.csv").write_text(CSV)
+    resource = FoundationalModel(data="t.csv")
+    desired = FM_H.desired("fm", resource, _ctx(tmp_path))
+    op = Operation("foundational_model.fm", "fm", resource, desired, None, root=tmp_path)
+    res = FM_H.create(PostRecorder("gpu-a"), op)  # type: ignore[arg-type]
+    assert res.outputs == {"session_id": "s1", "compute_cluster": "gpu-a"}
 
 
 def test_records_file_values_keep_their_types(tmp_path: Path) -> None:
