@@ -42,7 +42,9 @@ def _when(p: Mapping[str, Any], at: str, who: str) -> str:
 
 
 def _promoted(p: Mapping[str, Any]) -> str:
-    text = f"promoted from {p.get('from', '?')} (its lockfile serial {p.get('serial', '?')}"
+    clone = p.get("clone") or {}
+    how = f" by cloning session {clone.get('session_id', '?')} to compute cluster {clone.get('to')}" if clone else ""
+    text = f"promoted from {p.get('from', '?')}{how} (its lockfile serial {p.get('serial', '?')}"
     text += f", lineage {p['lineage']})" if p.get("lineage") else ")"
     return text + _when(p, "promoted_at", "promoted_by")
 

@@ -59,8 +59,9 @@ def why(root: Path | str, env: str | None, address: str) -> WhyDocument:
                 ids={k: v for k, v in sorted(entry.ids.items()) if k != "job_id"},
                 refers_to=[str(r) for r in refs],
                 data=_data(loaded, current, entry),
-                promoted=dict(entry.borrowed) or None,
-                provenance=dict(entry.provenance) or None,
+                # borrowed, or cloned to this environment's compute cluster (its own: the source in provenance)
+                promoted=dict(entry.borrowed or entry.provenance.get("promoted") or {}) or None,
+                provenance={k: v for k, v in entry.provenance.items() if k != "promoted"} or None,
                 training=dict(entry.training) or None,
             )
         )

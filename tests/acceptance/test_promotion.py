@@ -105,6 +105,8 @@ def test_prod_on_another_compute_cluster_clones_the_model_and_retrains_its_predi
         doc = http.get(f"/compute/session/{sid}").json()["session"]
         assert doc["compute_cluster"] == "gpu-b" and doc["name"] == "penguins-prod", doc
         cli.ok("plan", "-e", "prod", "--detailed-exitcode")  # converged: nothing left to do
+        why = cli.ok("show", "-e", "prod", "--why", "predictor.species").stdout
+        assert f"by cloning session {source['ids']['session_id']} to compute cluster gpu-b" in why, why
         cli.ok("destroy", "-e", "prod", "--auto-approve")  # the clone is prod's: deleted; staging's stays
         gone = http.get(f"/compute/session/{sid}")
         assert gone.status_code == 404 or gone.json()["session"].get("marked_for_deletion"), gone.text

@@ -73,3 +73,18 @@ def test_an_address_the_lockfile_lacks_is_an_error_naming_what_it_records(projec
     assert "endpoint.species_api, foundational_model.penguins, predictor.species" in " ".join(
         d.detail for d in err.value.diagnostics
     )
+
+
+def test_a_model_cloned_to_another_cluster_says_where_it_was_cloned_from(project: Path) -> None:
+    from featrix_iac.cli.why_view import render_why
+
+    lock_path = project / "featrix.lock"
+    lock = Lockfile.model_validate_json(lock_path.read_text(encoding="utf-8"))
+    promoted = {"from": "staging", "serial": 7, "clone": {"to": "gpu-b", "from": "gpu-a", "session_id": "s-0"}}
+    fm = lock.resources["foundational_model.penguins"]
+    fm.provenance = {**PROVENANCE, "promoted": promoted}  # a clone is this environment's own: not borrowed
+    lock_path.write_text(dumps(lock), encoding="utf-8")
+    model = why(project, None, "foundational_model.penguins").chain[0]
+    assert model.promoted == promoted and model.provenance == PROVENANCE
+    text = render_why(json.loads(why_json(why(project, None, "foundational_model.penguins"))))
+    assert "promoted from staging by cloning session s-0 to compute cluster gpu-b (its lockfile serial 7)" in text
