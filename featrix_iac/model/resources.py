@@ -190,7 +190,10 @@ class FoundationalModel(Resource):
     user_metadata: dict[str, Any] = Field(default_factory=dict, description="Free-form metadata (create-only).")
     webhooks: dict[str, str] = Field(default_factory=dict, description="Creation-time webhooks: event → URL.")
     priority: Priority | None = Field(None, description="Queue priority hint; never diffed.")
-    compute_cluster: str | None = Field(None, description="Compute cluster (X-Featrix-Node); a change clones.")
+    compute_cluster: str | None = Field(
+        None,
+        description="Compute cluster (X-Featrix-Node); a change retrains (replace); a promotion to another cluster clones.",
+    )
     published: bool | Published = Field(False, description="Publish state (true, or {name: ...}).")
     # no `null` in the schema: a deprecation cannot be cleared (only leaving the block out means "none")
     deprecation: Deprecation | SkipJsonSchema[None] = Field(
