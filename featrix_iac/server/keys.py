@@ -41,14 +41,35 @@ def resolve_account_key(data_dir: Path, explicit: str | None = None) -> tuple[st
             raise KeyError_("the account API key must start with 'fx_'")
         return key, False
     path = data_dir / KEY_FILE
-    if path.is_file():
-        stored = path.read_text(encoding="utf-8").strip()
-        if stored.startswith("fx_"):
-            return stored, False
+    stored = _stored_key(path)
+    if stored is not None:
+        return stored, False
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = generate_account_key()
-    fd = os.open(str(path), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(key + "\n")
-    os.chmod(path, 0o600)
+    # written complete under a unique name, then linked into place: of commands starting at once on a fresh
+    # folder, the first link wins and the others read its key (never a half-written file, never two keys)
+    tmp = data_dir / f".{KEY_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(str(tmp), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(key + "\n")
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            stored = _stored_key(path)
+            if stored is not None:
+                return stored, False
+            os.replace(tmp, path)  # an unusable file stood there: this key replaces it
+            return key, True
+    finally:
+        tmp.unlink(missing_ok=True)
     return key, True
+
+
+def _stored_key(path: Path) -> str | None:
+    """The key in the data folder's key file, if it holds one."""
+    try:
+        stored = path.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return stored if stored.startswith("fx_") else None
