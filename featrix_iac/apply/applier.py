@@ -615,6 +615,8 @@ class _Applier:
 
     def _step(self, action: Action, h: Handler, entry: LockEntry, step: str) -> LockEntry:
         res = h.update(self.client, self._op(action, entry), step)
+        if res.gate is not None:  # a gate the step passed (an endpoint's shadow verdict): the summary's Gates
+            self.gates[action.address] = {**res.gate, "step": step}
         return self._record(action.address, entry, res, h, h.step_applied(step, action.desired))
 
     def _update(self, action: Action) -> None:
@@ -626,6 +628,7 @@ class _Applier:
                 entry = self._step(action, h, entry, step)
             except GatedOut as exc:  # e.g. an endpoint's shadow verdict: it stays as it was, the gate recorded
                 record = {**exc.record, "step": step}
+                self.gates[action.address] = record
                 self._save(action.address, entry.model_copy(deep=True, update={"gate": record}))
                 raise
         if entry.gate and entry.gate.get("step"):  # an earlier update's gate refusal: this one went through

@@ -205,15 +205,16 @@ def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> 
 
 
 def _gate_lines(result: ApplyResult) -> list[str]:
-    """`Gates:` then one line per gated address: its verdict and each metric against its threshold."""
-    from featrix_iac.operations import gate_words
+    """`Gates:` then one line per gated address: its verdict, then each metric against its threshold (a
+    predictor) or the shadow's verdict and paired count against the gates (an endpoint)."""
+    from featrix_iac.operations import gate_details
 
     if not result.gates:
         return []
     lines = ["Gates:"]
     for address, record in sorted(result.gates.items()):
         lines.append(f"  {address}: {str(record['status']).replace('_', ' ')}")
-        lines.extend(f"    {gate_words(r)}" for r in record.get("results", []))
+        lines.extend(f"    {line}" for line in gate_details(record))
     return lines
 
 

@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # the client (httpx) is imported only by the commands that ta
 from featrix_iac.operations.surgery import ImportResult, import_resource, state_mv, state_rm, unlock
 from featrix_iac.operations.team_state import state_history, state_migrate, state_pull, state_push
 from featrix_iac.operations.why import why
-from featrix_iac.resources.gates import describe as gate_words
+from featrix_iac.resources.gates import details as gate_details
 
 __all__ = [
     "LOCAL",
@@ -57,7 +57,7 @@ __all__ = [
     "example_record",
     "find_project_root",
     "fingerprints_of",
-    "gate_words",
+    "gate_details",
     "import_resource",
     "is_address",
     "load",

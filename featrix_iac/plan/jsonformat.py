@@ -92,8 +92,10 @@ class ApplyDocument(_Doc):
     skipped: dict[str, str] = Field(default_factory=dict, description="Address -> why (e.g. upstream failed).")
     gates: dict[str, dict[str, Any]] = Field(
         default_factory=dict,
-        description="Address -> its quality gates checked by this apply: {status: passed | waived | gated_out, "
-        "results: [{gate, metric, value, threshold, passed}], at, ids}.",
+        description="Address -> its gates checked by this apply. A predictor's quality gates: {status: passed | "
+        "waived | gated_out, results: [{gate, metric, value, threshold, passed}], at, ids}. An endpoint's shadow "
+        "gate: {status: passed | shadow_gated_out, require_verdict, min_paired, max_wait, verdict, paired, why, "
+        "step, at, ids}.",
     )
 
 

@@ -134,6 +134,7 @@ class StepResult:
     ids: dict[str, str] = field(default_factory=dict)
     secrets: dict[str, str] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    gate: dict[str, Any] | None = None  # a gate the step checked and passed (e.g. shadow_gate): in the apply summary
 
 
 @dataclass(frozen=True)

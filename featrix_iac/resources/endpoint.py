@@ -208,17 +208,18 @@ class EndpointHandler(Handler):
             return StepResult()  # already promoted by an earlier apply
         job_id = str((op.entry.outputs if op.entry else {}).get("shadow_job_id") or "")
         _wait_shadow_published(client, eid, pred, job_id, op.waits or Waits())
+        gates = op.desired["shadow_gates"]
         try:
-            shadow_gates.wait_verdict(client, eid, pred["predictor_id"], op.desired["shadow_gates"], op.waits)
+            found = shadow_gates.wait_verdict(client, eid, pred["predictor_id"], gates, op.waits)
         except shadow_gates.GateFailed as exc:
             serving = client.get(f"/endpoints/{eid}").get("serving_predictor_id")
             _stop_other_shadows(client, eid, str(serving or ""))
             raise GatedOut(
                 f"shadow gate failed: {exc}; the endpoint keeps serving predictor_id {serving} (the new predictor "
                 "no longer shadows it)",
-                shadow_gates.record(op.desired["shadow_gates"], str(exc), pred),
+                shadow_gates.record(gates, shadow_gates.GATED_OUT, exc.found, pred),
             ) from None
-        return StepResult()
+        return StepResult(gate=shadow_gates.record(gates, shadow_gates.PASSED, found, pred))
 
     def rollback(self, client: FeatrixClient, op: Operation, previous: dict[str, str]) -> StepResult:
         """Promote the endpoint back to the predictor it served before (`previous` ids): shadow it, wait for its

@@ -56,3 +56,11 @@ def describe(result: dict[str, Any]) -> str:
 def failures(record: dict[str, Any]) -> str:
     """The failed gates of a gate record, joined: `accuracy 0.83 < min_accuracy 0.999; f1 0.7 < min_f1 0.8`."""
     return "; ".join(describe(r) for r in record.get("results", []) if not r.get("passed"))
+
+
+def details(record: dict[str, Any]) -> list[str]:
+    """The lines under a gate record in the apply summary: each metric against its threshold (a predictor's
+    gates), or the verdict and paired count against the gates (an endpoint's shadow gate: its `why`)."""
+    if "results" in record:
+        return [describe(r) for r in record["results"]]
+    return [str(record["why"])] if record.get("why") else []

@@ -13,6 +13,8 @@ from featrix_iac.client import FeatrixClient
 from featrix_iac.resources.base import Progress, TrainingFailed, WaitTimeout
 from featrix_iac.resources.waits import Limit, Waits, wait_for
 
+PASSED, GATED_OUT = "passed", "shadow_gated_out"
+
 
 def judge(gates: dict[str, Any], comparison: dict[str, Any] | None) -> tuple[str, str]:
     """("passed" | "failed" | "waiting", why) for one shadow's comparison (None: none reported yet)."""
@@ -31,46 +33,70 @@ def judge(gates: dict[str, Any], comparison: dict[str, Any] | None) -> tuple[str
     return "passed", f"{said} (require_verdict {wanted})"
 
 
-def wait_verdict(client: FeatrixClient, eid: str, pid: str, gates: dict[str, Any], waits: Waits | None) -> str:
-    """Poll the endpoint until its shadow `pid` passes the gates (returns why); GateFailed when it fails or
-    max_wait passes first."""
-    last = ["no comparison read yet"]
+def figures(gates: dict[str, Any], comparison: dict[str, Any] | None) -> dict[str, Any]:
+    """The judged comparison's figures: {state, why, verdict, paired} (verdict None: no comparison yet)."""
+    state, why = judge(gates, comparison)
+    if comparison is None:
+        return {"state": state, "why": why, "verdict": None, "paired": 0}
+    verdict = str(comparison.get("verdict") or "undecided")
+    return {
+        "state": state,
+        "why": why,
+        "verdict": verdict,
+        "paired": int(comparison.get("paired_with_ground_truth") or 0),
+    }
+
+
+def wait_verdict(
+    client: FeatrixClient, eid: str, pid: str, gates: dict[str, Any], waits: Waits | None
+) -> dict[str, Any]:
+    """Poll the endpoint until its shadow `pid` passes the gates (returns the figures it passed with: `figures`);
+    GateFailed (with the last figures read) when it fails or max_wait passes first."""
+    last: dict[str, Any] = {"why": "no comparison read yet", "verdict": None, "paired": 0}
 
     def poll() -> Progress:
         doc = client.get(f"/endpoints/{eid}")
         comps = [c for c in doc.get("comparisons") or [] if isinstance(c, dict)]
         mine = next((c for c in comps if c.get("shadow_neural_function_id") == pid), None)
-        state, why = judge(gates, mine)
-        last[0] = why
-        if state == "passed":
-            return Progress("ready", 1.0, f"shadow gate passed: {why}")
-        if state == "failed":
-            return Progress("failed", None, why)
-        return Progress("training", None, f"shadow gate: {why}")
+        last.update(figures(gates, mine))
+        if last["state"] == "passed":
+            return Progress("ready", 1.0, f"shadow gate passed: {last['why']}")
+        if last["state"] == "failed":
+            return Progress("failed", None, last["why"])
+        return Progress("training", None, f"shadow gate: {last['why']}")
 
     seconds = float(gates.get("max_wait_seconds") or 0)
     try:
-        done = wait_for(poll, what=f"the shadow verdict of {pid}", limit=Limit(seconds, seconds), waits=waits)
-    except TrainingFailed as exc:
-        raise GateFailed(str(exc)) from None
+        wait_for(poll, what=f"the shadow verdict of {pid}", limit=Limit(seconds, seconds), waits=waits)
+    except TrainingFailed:
+        raise GateFailed(last["why"], last) from None
     except WaitTimeout:
-        raise GateFailed(f"no passing verdict within max_wait {gates.get('max_wait')}: {last[0]}") from None
-    return done.message
+        why = f"no passing verdict within max_wait {gates.get('max_wait')}: {last['why']}"
+        raise GateFailed(why, {**last, "why": why}) from None
+    return last
 
 
-def record(gates: dict[str, Any], why: str, shadow: dict[str, str]) -> dict[str, Any]:
-    """What the endpoint's lockfile entry keeps of a failed shadow gate (under `gate`)."""
+def record(gates: dict[str, Any], status: str, found: dict[str, Any], shadow: dict[str, str]) -> dict[str, Any]:
+    """A shadow gate's record (passed, or shadow_gated_out: what the endpoint's lockfile entry keeps under `gate`):
+    the gates, the verdict and paired count last read, why, when, and the shadow's ids."""
     from featrix_iac.clock import iso, now
 
     return {
-        "status": "shadow_gated_out",
+        "status": status,
         "require_verdict": gates.get("require_verdict"),
         "min_paired": gates.get("min_paired"),
-        "why": why,
+        "max_wait": gates.get("max_wait"),
+        "verdict": found.get("verdict"),
+        "paired": found.get("paired", 0),
+        "why": found.get("why", ""),
         "at": iso(now()),
         "ids": {k: v for k, v in shadow.items() if k in ("predictor_id", "session_id")},
     }
 
 
 class GateFailed(Exception):
-    """The shadow did not pass the endpoint's gates: the endpoint stays on its predictor."""
+    """The shadow did not pass the endpoint's gates: the endpoint stays on its predictor. `found`: the figures."""
+
+    def __init__(self, message: str, found: dict[str, Any]):
+        super().__init__(message)
+        self.found = found

@@ -78,3 +78,26 @@ def test_line_observer_prints_progress_once_per_message(capsys: pytest.CaptureFi
         "predictor.b: waiting for the shadow",
         "predictor.b: FAILED: boom",
     ]
+
+
+def test_gates_list_predictor_metrics_and_shadow_verdicts() -> None:
+    plan = _plan(("predictor.b", ActionType.REPLACE), ("endpoint.c", ActionType.UPDATE))
+    metric = {"gate": "min_f1", "metric": "f1", "value": 0.91, "threshold": 0.8, "passed": True}
+    shadow = {
+        "status": "shadow_gated_out",
+        "require_verdict": "not_worse",
+        "min_paired": 200,
+        "verdict": "undecided",
+        "paired": 12,
+        "why": "no passing verdict within max_wait 1h: verdict undecided on 12 paired (min_paired 200)",
+        "step": "shadow_gate",
+    }
+    result = ApplyResult(done=["predictor.b"], failed={"endpoint.c": "shadow gate failed"})
+    result.gates = {"predictor.b": {"status": "passed", "results": [metric]}, "endpoint.c": shadow}
+    assert apply_summary(plan, result).splitlines()[-5:] == [
+        "Gates:",
+        "  endpoint.c: shadow gated out",
+        "    no passing verdict within max_wait 1h: verdict undecided on 12 paired (min_paired 200)",
+        "  predictor.b: passed",
+        "    f1 0.91 >= min_f1 0.8",
+    ]

@@ -128,7 +128,19 @@ def test_the_cli_apply_document_matches_its_schema_and_has_no_secret(applied: bo
                 "results": [{"gate": "min_f1", "metric": "f1", "value": 0.5, "threshold": 0.8, "passed": False}],
                 "at": "2026-01-01T00:00:00+00:00",
                 "ids": {"session_id": "s", "predictor_id": "p"},
-            }
+            },
+            "endpoint.e": {
+                "status": "passed",
+                "require_verdict": "not_worse",
+                "min_paired": 20,
+                "max_wait": "1h",
+                "verdict": "undecided",
+                "paired": 24,
+                "why": "verdict undecided on 24 paired (require_verdict not_worse)",
+                "step": "shadow_gate",
+                "at": "2026-01-01T00:00:00+00:00",
+                "ids": {"session_id": "s", "predictor_id": "p2"},
+            },
         },
     )
     text = apply_json(_plan_with_secret(), result if applied else None)
