@@ -29,6 +29,11 @@ def report_checks(results: list[CheckResult], *, after_apply: bool = False, as_j
             out(f"  {address}: {what}")
         failed = sum(not r.passed for r in results)
         out(f"Checks: {len(results) - failed} passed, {failed} failed.")
+    fail_on_failed_checks(results)
+
+
+def fail_on_failed_checks(results: list[CheckResult]) -> None:
+    """Exit 1 with an error line when a check failed."""
     if any(not r.passed for r in results):
         err("Error: smoke checks failed; the results are recorded in the lockfile (featrix state show ADDRESS)")
         raise CommandExit(EXIT_ERROR)

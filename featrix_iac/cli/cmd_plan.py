@@ -17,7 +17,7 @@ from featrix_iac.cli.output import color_enabled, err, out
 from featrix_iac.diagnostics import fail
 
 if TYPE_CHECKING:
-    from featrix_iac.operations import PlanResult, QualityResult, RetryEvent
+    from featrix_iac.operations import CheckResult, PlanResult, QualityResult, RetryEvent
     from featrix_iac.operations.applying import ApplyOutcome, Interrupt
     from featrix_iac.operations.views import Plan
 
@@ -296,7 +296,6 @@ def _run_apply(
     promote_from: str | None = None,
     skip_gates: tuple[str, ...] = (),
 ) -> None:
-    from featrix_iac import operations
     from featrix_iac.cli.views import make_observer
     from featrix_iac.operations import applying
 
@@ -323,22 +322,51 @@ def _run_apply(
             )
         finally:
             observer.close()
-        _finish(outcome, destroy=destroy, interrupted=interrupt.is_set(), as_json=as_json)
-    if not destroy and not as_json and (outcome.approved or not outcome.planned.plan.has_changes()):
-        from featrix_iac.cli.cmd_check import report_checks
+        interrupted = interrupt.is_set()
+        if not as_json:
+            _finish(outcome, destroy=destroy, interrupted=interrupted)
+    _after_apply(outcome, destroy=destroy, interrupted=interrupted, as_json=as_json)
 
-        report_checks(operations.run_checks(_root(), env, before=outcome.ids_before), after_apply=True)
+
+def _after_apply(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool, as_json: bool) -> None:
+    """The endpoints' smoke checks after an apply that went through (or had nothing to do), never after a
+    destroy: listed after the summary, or in the JSON document (`apply --json`, printed here); exit 1 if one
+    failed."""
+    from featrix_iac import operations
+    from featrix_iac.cli.cmd_check import report_checks
+
+    went_through = outcome.result.ok if outcome.result is not None else not outcome.planned.plan.has_changes()
+    due = went_through and not destroy and not interrupted
+    if not as_json:
+        if due:
+            report_checks(operations.run_checks(_root(), outcome.env, before=outcome.ids_before), after_apply=True)
+        return
+    checks = None
+    try:
+        if due:
+            checks = operations.run_checks(_root(), outcome.env, before=outcome.ids_before)
+    finally:  # the document is printed even when the checks could not run (their error follows it)
+        _finish(outcome, destroy=destroy, interrupted=interrupted, as_json=True, checks=checks)
 
 
-def _finish(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool, as_json: bool = False) -> None:
+def _finish(
+    outcome: ApplyOutcome,
+    *,
+    destroy: bool,
+    interrupted: bool,
+    as_json: bool = False,
+    checks: list[CheckResult] | None = None,
+) -> None:
+    from featrix_iac.cli.cmd_check import fail_on_failed_checks
     from featrix_iac.cli.views import apply_json, apply_summary, show_plan
 
     plan = outcome.planned.plan
     if as_json:
-        out(apply_json(plan, outcome.result, destroy=destroy))
+        out(apply_json(plan, outcome.result, destroy=destroy, checks=checks))
         failed = outcome.result is not None and not outcome.result.ok
         if failed or interrupted:
             raise CommandExit(EXIT_ERROR)
+        fail_on_failed_checks(checks or [])
         return
     if not plan.has_changes():
         if not outcome.approved:
@@ -461,4 +489,6 @@ def _apply_saved(
             )
         finally:
             observer.close()
-        _finish(outcome, destroy=False, interrupted=interrupt.is_set())
+        interrupted = interrupt.is_set()
+        _finish(outcome, destroy=False, interrupted=interrupted)
+    _after_apply(outcome, destroy=False, interrupted=interrupted, as_json=False)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from featrix_iac.cli.output import err, out
 
 if TYPE_CHECKING:
+    from featrix_iac.operations import CheckResult
     from featrix_iac.operations.applying import ApplyResult
     from featrix_iac.operations.views import Action, Plan
 
@@ -221,9 +222,13 @@ def _gate_lines(result: ApplyResult) -> list[str]:
 APPLY_FORMAT_VERSION = 1
 
 
-def apply_json(plan: Plan, result: ApplyResult | None, *, destroy: bool = False) -> str:
-    """`apply --json`: the plan (as `plan --json`), what happened per address, and the summary line."""
+def apply_json(
+    plan: Plan, result: ApplyResult | None, *, destroy: bool = False, checks: list[CheckResult] | None = None
+) -> str:
+    """`apply --json`: the plan (as `plan --json`), what happened per address, the summary line, and the smoke
+    checks run after it (`checks`, when they ran; a failed one makes `ok` false)."""
     import json
+    from dataclasses import asdict
 
     from featrix_iac.operations.views import plan_data
 
@@ -245,6 +250,8 @@ def apply_json(plan: Plan, result: ApplyResult | None, *, destroy: bool = False)
         )
     else:
         doc.update(ok=not plan.has_changes(), summary="No changes." if not plan.has_changes() else "Not applied.")
+    if checks is not None:
+        doc.update(checks=[asdict(c) for c in checks], ok=doc["ok"] and all(c.passed for c in checks))
     return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False)
 
 

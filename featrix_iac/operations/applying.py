@@ -16,6 +16,7 @@ from featrix_iac.operations.session import Session, connect, open_session
 if TYPE_CHECKING:
     from featrix_iac.client import FeatrixClient, RetryEvent
     from featrix_iac.plan.model import Plan
+    from featrix_iac.state import Lockfile
 
 
 @dataclass
@@ -27,6 +28,12 @@ class ApplyOutcome:
     result: ApplyResult | None = None
     # each address's ids before the apply (what a smoke check's on_failure: rollback goes back to)
     ids_before: dict[str, dict[str, str]] = field(default_factory=dict)
+    env: str | None = None  # the environment applied (a saved plan's own, when none was asked)
+
+
+def ids_before(lockfile: Lockfile) -> dict[str, dict[str, str]]:
+    """Each ready address's ids, before an apply changes them (ApplyOutcome.ids_before)."""
+    return {a: dict(e.ids) for a, e in lockfile.resources.items() if e.status == "ready"}
 
 
 def apply(
@@ -68,13 +75,13 @@ def apply(
                 promote_from=promote_from,
             )
             if not planned.plan.has_changes():
-                return ApplyOutcome(planned, approved=False)
+                return ApplyOutcome(planned, approved=False, env=env)
             _check_skip_gates(planned.plan, skip_gates)  # before asking: a mistyped waiver stops everything
             if not confirm(planned):
-                return ApplyOutcome(planned, approved=False)
-            before = {a: dict(e.ids) for a, e in planned.lockfile.resources.items() if e.status == "ready"}
+                return ApplyOutcome(planned, approved=False, env=env)
+            before = ids_before(planned.lockfile)
             result = run_apply(session, client, planned, observer, parallelism, interrupt, limits, skip_gates)
-            return ApplyOutcome(planned, approved=True, result=result, ids_before=before)
+            return ApplyOutcome(planned, approved=True, result=result, ids_before=before, env=env)
 
 
 def run_apply(

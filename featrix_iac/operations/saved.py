@@ -53,7 +53,7 @@ def apply_saved(
     stale one (every reason at once); `on_checked(plan)` runs once it passed, before the first step.
 
     Without `env`, the environment the plan was made for."""
-    from featrix_iac.operations.applying import ApplyOutcome, run_apply, wait_limits
+    from featrix_iac.operations.applying import ApplyOutcome, ids_before, run_apply, wait_limits
 
     if env is None and saved.environment != "default":
         env = saved.environment
@@ -77,8 +77,9 @@ def apply_saved(
         with connect(session.loaded) as (client, _url):
             # what another environment started serving since the plan was made is never deleted
             check_served(client, saved.plan, lockfile, source_of=lambda a: sources_of(session.loaded)(a, ()))
+            before = ids_before(lockfile)
             result = run_apply(session, client, current, observer, parallelism, interrupt, limits, skip_gates)
-        return ApplyOutcome(current, approved=True, result=result)
+        return ApplyOutcome(current, approved=True, result=result, ids_before=before, env=env)
 
 
 __all__ = ["SavedPlan", "apply_saved", "read_saved", "save_plan"]

@@ -77,6 +77,17 @@ class ValidateDocument(_Doc):
     diagnostics: list[DiagnosticDoc] = Field(default_factory=list)
 
 
+class SmokeCheckDoc(_Doc):
+    """One smoke check's outcome (operations/checks.py CheckResult), as `featrix check --json` prints it."""
+
+    address: str
+    name: str
+    passed: bool
+    got: str = Field(description="What the prediction showed (or why there was none).")
+    expected: str
+    rolled_back: str = Field("", description="on_failure: rollback: what was done (empty otherwise).")
+
+
 class ApplyDocument(_Doc):
     """`featrix apply --json` / `destroy --json` (built by cli/views.py `apply_json`): the plan and its outcome."""
 
@@ -85,7 +96,7 @@ class ApplyDocument(_Doc):
     operation: Literal["apply", "destroy"]
     plan: Plan
     applied: bool = Field(description="False when nothing was applied (no changes, or not approved).")
-    ok: bool = Field(description="Every action done (nothing failed or skipped).")
+    ok: bool = Field(description="Every action done (nothing failed or skipped) and every smoke check passed.")
     summary: str = Field(description="The summary line, e.g. 'Apply complete! Resources: 1 added, ...'.")
     done: list[str] = Field(default_factory=list, description="Addresses applied.")
     failed: dict[str, str] = Field(default_factory=dict, description="Address -> error (with the server's detail).")
@@ -96,6 +107,11 @@ class ApplyDocument(_Doc):
         "waived | gated_out, results: [{gate, metric, value, threshold, passed}], at, ids}. An endpoint's shadow "
         "gate: {status: passed | shadow_gated_out, require_verdict, min_paired, max_wait, verdict, paired, why, "
         "step, at, ids}.",
+    )
+    checks: list[SmokeCheckDoc] = Field(
+        default_factory=list,
+        description="The endpoints' smoke checks run after the apply (as `featrix check`); absent when they did "
+        "not run (a destroy, or an apply that failed or was interrupted). A failed one exits 1.",
     )
 
 

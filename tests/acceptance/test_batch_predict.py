@@ -86,3 +86,35 @@ def test_smoke_checks_run_after_apply_and_alone_and_are_recorded(cli: Cli, serve
     assert cli.ok("plan", "--detailed-exitcode").returncode == 0  # checks are never a change
     unknown = cli("check", "endpoint.nope")
     assert unknown.returncode == 1 and "endpoint.nope has no smoke checks" in unknown.stderr
+
+
+def _with_checks(server: Any, checks: str, **kw: Any) -> str:
+    text = manifest(server.url, vector_database=False, **kw)
+    described = "    description: Penguin species from measurements\n"
+    return text.replace(described, described + checks)
+
+
+def test_apply_json_and_a_saved_plan_apply_run_the_smoke_checks(cli: Cli, server: Any, project: Path) -> None:
+    cli.write(_with_checks(server, CHECKS))
+    r = cli("apply", "--auto-approve", "--json")
+    assert r.returncode == 1, r.stdout + r.stderr  # a failing check fails the apply, as in text
+    doc = json.loads(r.stdout)  # stdout is the JSON document alone
+    assert [(c["address"], c["name"], c["passed"]) for c in doc["checks"]] == [
+        ("endpoint.species_api", "a gentoo", True),
+        ("endpoint.species_api", "impossible", False),
+    ]
+    assert doc["checks"][1]["expected"] == "Adelie, confidence ≥ 0.99" and doc["ok"] is False
+    assert "Error: smoke checks failed" in r.stderr and "Traceback" not in r.stderr
+    recorded = json.loads((project / "featrix.lock").read_text())["resources"]["endpoint.species_api"]["checks"]
+    assert [c["passed"] for c in recorded["results"]] == [True, False]
+
+    cli.write(_with_checks(server, CHECKS.split("      - name: impossible")[0]))
+    doc = json.loads(cli.ok("apply", "--auto-approve", "--json").stdout)
+    assert [c["passed"] for c in doc["checks"]] == [True] and doc["ok"] is True
+
+    cli.write(_with_checks(server, CHECKS, rotation=1))  # a change, applied from a saved plan
+    cli.ok("plan", "-out", "rotate.fxplan")
+    saved = cli("apply", "rotate.fxplan")
+    assert saved.returncode == 1, saved.stdout + saved.stderr
+    assert "Apply complete!" in saved.stdout and "FAIL endpoint.species_api impossible" in saved.stdout
+    assert "Checks: 1 passed, 1 failed." in saved.stdout and "Error: smoke checks failed" in saved.stderr

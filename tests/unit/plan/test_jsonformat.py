@@ -143,10 +143,14 @@ def test_the_cli_apply_document_matches_its_schema_and_has_no_secret(applied: bo
             },
         },
     )
-    text = apply_json(_plan_with_secret(), result if applied else None)
+    from featrix_iac.operations import CheckResult
+
+    checks = [CheckResult("endpoint.e", "check 1", False, "Gentoo (confidence 0.97)", "Adelie", "rolled back: ...")]
+    text = apply_json(_plan_with_secret(), result if applied else None, checks=checks)
     assert "s3cr3t" not in text
     data = _valid(text, "apply.schema.json")
     assert data["applied"] is applied and data["operation"] == "apply"
+    assert data["checks"][0]["passed"] is False and data["ok"] is False  # a failed check fails the apply
 
 
 def test_state_document_names_secrets_without_values() -> None:
