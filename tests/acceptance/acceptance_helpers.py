@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -129,3 +130,16 @@ def cli_env(api_key: str | None = None) -> dict[str, str]:
     if api_key:
         env["FEATRIX_API_KEY"] = api_key
     return env
+
+
+def wait_line(proc: subprocess.Popen[str], text: str, timeout: float = 60.0) -> bool:
+    """Read `proc`'s stdout until a line containing `text` (True), or until it ends or `timeout` passes (False)."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None:
+            return False
+        if text in line:
+            return True
+    return False

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from typing import Any
 
-from acceptance_helpers import manifest
+from acceptance_helpers import manifest, wait_line
 
 
 def test_first_ctrl_c_starts_nothing_new_and_the_next_apply_finishes(cli: Any, server: Any) -> None:
@@ -20,7 +19,7 @@ def test_first_ctrl_c_starts_nothing_new_and_the_next_apply_finishes(cli: Any, s
     cli.write(manifest(server.url, vector_database=False, sex_epochs=400))  # a long retraining to interrupt
     proc = cli.popen("apply", "--auto-approve", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        assert _wait_line(proc, "predictor.sex: replacing"), "the apply never started the replacement"
+        assert wait_line(proc, "predictor.sex: replacing"), "the apply never started the replacement"
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -32,14 +31,3 @@ def test_first_ctrl_c_starts_nothing_new_and_the_next_apply_finishes(cli: Any, s
     r = cli.ok("apply", "--auto-approve")
     assert "Apply complete!" in r.stdout or "No changes" in r.stdout
     assert cli("plan", "--detailed-exitcode").returncode == 0
-
-
-def _wait_line(proc: Any, text: str, timeout: float = 60.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line and proc.poll() is not None:
-            return False
-        if text in line:
-            return True
-    return False
