@@ -10,8 +10,9 @@ Enable with `featrix server --enable-test-hooks`, env `FEATRIX_LOCAL_TEST_HOOKS=
     POST   /__test__/consistency    {"first_get_404": bool, "stale_list_seconds": float}
     GET    /__test__/requests       the last 2000 requests seen: [{method, path, status, fault, wire}], `wire`
                                     the request's shape (route template, auth, headers, query, JSON types,
-                                    multipart fields; no values): see http/wirelog.py
-    DELETE /__test__/requests       clear that log
+                                    multipart fields; no values): see http/wirelog.py; and `counts`, every
+                                    request seen by "METHOD status" (not only the last 2000)
+    DELETE /__test__/requests       clear that log and the counts
 
 A rule (all fields optional except `route`):
 
@@ -37,7 +38,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -89,6 +90,9 @@ class TestHooks:
         self._created: dict[str, float] = {}
         self._pending_404: set[str] = set()
         self.requests: deque[dict[str, Any]] = deque(maxlen=2000)
+        self.counts: Counter[str] = (
+            Counter()
+        )  # "METHOD status" -> requests seen since the log was cleared (all of them)
 
     def add_fault(self, spec: dict[str, Any]) -> FaultRule:
         allowed = {
@@ -159,4 +163,5 @@ class TestHooks:
 
     def log(self, method: str, path: str, status: int, fault: int | None, wire: dict[str, Any] | None = None) -> None:
         entry = {"method": method, "path": path, "status": status, "fault": fault}
+        self.counts[f"{method} {status}"] += 1
         self.requests.append({**entry, "wire": wire} if wire is not None else entry)

@@ -116,6 +116,9 @@ def test_request_log_and_bad_rules(api) -> None:
     log = api.ok("get", "/__test__/requests")["requests"]
     seen = [{k: r[k] for k in ("method", "path", "status", "fault")} for r in log]
     assert {"method": "GET", "path": "/auth/whoami", "status": 200, "fault": None} in seen
+    again = api.ok("get", "/__test__/requests")  # `counts`: every request since the clear, past the log's 2000
+    assert again["counts"]["GET 200"] == sum(1 for r in again["requests"] if (r["method"], r["status"]) == ("GET", 200))
+    assert again["counts"]["GET 200"] == 1  # the whoami (the hooks' own routes are not logged)
     assert api.post("/__test__/faults", json={"status": 500}).status_code == 400
     assert api.post("/__test__/faults", json={"route": "GET /x", "when": "sometime"}).status_code == 400
     assert api.post("/__test__/faults", json={"route": "GET /x", "bogus": 1}).status_code == 400

@@ -89,7 +89,7 @@ async def consistency(request: Request) -> dict[str, Any]:
 async def requests_log(request: Request) -> dict[str, Any]:
     hooks = svc(request).hooks
     assert hooks is not None
-    return {"requests": list(hooks.requests)}
+    return {"requests": list(hooks.requests), "counts": dict(sorted(hooks.counts.items()))}
 
 
 @test_router.delete("/requests")
@@ -97,4 +97,5 @@ async def clear_requests(request: Request) -> dict[str, Any]:
     hooks = svc(request).hooks
     assert hooks is not None
     hooks.requests.clear()
+    hooks.counts.clear()
     return {"cleared": True}
