@@ -6,13 +6,14 @@ import time
 import uuid
 from contextlib import nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from featrix_iac import clock
 from featrix_iac.addresses import Address
 from featrix_iac.apply.events import Interrupt, NullObserver, Observer
 from featrix_iac.apply.executor import NodeSkipped, critical_path, run_dag
 from featrix_iac.apply.provenance import applied_by, plan_id, provenance
+from featrix_iac.apply.reads import SharedReads
 from featrix_iac.apply.schedule import Node, build_nodes
 from featrix_iac.apply.slots import Slot, TrainingSlots
 from featrix_iac.apply.tracking import ApplyResult, Tracker
@@ -150,6 +151,7 @@ class _Applier:
         self.prior = {a: e.model_copy(deep=True) for a, e in lock.resources.items()}
         self.root = loaded.root if loaded is not None else Path(".")
         self.slots = TrainingSlots(stop=interrupt.is_set)  # the server's training quota, as backpressure
+        self.reads = SharedReads(client)  # status polls of one document shared by the waits on it
         self.priority: dict[str, tuple[int, int]] = {}
         self.skip_gates: frozenset[str] = frozenset()
         self.gates: dict[str, dict[str, Any]] = {}  # per address, the gate record of this run
@@ -568,13 +570,15 @@ class _Applier:
         started = time.monotonic()
         try:
             limit = self.limits["training"]
+            view = self.reads.view()  # the trainings waiting in one session share its polls
             p = h.wait_ready(
-                self.client,
+                cast("FeatrixClient", view),
                 entry.ids,
                 timeout=limit.total,
                 stall=limit.stall,
                 on_progress=progress,
                 stop=self.interrupt.is_set,
+                pause=view.pause,
             )
         except TrainingFailed as exc:
             tainted = entry.model_copy(deep=True, update={"status": "tainted"})

@@ -511,6 +511,7 @@ class Handler:
         on_progress: Callable[[Progress], None] | None = None,
         stop: Callable[[], bool] | None = None,
         max_interval: float = 5.0,
+        pause: Callable[[float], None] | None = None,
     ) -> Progress:
         """Poll until ready. TrainingFailed after 3 failed reads in a row; WaitTimeout after `timeout` in all,
         or `stall` seconds without any change in the reported progress (the official client's stall timer).
@@ -518,7 +519,8 @@ class Handler:
         A 404 counts as gone only when seen 5 times in a row over GONE_SECONDS (a queued or fresh session
         404s for a while on the real service); other errors are ridden out (auth errors raise at once).
         `stop()` true ends the wait early with the last progress. Polls are paced by the elapsed time, or come
-        sooner at the end the progress fraction predicts (resources/pacing.py).
+        sooner at the end the progress fraction predicts (resources/pacing.py). `pause(seconds)` (default: sleep)
+        waits between polls (apply/reads.py ends it early when another wait's poll brought a newer document).
         """
         start = last_change = time.monotonic()
         failed, missing, first_miss, last = 0, 0, 0.0, Progress("training")
@@ -557,4 +559,4 @@ class Handler:
             if stop is not None and stop():
                 return last
             paced = min(max_interval, max(0.2, (now - start) * 0.05))
-            time.sleep(0.05 if failed else pacer.wait(now, progress.fraction if counts else None, paced))
+            (pause or time.sleep)(0.05 if failed else pacer.wait(now, progress.fraction if counts else None, paced))
