@@ -114,8 +114,39 @@ def problems(lock: Lockfile) -> list[str]:
 
 
 def dumps(lock: Lockfile) -> str:
-    """Deterministic JSON: sorted keys, 2-space indent, trailing newline; same content, same bytes."""
-    return json.dumps(lock.model_dump(mode="json"), sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+    """Deterministic JSON: sorted keys, 2-space indent, trailing newline; same content, same bytes.
+
+    The bytes are those of `json.dumps(lock.model_dump(mode="json"), sort_keys=True, indent=2,
+    ensure_ascii=False)`, made faster: json's indented output is pure Python (about 0.1 s of CPU at
+    1,000 resources, and apply writes after every step; issue 16), so each entry's text is kept with
+    the data it was made from and made again only when that data changed.
+    """
+    data = lock.model_dump(mode="json")
+    resources: dict[str, Any] = data.pop("resources")
+    data["resources"] = _PLACEHOLDER
+    text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)
+    if resources:
+        items = ",\n".join(f"    {_entry_text(a, resources[a])}" for a in sorted(resources))
+        block = "{\n" + items + "\n  }"
+    else:
+        block = "{}"
+    return text.replace(_PLACEHOLDER_TEXT, block, 1) + "\n"
+
+
+_PLACEHOLDER = "\x00resources\x00"  # a value no lockfile field holds (JSON writes NUL escaped)
+_PLACEHOLDER_TEXT = json.dumps(_PLACEHOLDER)
+_ENTRY_TEXT: dict[str, tuple[dict[str, Any], str]] = {}  # address -> (entry data, its text as dumps writes it)
+
+
+def _entry_text(address: str, entry: dict[str, Any]) -> str:
+    """`"address": {...}` as json.dumps writes it two levels deep (sorted keys, indent 2), from the cache if unchanged."""
+    cached = _ENTRY_TEXT.get(address)
+    if cached is not None and cached[0] == entry:
+        return cached[1]
+    body = json.dumps(entry, sort_keys=True, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+    text = f"{json.dumps(address, ensure_ascii=False)}: {body}"
+    _ENTRY_TEXT[address] = (entry, text)
+    return text
 
 
 def version_tuple(text: str) -> tuple[int, ...]:

@@ -135,7 +135,9 @@ class StateStore:
                 return
             with self._mutex:  # a snapshot: other threads go on recording changes while it is written
                 upto = self._changes
-                snapshot = lock.model_copy(deep=True)
+                # entries are replaced by update, never changed in place while stored: sharing them is enough
+                # (a deep copy cost 70 ms of CPU at 1,000 resources, on every write)
+                snapshot = lock.model_copy(update={"resources": dict(lock.resources)})
             try:
                 self._write(snapshot)
             except BaseException:
