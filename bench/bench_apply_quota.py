@@ -1,6 +1,7 @@
 """Apply at scale under a training quota: N predictors on a server that answers 429 quota_exceeded past Q trainings.
 
 Run: python bench/bench_apply_quota.py [--predictors 1000] [--fms 10] [--quota 4] [--parallelism 16] [--epochs 2]
+     [--fm-epochs N]   (longer trainings, closer to the real service's minutes: e.g. --epochs 400 --fm-epochs 20)
 A project of --fms foundational models and --predictors predictors spread over them is applied with the
 real `featrix apply` against the local server started with FEATRIX_LOCAL_TRAINING_QUOTA=Q (and Q training
 workers, so Q trainings can really run at once). Afterwards it reads every training job's started_at and
@@ -36,9 +37,10 @@ DATA = REPO / "examples" / "quickstart" / "data" / "penguins.csv"
 TARGETS = [("species", "multi_classifier"), ("sex", "binary_classifier"), ("island", "multi_classifier")]
 
 
-def manifest(url: str, fms: int, predictors: int, epochs: int) -> str:
+def manifest(url: str, fms: int, predictors: int, epochs: int, fm_epochs: int | None = None) -> str:
     lines = ["version: 1", "project: bench-quota", f"server: {{url: '{url}'}}", "foundational_models:"]
-    lines += [f"  fm{i}: {{data: data.csv, ignore_columns: [year], epochs: {epochs}}}" for i in range(fms)]
+    fm_epochs = epochs if fm_epochs is None else fm_epochs
+    lines += [f"  fm{i}: {{data: data.csv, ignore_columns: [year], epochs: {fm_epochs}}}" for i in range(fms)]
     lines.append("predictors:")
     for j in range(predictors):
         target, kind = TARGETS[j % len(TARGETS)]
@@ -101,6 +103,7 @@ def main() -> int:
     ap.add_argument("--quota", type=int, default=4)
     ap.add_argument("--parallelism", type=int, default=16)
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--fm-epochs", type=int, default=None, help="the foundational models' epochs (default: --epochs)")
     args = ap.parse_args()
     from featrix_iac.server.keys import generate_account_key
 
@@ -111,7 +114,9 @@ def main() -> int:
         shutil.copy(DATA, root / "data.csv")
         os.environ.update(FEATRIX_LOCAL_TRAINING_QUOTA=str(args.quota), FEATRIX_LOCAL_WORKERS=str(args.quota))
         with ServerProcess(Path(tmp) / "server", key, 0, "--enable-test-hooks") as srv:
-            (root / "featrix.yaml").write_text(manifest(srv.url, args.fms, args.predictors, args.epochs))
+            (root / "featrix.yaml").write_text(
+                manifest(srv.url, args.fms, args.predictors, args.epochs, args.fm_epochs)
+            )
             env = {**os.environ, "FEATRIX_API_KEY": key, "NO_COLOR": "1"}
             httpx.delete(srv.url + "/__test__/requests", headers={"X-Api-Key": key}, timeout=60)
             cmd = [sys.executable, "-m", "featrix_iac", "-C", str(root), "apply", "--auto-approve"]
