@@ -143,27 +143,37 @@ class PredictorHandler(Handler):
             extras_f = {sid: pool.submit(_read_back, client, sid, g) for sid, g in live_groups.items()}
             extras = {sid: f.result() for sid, f in extras_f.items()}
         for sid, group in by_session.items():
+            doc = docs[sid]
+            trainings = None if doc is None else Trainings(doc)  # indexed once for all its predictors
             for address, entry in group.items():
-                doc = docs[sid]
                 extra = extras[sid].get(address, {}) if sid in extras else {}
-                out[address] = None if doc is None else self._live_or_confirmed_absent(doc, sid, entry, extra)
+                out[address] = (
+                    None if doc is None else self._live_or_confirmed_absent(doc, sid, entry, extra, trainings)
+                )
         return out
 
     def _live_or_confirmed_absent(
-        self, doc: dict[str, Any], sid: str, entry: LockEntry, read_back: dict[str, Any]
+        self,
+        doc: dict[str, Any],
+        sid: str,
+        entry: LockEntry,
+        read_back: dict[str, Any],
+        trainings: Trainings | None = None,
     ) -> LiveObject | None:
         """The predictor in its session's document; None only when a current (not replayed) document lacks it."""
-        live = self._live(doc, entry, read_back)
+        live = self._live(doc, entry, read_back, trainings or Trainings(doc))
         reason = cannot_confirm_absence(doc) if live is None else ""
         if reason:
             problem = f"{reason} without predictor {entry.ids['predictor_id']} confirms nothing"
             raise malformed(f"/compute/session/{sid}", problem)
         return live
 
-    def _live(self, doc: dict[str, Any], entry: LockEntry, read_back: dict[str, Any]) -> LiveObject | None:
+    def _live(
+        self, doc: dict[str, Any], entry: LockEntry, read_back: dict[str, Any], trainings: Trainings
+    ) -> LiveObject | None:
         pid = entry.ids["predictor_id"]
-        plan = next((e for e in job_plan_of(doc) if e.get("predictor_id") == pid), None)
-        job = _job_for(doc, entry.ids)
+        plan = trainings.plan_entry(pid)
+        job = trainings.job_for(entry.ids)
         if plan is None and job is None:
             return None
         plan = plan or {}
@@ -299,10 +309,11 @@ class PredictorHandler(Handler):
     def poll(self, client: FeatrixClient, ids: dict[str, str]) -> Progress:
         path = f"/compute/session/{ids['session_id']}"
         doc = get_checked(client, path, session_check(ids["session_id"]))
-        job = _job_for(doc, ids)
+        trainings = Trainings(doc)
+        job = trainings.job_for(ids)
         if job is not None:
             return job_progress(job, "training")
-        plan = next((e for e in job_plan_of(doc) if e.get("predictor_id") == ids.get("predictor_id")), None)
+        plan = trainings.plan_entry(ids.get("predictor_id"))
         reason = cannot_confirm_absence(doc) if plan is None else ""
         if reason:
             raise malformed(path, f"{reason} without predictor {ids.get('predictor_id')}")
@@ -434,18 +445,37 @@ def _get_field(client: FeatrixClient, path: str, name: str) -> dict[str, Any] | 
     return value if isinstance(value, dict) else {}
 
 
-def _job_for(doc: dict[str, Any], ids: dict[str, str]) -> dict[str, Any] | None:
-    """The predictor's training job: by job id, else its newest train_single_predictor job."""
-    jobs = jobs_of(doc)
-    if ids.get("job_id") in jobs:
-        return jobs[ids["job_id"]]
-    mine = [
-        j
-        for j in jobs.values()
-        if j.get("job_type") == SP_JOB
-        and (j.get("predictor_id") or (j.get("job_spec") or {}).get("predictor_id")) == ids.get("predictor_id")
-    ]
-    return newest(mine)
+class Trainings:
+    """A session document's job plan and training jobs, indexed by predictor id once: every predictor of a
+    foundational model is read from the same document, and scanning it per predictor was quadratic."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.jobs = jobs_of(doc)
+        self._plan: dict[Any, dict[str, Any]] = {}
+        for e in job_plan_of(doc):
+            pid = e.get("predictor_id")
+            if _hashable(pid):
+                self._plan.setdefault(pid, e)  # the first entry, as a scan would find it
+        self._sp: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+        for j in self.jobs.values():
+            if j.get("job_type") == SP_JOB:
+                pid = j.get("predictor_id") or (j.get("job_spec") or {}).get("predictor_id")
+                if _hashable(pid):
+                    self._sp[pid].append(j)
+
+    def plan_entry(self, pid: str | None) -> dict[str, Any] | None:
+        """The predictor's job plan entry."""
+        return self._plan.get(pid)
+
+    def job_for(self, ids: dict[str, str]) -> dict[str, Any] | None:
+        """The predictor's training job: by job id, else its newest train_single_predictor job."""
+        if ids.get("job_id") in self.jobs:
+            return self.jobs[ids["job_id"]]
+        return newest(self._sp.get(ids.get("predictor_id"), []))
+
+
+def _hashable(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int))
 
 
 def _predictor_import_ids(object_id: str, ref: RefIds) -> dict[str, str]:
