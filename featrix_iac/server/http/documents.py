@@ -89,16 +89,13 @@ def single_predictors(preds: list[Doc]) -> list[str | None]:
     return single
 
 
-def session_fields(svc: Service, session: Doc) -> Doc:
-    sid = session["session_id"]
-    jobs = svc.jobs(sid)
-    preds = svc.predictors(sid)
+def _summary(session: Doc, jobs: list[Doc]) -> Doc:
+    """What both the session document and a list item show: identity, pooled statuses, flags."""
     status, es_status, sp_status = pooled_status(session, jobs)
     if session.get("cancelled") and status in ("ready", "done") and es_status == "cancelled":
         status = "cancelled"
-    single = single_predictors(preds)
-    fields: Doc = {
-        "session_id": sid,
+    return {
+        "session_id": session["session_id"],
         "name": session.get("name"),
         "status": status,
         "es_status": es_status,
@@ -107,53 +104,48 @@ def session_fields(svc: Service, session: Doc) -> Doc:
         "compute_cluster": session.get("compute_cluster"),
         "user_metadata": session.get("user_metadata") or {},
         "deletion_protection": bool(session.get("deletion_protection")),
-        "predictor_deletion_protection": {p["predictor_id"]: bool(p.get("deletion_protection")) for p in preds},
         "created_at": session.get("created_at"),
-        "started_at": session.get("started_at"),
-        "finished_at": session.get("finished_at") if status in ("done", "failed", "cancelled") else None,
-        "es_architecture": {"d_model": session.get("d_model")},
-        "d_model": session.get("d_model"),
-        "job_plan": job_plan(session, jobs, preds),
-        "single_predictors": single,
         "published": bool(session.get("published")),
         "published_name": session.get("published_name"),
         "deprecation": session.get("deprecation"),
-        "priority_tier": session.get("priority") or "regular",
-        "column_names": session.get("column_names"),
-        "n_rows": session.get("n_rows"),
     }
+
+
+def session_fields(session: Doc, jobs: list[Doc], preds: list[Doc]) -> Doc:
+    fields = _summary(session, jobs)
+    status = fields["status"]
+    fields.update(
+        {
+            "predictor_deletion_protection": {p["predictor_id"]: bool(p.get("deletion_protection")) for p in preds},
+            "started_at": session.get("started_at"),
+            "finished_at": session.get("finished_at") if status in ("done", "failed", "cancelled") else None,
+            "es_architecture": {"d_model": session.get("d_model")},
+            "d_model": session.get("d_model"),
+            "job_plan": job_plan(session, jobs, preds),
+            "single_predictors": single_predictors(preds),
+            "priority_tier": session.get("priority") or "regular",
+            "column_names": session.get("column_names"),
+            "n_rows": session.get("n_rows"),
+        }
+    )
     if session.get("parent_session_id"):
         fields["parent_session_id"] = session["parent_session_id"]
     return fields  # pass-through creation kwargs ("extra") are kept, never echoed: the contract does not show it
 
 
 def session_document(svc: Service, session: Doc) -> Doc:
-    fields = session_fields(svc, session)
+    jobs = svc.jobs(session["session_id"])
+    fields = session_fields(session, jobs, svc.predictors(session["session_id"]))
     # no user_metadata on predictor jobs or job_plan entries: the contract (§2.3) shows it on the session only
-    jobs = {job["job_id"]: job_view(job) for job in svc.jobs(session["session_id"])}
-    return {"session": fields, "jobs": jobs, "job_plan": fields["job_plan"]}
+    return {"session": fields, "jobs": {job["job_id"]: job_view(job) for job in jobs}, "job_plan": fields["job_plan"]}
 
 
 def list_item(svc: Service, session: Doc) -> Doc:
-    fields = session_fields(svc, session)
-    es = latest_fm_job(svc.jobs(session["session_id"])) or {}
-    keep = (
-        "session_id",
-        "name",
-        "status",
-        "es_status",
-        "sp_status",
-        "session_type",
-        "compute_cluster",
-        "user_metadata",
-        "deletion_protection",
-        "created_at",
-        "published",
-        "published_name",
-        "deprecation",
-    )
-    item = {k: fields[k] for k in keep}
-    item.update(d_model=fields["d_model"], dimensions=fields["d_model"], epochs=es.get("current_epoch"))
+    """A session in a listing (§2.6): its summary and latest foundational training, read with one jobs query."""
+    jobs = svc.jobs(session["session_id"])
+    item = _summary(session, jobs)
+    es = latest_fm_job(jobs) or {}
+    item.update(d_model=session.get("d_model"), dimensions=session.get("d_model"), epochs=es.get("current_epoch"))
     item["final_loss"] = es.get("final_loss")
     return item
 
