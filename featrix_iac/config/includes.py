@@ -79,6 +79,7 @@ def _merge_included(doc: Document, inc: ParsedFile, diags: Diagnostics) -> None:
         target = doc.data.setdefault(section, {})
         if not isinstance(target, dict):
             continue
+        merged: set[tuple[str, str]] = set()
         for key, body in items.items():
             if key in target:
                 first = doc.sources.key((section, key))
@@ -90,8 +91,11 @@ def _merge_included(doc: Document, inc: ParsedFile, diags: Diagnostics) -> None:
                 )
                 continue
             target[key] = body
-            doc.sources.graft(inc.sources, (section, key), (section, key))
-        doc.sources.values.setdefault((section,), inc.sources.value((section,)))  # type: ignore[arg-type]
+            merged.add((section, key))
+        doc.sources.graft_resources(inc.sources, merged)
+        section_source = inc.sources.value((section,))
+        if section_source is not None:
+            doc.sources.values.setdefault((section,), section_source)
 
 
 def load_document(root_dir: Path, diags: Diagnostics) -> Document | None:

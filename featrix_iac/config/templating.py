@@ -113,29 +113,37 @@ def render_tree(
     renderer: Renderer | None = None
     failed: set[Path_] = set()
 
-    def walk(value: Any, path: Path_) -> Any:
+    def render(text: str, path: Path_) -> Any:
         nonlocal renderer
-        if isinstance(value, dict):
-            for k in list(value):
-                value[k] = walk(value[k], (*path, k))
-            return value
-        if isinstance(value, list):
-            return [walk(v, (*path, i)) for i, v in enumerate(value)]
-        if not isinstance(value, str) or not is_template(value):
-            return value
         if renderer is None:
             renderer = Renderer(variables, environment)
         try:
-            return renderer.render(value)
+            return renderer.render(text)
         except Exception as exc:  # noqa: BLE001 - every template failure becomes a diagnostic
             summary, detail = _problem(exc)
             diags.error(summary, detail, address=address_of(path), source=sources.value(path))
             failed.add(path)
-            return value
+            return text
+
+    def walk(container: dict[Any, Any] | list[Any], path: Path_) -> None:
+        """Render the templated strings of `container` in place (a path is built only for what is descended
+        into or rendered: most values are plain strings)."""
+        items = container.items() if isinstance(container, dict) else enumerate(container)
+        for k, v in list(items):
+            if isinstance(v, str):
+                if is_template(v):
+                    container[k] = render(v, (*path, k))
+            elif isinstance(v, (dict, list)):
+                walk(v, (*path, k))
 
     for key in list(data):
-        if key not in NOT_TEMPLATED:
-            data[key] = walk(data[key], (key,))
+        if key in NOT_TEMPLATED:
+            continue
+        value = data[key]
+        if isinstance(value, str) and is_template(value):
+            data[key] = render(value, (key,))
+        elif isinstance(value, (dict, list)):
+            walk(value, (key,))
     return failed
 
 

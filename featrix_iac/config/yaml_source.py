@@ -37,32 +37,54 @@ MAX_DEPTH, MAX_NODES = 64, 200_000  # beyond these a manifest is an error, not a
 SYNTAX_ERROR, VALUE_ERROR = "Invalid YAML syntax", "Invalid YAML value"  # the summaries of unreadable YAML
 
 
+Pos = Source | int  # an int is a position in the map's own file, packed as (line << 32) | column (0-based)
+
+
 @dataclass
 class SourceMap:
-    """Positions of values and of mapping keys, by path (e.g. ("predictors", "species", "epochs"))."""
+    """Positions of values and of mapping keys, by path (e.g. ("predictors", "species", "epochs")).
 
-    values: dict[Path_, Source] = field(default_factory=dict)
-    keys: dict[Path_, Source] = field(default_factory=dict)
+    Positions read from the map's own file (`display`) are kept packed in an int and become a Source only when
+    asked for: a manifest has tens of thousands of them and a diagnostic needs a few.
+    """
+
+    values: dict[Path_, Pos] = field(default_factory=dict)
+    keys: dict[Path_, Pos] = field(default_factory=dict)
+    display: str = ""
+
+    def source(self, pos: Pos) -> Source:
+        if isinstance(pos, Source):
+            return pos
+        return Source(self.display, (pos >> 32) + 1, (pos & 0xFFFFFFFF) + 1)
 
     def value(self, path: Path_) -> Source | None:
         """The position of the value at `path`, or of its nearest ancestor that has one."""
         for n in range(len(path), -1, -1):
-            src = self.values.get(path[:n])
-            if src is not None:
-                return src
+            pos = self.values.get(path[:n])
+            if pos is not None:
+                return self.source(pos)
         return None
 
     def key(self, path: Path_) -> Source | None:
         """The position of the key that names `path` (falls back to the value's position)."""
-        return self.keys.get(path) or self.value(path)
+        pos = self.keys.get(path)
+        return self.source(pos) if pos is not None else self.value(path)
 
     def graft(self, other: SourceMap, src_prefix: Path_, dst_prefix: Path_) -> None:
         """Copy the positions under `src_prefix` of `other` to `dst_prefix` here (overriding)."""
         n = len(src_prefix)
         for mine, theirs in ((self.values, other.values), (self.keys, other.keys)):
-            for p, s in list(theirs.items()):
+            for p, pos in list(theirs.items()):
                 if p[:n] == src_prefix:
-                    mine[dst_prefix + p[n:]] = s
+                    mine[dst_prefix + p[n:]] = other.source(pos)
+
+    def graft_resources(self, other: SourceMap, resources: set[tuple[str, str]]) -> None:
+        """Copy the positions of `other` under each (section, key) of `resources` to the same paths here: one
+        pass over `other`, however many resources an included file declares."""
+        for mine, theirs in ((self.values, other.values), (self.keys, other.keys)):
+            for p, pos in theirs.items():
+                if len(p) >= 2 and p[:2] in resources:
+                    mine[p] = other.source(pos)
 
 
 @dataclass
@@ -81,11 +103,12 @@ class _Builder:
     def __init__(self, display: str, diags: Diagnostics):
         self.display = display
         self.diags = diags
-        self.sources = SourceMap()
+        self.sources = SourceMap(display=display)
         self.nodes = 0
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
-        self.sources.values[path] = _src(self.display, node.start_mark)
+        mark = node.start_mark
+        self.sources.values[path] = (mark.line << 32) | mark.column
         self.nodes += 1
         if len(path) > MAX_DEPTH or self.nodes > MAX_NODES:  # deep nests, recursive or exploding aliases
             what = f"nested more than {MAX_DEPTH} levels deep" if len(path) > MAX_DEPTH else f"over {MAX_NODES} values"
@@ -101,16 +124,19 @@ class _Builder:
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            ksrc = _src(self.display, key_node.start_mark)
+            mark = key_node.start_mark
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
-                self.diags.error("Unsupported mapping key", "Keys must be plain strings.", source=ksrc)
+                self.diags.error(
+                    "Unsupported mapping key", "Keys must be plain strings.", source=_src(self.display, mark)
+                )
                 continue
             key = key_node.value if key_node.tag == STR_TAG else str(_constructor.construct_object(key_node))
             if key in out:
-                first = self.sources.keys[path + (key,)]
-                self.diags.error(f'Duplicate key "{key}"', f"It was already defined at {first}.", source=ksrc)
+                first = self.sources.key(path + (key,))
+                detail = f"It was already defined at {first}."
+                self.diags.error(f'Duplicate key "{key}"', detail, source=_src(self.display, mark))
                 continue
-            self.sources.keys[path + (key,)] = ksrc
+            self.sources.keys[path + (key,)] = (mark.line << 32) | mark.column
             out[key] = self.build(value_node, path + (key,))
         return out
 

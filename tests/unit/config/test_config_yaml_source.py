@@ -18,9 +18,10 @@ def test_positions_of_keys_values_and_list_items() -> None:
     data, sources, diags = parse("a: 1\nb:\n  c: [x, y]\n  d:\n    - 2027-01-02\n")
     assert not diags.items and sources is not None
     assert data == {"a": 1, "b": {"c": ["x", "y"], "d": [__import__("datetime").date(2027, 1, 2)]}}
-    assert sources.values[("a",)] == Source("f.yaml", 1, 4)
-    assert sources.keys[("b", "c")] == Source("f.yaml", 3, 3)
-    assert sources.values[("b", "c", 1)] == Source("f.yaml", 3, 10)
+    assert sources.value(("a",)) == Source("f.yaml", 1, 4)
+    assert sources.key(("b", "c")) == Source("f.yaml", 3, 3)
+    assert sources.value(("b", "c", 1)) == Source("f.yaml", 3, 10)
+    assert sources.key(("b", "c", 1)) == Source("f.yaml", 3, 10)  # a list item has no key: its value
     assert sources.value(("b", "c", 1, "deeper")) == Source("f.yaml", 3, 10)
 
 
