@@ -104,5 +104,7 @@ def cli(ctx: click.Context, chdir: str | None, debug: bool, no_color: bool) -> N
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the group, map every failure to `Error:` and exit code 1."""
     from featrix_iac.cli.errors import run
+    from featrix_iac.collector import one_shot_process
 
+    one_shot_process()  # this process ends with its command
     sys.exit(run(cli, argv))

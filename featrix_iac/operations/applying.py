@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.apply import ApplyResult, Interrupt, Observer
+from featrix_iac.collector import collector_paused
 from featrix_iac.diagnostics import fail
-from featrix_iac.operations.collector import collector_paused
 from featrix_iac.operations.planning import PlanResult, make_plan_with
 from featrix_iac.operations.session import Session, connect, open_session
 

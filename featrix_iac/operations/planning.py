@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from featrix_iac.collector import collector_paused
 from featrix_iac.diagnostics import fail
-from featrix_iac.operations.collector import collector_paused
 from featrix_iac.operations.session import Session, connect, open_session
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from featrix_iac.operations.collector import collector_paused
+from featrix_iac.collector import collector_paused
 from featrix_iac.operations.planning import PlanResult, desired_of, fingerprints_of, sources_of
 from featrix_iac.operations.session import connect, open_session
 from featrix_iac.plan.model import Plan

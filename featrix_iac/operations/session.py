@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from featrix_iac.collector import collector_paused
 from featrix_iac.diagnostics import fail
-from featrix_iac.operations.collector import collector_paused
 
 if TYPE_CHECKING:
     from featrix_iac.client import FeatrixClient, RetryEvent

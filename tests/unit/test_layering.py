@@ -7,7 +7,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[2] / "featrix_iac"
 
-# everything above the base modules (diagnostics, addresses, kinds, clock)
+# everything above the base modules (diagnostics, addresses, kinds, clock, collector)
 ABOVE_BASE = {
     "model",
     "config",
@@ -28,6 +28,7 @@ FORBIDDEN: dict[str, set[str]] = {
     "kinds": ABOVE_BASE | {"addresses"},
     "addresses": ABOVE_BASE,
     "clock": ABOVE_BASE | {"addresses", "kinds"},
+    "collector": ABOVE_BASE | {"addresses", "kinds", "diagnostics", "clock"},
     "model": ABOVE_BASE - {"model"},
     "config": {"client", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
     "client": {"config", "graph", "state", "resources", "plan", "apply", "operations", "cli", "server"},
@@ -43,7 +44,8 @@ FORBIDDEN: dict[str, set[str]] = {
 
 # layer -> the only packages it may import (besides itself)
 ALLOWED: dict[str, set[str]] = {
-    "cli": {"operations", "diagnostics", "server"},  # the CLI only translates; `featrix server` runs the server
+    # the CLI only translates; `featrix server` runs the server; the collector is told the process is one-shot
+    "cli": {"operations", "diagnostics", "server", "collector"},
 }
 
 
