@@ -33,10 +33,16 @@ class Address(str):
     def parse(cls, text: str) -> Address:
         if isinstance(text, Address):
             return text
+        known = _PARSED.get(text)
+        if known is not None and known.kind in KINDS:  # a plan parses each address several times
+            return known
         kind, sep, key = text.partition(".")
         if not sep or kind not in KINDS or not KEY_RE.match(key):
             raise ValueError(f"invalid address {text!r}: expected KIND.KEY with KIND one of {', '.join(KINDS)}")
-        return cls(kind, key)
+        address = cls(kind, key)
+        if cls is Address and len(_PARSED) < _PARSED_MAX:
+            _PARSED[text] = address
+        return address
 
     @classmethod
     def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
@@ -45,6 +51,10 @@ class Address(str):
         return core_schema.no_info_after_validator_function(
             cls.parse, core_schema.str_schema(), serialization=core_schema.plain_serializer_function_ser_schema(str)
         )
+
+
+_PARSED: dict[str, Address] = {}  # text -> its Address, checked once (bounded: addresses come from manifests)
+_PARSED_MAX = 200_000
 
 
 def a_kind(kind: str) -> str:

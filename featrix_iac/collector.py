@@ -10,14 +10,10 @@ _one_shot = False
 
 
 def one_shot_process() -> None:
-    """Say that this process ends with its command (the CLI): what a paused block leaves alive is then frozen
-    (`gc.freeze`) as the collector is turned back on, instead of being handed back to it as young objects.
-
-    Nothing made while the collector was paused has been scanned yet, so its first collection afterwards scans
-    every one of them: after a 10,000-resource plan that was one collection of half a second, for a few
-    thousand objects of garbage that the process would free at exit anyway. Frozen objects are still freed
-    by reference counting; only the cyclic collector skips them. A long-lived process (tests, a service
-    calling the operations) does not call this, so its cycles are collected as usual.
+    """Say that this process ends with its command (the CLI): what a paused block leaves alive stays frozen
+    (`gc.freeze`), never scanned again. Frozen objects are still freed by reference counting; only the cyclic
+    collector skips them, and the few cycles among them go when the process exits. A long-lived process
+    (tests, a service calling the operations) does not call this: see `_age`.
     """
     global _one_shot
     _one_shot = True
@@ -39,6 +35,18 @@ def collector_paused() -> Iterator[None]:
         yield
     finally:
         if enabled:
-            if _one_shot:
-                gc.freeze()
+            _age()
             gc.enable()
+
+
+def _age() -> None:
+    """Move what the paused block kept out of the young generation without scanning it (`gc.freeze` moves
+    every tracked object to the permanent generation at no cost): left young, the next collection, however
+    small, would scan all of it. In a one-shot process it stays frozen; otherwise `gc.unfreeze` puts it in the
+    oldest generation, whose full collections are rarer (and amortised) and still free its cycles. Objects
+    the host process froze itself are left as they are (then this does nothing)."""
+    if _one_shot:
+        gc.freeze()
+    elif gc.get_freeze_count() == 0:
+        gc.freeze()
+        gc.unfreeze()

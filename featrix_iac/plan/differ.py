@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 from featrix_iac.model.secrets import REDACTED
@@ -100,6 +101,7 @@ class RuleIndex(dict[str, FieldRule]):
     def __init__(self, rules: Iterable[FieldRule]) -> None:
         super().__init__((r.name, r) for r in reversed(list(rules)))  # the first declaration of a name wins
         self.unset_write_only: dict[str, None] = {n: None for n, r in self.items() if r.write_only}
+        self.live_names = frozenset(n for n, r in self.items() if r.live)  # compared with what the server reports
 
 
 def rule_index(rules: Rules | Iterable[FieldRule]) -> RuleIndex:
@@ -168,11 +170,13 @@ def _unchanged(index: RuleIndex, desired: dict[str, Any], prior: dict[str, Any],
         _settled(index.get(n), n, w, prior) for n, w in desired.items()
     ):
         return False
-    for name in live.keys() & desired.keys() if live else ():
-        rule = index.get(name)
-        if rule is not None and rule.live and live is not None and live[name] != desired[name]:
-            return False
-    return True
+    if not live:
+        return True
+    names = tuple(index.live_names.intersection(live.keys(), desired.keys()))
+    if not names:
+        return True
+    values = itemgetter(*names)  # one C call compares them all
+    return bool(values(live) == values(desired))
 
 
 def _settled(rule: FieldRule | None, name: str, want: Any, prior: dict[str, Any]) -> bool:

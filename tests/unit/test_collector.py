@@ -26,7 +26,24 @@ def test_the_collector_is_off_in_the_block_and_back_on_after(clean_gc: None) -> 
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
-    assert gc.get_freeze_count() == 0  # a long-lived process keeps collecting what the block made
+
+
+def test_what_the_block_kept_goes_to_the_oldest_generation_unscanned(clean_gc: None) -> None:
+    with collector.collector_paused():
+        kept = [[i] for i in range(1000)]
+    assert gc.get_freeze_count() == 0  # a long-lived process still collects their cycles (full collections)
+    assert gc.get_count()[0] < len(kept)  # not left young, for the next small collection to scan
+    assert any(o is kept[0] for o in gc.get_objects(generation=2))
+
+
+def test_objects_the_host_froze_stay_frozen(clean_gc: None) -> None:
+    frozen = [[1]]
+    gc.freeze()
+    before = gc.get_freeze_count()
+    with collector.collector_paused():
+        pass
+    assert gc.get_freeze_count() == before
+    assert frozen
 
 
 def test_a_one_shot_process_freezes_what_the_block_kept(clean_gc: None) -> None:
