@@ -12,7 +12,7 @@ from featrix_iac import clock
 from featrix_iac.addresses import Address
 from featrix_iac.apply.events import Interrupt, NullObserver, Observer
 from featrix_iac.apply.executor import NodeSkipped, critical_path, run_dag
-from featrix_iac.apply.provenance import applied_by, plan_id, provenance
+from featrix_iac.apply.provenance import applied_by, provenance
 from featrix_iac.apply.reads import SharedReads
 from featrix_iac.apply.schedule import Node, build_nodes
 from featrix_iac.apply.slots import Slot, TrainingSlots
@@ -27,6 +27,7 @@ from featrix_iac.client import (
     RequestError,
 )
 from featrix_iac.diagnostics import DiagnosticsError, fail
+from featrix_iac.plan.jsonformat import plan_id
 from featrix_iac.plan.model import CLONE, Action, ActionType, Phase, Plan
 from featrix_iac.plan.steps import begins_retirement, object_key
 from featrix_iac.resources import gates, retirement
@@ -483,7 +484,7 @@ class _Applier:
     def plan_id(self) -> str:
         """The id of the plan this apply runs (computed once)."""
         if not self._plan_id:
-            self._plan_id = plan_id(self.plan.model_dump_json())
+            self._plan_id = plan_id(self.plan)
         return self._plan_id
 
     def _gate(self, action: Action, h: Handler, entry: LockEntry) -> LockEntry:

@@ -8,7 +8,6 @@ objects it was built on, its metrics, the tool and server versions, who applied 
 from __future__ import annotations
 
 import getpass
-import hashlib
 import os
 import socket
 from collections.abc import Mapping
@@ -48,11 +47,6 @@ def applied_by(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     if url:
         out["ci_run_url"] = url
     return {k: v for k, v in out.items() if v}
-
-
-def plan_id(plan_json: str) -> str:
-    """A plan's id: the hash of its JSON form (the same plan, saved or not, has the same id)."""
-    return "plan-" + hashlib.sha256(plan_json.encode("utf-8")).hexdigest()[:16]
 
 
 def provenance(

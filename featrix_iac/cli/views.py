@@ -179,7 +179,10 @@ def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> 
     """ "Apply complete! Resources: 3 added, 0 changed, 0 destroyed." or the done / failed / skipped lists.
 
     Counted by action, as the plan's summary line counts them (Plan.summary_line): what the plan called
-    "1 to replace" is "1 replaced" here, never "1 added, 1 destroyed" (or retired, for a predictor)."""
+    "1 to replace" is "1 replaced" here, never "1 added, 1 destroyed" (or retired, for a predictor). Then the
+    plan's id (what the lockfile's provenance records), the lists, and the gates."""
+    from featrix_iac.operations.views import plan_id
+
     kinds: dict[str, str] = {a.address: a.action.value for a in plan.changes()}
     done = [a for a in result.done if a in kinds]
     n = {v: sum(1 for a in done if kinds[a] == v) for v in set(kinds.values())}
@@ -190,9 +193,10 @@ def apply_summary(plan: Plan, result: ApplyResult, *, destroy: bool = False) -> 
         f"Resources: {added} added, {n.get('update', 0)} changed{replaced}, {n.get('delete', 0)} destroyed{retired}."
     )
     what = "Destroy" if destroy else "Apply"
+    applied = [f"Plan id: {plan_id(plan)}"] if plan.applicable() else []  # as the lockfile's provenance says
     if result.ok:
-        return "\n".join([f"{what} complete! {counts}", *_gate_lines(result)])
-    lines = [f"{what} {'interrupted' if result.interrupted and not result.failed else 'failed'}. {counts}"]
+        return "\n".join([f"{what} complete! {counts}", *applied, *_gate_lines(result)])
+    lines = [f"{what} {'interrupted' if result.interrupted and not result.failed else 'failed'}. {counts}", *applied]
     if done:
         lines.append("Done:")
         lines.extend(f"  {a}" for a in done)

@@ -6,7 +6,7 @@ only operations. Imported by its module name, only by the commands that render.
 
 from __future__ import annotations
 
-from featrix_iac.plan.jsonformat import plan_data, plan_json, state_json, validate_json, why_json
+from featrix_iac.plan.jsonformat import plan_data, plan_id, plan_json, state_json, validate_json, why_json
 from featrix_iac.plan.markdown import checks_markdown, render_markdown
 from featrix_iac.plan.model import Action, Plan
 from featrix_iac.plan.render import render_text
@@ -16,6 +16,7 @@ __all__ = [
     "Plan",
     "checks_markdown",
     "plan_data",
+    "plan_id",
     "plan_json",
     "render_markdown",
     "render_text",

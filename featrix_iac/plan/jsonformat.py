@@ -31,7 +31,30 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def plan_data(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON data, every sensitive field change redacted (a second line of defence)."""
+    """The plan as JSON data, every sensitive field change redacted (a second line of defence), with its id
+    when it has changes (`plan_id`: what apply records in the lockfile's provenance)."""
+    data = _redacted(plan)
+    if plan.applicable():  # an empty plan is never applied: it has no id to look for
+        data["plan_id"] = _id_of(data)
+    return data
+
+
+def plan_id(plan: Plan) -> str:
+    """The plan's id, `plan-` and 16 hex digits: the hash of its JSON form, so the same plan, saved (`plan -out`)
+    or made again by apply, has the same id. Apply records it in each training's provenance."""
+    return _id_of(_redacted(plan))
+
+
+def _id_of(data: dict[str, Any]) -> str:
+    import hashlib
+
+    if not data.get("serial"):  # no lockfile yet: its lineage is drawn afresh by every plan until apply writes it
+        data = {k: v for k, v in data.items() if k != "lineage"}
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "plan-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _redacted(plan: Plan) -> dict[str, Any]:
     data = plan.model_dump(mode="json")
     for group in ("actions", "drift"):
         for item in data.get(group, []):

@@ -145,8 +145,12 @@ def _build(plan: Plan) -> _Doc:
         doc.optional.insert(0, _drift_section(plan.drift, expanded=plan.refresh_only))
     if plan.warnings:
         doc.tail.append(_warnings(plan.warnings))
+    from featrix_iac.plan.jsonformat import plan_id
+
+    shown_id = f" · plan {plan_id(plan)}" if plan.applicable() else ""
     doc.tail.append(
-        f"<sub>featrix-iac {_inline(plan.tool_version)} · lineage {_inline(plan.lineage)} · serial {plan.serial}</sub>"
+        f"<sub>featrix-iac {_inline(plan.tool_version)} · lineage {_inline(plan.lineage)} · serial {plan.serial}"
+        f"{shown_id}</sub>"
     )
     return doc
 

@@ -252,7 +252,20 @@ class PlanSummary(_Data):
     unchanged: int = 0
 
 
+def _plan_id_schema(schema: dict[str, Any]) -> None:
+    """The JSON forms carry `plan_id` beside the fields (plan/jsonformat.py plan_data): so does their schema."""
+    schema["properties"]["plan_id"] = {
+        "title": "Plan Id",
+        "type": "string",
+        "pattern": "^plan-[0-9a-f]{16}$",
+        "description": "The plan's id (a hash of the plan), when it has changes: apply records it in each "
+        "training's provenance (featrix show --why ADDRESS).",
+    }
+
+
 class Plan(_Data):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=_plan_id_schema)
+
     format_version: int = PLAN_FORMAT_VERSION
     tool_version: str
     project: str
@@ -270,9 +283,14 @@ class Plan(_Data):
     @classmethod
     def _derived(cls, value: Any) -> Any:
         """`summary` is derived from the actions: a plan read back (a saved plan) counts again."""
-        if isinstance(value, dict) and "summary" in value:
-            value = {k: v for k, v in value.items() if k != "summary"}
+        if isinstance(value, dict) and ("summary" in value or "plan_id" in value):
+            value = {k: v for k, v in value.items() if k not in ("summary", "plan_id")}
         return value
+
+    def applicable(self) -> bool:
+        """Whether applying this plan does something (changes, not a refresh-only look): then it has an id
+        (plan/jsonformat.py plan_id)."""
+        return not self.refresh_only and bool(self.changes())
 
     @computed_field  # type: ignore[prop-decorator]
     @property

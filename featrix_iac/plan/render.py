@@ -55,6 +55,7 @@ def render_text(plan: Plan, *, color: bool = False, compact: bool | None = None)
     each cascade of actions that change nothing of their own into one block (plan/compact.py).
     """
     from featrix_iac.plan.compact import COMPACT_ABOVE, compact_parts
+    from featrix_iac.plan.jsonformat import plan_id
 
     style = _ansi if color else _plain
     parts: list[str] = []
@@ -79,7 +80,7 @@ def render_text(plan: Plan, *, color: bool = False, compact: bool | None = None)
         parts.extend(compact_parts(changes, lambda a: render_action(a, style), style))
     else:
         parts.extend(render_action(a, style) for a in changes)
-    parts.append(style(plan.summary_line(), "1"))
+    parts.append(style(plan.summary_line(), "1") + f"\nPlan id: {plan_id(plan)}")
     if plan.estimate:
         parts.append(estimate_line(plan.estimate))
     return "\n\n".join(parts) + "\n"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from featrix_iac.apply.provenance import applied_by, ci_run_url, plan_id
+from featrix_iac.apply.provenance import applied_by, ci_run_url
+from featrix_iac.plan.jsonformat import plan_data, plan_id
+from featrix_iac.plan.model import Action, ActionType, Plan
 
 
 @pytest.mark.parametrize(
@@ -30,6 +32,25 @@ def test_the_ci_run_url_comes_from_the_standard_variables(environ: dict[str, str
     assert applied_by(environ)["host"]
 
 
-def test_the_plan_id_is_the_same_for_the_same_plan_only() -> None:
-    assert plan_id('{"a": 1}') == plan_id('{"a": 1}') != plan_id('{"a": 2}')
-    assert plan_id("{}").startswith("plan-")
+def _plan(action: ActionType) -> Plan:
+    actions = (Action(address="predictor.p", kind="predictor", action=action),)
+    return Plan(
+        tool_version="0", project="p", environment="default", server_url="local", lineage="l", serial=1, actions=actions
+    )
+
+
+def test_the_plan_id_is_the_same_for_the_same_plan_only_saved_or_not() -> None:
+    plan = _plan(ActionType.CREATE)
+    assert plan_id(plan) == plan_id(_plan(ActionType.CREATE)) != plan_id(_plan(ActionType.REPLACE))
+    assert plan_id(plan).startswith("plan-") and len(plan_id(plan)) == 21
+    data = plan_data(plan)  # the JSON form (and a saved plan) carries the id, and reads back to the same plan
+    assert data["plan_id"] == plan_id(plan) == plan_id(Plan.model_validate(data))
+    assert "plan_id" not in plan_data(_plan(ActionType.NOOP))  # nothing to apply: no id
+
+
+def test_before_the_first_apply_the_plan_id_ignores_the_unborn_lineage() -> None:
+    """With no lockfile yet, each plan draws a new lineage: `plan` and the `apply` after it still show one id."""
+    fresh = [_plan(ActionType.CREATE).model_copy(update={"serial": 0, "lineage": x}) for x in ("a", "b")]
+    assert plan_id(fresh[0]) == plan_id(fresh[1])
+    born = [p.model_copy(update={"serial": 1}) for p in fresh]
+    assert plan_id(born[0]) != plan_id(born[1])  # the same changes to another lockfile: another plan

@@ -6,6 +6,7 @@ import pytest
 
 from featrix_iac.apply import ApplyResult
 from featrix_iac.cli.views import LineObserver, apply_summary
+from featrix_iac.plan.jsonformat import plan_id
 from featrix_iac.plan.model import Action, ActionType, Plan
 
 
@@ -34,7 +35,10 @@ def test_complete_summary_counts_by_action() -> None:
     text = apply_summary(plan, ApplyResult(done=done))
     # counted as the plan counts: "1 to replace" becomes "1 replaced" (not added + destroyed or retired)
     assert plan.summary_line() == "Plan: 1 to add, 1 to change, 1 to replace, 1 to destroy, 1 to retire."
-    assert text == "Apply complete! Resources: 1 added, 1 changed, 1 replaced, 1 destroyed, 1 retired."
+    assert text.splitlines() == [
+        "Apply complete! Resources: 1 added, 1 changed, 1 replaced, 1 destroyed, 1 retired.",
+        f"Plan id: {plan_id(plan)}",  # the id the lockfile's provenance records: a CI log leads to it
+    ]
     assert apply_summary(plan, ApplyResult(done=done), destroy=True).startswith("Destroy complete!")
 
 
@@ -51,6 +55,7 @@ def test_failure_lists_done_failed_and_skipped() -> None:
     )
     assert apply_summary(plan, result).splitlines() == [
         "Apply failed. Resources: 1 added, 0 changed, 0 destroyed.",
+        f"Plan id: {plan_id(plan)}",
         "Done:",
         "  foundational_model.a",
         "Failed:",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from featrix_iac.plan import reasons as why
+from featrix_iac.plan.jsonformat import plan_id
 from featrix_iac.plan.markdown import GITHUB_COMMENT_LIMIT, render_markdown
 from featrix_iac.plan.model import Action, ActionType, FieldChange, Plan
 from featrix_iac.plan.render import render_text
@@ -50,7 +51,7 @@ def test_compact_puts_the_summary_first_and_folds_each_cascade_under_its_model()
     plan = _cascade(2, own=True)
     text = render_text(plan, compact=True)
     lines = text.splitlines()
-    assert lines[0] == plan.summary_line() and lines[-1] == plan.summary_line()
+    assert lines[0] == plan.summary_line() and lines[-2:] == [plan.summary_line(), f"Plan id: {plan_id(plan)}"]
     assert "# foundational_model.fm0 must be replaced" in text  # the cause, in full
     assert "-/+ foundational_model.fm0" in text and "~ data" in text
     fold = "# with foundational_model.fm0, changing nothing of their own: 8 endpoints updated in place, 19 predictors replaced"
