@@ -59,7 +59,7 @@ def test_kill_during_destroy_and_rerun_leaves_nothing(server: Any, tmp_path: Pat
     from crash import kill_at
     from robust_helpers import Cli, cli_env, inventory, lockfile_problem, make_project
 
-    root = make_project(tmp_path / "destroy", server.url, name="crash-destroy")
+    root = make_project(tmp_path / "destroy", server.url, name="crash-destroy", predictor_epochs=3)
     cli = Cli(root, cli_env(server.api_key))
     cli.ok("apply", "--auto-approve")
     killed, seen = kill_at(cli.popen("destroy", "--auto-approve"), KillPoint("destroy", r"predictor\.\w+: retiring"))
@@ -98,7 +98,7 @@ def test_a_key_rotation_killed_midway_ends_with_a_recorded_key_that_works(server
     from robust_helpers import Cli, add_faults, clear_faults, cli_env, make_project
 
     record = {"bill_length_mm": 39.1, "bill_depth_mm": 18.7, "flipper_length_mm": 181, "island": "Torgersen"}
-    root = make_project(tmp_path / "rotate", server.url, name="crash-rotate")
+    root = make_project(tmp_path / "rotate", server.url, name="crash-rotate", predictor_epochs=3)
     cli = Cli(root, cli_env(server.api_key))
     cli.ok("apply", "--auto-approve")
     manifest = root / "featrix.yaml"

@@ -41,7 +41,7 @@ def _assert_destroyed(cli: Cli, server: Any, project: str) -> None:
 
 def test_destroy_deletes_a_replaced_model_left_pending(server: Any, tmp_path: Path) -> None:
     """The predictors cannot follow a new model, so the old one stays pending delete; destroy deletes both."""
-    root = make_project(tmp_path / "pending", server.url, name="lost-pending")
+    root = make_project(tmp_path / "pending", server.url, name="lost-pending", predictor_epochs=3)
     cli = Cli(root, cli_env(server.api_key))
     cli.ok("apply", "--auto-approve")
     _retrain_foundational_model(root)
@@ -83,7 +83,7 @@ def test_a_replacement_killed_after_the_new_model_committed(server: Any, tmp_pat
     """Re-run: the new model is adopted by its tag and the old one deleted (not 'Apply complete, 0 destroyed');
     or destroy: both models, the one recorded and the one only its creation tag tells, are deleted."""
     project = f"lost-killed-{then}"
-    root = make_project(tmp_path / then, server.url, name=project)
+    root = make_project(tmp_path / then, server.url, name=project, predictor_epochs=3)
     cli = Cli(root, cli_env(server.api_key))
     cli.ok("apply", "--auto-approve")
     _retrain_foundational_model(root)

@@ -19,7 +19,9 @@ from featrix_iac.plan.model import PLAN_FORMAT_VERSION
 
 @pytest.fixture(scope="module")
 def cli(server: Any, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    root = make_project(tmp_path_factory.mktemp("saved") / "project", server.url, name="saved-plans")
+    root = make_project(
+        tmp_path_factory.mktemp("saved") / "project", server.url, name="saved-plans", predictor_epochs=3
+    )
     manifest = root / "featrix.yaml"
     manifest.write_text(manifest.read_text() + "\nenvironments:\n  staging: {}\n")
     return Cli(root, cli_env(server.api_key))

@@ -33,7 +33,7 @@ KEY_ADDRESS = "endpoint.species_api.api_key"
 @pytest.fixture(scope="module")
 def flow(server: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """Run the workflow once; the tests below inspect what it printed and wrote."""
-    root = make_project(tmp_path_factory.mktemp("canary") / "project", server.url, name="canary")
+    root = make_project(tmp_path_factory.mktemp("canary") / "project", server.url, name="canary", predictor_epochs=3)
     cli = Cli(root, cli_env(server.api_key))
     cli.ok("validate")
     cli.ok("plan", "-out", "plan.fxplan", "--detailed-exitcode", codes=(2,))
