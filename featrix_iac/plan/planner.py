@@ -599,20 +599,24 @@ def _create_before_destroy(st: _State, selected: list[ActionDraft]) -> None:
         return st.graph.transitive_dependents(address) if address in st.graph.order else set()
 
     everything, first = list(st.actions.values()), always_first()
+    replaced = [a for a in everything if a.action is A.REPLACE]
+    if not replaced:  # only a replacement has an order to decide
+        return
     chosen = create_before_destroy(everything, {}, first, graph_dependents)
-    for action in everything:
+    for action in replaced:
         action.create_before_destroy = action.create_before_destroy or action.address in chosen
     recorded = {a: e.depends_on for a, e in st.lockfile.resources.items()}
     chosen |= create_before_destroy(selected, recorded, first)
-    for action in everything:
+    for action in replaced:
         action.create_before_destroy = action.create_before_destroy or action.address in chosen
-        if action.action is A.REPLACE:
-            action.warnings = why.replace_warnings(action) + action.warnings
+        action.warnings = why.replace_warnings(action) + action.warnings
 
 
 def _keep_for_rollback(st: _State, actions: list[ActionDraft], deletable: set[str]) -> None:
     """A replacement made first whose dependents include an endpoint with a smoke check `on_failure: rollback`
     keeps its old object until the next apply (recorded to delete), so that the rollback has somewhere to go."""
+    if not any(a.action is A.REPLACE and a.create_before_destroy for a in actions):
+        return
     guarded = {
         address
         for address, declared in st.desired.items()
@@ -635,6 +639,8 @@ def _steps(st: _State, actions: list[ActionDraft], handlers: Mapping[str, Handle
     from featrix_iac.plan.steps import steps_for
 
     for action in actions:
+        if action.action is A.NOOP and not action.delete_replaced:
+            continue  # nothing to do: no steps
         action.steps = steps_for(action, handlers[action.kind], st.lockfile.resources.get(action.address))
         if any(s.call == SHADOW_GATE for s in action.steps):  # the endpoint's gates, checked before promote
             action.reasons.append(why.shadow_gate(action.desired.get("shadow_gates") or {}))

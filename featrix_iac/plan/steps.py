@@ -66,8 +66,10 @@ def create_before_destroy(
     Dependents are the actions that depend on it now or did when the lockfile recorded them (`recorded`),
     plus `dependents(address)` (the planner's manifest graph).
     """
-    by_address: dict[str, ActionBase] = {a.address: a for a in actions}
     replaced = [a for a in actions if a.action is A.REPLACE]
+    if not replaced:
+        return set()
+    by_address: dict[str, ActionBase] = {a.address: a for a in actions}
     chosen: set[str] = {a.address for a in replaced if a.create_before_destroy or a.kind in first}
     below: dict[str, set[str]] = {a.address: set() for a in actions}
     for a in actions:
