@@ -68,8 +68,11 @@ def check_data(project: Project, root: Path, sources: SourceMap, diags: Diagnost
     """Add a positioned diagnostic for every way the manifest contradicts its data files."""
     checker = _Checker(project, root, sources, diags, cache_dir)
     profiles: dict[str, DataProfile] = {}
+    by_file: dict[str, DataProfile | None] = {}  # models often share a data file: profiled (or warned) once
     for key, fm in project.foundational_models.items():
-        profile = checker.profile((FM, key, "data"), fm.data)
+        if fm.data not in by_file:
+            by_file[fm.data] = checker.profile((FM, key, "data"), fm.data)
+        profile = by_file[fm.data]
         if profile is not None:
             profiles[key] = profile
             _check_foundational_model(checker, key, profile)

@@ -9,6 +9,7 @@ import os
 import tempfile
 import threading
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,14 @@ class DataProfile:
     bytes_read: int = field(default=0, compare=False)  # bytes of the file read for this profile (0: from cache)
 
     def column(self, name: str) -> ColumnProfile | None:
-        return next((c for c in self.columns if c.name == name), None)
+        return self._by_name.get(name)
+
+    @cached_property
+    def _by_name(self) -> dict[str, ColumnProfile]:
+        by_name: dict[str, ColumnProfile] = {}
+        for c in self.columns:
+            by_name.setdefault(c.name, c)  # a duplicated name: its first column, as a scan finds it
+        return by_name
 
     @property
     def names(self) -> list[str]:
