@@ -55,7 +55,6 @@ def render_text(plan: Plan, *, color: bool = False, compact: bool | None = None)
     each cascade of actions that change nothing of their own into one block (plan/compact.py).
     """
     from featrix_iac.plan.compact import COMPACT_ABOVE, compact_parts
-    from featrix_iac.plan.jsonformat import plan_id
 
     style = _ansi if color else _plain
     parts: list[str] = []
@@ -75,6 +74,8 @@ def render_text(plan: Plan, *, color: bool = False, compact: bool | None = None)
     if not changes:
         parts.append(_no_changes(plan))
         return "\n\n".join(parts) + "\n"
+    from featrix_iac.plan.jsonformat import plan_id  # only a plan with changes has an id to show
+
     parts.append("featrix will perform the following actions:")
     if compact:
         parts.extend(compact_parts(changes, lambda a: render_action(a, style), style))
