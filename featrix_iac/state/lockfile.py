@@ -59,6 +59,8 @@ class LockEntry(BaseModel):
     @field_validator("secrets")
     @classmethod
     def _only_ciphertext(cls, value: dict[str, str]) -> dict[str, str]:
+        if not value:
+            return value
         plain = sorted(k for k, v in value.items() if not is_encrypted(v))
         if plain:
             raise ValueError(f"secrets must be encrypted ({PREFIX}...), plaintext found for: {', '.join(plain)}")
@@ -97,20 +99,24 @@ def problems(lock: Lockfile) -> list[str]:
         found.append(f"serial: {lock.serial} is negative")
     if not lock.lineage.strip():
         found.append("lineage: empty")
-    for address, entry in sorted(lock.resources.items()):
+    by_address: list[tuple[str, str]] = []  # (address, problem): sorted by address once, at the end
+    for address, entry in lock.resources.items():
         where = f"resources.{address}"
         try:
             kind = Address.parse(address).kind
         except ValueError:
-            found.append(f"resources: {address!r} is not an address (KIND.KEY, KIND one of {', '.join(KINDS)})")
+            problem = f"resources: {address!r} is not an address (KIND.KEY, KIND one of {', '.join(KINDS)})"
+            by_address.append((address, problem))
             continue
         if entry.kind != kind:
-            found.append(f"{where}.kind: {entry.kind!r} does not match the address (expected {kind!r})")
-        found += [f"{where}.ids.{k}: empty" for k, v in sorted(entry.ids.items()) if not v.strip()]
+            by_address.append((address, f"{where}.kind: {entry.kind!r} does not match the address (expected {kind!r})"))
+        if not all(v.strip() for v in entry.ids.values()):
+            by_address += [(address, f"{where}.ids.{k}: empty") for k, v in sorted(entry.ids.items()) if not v.strip()]
         for dep in entry.depends_on:
             if dep == address or not is_address(dep):
-                found.append(f"{where}.depends_on: {dep!r} is not another resource's address")
-    return found
+                by_address.append((address, f"{where}.depends_on: {dep!r} is not another resource's address"))
+    by_address.sort(key=lambda item: item[0])  # stable: an address's problems keep their order
+    return found + [problem for _, problem in by_address]
 
 
 def dumps(lock: Lockfile) -> str:
