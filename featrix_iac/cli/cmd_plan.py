@@ -133,17 +133,15 @@ def plan_cmd(
         raise click.UsageError("--json and --markdown exclude each other")
     if quality and not refresh_only:
         raise click.UsageError("--quality needs --refresh-only")
-    result = operations.plan(
-        _root(),
-        env,
+    options = operations.PlanOptions(
         targets=targets,
         destroy=destroy,
         refresh_only=refresh_only,
         allow_empty=allow_empty,
-        on_retry=_on_retry,
         max_training_minutes=max_training_minutes,
         promote_from=promote_from,
     )
+    result = operations.plan(_root(), env, options, on_retry=_on_retry)
     degraded = False
     if quality:
         assessed = operations.assess_quality(
@@ -308,16 +306,15 @@ def _run_apply(
             outcome = applying.apply(
                 _root(),
                 env,
+                applying.PlanOptions(
+                    targets=targets, destroy=destroy, allow_empty=allow_empty, promote_from=promote_from
+                ),
                 confirm=_confirm(auto_approve, destroy, arming, as_json),
                 observer=observer,
                 parallelism=parallelism,
-                targets=targets,
-                destroy=destroy,
-                allow_empty=allow_empty,
                 interrupt=interrupt,
                 on_retry=_on_retry,
                 timeouts=timeouts,
-                promote_from=promote_from,
                 skip_gates=skip_gates,
             )
         finally:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # `X as X`: re-exported, for the type checker; at run time __
     from featrix_iac.operations.batch import predict_csv as predict_csv
     from featrix_iac.operations.checks import CheckResult as CheckResult
     from featrix_iac.operations.checks import run_checks as run_checks
+    from featrix_iac.operations.planning import PlanOptions as PlanOptions
     from featrix_iac.operations.planning import PlanResult as PlanResult
     from featrix_iac.operations.planning import desired_of as desired_of
     from featrix_iac.operations.planning import fingerprints_of as fingerprints_of
@@ -61,6 +62,7 @@ _HOME = {  # name -> its module (`module:attribute` when it is known here by ano
     "LOCAL": "featrix_iac.operations.session",
     "LoadedProject": "featrix_iac.config",
     "OutputValue": "featrix_iac.operations.reading",
+    "PlanOptions": "featrix_iac.operations.planning",
     "PlanResult": "featrix_iac.operations.planning",
     "QualityResult": "featrix_iac.operations.quality",
     "REDACTED": "featrix_iac.model.secrets",
@@ -103,6 +105,7 @@ __all__ = [
     "LOCAL",
     "LoadedProject",
     "OutputValue",
+    "PlanOptions",
     "PlanResult",
     "QualityResult",
     "REDACTED",

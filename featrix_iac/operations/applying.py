@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from featrix_iac.apply import ApplyResult, Interrupt, Observer
 from featrix_iac.collector import collector_paused
 from featrix_iac.diagnostics import fail
-from featrix_iac.operations.planning import PlanResult, make_plan_with
+from featrix_iac.operations.planning import PlanOptions, PlanResult, make_plan_with
 from featrix_iac.operations.session import Session, connect, open_session
 
 if TYPE_CHECKING:
@@ -39,20 +39,18 @@ def ids_before(lockfile: Lockfile) -> dict[str, dict[str, str]]:
 def apply(
     root: Path | str,
     env: str | None = None,
+    options: PlanOptions = PlanOptions(),
     *,
     confirm: Callable[[PlanResult], bool],
     observer: Observer | None = None,
     parallelism: int = 8,
-    targets: tuple[str, ...] = (),
-    destroy: bool = False,
-    allow_empty: bool = False,
     interrupt: Interrupt | None = None,
     on_retry: Callable[[RetryEvent], None] | None = None,
-    promote_from: str | None = None,
     timeouts: tuple[str, ...] = (),
     skip_gates: tuple[str, ...] = (),
 ) -> ApplyOutcome:
-    """`featrix apply` / `featrix destroy`: under the environment's lock, plan, ask `confirm`, then apply.
+    """`featrix apply` / `featrix destroy` (`options.destroy`): under the environment's lock, plan with `options`,
+    ask `confirm`, then apply.
 
     `confirm` sees the plan (the CLI shows it and asks); it is not called when there is nothing to do.
     `timeouts` are `WAIT.LIMIT=SECONDS` overrides of the manifest's `server.timeouts` for this run;
@@ -60,20 +58,11 @@ def apply(
     """
     session = open_session(root, env)
     limits = wait_limits(session, timeouts)
-    with session.store.lock("destroy" if destroy else "apply"):
+    with session.store.lock("destroy" if options.destroy else "apply"):
         with collector_paused():
             lockfile = session.store.load()
         with connect(session.loaded, on_retry=on_retry) as (client, url):
-            planned = make_plan_with(
-                session,
-                client,
-                url,
-                lockfile,
-                targets=targets,
-                destroy=destroy,
-                allow_empty=allow_empty,
-                promote_from=promote_from,
-            )
+            planned = make_plan_with(session, client, url, lockfile, options)
             if not planned.plan.has_changes():
                 return ApplyOutcome(planned, approved=False, env=env)
             _check_skip_gates(planned.plan, skip_gates)  # before asking: a mistyped waiver stops everything
@@ -168,4 +157,14 @@ def wait_limits(session: Session, flags: tuple[str, ...]) -> dict[str, Any]:
         raise fail("invalid --timeout", detail=str(exc)) from None
 
 
-__all__ = ["ApplyOutcome", "ApplyResult", "Interrupt", "Observer", "apply", "run_apply", "wait_limits"]
+__all__ = [
+    "ApplyOutcome",
+    "ApplyResult",
+    "Interrupt",
+    "Observer",
+    "PlanOptions",
+    "apply",
+    "ids_before",
+    "run_apply",
+    "wait_limits",
+]

@@ -32,6 +32,18 @@ class PlanResult:
     warnings: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class PlanOptions:
+    """What a plan is asked for (the options of `featrix plan`, `apply` and `destroy`), written once."""
+
+    targets: tuple[str, ...] = ()
+    destroy: bool = False
+    refresh_only: bool = False
+    allow_empty: bool = False
+    max_training_minutes: float | None = None  # None: the manifest's budget.max_training_minutes
+    promote_from: str | None = None
+
+
 # -- planning ------------------------------------------------------------------------------------------
 
 
@@ -70,15 +82,9 @@ def make_plan_with(
     client: FeatrixClient,
     server_url: str,
     lockfile: Lockfile,
-    *,
-    targets: tuple[str, ...] = (),
-    destroy: bool = False,
-    refresh_only: bool = False,
-    allow_empty: bool = False,
-    max_training_minutes: float | None = None,
-    promote_from: str | None = None,
+    options: PlanOptions = PlanOptions(),
 ) -> PlanResult:
-    """Refresh (the only I/O) and run the pure planner (then promotion from `promote_from`'s lockfile)."""
+    """Refresh (the only I/O) and run the pure planner (then promotion from `options.promote_from`'s lockfile)."""
     from featrix_iac.plan.planner import make_plan
     from featrix_iac.plan.refresh import refresh
     from featrix_iac.plan.served import check_served
@@ -92,7 +98,7 @@ def make_plan_with(
         desired={a: d.fields for a, d in desired.items()},
         project=loaded.project.project,
         environment=loaded.environment,
-        destroy=destroy,
+        destroy=options.destroy,
     )
 
     source_of = sources_of(loaded)
@@ -101,18 +107,18 @@ def make_plan_with(
         lockfile,
         seen.live,
         session.graph,
-        destroy=destroy,
-        refresh_only=refresh_only,
-        allow_empty=allow_empty,
-        targets=targets,
+        destroy=options.destroy,
+        refresh_only=options.refresh_only,
+        allow_empty=options.allow_empty,
+        targets=options.targets,
         project=loaded.project.project,
         environment=loaded.environment,
         server_url=server_url,
         found=seen.found,
         source_of=source_of,
     )
-    plan = _promotion(session, client, plan, lockfile, promote_from)
-    if not refresh_only:
+    plan = _promotion(session, client, plan, lockfile, options.promote_from)
+    if not options.refresh_only:
         check_served(client, plan, lockfile, source_of=lambda address: source_of(address, ()))
     warnings = list(seen.warnings)
     if lockfile.server_url and lockfile.server_url != server_url and lockfile.resources:
@@ -121,7 +127,7 @@ def make_plan_with(
             "objects the other server holds read as deleted here"
         )
     plan = plan.with_warnings(warnings)
-    _check_budget(plan, loaded, max_training_minutes)
+    _check_budget(plan, loaded, options.max_training_minutes)
     return PlanResult(
         plan, loaded, lockfile, desired, fingerprints_of(desired), client.request_count - before, warnings
     )
@@ -179,31 +185,15 @@ def _check_budget(plan: Plan, loaded: LoadedProject, flag: float | None) -> None
 def plan(
     root: Path | str,
     env: str | None = None,
+    options: PlanOptions = PlanOptions(),
     *,
-    targets: tuple[str, ...] = (),
-    destroy: bool = False,
-    refresh_only: bool = False,
-    allow_empty: bool = False,
     on_retry: Callable[[RetryEvent], None] | None = None,
-    promote_from: str | None = None,
-    max_training_minutes: float | None = None,
 ) -> PlanResult:
     """`featrix plan`: read-only; no lock is taken, nothing is written (a held lock is reported as a warning)."""
     session = open_session(root, env)
     lockfile = session.store.load()
     with connect(session.loaded, on_retry=on_retry) as (client, url):
-        result = make_plan_with(
-            session,
-            client,
-            url,
-            lockfile,
-            targets=targets,
-            destroy=destroy,
-            refresh_only=refresh_only,
-            allow_empty=allow_empty,
-            max_training_minutes=max_training_minutes,
-            promote_from=promote_from,
-        )
+        result = make_plan_with(session, client, url, lockfile, options)
     holder = session.store.lock_holder()
     if holder is not None and not holder.dead:
         note = (

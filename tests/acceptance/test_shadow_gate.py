@@ -18,34 +18,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from acceptance_helpers import PENGUINS, Cli
+from acceptance_helpers import PENGUINS, Cli, manifest
 
 MIN_PAIRED = 12
 
-MANIFEST = """\
-version: 1
-project: shadow-gate-pass
-server:
-  url: {url}
+GATES = f"    gates: {{require_verdict: not_worse, min_paired: {MIN_PAIRED}, max_wait: 2m}}\n"
 
-foundational_models:
-  penguins:
-    data: data/penguins.csv
-    ignore_columns: [year]
-    epochs: 2
 
-predictors:
-  species:
-    foundational_model: penguins
-    type: multi_classifier
-    target_column: species
-    epochs: {epochs}
-
-endpoints:
-  species_api:
-    predictor: species
-    gates: {{require_verdict: not_worse, min_paired: {paired}, max_wait: 2m}}
-"""
+def _manifest(server: Any, epochs: int) -> str:
+    """The shared acceptance project, its endpoint gated on the shadow verdict."""
+    described = "    description: Penguin species from measurements\n"
+    return manifest(server.url, vector_database=False, species_epochs=epochs).replace(described, described + GATES)
 
 
 def _ids(project: Path, address: str) -> dict[str, str]:
@@ -89,11 +72,11 @@ def _apply_with_traffic(cli: Cli, server: Any, project: Path, *args: str) -> tup
 
 
 def test_a_passing_shadow_gate_promotes_and_is_reported(cli: Cli, server: Any, project: Path) -> None:
-    cli.write(MANIFEST.format(url=server.url, epochs=2, paired=MIN_PAIRED))
+    cli.write(_manifest(server, 2))
     cli.ok("apply", "--auto-approve")
     old = _ids(project, "predictor.species")["predictor_id"]
 
-    cli.write(MANIFEST.format(url=server.url, epochs=3, paired=MIN_PAIRED))
+    cli.write(_manifest(server, 3))
     code, out, err = _apply_with_traffic(cli, server, project)
     assert code == 0, out + err
     new = _ids(project, "predictor.species")["predictor_id"]
@@ -103,7 +86,7 @@ def test_a_passing_shadow_gate_promotes_and_is_reported(cli: Cli, server: Any, p
     figures = re.fullmatch(r"    verdict (\w+) on (\d+) paired \(require_verdict not_worse\)", gates[3])
     assert figures and figures[1] != "shadow_worse" and int(figures[2]) >= MIN_PAIRED, out
 
-    cli.write(MANIFEST.format(url=server.url, epochs=4, paired=MIN_PAIRED))
+    cli.write(_manifest(server, 4))
     code, out, err = _apply_with_traffic(cli, server, project, "--json")
     assert code == 0, out + err
     gate = json.loads(out)["gates"]["endpoint.species_api"]
