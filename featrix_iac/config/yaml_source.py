@@ -12,8 +12,9 @@ from featrix_iac.diagnostics import Diagnostics, Source
 
 Path_ = tuple[str | int, ...]
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_constructor = yaml.constructor.SafeConstructor()
+BOOLS: dict[str, bool] = yaml.constructor.SafeConstructor.bool_values
 STR_TAG = "tag:yaml.org,2002:str"
+INT_TAG, BOOL_TAG, NULL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:bool", "tag:yaml.org,2002:null"
 
 
 class _Loader(_Base):  # type: ignore[misc]  # yaml has no type stubs: its loaders are Any
@@ -105,6 +106,8 @@ class _Builder:
         self.diags = diags
         self.sources = SourceMap(display=display)
         self.nodes = 0
+        # the other scalars (floats, dates, octal, ...); its memo of what it built goes with the builder
+        self.constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node, path: Path_) -> Any:
         mark = node.start_mark
@@ -117,9 +120,16 @@ class _Builder:
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        if node.tag == STR_TAG:  # most values: the text itself (what the constructor would return, cheaper)
-            return node.value
-        return _constructor.construct_object(node, deep=True)
+        tag, text = node.tag, node.value
+        if tag == STR_TAG:  # most values: the text itself (what the constructor would return, cheaper)
+            return text
+        if tag == INT_TAG and text.isascii() and text.isdigit() and (text[0] != "0" or len(text) == 1):
+            return int(text)  # plain decimal (YAML 1.1 reads a leading 0 as octal: left to the constructor)
+        if tag == BOOL_TAG and text.lower() in BOOLS:
+            return BOOLS[text.lower()]
+        if tag == NULL_TAG:
+            return None
+        return self.constructor.construct_object(node, deep=True)
 
     def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -130,7 +140,7 @@ class _Builder:
                     "Unsupported mapping key", "Keys must be plain strings.", source=_src(self.display, mark)
                 )
                 continue
-            key = key_node.value if key_node.tag == STR_TAG else str(_constructor.construct_object(key_node))
+            key = key_node.value if key_node.tag == STR_TAG else str(self.constructor.construct_object(key_node))
             if key in out:
                 first = self.sources.key(path + (key,))
                 detail = f"It was already defined at {first}."

@@ -68,3 +68,15 @@ def test_non_mapping_documents() -> None:
 def test_merge_keys_are_refused_clearly() -> None:
     _, _, diags = parse("base: &b {x: 1}\nother:\n  <<: *b\n")
     assert [d.summary for d in diags] == ["Unsupported mapping key"]
+
+
+def test_scalars_read_as_the_safe_loader_reads_them() -> None:
+    text = (
+        "a: 1\nb: 0\nc: 010\nd: 0x1F\ne: 1_000\nf: -5\ng: +7\nh: yes\ni: No\nj: TRUE\nk: ~\nl: null\nm:\n"
+        "n: 1.5\no: 2027-01-02\np: !!bool 'true'\nq: !!int '12'\nr: 1:30\ns: '12'\nt: off\nu: ١٢\n"
+    )
+    data, _, diags = parse(text)
+    assert not diags.items
+    expected = __import__("yaml").safe_load(text)
+    assert data == expected
+    assert {k: type(v) for k, v in data.items()} == {k: type(v) for k, v in expected.items()}
