@@ -8,7 +8,8 @@ it until the training is over. There is no limit until the server refuses a crea
 the limit is the number of this apply's trainings running at that moment, so the next one starts as
 soon as one of them ends. The waiting trainings start in critical-path order (longest chain of
 dependents first). A refused node first in line also probes again after the server's Retry-After
-(the quota may be used by others, or have room again). A refusal never fails a node.
+(the quota may be used by others, or have room again), backing off while trainings of ours run (their
+ends make room anyway). A refusal never fails a node.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 from featrix_iac.apply.executor import INTERRUPTED, NodeSkipped
 
 POLL = 0.5  # how often a waiting node looks at the interrupt
+PROBE_CEILING = 60.0  # seconds: the longest wait between probes of a refused training while ours run
 
 
 class TrainingSlots:
@@ -84,13 +86,14 @@ class TrainingSlots:
             self._running -= 1
             self._cond.notify_all()
 
-    def _refused(self) -> None:
-        """A create was refused: the quota holds what runs now, not one more."""
+    def _refused(self) -> int:
+        """A create was refused: the quota holds what runs now, not one more. Returns how many of ours run."""
         with self._cond:
             self.refusals += 1
             self._running -= 1
             self._limit = max(1, self._running)
             self._cond.notify_all()
+            return self._running
 
 
 class Slot:
@@ -98,6 +101,7 @@ class Slot:
 
     def __init__(self, slots: TrainingSlots, priority: tuple[int, ...]) -> None:
         self._slots, self._priority, self._held = slots, priority, False
+        self._refusals = 0  # refusals of this training in a row
 
     def acquire(self, probe_after: float | None) -> None:
         self._slots._acquire(self._priority, probe_after)
@@ -112,8 +116,12 @@ class Slot:
         """The server refused this training (429 quota_exceeded): wait for room, then the caller retries.
 
         Room comes when one of ours ends, or (trainings of others, or a limit learned too low) with time:
-        first in line, this probes again after the server's `retry_after`.
+        first in line, this probes again after the server's `retry_after`. While trainings of ours run
+        (their ends make room anyway), each refusal in a row doubles that wait, up to PROBE_CEILING: a
+        probe every Retry-After during long trainings was mostly 429s (issue 16: 188 in a 2-minute apply).
         """
         self._held = False
-        self._slots._refused()
-        self.acquire(probe_after=retry_after)
+        self._refusals += 1
+        ours = self._slots._refused()
+        backoff = min(PROBE_CEILING, retry_after * 2 ** (self._refusals - 1)) if ours else retry_after
+        self.acquire(probe_after=max(retry_after, backoff))

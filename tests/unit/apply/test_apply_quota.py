@@ -111,6 +111,38 @@ def test_alone_a_refused_training_probes_again_after_retry_after() -> None:
         assert slots.limit == 1
 
 
+def test_a_refused_training_probes_less_often_while_ours_run(monkeypatch: Any) -> None:
+    """Issue 16: a probe every Retry-After while long trainings of ours ran was mostly 429s. While one of ours
+    runs, each refusal in a row doubles the wait before the next probe; alone, it stays the Retry-After."""
+    from featrix_iac.apply import slots as slots_module
+
+    waits: list[float | None] = []
+    real = slots_module.Slot.acquire
+
+    def acquire(self: slots_module.Slot, probe_after: float | None) -> None:
+        waits.append(probe_after)
+        real(self, probe_after=0.0 if probe_after is not None else None)  # probe at once: no test waits
+
+    monkeypatch.setattr(slots_module.Slot, "acquire", acquire)
+    slots = TrainingSlots()
+    with slots.slot((0,)), slots.slot((1,)) as refused:  # one of ours keeps running
+        for _ in range(4):
+            refused.refused(retry_after=2.0)
+    assert waits[2:] == [2.0, 4.0, 8.0, 16.0]
+    waits.clear()
+    with TrainingSlots().slot((1,)) as alone:
+        for _ in range(3):
+            alone.refused(retry_after=2.0)
+    assert waits[1:] == [2.0, 2.0, 2.0]
+    monkeypatch.setattr(slots_module, "PROBE_CEILING", 5.0)
+    waits.clear()
+    slots = TrainingSlots()
+    with slots.slot((0,)), slots.slot((1,)) as capped:
+        for _ in range(4):
+            capped.refused(retry_after=2.0)
+    assert waits[2:] == [2.0, 4.0, 5.0, 5.0]
+
+
 def _until(condition: Any, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
