@@ -386,7 +386,12 @@ def _finish(
 @click.option("--parallelism", default=8, show_default=True, type=click.IntRange(1, 64), help="Steps run at once.")
 @TARGET_OPTION
 @ALLOW_EMPTY_OPTION
-@click.option("--json", "as_json", is_flag=True, help="Print the plan and the outcome as JSON (needs --auto-approve).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the plan and the outcome as JSON (needs --auto-approve, unless PLAN_FILE is given).",
+)
 @click.option(
     "--timeout",
     "timeouts",
@@ -422,7 +427,7 @@ def apply_cmd(
             raise click.UsageError(
                 "--target, --allow-empty and --promote-from belong to `featrix plan -out` when applying a plan file"
             )
-        _apply_saved(env, Path(plan_file), parallelism, timeouts, skip_gates)
+        _apply_saved(env, Path(plan_file), parallelism, timeouts, skip_gates, as_json=as_json)
         return
     _run_apply(
         env,
@@ -458,19 +463,27 @@ def destroy_cmd(env: str | None, auto_approve: bool, parallelism: int, targets: 
 
 
 def _apply_saved(
-    env: str | None, path: Path, parallelism: int, timeouts: tuple[str, ...] = (), skip_gates: tuple[str, ...] = ()
+    env: str | None,
+    path: Path,
+    parallelism: int,
+    timeouts: tuple[str, ...] = (),
+    skip_gates: tuple[str, ...] = (),
+    *,
+    as_json: bool = False,
 ) -> None:
+    """`apply PLAN_FILE`: the saved plan was the approval (no prompt); with `as_json`, stdout is the JSON document."""
     from featrix_iac.cli.views import make_observer, show_plan
     from featrix_iac.operations import applying, saved
 
     plan_file = saved.read_saved(path)
 
     def checked(plan: Plan) -> None:
-        show_plan(plan, color=_color())
+        if not as_json:
+            show_plan(plan, color=_color())
         arming.arm()
 
     interrupt = applying.Interrupt()
-    observer = make_observer()
+    observer = make_observer(as_json=as_json)
     with two_stage_interrupt(interrupt) as arming:
         try:
             outcome = saved.apply_saved(
@@ -487,5 +500,6 @@ def _apply_saved(
         finally:
             observer.close()
         interrupted = interrupt.is_set()
-        _finish(outcome, destroy=False, interrupted=interrupted)
-    _after_apply(outcome, destroy=False, interrupted=interrupted, as_json=False)
+        if not as_json:
+            _finish(outcome, destroy=False, interrupted=interrupted)
+    _after_apply(outcome, destroy=False, interrupted=interrupted, as_json=as_json)

@@ -118,3 +118,12 @@ def test_apply_json_and_a_saved_plan_apply_run_the_smoke_checks(cli: Cli, server
     assert saved.returncode == 1, saved.stdout + saved.stderr
     assert "Apply complete!" in saved.stdout and "FAIL endpoint.species_api impossible" in saved.stdout
     assert "Checks: 1 passed, 1 failed." in saved.stdout and "Error: smoke checks failed" in saved.stderr
+
+    cli.write(_with_checks(server, CHECKS, rotation=2))  # a saved plan applied with --json: the document alone
+    cli.ok("plan", "-out", "rotate2.fxplan")
+    saved = cli("apply", "rotate2.fxplan", "--json")
+    assert saved.returncode == 1, saved.stdout + saved.stderr
+    doc = json.loads(saved.stdout)
+    assert doc["applied"] is True and doc["done"] == ["endpoint.species_api"] and doc["ok"] is False
+    assert doc["summary"].startswith("Apply complete!") and [c["passed"] for c in doc["checks"]] == [True, False]
+    assert doc["plan"]["plan_id"] in (project / "rotate2.fxplan").read_text()
