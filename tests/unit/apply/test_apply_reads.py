@@ -58,8 +58,8 @@ def joined(reads: SharedReads) -> None:
             return
 
 
-def test_a_look_joins_the_get_already_on_its_way() -> None:
-    client = Gets()
+def two_looks_during_one_get(client: Gets) -> tuple[SharedReads, list[Any], list[Any]]:
+    """Two waits begun together; the second looks while the first one's GET is on its way."""
     client.hold = True
     reads = SharedReads(client)  # type: ignore[arg-type]
     first, second = reads.view(), reads.view()
@@ -68,7 +68,14 @@ def test_a_look_joins_the_get_already_on_its_way() -> None:
     t2, out2 = in_thread(lambda: second.get(PATH))
     joined(reads)
     client.go.set()
-    t1.join(10), t2.join(10)
+    t1.join(10)
+    t2.join(10)
+    return reads, out1, out2
+
+
+def test_a_look_joins_the_get_already_on_its_way() -> None:
+    client = Gets()
+    reads, out1, out2 = two_looks_during_one_get(client)
     assert out1 == out2 == [{"n": 1}]
     assert client.count == 1 and reads.sent == 1 and reads.joined == 1
 
@@ -109,15 +116,7 @@ def test_a_pause_is_not_ended_by_another_document() -> None:
 
 def test_a_shared_get_that_fails_fails_every_look_that_joined_it() -> None:
     client = Gets(answer=lambda n: NotFoundError("not found", status=404))
-    client.hold = True
-    reads = SharedReads(client)  # type: ignore[arg-type]
-    first, second = reads.view(), reads.view()
-    t1, out1 = in_thread(lambda: first.get(PATH))
-    assert client.sent.wait(10)
-    t2, out2 = in_thread(lambda: second.get(PATH))
-    joined(reads)
-    client.go.set()
-    t1.join(10), t2.join(10)
+    _, out1, out2 = two_looks_during_one_get(client)
     assert isinstance(out1[0], NotFoundError) and isinstance(out2[0], NotFoundError)
     assert out1[0] is not out2[0] and client.count == 1
 
@@ -152,7 +151,8 @@ def test_trainings_in_one_session_notice_its_end_from_one_get(waits: int) -> Non
     reads, handler = SharedReads(client), SessionTrainings()  # type: ignore[arg-type]
 
     def wait(view: SharedView) -> Progress:
-        return handler.wait_ready(view, {"session_id": "s1"}, timeout=600, pause=view.pause)
+        progress: Progress = handler.wait_ready(view, {"session_id": "s1"}, timeout=600, pause=view.pause)
+        return progress
 
     views = [reads.view() for _ in range(waits)]  # all waits begin before the first GET
     threads = [in_thread(lambda view=view: wait(view)) for view in views]
