@@ -12,7 +12,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+import featrix_iac.model  # noqa: F401  # registers the built-in kinds: no text is an address before that
+
 if TYPE_CHECKING:  # `X as X`: re-exported, for the type checker; at run time __getattr__ imports them
+    from featrix_iac.addresses import is_address as is_address
     from featrix_iac.client import RetryEvent as RetryEvent
     from featrix_iac.config import LoadedProject as LoadedProject
     from featrix_iac.config import find_project_root as find_project_root
@@ -31,7 +34,6 @@ if TYPE_CHECKING:  # `X as X`: re-exported, for the type checker; at run time __
     from featrix_iac.operations.quality import assess_quality as assess_quality
     from featrix_iac.operations.reading import OutputValue as OutputValue
     from featrix_iac.operations.reading import example_record as example_record
-    from featrix_iac.operations.reading import is_address as is_address
     from featrix_iac.operations.reading import output as output
     from featrix_iac.operations.reading import outputs as outputs
     from featrix_iac.operations.reading import predict as predict
@@ -76,7 +78,7 @@ _HOME = {  # name -> its module (`module:attribute` when it is known here by ano
     "fingerprints_of": "featrix_iac.operations.planning",
     "gate_details": "featrix_iac.resources.gates:details",
     "import_resource": "featrix_iac.operations.surgery",
-    "is_address": "featrix_iac.operations.reading",
+    "is_address": "featrix_iac.addresses",
     "load": "featrix_iac.operations.session",
     "make_plan_with": "featrix_iac.operations.planning",
     "open_session": "featrix_iac.operations.session",

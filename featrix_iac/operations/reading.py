@@ -68,16 +68,6 @@ def outputs(root: Path | str, env: str | None = None, address: str | None = None
     return out
 
 
-def is_address(text: str) -> bool:
-    """True for `KIND.KEY` (a resource), False for `KIND.KEY.FIELD` or anything else; the built-in kinds are
-    registered first (model/ registers them when imported, and a command that reads only the lockfile may not have
-    imported it yet: then no address would be one)."""
-    import featrix_iac.model.resources  # noqa: F401  # registers the built-in kinds
-    from featrix_iac.addresses import is_address as parses
-
-    return parses(text)
-
-
 def output(root: Path | str, env: str | None, ref: str) -> OutputValue:
     """One output by `ADDRESS.FIELD`, e.g. endpoint.species_api.api_key: the one way to read a secret."""
     store, lock = _store(root, env)
