@@ -141,13 +141,13 @@ class _Builder:
                 )
                 continue
             key = key_node.value if key_node.tag == STR_TAG else str(self.constructor.construct_object(key_node))
+            child = (*path, key)
             if key in out:
-                first = self.sources.key(path + (key,))
-                detail = f"It was already defined at {first}."
+                detail = f"It was already defined at {self.sources.key(child)}."
                 self.diags.error(f'Duplicate key "{key}"', detail, source=_src(self.display, mark))
                 continue
-            self.sources.keys[path + (key,)] = (mark.line << 32) | mark.column
-            out[key] = self.build(value_node, path + (key,))
+            self.sources.keys[child] = (mark.line << 32) | mark.column
+            out[key] = self.build(value_node, child)
         return out
 
 

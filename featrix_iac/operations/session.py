@@ -43,8 +43,22 @@ class Session:
             loaded.environment,
             loaded.root,
             self.store.fingerprint,
-            partial(data_summary, root=loaded.root),
+            _once_per_file(partial(data_summary, root=loaded.root)),
         )
+
+
+def _once_per_file(summarize: Callable[[Path], dict[str, Any] | None]) -> Callable[[Path], dict[str, Any] | None]:
+    """`summarize`, run once per data file (models often share one); each caller gets its own copy."""
+    import copy
+
+    done: dict[Path, dict[str, Any] | None] = {}
+
+    def once(path: Path) -> dict[str, Any] | None:
+        if path not in done:
+            done[path] = summarize(path)
+        return copy.deepcopy(done[path])
+
+    return once
 
 
 def load(root: Path | str, env: str | None = None) -> LoadedProject:

@@ -101,7 +101,7 @@ def problems(lock: Lockfile) -> list[str]:
         found.append("lineage: empty")
     by_address: list[tuple[str, str]] = []  # (address, problem): sorted by address once, at the end
     for address, entry in lock.resources.items():
-        where = f"resources.{address}"
+        where = "resources." + address
         try:
             kind = Address.parse(address).kind
         except ValueError:
@@ -110,8 +110,11 @@ def problems(lock: Lockfile) -> list[str]:
             continue
         if entry.kind != kind:
             by_address.append((address, f"{where}.kind: {entry.kind!r} does not match the address (expected {kind!r})"))
-        if not all(v.strip() for v in entry.ids.values()):
-            by_address += [(address, f"{where}.ids.{k}: empty") for k, v in sorted(entry.ids.items()) if not v.strip()]
+        for value in entry.ids.values():
+            if not value.strip():
+                empty = [k for k, v in sorted(entry.ids.items()) if not v.strip()]
+                by_address += [(address, f"{where}.ids.{k}: empty") for k in empty]
+                break
         for dep in entry.depends_on:
             if dep == address or not is_address(dep):
                 by_address.append((address, f"{where}.depends_on: {dep!r} is not another resource's address"))
