@@ -470,3 +470,47 @@ def test_the_applier_runs_the_plans_steps_and_never_asks_the_handler_which(tmp_p
     assert ("shadow", FM) in log.calls and ("protect", FM) not in log.calls
     assert ("delete", EP) in log.calls and ("unprotect", EP) not in log.calls
     assert EP not in lock.resources
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_run_dag_on_random_graphs_starts_by_critical_path_and_skips_below_failures(seed: int) -> None:
+    """One worker, so the order is the scheduler's alone: every node starts once its deps are done, always the
+    deepest-chain startable node first (ties by id); below a failure everything is skipped, naming the root."""
+    import random
+
+    from featrix_iac.apply.executor import critical_path
+
+    rng = random.Random(seed)
+    ids = [f"n{i:02d}" for i in range(40)]
+    nodes = [
+        Node(nid, f"x.{nid}", Phase.MAIN, {d for d in ids[:i] if rng.random() < 0.08}) for i, nid in enumerate(ids)
+    ]
+    failing = set(rng.sample(ids, 3))
+    started: list[str] = []
+
+    def work(node: Node) -> None:
+        started.append(node.id)
+        if node.id in failing:
+            raise RuntimeError("boom")
+
+    out = run_dag(nodes, work, parallelism=1)
+    by_id = {n.id: n for n in nodes}
+    depth = critical_path(by_id)
+    done: set[str] = set()
+    for i, nid in enumerate(started):
+        assert by_id[nid].deps <= done, f"{nid} started before its deps"
+        startable = [
+            n for n in ids if n not in started[:i] and by_id[n].deps <= done and out[n].state is not State.SKIPPED
+        ]
+        assert nid == min(startable, key=lambda n: (-depth[n], n))
+        if out[nid].state is State.DONE:
+            done.add(nid)
+    for nid in ids:
+        if any(d not in done for d in by_id[nid].deps):
+            assert out[nid].state is State.SKIPPED and out[nid].message.startswith("upstream x.")
+            assert out[nid].message.removeprefix("upstream x.").removesuffix(" failed") in failing
+            assert nid not in started
+        elif nid in failing:
+            assert out[nid] == Outcome(State.FAILED, "boom")
+        else:
+            assert out[nid] == Outcome(State.DONE)
