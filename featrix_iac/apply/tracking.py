@@ -34,13 +34,14 @@ class Tracker:
     with its last. Observer calls are made one at a time, whatever thread they come from."""
 
     def __init__(self, observer: Observer, actions: dict[str, Action], lock: Lockfile, nodes: list[Node]) -> None:
-        self.observer, self.actions, self.lock, self.nodes = observer, actions, lock, nodes
+        self.observer, self.actions, self.lock = observer, actions, lock
         self._mutex = threading.Lock()
-        self._remaining: dict[str, int] = {}
         self._started: set[str] = set()
         self._ended: dict[str, list[Outcome]] = {}
+        self._nodes_of: dict[str, list[Node]] = {}  # per address, its nodes in order (looked up, not scanned)
         for n in nodes:
-            self._remaining[n.address] = self._remaining.get(n.address, 0) + 1
+            self._nodes_of.setdefault(n.address, []).append(n)
+        self._remaining = {address: len(mine) for address, mine in self._nodes_of.items()}
 
     def progress(self, address: str, message: str, fraction: float | None = None) -> None:
         with self._mutex:
@@ -61,7 +62,7 @@ class Tracker:
                 return
             outs = list(self._ended[node.address])
         action = self.actions[node.address]
-        phases = [n.phase for n in self.nodes if n.address == node.address]
+        phases = [n.phase for n in self._nodes_of[node.address]]
         state, message = _verdict(outs, phases)
         entry = self.lock.entry(node.address) if state is State.DONE else None
         with self._mutex:
@@ -74,8 +75,8 @@ class Tracker:
 
     def result(self, outcomes: dict[str, Outcome]) -> ApplyResult:
         res = ApplyResult()
-        for address in sorted({n.address for n in self.nodes}):
-            mine = [n for n in self.nodes if n.address == address and n.id in outcomes]
+        for address in sorted(self._nodes_of):
+            mine = [n for n in self._nodes_of[address] if n.id in outcomes]
             state, message = _verdict([outcomes[n.id] for n in mine], [n.phase for n in mine])
             if state is State.FAILED:
                 res.failed[address] = message
