@@ -40,6 +40,7 @@ class Store:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
+        self._shared: dict[tuple[str, str], tuple[str, Doc]] = {}  # (kind, id) -> (stored text, its decoding)
         row = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM docs").fetchone()
         self._seq = int(row[0])
 
@@ -83,14 +84,34 @@ class Store:
                 ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
+    def list_shared(self, kind: str, parent: str) -> list[Doc]:
+        """`list(kind, parent)` for readers that never change what they get (the documents the routes answer
+        with): a document whose stored text is unchanged since the last call is not decoded again, and every
+        caller gets the same dict. Checked against the stored text, so no write can leave a stale copy."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, data FROM docs WHERE kind=? AND parent=? ORDER BY seq", (kind, parent)
+            ).fetchall()
+            out: list[Doc] = []
+            for id_, text in rows:
+                kept = self._shared.get((kind, id_))
+                if kept is None or kept[0] != text:
+                    kept = self._shared[(kind, id_)] = (text, json.loads(text))
+                out.append(kept[1])
+        return out
+
     def delete(self, kind: str, id_: str) -> bool:
         with self._lock:
             cur = self._db.execute("DELETE FROM docs WHERE kind=? AND id=?", (kind, id_))
+            self._shared.pop((kind, id_), None)
         return cur.rowcount > 0
 
     def delete_children(self, kind: str, parent: str) -> None:
         with self._lock:
+            ids = self._db.execute("SELECT id FROM docs WHERE kind=? AND parent=?", (kind, parent)).fetchall()
             self._db.execute("DELETE FROM docs WHERE kind=? AND parent=?", (kind, parent))
+            for (id_,) in ids:
+                self._shared.pop((kind, id_), None)
 
     def update(self, kind: str, id_: str, fn: Callable[[Doc], None]) -> Doc | None:
         """Read-modify-write one document atomically; returns the new document, None when missing."""

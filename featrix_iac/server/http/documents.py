@@ -134,15 +134,16 @@ def session_fields(session: Doc, jobs: list[Doc], preds: list[Doc]) -> Doc:
 
 
 def session_document(svc: Service, session: Doc) -> Doc:
-    jobs = svc.jobs(session["session_id"])
-    fields = session_fields(session, jobs, svc.predictors(session["session_id"]))
+    sid = session["session_id"]
+    jobs = svc.store.list_shared("job", sid)  # read only here: shared, not decoded again while unchanged
+    fields = session_fields(session, jobs, svc.store.list_shared("predictor", sid))
     # no user_metadata on predictor jobs or job_plan entries: the contract (§2.3) shows it on the session only
     return {"session": fields, "jobs": {job["job_id"]: job_view(job) for job in jobs}, "job_plan": fields["job_plan"]}
 
 
 def list_item(svc: Service, session: Doc) -> Doc:
     """A session in a listing (§2.6): its summary and latest foundational training, read with one jobs query."""
-    jobs = svc.jobs(session["session_id"])
+    jobs = svc.store.list_shared("job", session["session_id"])
     item = _summary(session, jobs)
     es = latest_fm_job(jobs) or {}
     item.update(d_model=session.get("d_model"), dimensions=session.get("d_model"), epochs=es.get("current_epoch"))
