@@ -10,6 +10,7 @@ command imports only what it uses.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import featrix_iac.model  # noqa: F401  # registers the built-in kinds: no text is an address before that
@@ -144,11 +145,20 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:  # a submodule (operations.applying) is then imported by the import system
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module, _, attribute = home.partition(":")
-    value = getattr(importlib.import_module(module), attribute or name)
-    globals()[name] = value
-    return value
+def lazy_attributes(name: str, homes: dict[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
+    """Module `name`'s PEP 562 `__getattr__`: imports an attribute from its home ("module", or "module:attribute"
+    when it is named otherwise there) when first asked for, and keeps it in `namespace` (the module's globals)."""
+
+    def attribute_of(attribute: str) -> Any:
+        home = homes.get(attribute)
+        if home is None:  # a submodule (operations.applying) is then imported by the import system
+            raise AttributeError(f"module {name!r} has no attribute {attribute!r}")
+        module, _, there = home.partition(":")
+        value = getattr(importlib.import_module(module), there or attribute)
+        namespace[attribute] = value
+        return value
+
+    return attribute_of
+
+
+__getattr__ = lazy_attributes(__name__, _HOME, globals())

@@ -7,8 +7,9 @@ JSON documents' models or the Markdown renderer.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from featrix_iac.operations import lazy_attributes
 
 if TYPE_CHECKING:  # `X as X`: re-exported, for the type checker; at run time __getattr__ imports them
     from featrix_iac.plan.jsonformat import plan_data as plan_data
@@ -38,10 +39,4 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _HOME, globals())

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 Doc = dict[str, Any]
+Docs = list[Doc]  # for annotations inside Store, where `list` names its method
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS docs (
@@ -84,7 +85,7 @@ class Store:
                 ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
-    def list_shared(self, kind: str, parent: str) -> list[Doc]:
+    def list_shared(self, kind: str, parent: str) -> Docs:
         """`list(kind, parent)` for readers that never change what they get (the documents the routes answer
         with): a document whose stored text is unchanged since the last call is not decoded again, and every
         caller gets the same dict. Checked against the stored text, so no write can leave a stale copy."""
@@ -92,7 +93,7 @@ class Store:
             rows = self._db.execute(
                 "SELECT id, data FROM docs WHERE kind=? AND parent=? ORDER BY seq", (kind, parent)
             ).fetchall()
-            out: list[Doc] = []
+            out: Docs = []
             for id_, text in rows:
                 kept = self._shared.get((kind, id_))
                 if kept is None or kept[0] != text:
