@@ -24,7 +24,7 @@ from featrix_iac.diagnostics import fail
     "--workers",
     type=click.IntRange(1, 64),
     envvar="FEATRIX_LOCAL_WORKERS",
-    help="Training worker threads (default 2; env FEATRIX_LOCAL_WORKERS).",
+    help="Training workers, each computing in a process of its own (default 2; env FEATRIX_LOCAL_WORKERS).",
 )
 @click.option("--enable-test-hooks", is_flag=True, help="Enable fault-injection routes (tests only).")
 @click.option(

@@ -91,6 +91,28 @@ class JobQueue(Protocol):
     def unreserve(self) -> None: ...
 
 
+def artifact_path(root: Path, rel: str) -> Path:
+    """An artifact's path; `rel` is built from server ids only, and may never leave the artifacts folder."""
+    if ".." in Path(rel).parts or Path(rel).is_absolute():
+        raise NotFound(f"no artifact {rel!r}")
+    return root / rel
+
+
+def write_pickle(root: Path, rel: str, obj: Any) -> None:
+    """Write an artifact atomically (a temporary file renamed), readable by the server's user only."""
+    path = artifact_path(root, rel)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+        pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+
+
+def read_pickle(root: Path, rel: str) -> Any:
+    with artifact_path(root, rel).open("rb") as fh:
+        return pickle.load(fh)  # noqa: S301 - our own artifacts, at paths made of server ids
+
+
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat()
 
@@ -158,11 +180,7 @@ class Service:
     # -- artifacts ----------------------------------------------------------------------------
 
     def path(self, rel: str) -> Path:
-        """An artifact's path; `rel` is built from server ids only, and may never leave the artifacts folder."""
-        path = self.artifacts / rel
-        if ".." in Path(rel).parts or Path(rel).is_absolute():
-            raise NotFound(f"no artifact {rel!r}")
-        return path
+        return artifact_path(self.artifacts, rel)
 
     def session_dir(self, sid: str) -> Path:
         path = self.path(sid)
@@ -183,16 +201,10 @@ class Service:
 
     def write_pickle(self, rel: str, obj: Any) -> None:
         """Write an artifact without caching it (checkpoints)."""
-        path = self.path(rel)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
-            pickle.dump(obj, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)
+        write_pickle(self.artifacts, rel, obj)
 
     def read_pickle(self, rel: str) -> Any:
-        with self.path(rel).open("rb") as fh:
-            return pickle.load(fh)  # noqa: S301 - our own artifacts, at paths made of server ids
+        return read_pickle(self.artifacts, rel)
 
     def load_object(self, rel: str) -> Any:
         with self._cache_lock:

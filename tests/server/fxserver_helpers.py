@@ -116,3 +116,27 @@ class Receiver:
             if hits or time.monotonic() > deadline:
                 return hits
             time.sleep(0.05)
+
+
+def big_table() -> bytes:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({f"c{i}": rng.normal(size=60_000) for i in range(8)})
+    df["cat"] = rng.choice(list("abcdefg"), size=len(df))
+    return df.to_csv(index=False).encode()
+
+
+def start_long_training(api: Api) -> str:
+    """Start a foundational model whose every epoch takes seconds (a 60,000-row table, d_model 128); its session id."""
+    files = {"file": ("big.csv", big_table())}
+    resp = api.post("/compute/upload_with_new_session/", files=files, data={"epochs": "200", "d_model": "128"})
+    assert resp.status_code == 200, resp.text
+    sid: str = resp.json()["session_id"]
+    deadline = time.monotonic() + 60
+    while not any(j["status"] == "running" for j in api.ok("get", f"/compute/session/{sid}")["jobs"].values()):
+        assert time.monotonic() < deadline, "the training never started"
+        time.sleep(0.1)
+    time.sleep(1.0)
+    return sid

@@ -9,34 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fxserver_helpers import Api
+from fxserver_helpers import Api, start_long_training
 
 from featrix_iac.server.embedded import start_local_server
 from featrix_iac.server.leases import pid_alive
-
-
-def _big_table() -> bytes:
-    import numpy as np
-    import pandas as pd
-
-    rng = np.random.default_rng(0)
-    df = pd.DataFrame({f"c{i}": rng.normal(size=60_000) for i in range(8)})
-    df["cat"] = rng.choice(list("abcdefg"), size=len(df))
-    return df.to_csv(index=False).encode()
-
-
-def _start_long_training(api: Api) -> str:
-    """A foundational model whose every epoch takes far longer than the bounds below."""
-    files = {"file": ("big.csv", _big_table())}
-    resp = api.post("/compute/upload_with_new_session/", files=files, data={"epochs": "200", "d_model": "128"})
-    assert resp.status_code == 200, resp.text
-    sid: str = resp.json()["session_id"]
-    deadline = time.monotonic() + 60
-    while not any(j["status"] == "running" for j in api.ok("get", f"/compute/session/{sid}")["jobs"].values()):
-        assert time.monotonic() < deadline, "the training never started"
-        time.sleep(0.1)
-    time.sleep(1.0)
-    return sid
 
 
 @pytest.fixture()
@@ -47,7 +23,7 @@ def one_worker(tmp_path: Path) -> Any:
 
 def test_deleting_a_session_frees_its_worker_at_once(one_worker: Any) -> None:
     api = Api(one_worker.url, one_worker.api_key)
-    sid = _start_long_training(api)
+    sid = start_long_training(api)
     api.ok("post", f"/compute/session/{sid}/mark_for_deletion")
     small = api.upload(_small(), "after-delete", epochs=2)  # the only worker must be free for it
     assert api.wait(small, timeout=20)["session"]["status"] == "done"
@@ -58,7 +34,7 @@ def test_sigterm_stops_a_training_server_within_seconds(tmp_path: Path) -> None:
 
     srv = start_local_server(tmp_path / "data")
     try:
-        sid = _start_long_training(Api(srv.url, srv.api_key))
+        sid = start_long_training(Api(srv.url, srv.api_key))
         os.kill(srv.pid, signal.SIGTERM)
         start = time.monotonic()
         while pid_alive(srv.pid):

@@ -19,7 +19,7 @@ def hooks_enabled_by_env() -> bool:
 
 
 def workers_from_env(default: int = 2) -> int:
-    """Training worker threads: FEATRIX_LOCAL_WORKERS (1-64), else `default`."""
+    """Training workers (a thread and a training process each): FEATRIX_LOCAL_WORKERS (1-64), else `default`."""
     try:
         return max(1, min(64, int(os.environ.get("FEATRIX_LOCAL_WORKERS", default))))
     except ValueError:

@@ -1,4 +1,4 @@
-"""Background training: worker threads run queued jobs (foundational models, predictors) through the status vocabulary."""
+"""Background training: worker threads run queued jobs through the status vocabulary, computing in their processes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import shutil
 import threading
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from featrix_iac.server.jobs.procs import CANCEL, INTERRUPT, Cancelled, Interrupted, TrainingFailed, TrainingProcess
 from featrix_iac.server.jobs.records import (
     ES_JOB,
     SP_JOB,
@@ -21,18 +22,13 @@ from featrix_iac.server.jobs.records import (
 from featrix_iac.server.service import Service, now_iso
 from featrix_iac.server.store import Doc
 
+if TYPE_CHECKING:
+    from featrix_iac.server.ml.training import Compute
+
 log = logging.getLogger("featrix.server.worker")
 
 DEFAULT_SP_EPOCHS = 40
 MAX_RESTARTS = 3
-
-
-class Cancelled(Exception):
-    """Raised inside a training loop when its job was cancelled."""
-
-
-class Interrupted(Exception):
-    """Raised inside a training loop when the server is stopping: the job goes back to the queue."""
 
 
 def auto_fm_epochs(n_rows: int) -> int:
@@ -52,6 +48,8 @@ class Worker:
         self._cancelled: set[str] = set()
         self._stopping = False
         self._threads: list[threading.Thread] = []
+        self._procs: list[TrainingProcess] = []  # one per thread: where its trainings' compute runs (jobs/procs.py)
+        self._running: dict[str, TrainingProcess] = {}  # job id -> the process training it
 
     def recover(self) -> None:
         """After a restart: jobs left running are re-queued from scratch (and say so); queued ones stay queued."""
@@ -68,7 +66,9 @@ class Worker:
 
     def start(self) -> None:
         for i in range(self.n_threads):
-            t = threading.Thread(target=self._loop, name=f"featrix-worker-{i}", daemon=True)
+            proc = TrainingProcess(self.svc.artifacts)
+            self._procs.append(proc)
+            t = threading.Thread(target=self._loop, args=(proc,), name=f"featrix-worker-{i}", daemon=True)
             t.start()
             self._threads.append(t)
 
@@ -80,6 +80,8 @@ class Worker:
         """
         with self._cond:
             self._stopping = True
+            for proc in self._running.values():
+                proc.stop_task(INTERRUPT)
             self._cond.notify_all()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
@@ -88,6 +90,8 @@ class Worker:
             left = list(self._active)
         for job_id in left:
             self.svc.store.update("job", job_id, _requeue_after_stop)
+        for proc in self._procs:  # a task that did not stop in time ends with its process
+            proc.close()
 
     def submit(self, job_id: str) -> None:
         with self._cond:
@@ -117,12 +121,14 @@ class Worker:
             self._cancelled.add(job_id)
             if job_id in self._pending:
                 self._pending.remove(job_id)
+            if job_id in self._running:
+                self._running[job_id].stop_task(CANCEL)
 
     def cancelling(self) -> set[str]:
         with self._cond:
             return set(self._cancelled)
 
-    def _loop(self) -> None:
+    def _loop(self, proc: TrainingProcess) -> None:
         while True:
             with self._cond:
                 job = self._claim()
@@ -132,10 +138,11 @@ class Worker:
                 if self._stopping or job is None:
                     return
             try:
-                self._run(job)
+                self._run(job, proc)
             finally:
                 with self._cond:
                     self._active.discard(job["job_id"])
+                    self._running.pop(job["job_id"], None)
             self.wake()
 
     def _claim(self) -> Doc | None:
@@ -184,22 +191,26 @@ class Worker:
             return f"the foundational model's training {status}; the predictor cannot be trained"
         return "wait"
 
-    def _run(self, job: Doc) -> None:
+    def _run(self, job: Doc, proc: TrainingProcess) -> None:
         from featrix_iac.server.ml import training
 
         sid, pid = job["session_id"], job.get("predictor_id")
         config = webhook_config(self.svc, sid, pid)
         self.svc.webhooks.send(config, "training_started", sid, pid, started_data(job))
         try:
+            compute = self._compute(job, proc)
             if job["job_type"] == ES_JOB:
-                result = training.run_fm_job(self.svc, job, self._epoch_callback(job), self._check(job))
+                result = training.run_fm_job(self.svc, job, compute)
             else:
-                result = training.run_predictor_job(self.svc, job, self._epoch_callback(job), self._check(job))
+                result = training.run_predictor_job(self.svc, job, compute)
         except Cancelled:
             self._finish(job, "cancelled")
             return
         except Interrupted:
             self.svc.store.update("job", job["job_id"], _requeue_after_stop)
+            return
+        except TrainingFailed as exc:  # its text is already `TypeName: message` (from the training process)
+            self._finish(job, "failed", error=str(exc))
             return
         except Exception as exc:  # noqa: BLE001 - a failed job records its error text
             log.info("job %s failed: %s", job["job_id"], traceback.format_exc())
@@ -207,17 +218,22 @@ class Worker:
             return
         self._finish(job, "done", result=result)
 
-    def _check(self, job: Doc) -> Any:
-        """Between slices of an epoch: a cancelled job (its session deleted) or a stopping server ends at once."""
+    def _compute(self, job: Doc, proc: TrainingProcess) -> Compute:
+        """Run the job's training task in `proc`; a cancel or stop arriving meanwhile reaches it through its flag."""
         job_id = job["job_id"]
+        on_epoch = self._epoch_callback(job)
 
-        def check() -> None:
-            if job_id in self._cancelled:
-                raise Cancelled()
-            if self._stopping:
-                raise Interrupted()
+        def compute(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+            with self._cond:
+                if job_id in self._cancelled:
+                    raise Cancelled()
+                if self._stopping:
+                    raise Interrupted()
+                proc.arm()
+                self._running[job_id] = proc
+            return proc.run(kind, spec, on_epoch)
 
-        return check
+        return compute
 
     def _epoch_callback(self, job: Doc) -> Any:
         job_id, total = job["job_id"], int(job.get("total_epochs") or 1)
