@@ -336,12 +336,15 @@ def _after_apply(outcome: ApplyOutcome, *, destroy: bool, interrupted: bool, as_
     due = went_through and not destroy and not interrupted
     if not as_json:
         if due:
-            report_checks(operations.run_checks(_root(), outcome.env, before=outcome.ids_before), after_apply=True)
+            report_checks(
+                operations.run_checks(_root(), outcome.env, before=outcome.ids_before, session=outcome.session),
+                after_apply=True,
+            )
         return
     checks = None
     try:
         if due:
-            checks = operations.run_checks(_root(), outcome.env, before=outcome.ids_before)
+            checks = operations.run_checks(_root(), outcome.env, before=outcome.ids_before, session=outcome.session)
     finally:  # the document is printed even when the checks could not run (their error follows it)
         _finish(outcome, destroy=destroy, interrupted=interrupted, as_json=True, checks=checks)
 

@@ -29,6 +29,7 @@ class ApplyOutcome:
     # each address's ids before the apply (what a smoke check's on_failure: rollback goes back to)
     ids_before: dict[str, dict[str, str]] = field(default_factory=dict)
     env: str | None = None  # the environment applied (a saved plan's own, when none was asked)
+    session: Session | None = None  # the project and state it was applied with (the smoke checks reuse them)
 
 
 def ids_before(lockfile: Lockfile) -> dict[str, dict[str, str]]:
@@ -64,13 +65,13 @@ def apply(
         with connect(session.loaded, on_retry=on_retry) as (client, url):
             planned = make_plan_with(session, client, url, lockfile, options)
             if not planned.plan.has_changes():
-                return ApplyOutcome(planned, approved=False, env=env)
+                return ApplyOutcome(planned, approved=False, env=env, session=session)
             _check_skip_gates(planned.plan, skip_gates)  # before asking: a mistyped waiver stops everything
             if not confirm(planned):
-                return ApplyOutcome(planned, approved=False, env=env)
+                return ApplyOutcome(planned, approved=False, env=env, session=session)
             before = ids_before(planned.lockfile)
             result = run_apply(session, client, planned, observer, parallelism, interrupt, limits, skip_gates)
-            return ApplyOutcome(planned, approved=True, result=result, ids_before=before, env=env)
+            return ApplyOutcome(planned, approved=True, result=result, ids_before=before, env=env, session=session)
 
 
 def run_apply(

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from featrix_iac.diagnostics import fail
-from featrix_iac.operations.reading import predict
+from featrix_iac.operations.reading import predict_with
 from featrix_iac.operations.session import open_session
 
 if TYPE_CHECKING:
@@ -32,13 +32,14 @@ def run_checks(
     addresses: tuple[str, ...] = (),
     *,
     before: Mapping[str, dict[str, str]] | None = None,
+    session: Session | None = None,
 ) -> list[CheckResult]:
     """Run the declared checks of every endpoint (or of `addresses`) and record each endpoint's results.
 
     `before`: each address's ids before the apply these checks follow. An endpoint that apply moved (its ids
     changed in place) and whose failed checks say `on_failure: rollback` is promoted back to what it served
     before (Handler.rollback), and the lockfile entry gets those ids back."""
-    session = open_session(root, env)
+    session = session or open_session(root, env)  # the apply's own, after an apply
     declared = session.loaded.project.resources()
     checked = {str(a): list(getattr(r, "checks", None) or []) for a, r in declared if getattr(r, "checks", None)}
     wanted = sorted(checked)
@@ -49,10 +50,14 @@ def run_checks(
             f"endpoints with checks: {', '.join(wanted) or 'none (declare checks: on an endpoint)'}",
             address=unknown[0],
         )
+    todo = addresses or tuple(wanted)
+    if not todo:
+        return []
+    lock = session.store.load()  # read once: each endpoint's own key and ids
     results: list[CheckResult] = []
-    for address in addresses or tuple(wanted):
+    for address in todo:
         checks = checked[address]
-        answers = predict(root, env, address, [dict(c.record) for c in checks], keep_going=True)
+        answers = predict_with(session, lock, address, [dict(c.record) for c in checks], keep_going=True)
         mine = [
             _judge(address, c.name or f"check {n}", c.expect, a)
             for n, (c, a) in enumerate(zip(checks, answers, strict=True), 1)

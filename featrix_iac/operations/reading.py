@@ -12,6 +12,7 @@ from featrix_iac.model.secrets import REDACTED
 from featrix_iac.operations.session import connect, open_session
 
 if TYPE_CHECKING:
+    from featrix_iac.operations.session import Session
     from featrix_iac.state import LockEntry, Lockfile, StateStore
 
 
@@ -128,7 +129,19 @@ def predict(
     With `keep_going`, a record the server refuses gives `{"error": why}` in its place and the rest go on;
     `on_row(done, total)` is called after each record."""
     session = open_session(root, env)
-    lock = session.store.load()
+    return predict_with(session, session.store.load(), address, records, keep_going=keep_going, on_row=on_row)
+
+
+def predict_with(
+    session: Session,
+    lock: Lockfile,
+    address: str,
+    records: list[dict[str, Any]],
+    *,
+    keep_going: bool = False,
+    on_row: Callable[[int, int], None] | None = None,
+) -> list[dict[str, Any]]:
+    """`predict` with a project and a lockfile already loaded (the smoke checks, after an apply)."""
     entry = lock.entry(address)
     spec = _spec(entry.kind) if entry is not None else None
     if entry is None or entry.status not in ("ready", "tainted") or spec is None or spec.predict is None:

@@ -79,7 +79,7 @@ def apply_saved(
             check_served(client, saved.plan, lockfile, source_of=lambda a: sources_of(session.loaded)(a, ()))
             before = ids_before(lockfile)
             result = run_apply(session, client, current, observer, parallelism, interrupt, limits, skip_gates)
-        return ApplyOutcome(current, approved=True, result=result, ids_before=before, env=env)
+        return ApplyOutcome(current, approved=True, result=result, ids_before=before, env=env, session=session)
 
 
 __all__ = ["SavedPlan", "apply_saved", "read_saved", "save_plan"]

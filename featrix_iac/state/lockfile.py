@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 import featrix_iac.model  # noqa: F401 - registers the built-in kinds (kinds.py) that addresses are checked against
 from featrix_iac import __version__
 from featrix_iac.addresses import KINDS, Address, is_address
+from featrix_iac.collector import collector_paused
 from featrix_iac.state.secrets import PREFIX, is_encrypted
 
 FORMAT_VERSION = 1
@@ -122,6 +123,8 @@ def problems(lock: Lockfile) -> list[str]:
     return found + [problem for _, problem in by_address]
 
 
+@collector_paused()  # model_dump makes a dict per entry and field: with the collector on, at 10,000 entries its
+# collections (over everything an apply keeps) tripled the cost of each write
 def dumps(lock: Lockfile) -> str:
     """Deterministic JSON: sorted keys, 2-space indent, trailing newline; same content, same bytes.
 
