@@ -54,3 +54,18 @@ def test_before_the_first_apply_the_plan_id_ignores_the_unborn_lineage() -> None
     assert plan_id(fresh[0]) == plan_id(fresh[1])
     born = [p.model_copy(update={"serial": 1}) for p in fresh]
     assert plan_id(born[0]) != plan_id(born[1])  # the same changes to another lockfile: another plan
+
+
+def test_the_plan_id_of_the_same_plan_object_is_hashed_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text plan, the applier and the apply's summary each show the id: a 10,000-action plan is hashed once."""
+    from featrix_iac.plan import jsonformat
+
+    hashed: list[str] = []
+    real = jsonformat._id_of
+    monkeypatch.setattr(jsonformat, "_id_of", lambda data: hashed.append("x") or real(data))
+    plan, other = _plan(ActionType.CREATE), _plan(ActionType.REPLACE)
+    first = plan_id(plan)
+    assert plan_id(plan) == first and len(hashed) == 1
+    changed = plan.with_warnings(["a warning"])  # a copy with other content: its own id, not the kept one
+    assert plan_id(changed) != first and plan_id(other) != first and len(hashed) == 3
+    assert plan_id(plan) == first  # hashed again once another plan was asked for: still the same id
