@@ -6,8 +6,10 @@ Each size is a project of units of 30 resources: a foundational model `fm<i>`, 2
 the `featrix` CLI against the local server; the server is stopped, the other units are seeded as copies
 of unit 0 through the server's own store and the engine's lockfile store (see bench/seeding.py: fresh
 ids, names and tokens, trained artifacts hard-linked), and the server is started again on its port.
-Then it measures a no-op plan, and a plan with the lockfile moved away (every object found again by its
-identity, planned as adopt; requests still one list per kind and one session read per foundational model):
+Then it measures a no-op plan, an apply of one in-place change (a predictor's deletion protection set,
+then lifted: two cold `featrix apply --auto-approve`, wall, CPU and peak RSS), and a plan with the lockfile
+moved away (every object found again by its identity, planned as adopt; requests still one list per kind
+and one session read per foundational model):
   - in-process `operations.plan` wall time (best and median of --runs), per resource, and the HTTP
     requests refresh made (client.request_count);
   - a cold `featrix plan --detailed-exitcode` process (what CI pays, interpreter start included): wall
@@ -77,12 +79,17 @@ open(sys.argv[1], "w").write(json.dumps([os.waitstatus_to_exitcode(status), *fig
 
 
 def cold_plan(root: Path, env: dict[str, str]) -> tuple[float, float, float, str]:
-    """(wall s, CPU s, peak RSS MB, output) of one `featrix plan --detailed-exitcode` process.
+    """(wall s, CPU s, peak RSS MB, output) of one `featrix plan --detailed-exitcode` process."""
+    return cold_run(root, env, "plan", "--detailed-exitcode")
+
+
+def cold_run(root: Path, env: dict[str, str], *args: str) -> tuple[float, float, float, str]:
+    """(wall s, CPU s, peak RSS MB, output) of one `featrix ARGS` process, which must exit 0.
 
     Started by a small launcher process: a child spawned straight from this process (fork, or vfork as
     posix_spawn does) counts this process's memory in its peak RSS until it execs.
     """
-    argv = [sys.executable, "-m", "featrix_iac", "-C", str(root), "plan", "--detailed-exitcode"]
+    argv = [sys.executable, "-m", "featrix_iac", "-C", str(root), *args]
     with tempfile.TemporaryDirectory() as tmp:
         figures = Path(tmp) / "figures.json"
         r = subprocess.run(
@@ -90,7 +97,7 @@ def cold_plan(root: Path, env: dict[str, str]) -> tuple[float, float, float, str
         )
         code, wall, cpu, rss = json.loads(figures.read_text())
     if code != 0:
-        raise SystemExit(f"featrix plan --detailed-exitcode -> {code}:\n{(r.stdout + r.stderr)[-3000:]}")
+        raise SystemExit(f"featrix {' '.join(args)} -> {code}:\n{(r.stdout + r.stderr)[-3000:]}")
     return wall, cpu, rss, r.stdout
 
 
@@ -130,6 +137,27 @@ def in_process(root: Path, runs: int, total: int) -> tuple[list[float], int, lis
         if result.plan.has_changes():
             raise SystemExit(f"the plan after set-up is not a no-op: {result.plan.summary_line()}")
     return walls, requests, cpus
+
+
+def apply_one(root: Path, env: dict[str, str]) -> list[tuple[float, float, float, str]]:
+    """Two cold `featrix apply --auto-approve` of one in-place change in the large project: deletion protection
+    of predictor p0_0 set, then lifted again (the manifest is put back even when an apply fails)."""
+    path = root / "featrix.yaml"
+    text = path.read_text()
+    line = "  p0_0: {foundational_model: fm0,"
+    if line not in text:
+        raise SystemExit(f"{path} has no line starting {line!r}")
+    runs = []
+    try:
+        path.write_text(text.replace(line, "  p0_0: {deletion_protection: true, foundational_model: fm0,", 1))
+        runs.append(cold_run(root, env, "apply", "--auto-approve"))
+    finally:
+        path.write_text(text)
+    runs.append(cold_run(root, env, "apply", "--auto-approve"))
+    for *_, out in runs:
+        if "1 changed" not in out:
+            raise SystemExit(f"the apply of one change did not change one resource:\n{out[-2000:]}")
+    return runs
 
 
 def lost_lockfile(root: Path) -> tuple[float, int, dict[str, int]]:
@@ -183,6 +211,9 @@ def bench_size(total: int, args: argparse.Namespace, work: Path, api_key: str) -
         print(f"    its CPU time (user + system): best {min(cpu):.3f} s (the wall time less waiting: server, load)")
         print(f"  peak RSS of the cold plan:     {max(c[2] for c in cold):.0f} MB")
         print(f"  HTTP requests of the refresh:  {requests} ({requests / n:.3f} per resource)")
+        one = apply_one(root, env)
+        shown = ", ".join(f"{w:.2f} s ({c:.2f} s CPU, {r:.0f} MB)" for w, c, r, _ in one)
+        print(f"  apply of one in-place change:  {shown} (cold CLI, wall: set, then lifted)")
         lost_wall, lost_requests, actions = lost_lockfile(root)
         shown = ", ".join(f"{k} {v}" for k, v in sorted(actions.items()))
         print(f"  plan with the lockfile lost:   {lost_wall:.3f} s, {lost_requests} requests; actions: {shown}")
