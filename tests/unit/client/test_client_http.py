@@ -584,3 +584,21 @@ def test_the_client_imports_httpx_without_its_command_line_tool() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip()  # the real command printed its help
+
+
+def test_a_read_response_is_freed_without_the_cyclic_collector() -> None:
+    """A plan keeps the collector paused: httpx's response <-> stream cycle would keep every document it read."""
+    import gc
+    import weakref
+
+    client, _ = make(Server(lambda request: ok({"big": "x" * 1000})))  # a new response each time, kept by no one
+    seen: list[weakref.ref[httpx.Response]] = []
+    client._http.event_hooks["response"].append(lambda r: seen.append(weakref.ref(r)))
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        assert client.get("/doc") == {"big": "x" * 1000}
+        assert len(seen) == 1 and seen[0]() is None  # freed by reference counting alone
+    finally:
+        if enabled:
+            gc.enable()
