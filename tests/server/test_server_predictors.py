@@ -303,3 +303,18 @@ def test_trainings_queue_without_an_id_when_every_worker_is_busy(tmp_path, pengu
         pid = api.dequeued(sid, queued[-1]["target_column"])
         plan = api.wait(sid)["session"]["job_plan"]
         assert pid in {e.get("predictor_id") for e in plan}
+
+
+def test_workers_are_busy_once_each_holds_a_named_training(tmp_path) -> None:
+    """Trainings queued without an id (waiting for a worker) do not count; queued or running named ones do."""
+    from featrix_iac.server.jobs.worker import Worker
+    from featrix_iac.server.service import Service
+
+    worker = Worker(Service(tmp_path / "data", "fx_" + "k" * 40), n_threads=2)  # not started: nothing is claimed
+    worker.submit("job-fm")
+    worker.submit("job-unnamed", unnamed=True)
+    assert not worker.busy()
+    worker.submit("job-named")
+    assert worker.busy()
+    worker.cancel("job-named")
+    assert not worker.busy()

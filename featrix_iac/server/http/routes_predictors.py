@@ -89,7 +89,7 @@ async def train_predictor(sid: str, request: Request) -> dict[str, Any]:
             hide = time.time() + s.durations.queued_404_seconds
             s.store.update("session", sid, lambda d: d.update(queued_404_until=hide))
         if s.worker:
-            s.worker.submit(job["job_id"])
+            s.worker.submit(job["job_id"], unnamed=queued)
         if queued:
             # foundational_model.py `_create_predictor`: a queued answer carries no predictor_id
             return {"queued": True, "status": "queued", "target_column": target, "message": "every worker is busy"}
@@ -100,8 +100,7 @@ def _workers_busy(s: Service) -> bool:
     """Every worker has a job (running, or dispatched and waiting): a new training queues without an id."""
     if not s.durations.queue_when_busy or s.worker is None:
         return False
-    active = [j for j in s.store.list("job") if j["status"] in ("ready", "running") and not j.get("pending_predictor")]
-    return len(active) >= s.worker.n_threads
+    return s.worker.busy()  # the worker's own count: reading every job of the account made each create O(jobs)
 
 
 def _predictor_doc(s: Service, session: Doc, body: dict[str, Any], target: str, ttype: str, epochs: int) -> Doc:

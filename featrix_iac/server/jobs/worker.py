@@ -43,6 +43,7 @@ class Worker:
         self.n_threads = n_threads
         self._cond = threading.Condition()
         self._pending: list[str] = []  # job ids in submission order
+        self._unnamed: set[str] = set()  # pending predictor trainings queued without a predictor id
         self._active: set[str] = set()  # jobs claimed and not finished yet
         self._reserved = 0  # trainings a route is creating (jobs/quota.py)
         self._cancelled: set[str] = set()
@@ -63,6 +64,8 @@ class Worker:
                 self.svc.store.update("job", job["job_id"], _requeue_after_restart)
             if job["status"] in ("ready", "running"):
                 self._pending.append(job["job_id"])
+                if job.get("pending_predictor"):
+                    self._unnamed.add(job["job_id"])
 
     def start(self) -> None:
         for i in range(self.n_threads):
@@ -93,10 +96,19 @@ class Worker:
         for proc in self._procs:  # a task that did not stop in time ends with its process
             proc.close()
 
-    def submit(self, job_id: str) -> None:
+    def submit(self, job_id: str, unnamed: bool = False) -> None:
+        """Queue a job; `unnamed`: a predictor training that gets its id when a worker picks it up."""
         with self._cond:
             self._pending.append(job_id)
+            if unnamed:
+                self._unnamed.add(job_id)
             self._cond.notify_all()
+
+    def busy(self) -> bool:
+        """Every worker has a job: running, or queued with its id (then a new predictor training queues without one)."""
+        with self._cond:
+            held = len(self._active) + sum(1 for job_id in self._pending if job_id not in self._unnamed)
+            return held >= self.n_threads
 
     def wake(self) -> None:
         with self._cond:
@@ -120,7 +132,7 @@ class Worker:
         with self._cond:
             self._cancelled.add(job_id)
             if job_id in self._pending:
-                self._pending.remove(job_id)
+                self._unqueue(job_id)
             if job_id in self._running:
                 self._running[job_id].stop_task(CANCEL)
 
@@ -149,22 +161,26 @@ class Worker:
         for job_id in list(self._pending):
             job = self.svc.store.get("job", job_id)
             if job is None or job["status"] not in ("ready",):
-                self._pending.remove(job_id)
+                self._unqueue(job_id)
                 continue
             if job["job_type"] == SP_JOB:
                 blocker = self._fm_blocker(job)
                 if blocker == "wait":
                     continue
                 if blocker:
-                    self._pending.remove(job_id)
+                    self._unqueue(job_id)
                     self._finish(job, "failed", error=blocker)
                     continue
-            self._pending.remove(job_id)
+            self._unqueue(job_id)
             if job.get("pending_predictor"):
                 self._dispatch(job)
             self._active.add(job_id)
             return self.svc.store.update("job", job_id, _mark_running)
         return None
+
+    def _unqueue(self, job_id: str) -> None:
+        self._pending.remove(job_id)
+        self._unnamed.discard(job_id)
 
     def _dispatch(self, job: Doc) -> None:
         """A queued predictor training gets its predictor id when a worker picks it up (foundational_model.py
