@@ -129,14 +129,15 @@ def dumps(lock: Lockfile) -> str:
     """Deterministic JSON: sorted keys, 2-space indent, trailing newline; same content, same bytes.
 
     The bytes are those of `json.dumps(lock.model_dump(mode="json"), sort_keys=True, indent=2,
-    ensure_ascii=False)`, made faster: json's indented output is pure Python (about 0.1 s of CPU at
-    1,000 resources, and apply writes after every step; issue 16), so each entry's text is kept with
-    the data it was made from and made again only when that data changed.
+    ensure_ascii=False)`, made faster: json's indented output is pure Python and `model_dump` of every
+    entry costs about as much (together 0.1 s of CPU at 1,000 resources, and apply writes after every
+    step; issue 16), so each entry's text is kept with a copy of the entry it was made from and made
+    again only when the entry no longer equals that copy (in-place changes included).
     """
-    data = lock.model_dump(mode="json")
-    resources: dict[str, Any] = data.pop("resources")
+    data = lock.model_dump(mode="json", exclude={"resources"})
     data["resources"] = _PLACEHOLDER
     text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False)
+    resources = lock.resources
     if resources:
         items = ",\n".join(f"    {_entry_text(a, resources[a])}" for a in sorted(resources))
         block = "{\n" + items + "\n  }"
@@ -147,17 +148,18 @@ def dumps(lock: Lockfile) -> str:
 
 _PLACEHOLDER = "\x00resources\x00"  # a value no lockfile field holds (JSON writes NUL escaped)
 _PLACEHOLDER_TEXT = json.dumps(_PLACEHOLDER)
-_ENTRY_TEXT: dict[str, tuple[dict[str, Any], str]] = {}  # address -> (entry data, its text as dumps writes it)
+_ENTRY_TEXT: dict[str, tuple[LockEntry, str]] = {}  # address -> (a copy of the entry, its text as dumps writes it)
 
 
-def _entry_text(address: str, entry: dict[str, Any]) -> str:
+def _entry_text(address: str, entry: LockEntry) -> str:
     """`"address": {...}` as json.dumps writes it two levels deep (sorted keys, indent 2), from the cache if unchanged."""
     cached = _ENTRY_TEXT.get(address)
     if cached is not None and cached[0] == entry:
         return cached[1]
-    body = json.dumps(entry, sort_keys=True, indent=2, ensure_ascii=False).replace("\n", "\n    ")
+    data = entry.model_dump(mode="json")
+    body = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False).replace("\n", "\n    ")
     text = f"{json.dumps(address, ensure_ascii=False)}: {body}"
-    _ENTRY_TEXT[address] = (entry, text)
+    _ENTRY_TEXT[address] = (entry.model_copy(deep=True), text)
     return text
 
 

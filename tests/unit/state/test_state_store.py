@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -374,3 +375,28 @@ def test_an_update_writes_without_copying_every_entry(tmp_path: Path, monkeypatc
     assert True not in copies
     assert store(tmp_path).load().resources["predictor.p"].ids == {"predictor_id": "p-1"}
     assert s.path.read_text() == reference_dumps(store(tmp_path).load())
+
+
+def test_dumps_dumps_only_the_entries_that_changed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 16: `model_dump` of every entry on every write cost as much as the JSON text (0.1 s together at
+    1,000 resources); an unchanged entry is neither dumped nor encoded again."""
+    lock = sample(store(tmp_path))
+    dumps(lock)
+    dumped: list[str] = []
+    real_entry, real_lock = LockEntry.model_dump, Lockfile.model_dump
+
+    def entry_dump(self: LockEntry, **kw: Any) -> dict[str, Any]:
+        dumped.append(self.kind)
+        return real_entry(self, **kw)
+
+    def lock_dump(self: Lockfile, **kw: Any) -> dict[str, Any]:
+        if "resources" not in (kw.get("exclude") or ()):
+            dumped.extend(e.kind for e in self.resources.values())  # every entry, serialised again
+        return real_lock(self, **kw)
+
+    lock.resources["endpoint.api"] = lock.resources["endpoint.api"].model_copy(update={"status": "tainted"})
+    expected = reference_dumps(lock)
+    monkeypatch.setattr(LockEntry, "model_dump", entry_dump)
+    monkeypatch.setattr(Lockfile, "model_dump", lock_dump)
+    assert dumps(lock) == expected
+    assert dumped == ["endpoint"]
