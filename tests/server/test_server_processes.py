@@ -119,3 +119,21 @@ def _small() -> Any:
     import pandas as pd
 
     return pd.DataFrame({"a": list(range(30)), "b": [i % 3 for i in range(30)], "c": ["x"] * 30})
+
+
+def test_a_training_process_rereads_an_artifact_only_when_it_changed(tmp_path: Path, monkeypatch: Any) -> None:
+    """The data and foundational models a worker's trainings read are kept while unchanged, within a byte budget."""
+    from featrix_iac.server.jobs import child
+    from featrix_iac.server.service import write_pickle
+
+    read = child._Reader(tmp_path)
+    write_pickle(tmp_path, "s1/fm.pkl", {"v": 1})
+    write_pickle(tmp_path, "s2/fm.pkl", {"v": 2})
+    first = read("s1/fm.pkl")
+    assert read("s1/fm.pkl") is first
+    write_pickle(tmp_path, "s1/fm.pkl", {"v": 1, "retrained": True})
+    assert read("s1/fm.pkl") == {"v": 1, "retrained": True}
+    monkeypatch.setattr(child, "CACHE_BYTES", (tmp_path / "s1" / "fm.pkl").stat().st_size)
+    kept = read("s1/fm.pkl")
+    read("s2/fm.pkl")  # over the budget: the least recently used goes
+    assert read("s1/fm.pkl") is not kept

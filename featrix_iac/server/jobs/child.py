@@ -17,7 +17,9 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-CACHED = 8  # data frames and foundational models kept between tasks (a predictor reads its model's)
+# data frames and foundational models kept between tasks (a predictor reads its model's and its data): at
+# most this many files' bytes, so a worker cycling through many foundational models does not read them again
+CACHE_BYTES = 64 * 1024 * 1024
 
 
 class _Stop(Exception):
@@ -65,11 +67,12 @@ def _exit_with(parent: Any) -> None:
 
 
 class _Reader:
-    """Artifacts by relative path, the last few kept while their file is unchanged (size and mtime)."""
+    """Artifacts by relative path, the last used kept (up to CACHE_BYTES of files) while unchanged (mtime, size)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self._cache: OrderedDict[str, tuple[tuple[int, int], Any]] = OrderedDict()
+        self._bytes = 0
 
     def __call__(self, rel: str) -> Any:
         from featrix_iac.server.service import artifact_path, read_pickle
@@ -81,7 +84,10 @@ class _Reader:
             self._cache.move_to_end(rel)
             return hit[1]
         obj = read_pickle(self.root, rel)
+        if hit is not None:
+            self._bytes -= self._cache.pop(rel)[0][1]
         self._cache[rel] = (stamp, obj)
-        while len(self._cache) > CACHED:
-            self._cache.popitem(last=False)
+        self._bytes += st.st_size
+        while self._bytes > CACHE_BYTES and len(self._cache) > 1:
+            self._bytes -= self._cache.popitem(last=False)[1][0][1]
         return obj
