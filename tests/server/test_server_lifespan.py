@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import threading
 from pathlib import Path
 
@@ -34,5 +35,9 @@ def test_the_lifespan_starts_and_stops_workers_and_clock(tmp_path: Path) -> None
     names = {t.name for t in started}
     assert names == {"featrix-worker-0", "featrix-worker-1", "featrix-worker-2", "featrix-publish-clock"}
     assert getattr(queues[0], "n_threads", None) == 3
+    # a worker that was starting its training process (the re-queued job) ends as soon as the process is up
+    for thread in started:
+        thread.join(30)
     assert not [t.name for t in started if t.is_alive()]
+    assert not [p for p in multiprocessing.active_children() if p.name == "featrix-training"]  # none left
     assert (svc.store.get("job", job["job_id"]) or {}).get("restarts") == 1

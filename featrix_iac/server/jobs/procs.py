@@ -55,6 +55,7 @@ class TrainingProcess:
         self._conn: Any = None
         self._flag: Any = None
         self._why = RUN  # the current task's stop request, also when it comes before the child is up
+        self._shut = False  # the server is stopping: no child starts, one starting now is ended at once
         self._lock = threading.Lock()
 
     @property
@@ -114,8 +115,15 @@ class TrainingProcess:
             log.info("training failed in process %s: %s", self.pid, msg[2])
             raise TrainingFailed(msg[1])
 
+    def shutdown(self) -> None:
+        """The server is stopping: end the child, and one that another thread is starting as soon as it is up
+        (starting one, the first time from a forkserver importing the ML modules, can take seconds)."""
+        with self._lock:
+            self._shut = True
+        self.close()
+
     def close(self, timeout: float = 1.0) -> None:
-        """End the child: ask, then terminate, then kill (the server is stopping)."""
+        """End the child: ask, then terminate, then kill."""
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None
         if proc is None:
@@ -134,6 +142,8 @@ class TrainingProcess:
         conn.close()
 
     def _ensure(self) -> None:
+        if self._shut:
+            raise Interrupted()
         if self._proc is not None and self._proc.is_alive():
             return
         if self._proc is not None:
@@ -154,6 +164,10 @@ class TrainingProcess:
         theirs.close()  # only the child holds its end: its death is an EOF here
         with self._lock:
             self._proc, self._conn, self._flag = proc, ours, flag
+            shut = self._shut
+        if shut:  # the server stopped while this child started: it never runs a task
+            self.close()
+            raise Interrupted()
 
     def _died(self) -> Exception:
         """The child went away mid-task: stopped by the server, or crashed (killed, out of memory)."""

@@ -94,7 +94,7 @@ class Worker:
         for job_id in left:
             self.svc.store.update("job", job_id, _requeue_after_stop)
         for proc in self._procs:  # a task that did not stop in time ends with its process
-            proc.close()
+            proc.shutdown()
 
     def submit(self, job_id: str, unnamed: bool = False) -> None:
         """Queue a job; `unnamed`: a predictor training that gets its id when a worker picks it up."""
