@@ -152,9 +152,12 @@ class TrainingProcess:
 
         from featrix_iac.server.jobs import child
 
-        ctx = multiprocessing.get_context("forkserver")
-        with _preload_lock:
-            ctx.set_forkserver_preload(PRELOAD)
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            ctx: Any = multiprocessing.get_context("forkserver")
+            with _preload_lock:
+                ctx.set_forkserver_preload(PRELOAD)
+        else:  # pragma: no cover - Windows: each child imports the ML modules itself
+            ctx = multiprocessing.get_context("spawn")
         flag = ctx.RawValue("i", RUN)
         ours, theirs = ctx.Pipe()
         proc = ctx.Process(
