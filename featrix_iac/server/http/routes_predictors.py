@@ -63,7 +63,7 @@ async def train_predictor(sid: str, request: Request) -> dict[str, Any]:
     session = s.session(sid)
     body = await json_body(request)
     target, ttype = _check_target(session, body)
-    es_status = pooled_status(session, s.jobs(sid))[1]
+    es_status = pooled_status(session, s.store.list_shared("job", sid))[1]  # read only: shared decoding
     if es_status in ("failed", "cancelled"):
         raise bad(f"the foundational model's training {es_status}; train a new one first")
     epochs = epochs_field(body.get("epochs"), 0) or DEFAULT_SP_EPOCHS

@@ -197,7 +197,7 @@ class Worker:
         self.svc.store.update("job", job["job_id"], stamp)
 
     def _fm_blocker(self, job: Doc) -> str | None:
-        es = latest_fm_job(self.svc.jobs(job["session_id"]))
+        es = latest_fm_job(self.svc.store.list_shared("job", job["session_id"]))  # read only: shared decoding
         if es is None:
             return None
         status = es["status"]
