@@ -137,3 +137,23 @@ def test_a_training_process_rereads_an_artifact_only_when_it_changed(tmp_path: P
     kept = read("s1/fm.pkl")
     read("s2/fm.pkl")  # over the budget: the least recently used goes
     assert read("s1/fm.pkl") is not kept
+
+
+def test_a_stopping_server_ends_its_training_processes_together(tmp_path: Path, monkeypatch: Any) -> None:
+    """Each may wait for a stuck child before terminating it: one after another, SIGTERM would take that
+    many times longer. Every shutdown must be under way at once (a barrier of all of them), not in turn."""
+    import threading
+
+    from featrix_iac.server.jobs import procs
+    from featrix_iac.server.jobs.worker import Worker
+    from featrix_iac.server.service import Service
+
+    workers = 3
+    together = threading.Barrier(workers, timeout=20)
+    met: list[int] = []
+    monkeypatch.setattr(procs.TrainingProcess, "shutdown", lambda self: met.append(together.wait()))
+    svc = Service(tmp_path / "data", "fx_" + "k" * 40, None, None)
+    worker = Worker(svc, workers)
+    worker.start()
+    worker.stop()
+    assert sorted(met) == list(range(workers))  # all reached the barrier: none waited for another to finish

@@ -93,8 +93,12 @@ class Worker:
             left = list(self._active)
         for job_id in left:
             self.svc.store.update("job", job_id, _requeue_after_stop)
-        for proc in self._procs:  # a task that did not stop in time ends with its process
-            proc.shutdown()
+        # a task that did not stop in time ends with its process: all at once (each may wait for its child)
+        closing = [threading.Thread(target=proc.shutdown, name="featrix-worker-stop") for proc in self._procs]
+        for thread in closing:
+            thread.start()
+        for thread in closing:
+            thread.join()
 
     def submit(self, job_id: str, unnamed: bool = False) -> None:
         """Queue a job; `unnamed`: a predictor training that gets its id when a worker picks it up."""
