@@ -157,3 +157,24 @@ def test_a_stopping_server_ends_its_training_processes_together(tmp_path: Path, 
     worker.start()
     worker.stop()
     assert sorted(met) == list(range(workers))  # all reached the barrier: none waited for another to finish
+
+
+def test_a_training_of_many_short_epochs_writes_its_progress_a_few_times_and_its_last_epoch(tmp_path: Path) -> None:
+    """Each write reads, decodes, encodes and commits the job document: 200 epochs of a few ms made 200 of
+    them, the bulk of the server's CPU under a quota of short trainings. The last epoch is always written."""
+    from featrix_iac.server.jobs.records import SP_JOB, new_job
+    from featrix_iac.server.jobs.worker import Worker
+    from featrix_iac.server.service import Service
+
+    svc = Service(tmp_path / "data", "fx_" + "k" * 40, None, None)
+    job = new_job("sess-1", SP_JOB, 200)
+    svc.store.put("job", job["job_id"], job, parent="sess-1")
+    writes: list[int] = []
+    real = svc.store.update
+    svc.store.update = lambda kind, id_, fn: writes.append(1) or real(kind, id_, fn)  # type: ignore[method-assign]
+    on_epoch = Worker(svc, 1)._epoch_callback(job)
+    for epoch in range(1, 201):  # far faster than the progress interval
+        on_epoch(epoch, 0.5, 0.5)
+    assert 2 <= len(writes) <= 10
+    done = svc.store.get("job", job["job_id"]) or {}
+    assert (done["current_epoch"], done["progress"]) == (200, 1.0)

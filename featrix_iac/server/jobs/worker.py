@@ -29,6 +29,9 @@ log = logging.getLogger("featrix.server.worker")
 
 DEFAULT_SP_EPOCHS = 40
 MAX_RESTARTS = 3
+# seconds between two progress writes of one job: a training of 200 short epochs wrote its job document 200
+# times (read, decode, encode, commit each), the bulk of the server's CPU under a quota of short trainings
+PROGRESS_INTERVAL = 0.1
 
 
 def auto_fm_epochs(n_rows: int) -> int:
@@ -257,12 +260,17 @@ class Worker:
 
     def _epoch_callback(self, job: Doc) -> Any:
         job_id, total = job["job_id"], int(job.get("total_epochs") or 1)
+        written = [0.0]  # when the job document last got an epoch
 
         def on_epoch(epoch: int, loss: float, val_loss: float) -> None:
             if job_id in self._cancelled:
                 raise Cancelled()
             if self._stopping:
                 raise Interrupted()
+            now = time.monotonic()
+            if epoch < total and now - written[0] < PROGRESS_INTERVAL:
+                return  # a short epoch's progress waits for the next write (the last epoch is always written)
+            written[0] = now
 
             def apply(doc: Doc) -> None:
                 doc.update(current_epoch=epoch, epoch=epoch, progress=round(epoch / max(1, total), 4))
