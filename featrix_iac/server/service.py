@@ -163,12 +163,12 @@ class Service:
         return self.store.list("predictor", parent=sid)
 
     def predictor(self, sid: str, pid: str | None) -> Doc:
+        if pid:  # one document read: decoding every predictor of the session made each call O(predictors)
+            doc = self.store.get("predictor", pid)
+            if doc is None or doc.get("session_id") != sid:
+                raise NotFound(f"predictor {pid} not found in session {sid}")
+            return doc
         preds = self.predictors(sid)
-        if pid:
-            for p in preds:
-                if p["predictor_id"] == pid:
-                    return p
-            raise NotFound(f"predictor {pid} not found in session {sid}")
         if len(preds) == 1:
             return preds[0]
         if not preds:

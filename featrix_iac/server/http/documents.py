@@ -48,35 +48,34 @@ def job_view(job: Doc) -> Doc:
     return out
 
 
-def job_plan(session: Doc, jobs: list[Doc], predictors: list[Doc]) -> list[Doc]:
-    by_pid = {p["predictor_id"]: p for p in predictors}
-    plan: list[Doc] = []
-    seen_pred: set[str] = set()
-    for job in jobs:
-        status = "completed" if job["status"] == "done" else job["status"]
-        entry: Doc = {
-            "job_type": job["job_type"],
-            "job_id": job["job_id"],
-            "status": status,
-            "created_at": job["created_at"],
-            "name": job.get("name") or session.get("name"),
-        }
-        pid = job.get("predictor_id")
-        if pid:
-            if pid in seen_pred:  # train_predictor_more: one plan entry per predictor, the newest job
-                plan = [e for e in plan if e.get("predictor_id") != pid]
-            seen_pred.add(pid)
-            pred = by_pid.get(pid, {})
-            entry.update(
-                predictor_id=pid,
-                predictor_index=pred.get("predictor_index", 0),
-                spec={"target_column": job["target_column"], "target_column_type": job["target_column_type"]},
-                target_column=job["target_column"],
-                target_column_type=job["target_column_type"],
-                name=pred.get("name") or job.get("name"),
-            )
-        plan.append(entry)
-    return plan
+def plan_entry(session: Doc, job: Doc, pred: Doc | None) -> Doc:
+    """The job's entry in `job_plan`; `pred` is its predictor's document, if any."""
+    entry: Doc = {
+        "job_type": job["job_type"],
+        "job_id": job["job_id"],
+        "status": "completed" if job["status"] == "done" else job["status"],
+        "created_at": job["created_at"],
+        "name": job.get("name") or session.get("name"),
+    }
+    pid = job.get("predictor_id")
+    if pid:
+        pred = pred or {}
+        entry.update(
+            predictor_id=pid,
+            predictor_index=pred.get("predictor_index", 0),
+            spec={"target_column": job["target_column"], "target_column_type": job["target_column_type"]},
+            target_column=job["target_column"],
+            target_column_type=job["target_column_type"],
+            name=pred.get("name") or job.get("name"),
+        )
+    return entry
+
+
+def in_plan(jobs: list[Doc]) -> list[bool]:
+    """Which jobs have an entry in `job_plan`: all but a predictor's older ones (train_predictor_more: one entry
+    per predictor, its newest job's, at that job's place)."""
+    last = {job["predictor_id"]: i for i, job in enumerate(jobs) if job.get("predictor_id")}
+    return [not job.get("predictor_id") or last[job["predictor_id"]] == i for i, job in enumerate(jobs)]
 
 
 def single_predictors(preds: list[Doc]) -> list[str | None]:
@@ -112,6 +111,7 @@ def _summary(session: Doc, jobs: list[Doc]) -> Doc:
 
 
 def session_fields(session: Doc, jobs: list[Doc], preds: list[Doc]) -> Doc:
+    """The session's fields, all but `job_plan` (views.py adds it)."""
     fields = _summary(session, jobs)
     status = fields["status"]
     fields.update(
@@ -121,7 +121,6 @@ def session_fields(session: Doc, jobs: list[Doc], preds: list[Doc]) -> Doc:
             "finished_at": session.get("finished_at") if status in ("done", "failed", "cancelled") else None,
             "es_architecture": {"d_model": session.get("d_model")},
             "d_model": session.get("d_model"),
-            "job_plan": job_plan(session, jobs, preds),
             "single_predictors": single_predictors(preds),
             "priority_tier": session.get("priority") or "regular",
             "column_names": session.get("column_names"),
@@ -131,14 +130,6 @@ def session_fields(session: Doc, jobs: list[Doc], preds: list[Doc]) -> Doc:
     if session.get("parent_session_id"):
         fields["parent_session_id"] = session["parent_session_id"]
     return fields  # pass-through creation kwargs ("extra") are kept, never echoed: the contract does not show it
-
-
-def session_document(svc: Service, session: Doc) -> Doc:
-    sid = session["session_id"]
-    jobs = svc.store.list_shared("job", sid)  # read only here: shared, not decoded again while unchanged
-    fields = session_fields(session, jobs, svc.store.list_shared("predictor", sid))
-    # no user_metadata on predictor jobs or job_plan entries: the contract (§2.3) shows it on the session only
-    return {"session": fields, "jobs": {job["job_id"]: job_view(job) for job in jobs}, "job_plan": fields["job_plan"]}
 
 
 def list_item(svc: Service, session: Doc) -> Doc:

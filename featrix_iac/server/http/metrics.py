@@ -109,9 +109,8 @@ def model_card_document(svc: Service, session: Doc) -> Doc:
 
 
 def classification_document(svc: Service, session: Doc, pred: Doc) -> Doc:
-    jobs = {j["job_id"]: j for j in svc.jobs(session["session_id"])}
-    job = jobs.get(pred.get("job_id") or "")
-    if not job or job["status"] != "done":
+    job = svc.store.get("job", pred["job_id"]) if pred.get("job_id") else None  # its job only, not the session's
+    if not job or job.get("session_id") != session["session_id"] or job["status"] != "done":
         raise HTTPException(status_code=404, detail="no metrics yet: the predictor has not finished training")
     out: Doc = {"job_id": job["job_id"], "target_column": pred["target_column"], "predictor_id": pred["predictor_id"]}
     metrics: dict[str, Any] = job.get("metrics") or {}

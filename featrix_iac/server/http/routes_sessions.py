@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from featrix_iac.server.http import documents
+from featrix_iac.server.http import documents, views
 from featrix_iac.server.http.bodies import check_upload_form
 from featrix_iac.server.http.request import bad, cluster, json_body, svc
 from featrix_iac.server.http.sessions import create_session, parse_options
@@ -60,8 +60,8 @@ async def create_embedding_space(request: Request) -> dict[str, Any]:
     return await run_in_threadpool(create_session, svc(request), df, opts, cluster(request), idem, location)
 
 
-@router.get("/compute/session/{sid}")
-async def get_session(sid: str, request: Request) -> dict[str, Any]:
+@router.get("/compute/session/{sid}", response_model=None)
+async def get_session(sid: str, request: Request) -> Response:
     s = svc(request)
     session = s.session(sid)
     queued = float(session.get("queued_404_until") or 0) > time.time()
@@ -69,7 +69,7 @@ async def get_session(sid: str, request: Request) -> dict[str, Any]:
         # while a training is queued "GET .../session/<id> legitimately 404s" (foundational_model.py
         # `_wait_for_queued_predictor`): the session is on no node yet
         raise NotFound(f"session {sid} not found")
-    return documents.session_document(s, session)
+    return Response(views.session_document(s, session), media_type="application/json")
 
 
 def _listed(request: Request) -> list[dict[str, Any]]:
