@@ -158,6 +158,23 @@ def test_lists_filter_by_name_prefix_and_carry_metadata(api, trained) -> None:
     assert api.ok("get", "/compute/foundational-models", params={"name_prefix": "zzz-none"})["models"] == []
 
 
+def test_per_epoch_records_are_kept_apart_from_the_jobs(server, api, trained) -> None:
+    """Every read of a session lists its jobs: a finished job's per-epoch records live apart from it, and the
+    training_metrics route still serves them."""
+    import sqlite3
+
+    assert server.data_dir is not None
+    with sqlite3.connect(server.data_dir / "featrix.sqlite3") as db:
+        rows = db.execute("SELECT data FROM docs WHERE kind='job' AND parent=?", (trained["sid"],)).fetchall()
+    jobs = [json.loads(r[0]) for r in rows]
+    assert len(jobs) == 4 and all(j["status"] == "done" for j in jobs)
+    assert not [j["job_id"] for j in jobs if {"history", "training_info"} & set(j)]
+    sid = trained["sid"]
+    assert len(api.ok("get", f"/compute/session/{sid}/training_metrics")["data"]["train_loss"]) == 6
+    sex = api.ok("get", f"/compute/session/{sid}/training_metrics", params={"target_column": "sex"})
+    assert [row["epoch_idx"] for row in sex["training_metrics"]["training_info"][:-1]] == list(range(12))
+
+
 def test_training_metrics_model_card_and_columns(api, trained) -> None:
     sid = trained["sid"]
     tm = api.ok("get", f"/compute/session/{sid}/training_metrics")

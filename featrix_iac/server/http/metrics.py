@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from featrix_iac.server.jobs.records import latest_fm_job
+from featrix_iac.server.jobs.records import latest_fm_job, with_detail
 from featrix_iac.server.service import Service
 from featrix_iac.server.store import Doc
 
@@ -68,10 +68,10 @@ def training_metrics_document(svc: Service, session: Doc, pid: str | None, targe
     out: Doc = {}
     es = _es_job(svc, sid)
     if es and es["status"] == "done":
-        out.update(source="embedding_space_training", data=es_timeline(session, es))
+        out.update(source="embedding_space_training", data=es_timeline(session, with_detail(svc, es)))
     picked = _pick_predictor(svc, sid, pid, target)
     if picked:
-        out["training_metrics"] = predictor_metrics(*picked)
+        out["training_metrics"] = predictor_metrics(picked[0], with_detail(svc, picked[1]))
     if not out:
         raise HTTPException(status_code=404, detail="no training metrics yet: training has not finished")
     return out

@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from featrix_iac.server.http.request import bad, bool_field, cluster, int_field, json_body, svc
 from featrix_iac.server.http.sessions import session_id_for
 from featrix_iac.server.jobs import publishing
-from featrix_iac.server.jobs.records import latest_fm_job
+from featrix_iac.server.jobs.records import DETAIL, latest_fm_job
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.store import Doc
 
@@ -115,7 +115,7 @@ async def mark_for_deletion(sid: str, request: Request) -> dict[str, Any]:
 
 def _purge(s: Service, sid: str) -> None:
     """The local 'GC': drop the session's children and artifacts at once (the session row stays as a tombstone)."""
-    for kind in ("predictor", "job", publishing.KIND, "vdb", "prediction"):
+    for kind in ("predictor", "job", DETAIL, publishing.KIND, "vdb", "prediction"):
         s.store.delete_children(kind, sid)
     s.forget_objects(f"{sid}/")
     shutil.rmtree(s.artifacts / sid, ignore_errors=True)

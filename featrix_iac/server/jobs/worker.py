@@ -11,11 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from featrix_iac.server.jobs.procs import CANCEL, INTERRUPT, Cancelled, Interrupted, TrainingFailed, TrainingProcess
 from featrix_iac.server.jobs.records import (
+    DETAIL,
     ES_JOB,
     SP_JOB,
     TERMINAL,
     after_job,
     latest_fm_job,
+    split_detail,
     started_data,
     webhook_config,
 )
@@ -285,6 +287,7 @@ class Worker:
 
         with self._cond:  # finished before anyone can read it so: the quota counts it no more
             self._active.discard(job["job_id"])
+        result, detail = split_detail(result or {})
 
         def apply(doc: Doc) -> None:
             doc.update(status=status, finished_at=now_iso())
@@ -292,13 +295,15 @@ class Worker:
                 doc["progress"] = 1.0
             if error:
                 doc["error"] = error
-            doc.update(result or {})
+            doc.update(result)
 
         session = self.svc.store.get("session", job["session_id"]) or {}
         if session.get("marked_for_deletion"):  # deleted while training: drop whatever the job wrote
             self.svc.forget_objects(f"{job['session_id']}/")
             shutil.rmtree(self.svc.artifacts / job["session_id"], ignore_errors=True)
             return
+        if detail:  # before the job shows done: a done job's records are there to read
+            self.svc.store.put(DETAIL, job["job_id"], detail, parent=job["session_id"])
         done = dict(self.svc.store.get("job", job["job_id"]) or job)
         apply(done)
         after_job(self.svc, done)  # predictor/session first: the job's status is what clients poll
