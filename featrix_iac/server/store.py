@@ -85,14 +85,17 @@ class Store:
                 ).fetchall()
         return [json.loads(r[0]) for r in rows]
 
-    def list_shared(self, kind: str, parent: str) -> Docs:
+    def list_shared(self, kind: str, parent: str, having: tuple[str, Any] | None = None) -> Docs:
         """`list(kind, parent)` for readers that never change what they get (the documents the routes answer
         with): a document whose stored text is unchanged since the last call is not decoded again, and every
-        caller gets the same dict. Checked against the stored text, so no write can leave a stale copy."""
+        caller gets the same dict. Checked against the stored text, so no write can leave a stale copy.
+        `having=(field, value)` keeps only the documents whose top-level `field` is `value` (SQLite reads it)."""
+        sql, args = "SELECT id, data FROM docs WHERE kind=? AND parent=?", [kind, parent]
+        if having is not None:
+            sql += " AND json_extract(data, ?) = ?"
+            args += [f"$.{having[0]}", having[1]]
         with self._lock:
-            rows = self._db.execute(
-                "SELECT id, data FROM docs WHERE kind=? AND parent=? ORDER BY seq", (kind, parent)
-            ).fetchall()
+            rows = self._db.execute(sql + " ORDER BY seq", args).fetchall()
             out: Docs = []
             for id_, text in rows:
                 kept = self._shared.get((kind, id_))

@@ -53,3 +53,15 @@ def test_deletes_are_seen(tmp_path: Path) -> None:
     store.delete_children("job", "s1")
     assert store.list_shared("job", "s1") == []
     assert [d["job_id"] for d in store.list_shared("job", "s2")] == ["other"]
+
+
+def test_a_filtered_shared_read_keeps_only_the_matching_documents(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    store.put("job", "es", {"job_id": "es", "job_type": "train_es", "status": "done"}, parent="s1")
+    store.put("job", "sp", {"job_id": "sp", "job_type": "train_single_predictor", "status": "ready"}, parent="s1")
+    every = store.list_shared("job", "s1")
+    es = store.list_shared("job", "s1", having=("job_type", "train_es"))
+    assert es == [d for d in store.list("job", parent="s1") if d.get("job_type") == "train_es"]
+    assert es[0] is every[3]  # the same shared documents
+    store.update("job", "sp", lambda d: d.update(job_type="train_es"))
+    assert [d["job_id"] for d in store.list_shared("job", "s1", having=("job_type", "train_es"))] == ["es", "sp"]

@@ -23,7 +23,7 @@ from featrix_iac.server.http.request import (
     webhooks_field,
 )
 from featrix_iac.server.jobs.quota import training_slot
-from featrix_iac.server.jobs.records import SP_JOB, new_job, pooled_status
+from featrix_iac.server.jobs.records import SP_JOB, es_status, new_job
 from featrix_iac.server.jobs.worker import DEFAULT_SP_EPOCHS
 from featrix_iac.server.limits import MAX_EPOCHS
 from featrix_iac.server.service import Service, new_id, now_iso
@@ -63,9 +63,9 @@ async def train_predictor(sid: str, request: Request) -> dict[str, Any]:
     session = s.session(sid)
     body = await json_body(request)
     target, ttype = _check_target(session, body)
-    es_status = pooled_status(session, s.store.list_shared("job", sid))[1]  # read only: shared decoding
-    if es_status in ("failed", "cancelled"):
-        raise bad(f"the foundational model's training {es_status}; train a new one first")
+    fm_status = es_status(s, sid, session)
+    if fm_status in ("failed", "cancelled"):
+        raise bad(f"the foundational model's training {fm_status}; train a new one first")
     epochs = epochs_field(body.get("epochs"), 0) or DEFAULT_SP_EPOCHS
     with training_slot(s):  # 429 quota_exceeded past the training quota, before anything is created
         pred = _predictor_doc(s, session, body, target, ttype, epochs)
@@ -240,7 +240,7 @@ async def encode_records(sid: str, request: Request) -> dict[str, Any]:
     records = body.get("records")
     if not isinstance(records, list) or not records:
         raise bad("records must be a non-empty list of objects")
-    if pooled_status(session, s.jobs(sid))[1] != "done":
+    if es_status(s, sid, session) != "done":
         return JSONResponse(
             status_code=503,
             content={"status": "training_in_progress", "message": "the foundational model is not trained yet"},

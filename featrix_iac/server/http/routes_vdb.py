@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request
 
 from featrix_iac.server.http.request import bad, bool_field, int_field, json_body, svc
-from featrix_iac.server.jobs.records import pooled_status
+from featrix_iac.server.jobs.records import es_status
 from featrix_iac.server.limits import check_name
 from featrix_iac.server.ml.training import load_fm
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
@@ -40,7 +40,7 @@ def _public(doc: Doc) -> Doc:
 
 
 def _require_trained(s: Service, session: Doc) -> None:
-    if pooled_status(session, s.jobs(session["session_id"]))[1] != "done":
+    if es_status(s, session["session_id"], session) != "done":
         raise HTTPException(status_code=409, detail="the foundational model has not finished training")
 
 

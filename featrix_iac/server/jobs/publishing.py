@@ -15,7 +15,7 @@ import threading
 import time
 from typing import Any
 
-from featrix_iac.server.jobs.records import pooled_status
+from featrix_iac.server.jobs.records import es_status
 from featrix_iac.server.service import Service, new_id, now_iso
 from featrix_iac.server.store import Doc
 
@@ -70,7 +70,7 @@ def _training_status(s: Service, job: Doc) -> str:
     session = s.store.get("session", job["session_id"]) or {}
     if job.get("predictor_id"):
         return str((s.store.get("predictor", job["predictor_id"]) or {}).get("status") or "done")
-    return pooled_status(session, s.jobs(job["session_id"]))[1] or "done"
+    return es_status(s, job["session_id"], session) or "done"
 
 
 def settle(s: Service, job: Doc) -> Doc:

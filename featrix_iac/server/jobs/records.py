@@ -59,6 +59,17 @@ def latest_fm_job(jobs: list[Doc]) -> Doc | None:
     return es[-1] if es else None
 
 
+def fm_jobs(svc: Service, sid: str) -> list[Doc]:
+    """The session's foundational-model trainings, oldest first (read only: the store's shared decoding). Not
+    all its jobs: a create or a claim reads this, and a session holds a job per predictor."""
+    return svc.store.list_shared("job", sid, having=("job_type", ES_JOB))
+
+
+def es_status(svc: Service, sid: str, session: Doc) -> str | None:
+    """Session `sid`'s foundational-model status, as its document's `es_status`."""
+    return pooled_status(session, fm_jobs(svc, sid))[1]
+
+
 def pooled_status(session: Doc, jobs: list[Doc]) -> tuple[str, str | None, str | None]:
     """(session status, es_status, sp_status) from the jobs, newest job of each kind."""
     es = latest_fm_job(jobs)

@@ -16,6 +16,7 @@ from featrix_iac.server.jobs.records import (
     SP_JOB,
     TERMINAL,
     after_job,
+    fm_jobs,
     latest_fm_job,
     split_detail,
     started_data,
@@ -206,7 +207,7 @@ class Worker:
         self.svc.store.update("job", job["job_id"], stamp)
 
     def _fm_blocker(self, job: Doc) -> str | None:
-        es = latest_fm_job(self.svc.store.list_shared("job", job["session_id"]))  # read only: shared decoding
+        es = latest_fm_job(fm_jobs(self.svc, job["session_id"]))
         if es is None:
             return None
         status = es["status"]
