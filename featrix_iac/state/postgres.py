@@ -268,10 +268,10 @@ class PgStateStore(StateStore):
         self.path = Path(f"{pg.schema}.states[{pg.project}-{environment}]")  # how messages name the state
         self._read: tuple[str, int] | None = None  # (lineage, serial) of the stored document as last read
 
-    def _read_document(self) -> dict[str, Any] | None:
+    def _read_lockfile(self) -> Lockfile | None:
         data = self.pg.read()
         self._read = (str(data.get("lineage")), int(data.get("serial", 0))) if isinstance(data, dict) else None
-        return data
+        return None if data is None else self._validate(data)
 
     def _persist(self, lock: Lockfile, read_serial: int) -> None:
         """Compare-and-swap: written only over the document this run read (or wrote) last."""

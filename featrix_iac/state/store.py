@@ -12,14 +12,16 @@ from typing import Any
 from pydantic import ValidationError
 
 from featrix_iac import __version__
+from featrix_iac.config import private_cache
+from featrix_iac.config.private_cache import PRIVATE_DIR
 from featrix_iac.diagnostics import DiagnosticsError, Source, fail
 from featrix_iac.state import secrets as sec
+from featrix_iac.state import validated
 from featrix_iac.state.atomic import atomic_write
 from featrix_iac.state.fingerprint import fingerprint_file
 from featrix_iac.state.lockfile import FORMAT_VERSION, LockEntry, Lockfile, dumps, problems, version_tuple
 from featrix_iac.state.locking import EnvLock, LockInfo
 
-PRIVATE_DIR = ".featrix"
 ENV_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 RESTORE_HINT = "it was left untouched; restore it from git, or move it away to start from an empty lockfile"
 
@@ -67,11 +69,10 @@ class StateStore:
     def load(self) -> Lockfile:
         """The lockfile, or a new empty one (fresh lineage) when there is none; refusals are diagnostics."""
         with self._mutex:
-            data = self._read_document()
-            if data is None:
+            lock = self._read_lockfile()
+            if lock is None:
                 self._keys.recorded_secrets = 0
                 return Lockfile(project=self.project, environment=self.environment)
-            lock = self._validate(data)
             self._keys.recorded_secrets = sum(len(e.secrets) for e in lock.resources.values())
             self._keys.lockfile_name = self.path.name
             if lock.environment != self.environment:
@@ -82,13 +83,26 @@ class StateStore:
                 )
             return lock
 
-    def _read_document(self) -> dict[str, Any] | None:
-        """The stored document (None when there is none yet); the file backend remembers what it read."""
+    def _read_lockfile(self) -> Lockfile | None:
+        """The stored lockfile, validated (None when there is none yet); the file backend remembers what it read.
+
+        Bytes validated before load from the private cache of state/validated.py (no parsing, no validation);
+        other bytes are decoded and validated in full, then remembered there.
+        """
         if not self.path.exists():
             self._disk = None
             return None
-        data, self._disk = self._read_raw()
-        return data
+        raw, disk = self._read_bytes()
+        cache, digest = validated.cache_path(self.private_dir, self.path.name), private_cache.digest(raw)
+        lock = validated.load(cache, digest)
+        if lock is not None:
+            self._disk = disk
+            return lock
+        data = self._decode(raw)
+        self._disk = disk  # known only once it decodes: a corrupt file is never written over
+        lock = self._validate(data)
+        validated.remember(cache, digest, lock)
+        return lock
 
     def save(self, lock: Lockfile) -> None:
         """serial += 1 and write atomically (temp file, fsync, os.replace, fsync folder), mode 0600."""
@@ -175,10 +189,20 @@ class StateStore:
             self.save(lock)
 
     def _read_raw(self) -> tuple[dict[str, Any], tuple[int, int, int]]:
+        raw, disk = self._read_bytes()
+        return self._decode(raw), disk
+
+    def _read_bytes(self) -> tuple[bytes, tuple[int, int, int]]:
         try:
             st = self.path.stat()
-            text = self.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            return self.path.read_bytes(), (st.st_size, st.st_mtime_ns, st.st_ino)
+        except OSError as exc:
+            raise fail(f"cannot read lockfile {self.path.name}", f"{self.path}: {exc}") from None
+
+    def _decode(self, raw: bytes) -> dict[str, Any]:
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
             raise fail(f"cannot read lockfile {self.path.name}", f"{self.path}: {exc}") from None
         try:
             data = json.loads(text)
@@ -190,7 +214,7 @@ class StateStore:
             ) from None
         if not isinstance(data, dict):
             raise self._corrupt("the top level is not a JSON object")
-        return data, (st.st_size, st.st_mtime_ns, st.st_ino)
+        return data
 
     def _validate(self, data: dict[str, Any]) -> Lockfile:
         fmt = data.get("format_version")
