@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from featrix_iac.addresses import SECTIONS
+from featrix_iac.config.private_cache import PRIVATE_DIR
 from featrix_iac.config.yaml_source import ParsedFile, SourceMap, parse_file
 from featrix_iac.diagnostics import Diagnostics
 
@@ -101,7 +102,8 @@ def _merge_included(doc: Document, inc: ParsedFile, diags: Diagnostics) -> None:
 def load_document(root_dir: Path, diags: Diagnostics) -> Document | None:
     """Parse featrix.yaml and every included file; problems go to `diags`."""
     root_path = root_dir / ROOT_FILE
-    root = parse_file(root_path, ROOT_FILE, diags)
+    cache = root_dir / PRIVATE_DIR
+    root = parse_file(root_path, ROOT_FILE, diags, cache)
     if root is None:
         return None
     doc = Document(dict(root.data), root.sources, [root_path])
@@ -118,7 +120,7 @@ def load_document(root_dir: Path, diags: Diagnostics) -> Document | None:
             if path in seen:
                 continue
             seen.add(path)
-            inc = parse_file(path, display_name(path, root_dir), diags)
+            inc = parse_file(path, display_name(path, root_dir), diags, cache)
             doc.files.append(path)
             if inc is not None:
                 _merge_included(doc, inc, diags)
