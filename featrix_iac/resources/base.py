@@ -367,14 +367,11 @@ class Handler:
         raise NotImplementedError
 
     def read_all(self, client: FeatrixClient, entries: dict[str, LockEntry]) -> dict[str, LiveObject | None]:
-        """Every entry read with bounded concurrency (kinds with a list route override this)."""
-        if not entries:
-            return {}
-        from concurrent.futures import ThreadPoolExecutor
+        """Every entry read, with bounded concurrency when the server's answers wait on the network (kinds with a
+        list route override this)."""
+        from featrix_iac.resources.fetching import fetch_each
 
-        with ThreadPoolExecutor(max_workers=min(self.read_parallelism, len(entries))) as pool:
-            futures = {a: pool.submit(self.read, client, e) for a, e in entries.items()}
-            return {a: f.result() for a, f in futures.items()}
+        return fetch_each(list(entries), lambda a: self.read(client, entries[a]), self.read_parallelism)
 
     def read_listed(
         self,

@@ -41,6 +41,7 @@ from featrix_iac.resources.common import (
     session_check,
     session_of,
 )
+from featrix_iac.resources.fetching import fetch_each
 from featrix_iac.resources.foundational_model import session_outputs
 from featrix_iac.resources.spec import KindNotes, KindSpec, RefIds, in_session
 from featrix_iac.resources.waits import Waits, wait_for
@@ -131,17 +132,13 @@ class PredictorHandler(Handler):
                 out[address] = None
         if not by_session:
             return out
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=min(self.read_parallelism, len(by_session))) as pool:
-            futures = {
-                sid: pool.submit(get_confirmed, client, f"/compute/session/{sid}", check=session_check(sid))
-                for sid in by_session
-            }
-            docs = {sid: f.result() for sid, f in futures.items()}
-            live_groups = {sid: g for sid, g in by_session.items() if docs[sid] is not None}
-            extras_f = {sid: pool.submit(_read_back, client, sid, g) for sid, g in live_groups.items()}
-            extras = {sid: f.result() for sid, f in extras_f.items()}
+        docs = fetch_each(
+            list(by_session),
+            lambda sid: get_confirmed(client, f"/compute/session/{sid}", check=session_check(sid)),
+            self.read_parallelism,
+        )
+        live = [sid for sid in by_session if docs[sid] is not None]
+        extras = fetch_each(live, lambda sid: _read_back(client, sid, by_session[sid]), self.read_parallelism)
         for sid, group in by_session.items():
             doc = docs[sid]
             trainings = None if doc is None else Trainings(doc)  # indexed once for all its predictors
