@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 SENSITIVE_KEY = "x-featrix-sensitive"
+M = TypeVar("M", bound=BaseModel)
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
 
@@ -19,6 +20,18 @@ def is_url(value: str) -> bool:
 def is_http_url(value: object) -> bool:
     """An http(s) URL (a webhook target, a server's base URL)."""
     return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+def built(cls: type[M], fields: dict[str, Any], fields_set: set[str]) -> M:
+    """The model validation made from these fields (every one given, no extra, no private), without validating
+    again: for values validated before (a frozen plan action, a lockfile read back from its cache). Cheaper than
+    `model_construct`, which looks up each field's alias and default."""
+    model = cls.__new__(cls)
+    object.__setattr__(model, "__dict__", fields)
+    object.__setattr__(model, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(model, "__pydantic_extra__", None)
+    object.__setattr__(model, "__pydantic_private__", None)
+    return model
 
 
 class Strict(BaseModel):

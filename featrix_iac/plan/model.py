@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, computed_field, model_validator
 
 from featrix_iac.addresses import Address
+from featrix_iac.model.base import built
 
 # 2: reasons are {code, text, follows} objects; actions carry their ordered steps
 PLAN_FORMAT_VERSION = 2
@@ -223,12 +224,7 @@ class ActionDraft(ActionBase):
             fields[name] = tuple(fields[name])
         # What Action.model_construct(**fields) makes (every field set, nothing extra or private), without its
         # per-field alias and default lookups, which cost 6% of a 10,000-resource plan: a draft has every field.
-        action = Action.__new__(Action)
-        object.__setattr__(action, "__dict__", fields)
-        object.__setattr__(action, "__pydantic_fields_set__", set(fields))
-        object.__setattr__(action, "__pydantic_extra__", None)
-        object.__setattr__(action, "__pydantic_private__", None)
-        return action
+        return built(Action, fields, set(fields))
 
 
 class Drift(_Data):

@@ -12,18 +12,17 @@ file) miss it and take the full way, with the same error messages.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pydantic
-from pydantic import BaseModel
 
 from featrix_iac import addresses
 from featrix_iac.config import private_cache
+from featrix_iac.model.base import built
 from featrix_iac.state import lockfile
 from featrix_iac.state.lockfile import FORMAT_VERSION, LockEntry, Lockfile
 
 CACHE_FORMAT = 1
-M = TypeVar("M", bound=BaseModel)
 
 
 def cache_path(private_dir: Path, lockfile_name: str) -> Path:
@@ -45,8 +44,8 @@ def load(path: Path, digest: str) -> Lockfile | None:
     try:
         (top, top_set), entries = value
         every = list(LockEntry.model_fields)
-        top["resources"] = {address: _built(LockEntry, fields, set_ or every) for address, fields, set_ in entries}
-        return _built(Lockfile, top, top_set)
+        top["resources"] = {address: built(LockEntry, fields, set(set_ or every)) for address, fields, set_ in entries}
+        return built(Lockfile, top, set(top_set))
     except (TypeError, ValueError):  # not the shape this version writes: validate
         return None
 
@@ -60,13 +59,3 @@ def remember(path: Path, digest: str, lock: Lockfile) -> None:
         for address, entry in lock.resources.items()
     ]
     private_cache.write(path, _key(digest), (top, entries))
-
-
-def _built(cls: type[M], fields: dict[str, Any], fields_set: list[str]) -> M:
-    """What `cls.model_validate` made from the same data (its fields and which were given), without validating."""
-    model = cls.__new__(cls)
-    object.__setattr__(model, "__dict__", fields)
-    object.__setattr__(model, "__pydantic_fields_set__", set(fields_set))
-    object.__setattr__(model, "__pydantic_extra__", None)
-    object.__setattr__(model, "__pydantic_private__", None)
-    return model
