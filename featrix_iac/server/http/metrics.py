@@ -6,13 +6,13 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from featrix_iac.server.jobs.records import latest_fm_job, with_detail
+from featrix_iac.server.jobs.records import SP_JOB, fm_jobs, latest_fm_job, with_detail
 from featrix_iac.server.service import Service
 from featrix_iac.server.store import Doc
 
 
 def _es_job(svc: Service, sid: str) -> Doc | None:
-    return latest_fm_job(svc.jobs(sid))
+    return latest_fm_job(fm_jobs(svc, sid))
 
 
 def es_timeline(session: Doc, job: Doc) -> Doc:
@@ -50,8 +50,9 @@ def predictor_metrics(pred: Doc, job: Doc) -> Doc:
 
 
 def _pick_predictor(svc: Service, sid: str, pid: str | None, target: str | None) -> tuple[Doc, Doc] | None:
-    jobs = {j["job_id"]: j for j in svc.jobs(sid)}
-    done = [p for p in svc.predictors(sid) if p.get("status") == "done" and p.get("job_id") in jobs]
+    # read only: the store's shared decoding (a session holds a job and a predictor per predictor)
+    jobs = {j["job_id"]: j for j in svc.store.list_shared("job", sid, having=("job_type", SP_JOB))}
+    done = [p for p in svc.store.list_shared("predictor", sid) if p.get("status") == "done" and p.get("job_id") in jobs]
     if pid:
         done = [p for p in done if p["predictor_id"] == pid]
     if target:
@@ -81,7 +82,7 @@ def model_card_document(svc: Service, session: Doc) -> Doc:
     sid = session["session_id"]
     es = _es_job(svc, sid) or {}
     types = session.get("column_types") or {}
-    preds = [p for p in svc.predictors(sid) if p.get("status") == "done"]
+    preds = [p for p in svc.store.list_shared("predictor", sid) if p.get("status") == "done"]  # read only
     return {
         "session_id": sid,
         "name": session.get("name"),
