@@ -98,3 +98,13 @@ def test_only_the_changed_jobs_views_are_made_again(tmp_path: Path, monkeypatch:
     store.update("job", "j2", lambda d: d.update(progress=0.7))
     assert _served(sv, store)["jobs"]["j2"]["progress"] == 0.7
     assert made == ["j2"]
+
+
+def test_the_parts_kept_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(views, "SESSIONS_KEPT", 2)
+    store, sv = _store(tmp_path), views.SessionViews()
+    session = store.get("session", SID) or {}
+    for i in range(4):
+        sv.document({**session, "session_id": f"s{i}"}, store.list_shared("job", SID), [])
+    assert sorted(sv._parts) == ["s2", "s3"]  # the least recently served went first
+    assert json.loads(sv.document(session, store.list_shared("job", SID), []))["session"]["session_id"] == SID

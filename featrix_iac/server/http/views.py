@@ -23,7 +23,7 @@ from featrix_iac.server.service import Service
 from featrix_iac.server.store import Doc
 
 _JSON: TypeAdapter[Any] = TypeAdapter(Any)
-SESSIONS_KEPT = 256  # sessions whose parts are kept (the least recently served go first)
+SESSIONS_KEPT = 64  # sessions whose parts are kept, the least recently served dropped first (waits poll a few)
 
 
 def dump(value: Any) -> bytes:
