@@ -217,6 +217,22 @@ class ActionDraft(ActionBase):
     warnings: list[str] = Field(default_factory=list)
     steps: list[Step] = Field(default_factory=list)
 
+    @classmethod
+    def of(cls, **given: Any) -> ActionDraft:
+        """`ActionDraft(**given)` for values the planner made itself, already of the fields' types (an Address, an
+        ActionType, new dicts of plain values), without validating them again: validating 9,990 drafts cost about
+        30 ms of a 10,000-resource plan's CPU (issue 16). The other fields get their defaults (new lists and
+        dicts), in the fields' order, as validation gives them."""
+        missing = _DRAFT_REQUIRED - given.keys()
+        if missing:
+            raise TypeError(f"ActionDraft.of needs {', '.join(sorted(missing))}")
+        fields = dict(_DRAFT_DEFAULTS)
+        fields.update(given)
+        for name, factory in _DRAFT_FACTORIES:
+            if name not in given:
+                fields[name] = factory()
+        return built(cls, fields, set(given))
+
     def freeze(self) -> Action:
         """The frozen action (its fields were validated as the draft was built; sequences become tuples)."""
         fields = dict(self.__dict__)
@@ -225,6 +241,13 @@ class ActionDraft(ActionBase):
         # What Action.model_construct(**fields) makes (every field set, nothing extra or private), without its
         # per-field alias and default lookups, which cost 6% of a 10,000-resource plan: a draft has every field.
         return built(Action, fields, set(fields))
+
+
+_DRAFT_DEFAULTS: dict[str, Any] = {name: f.default for name, f in ActionDraft.model_fields.items()}
+_DRAFT_REQUIRED = frozenset(name for name, f in ActionDraft.model_fields.items() if f.is_required())
+_DRAFT_FACTORIES: list[tuple[str, Any]] = [
+    (name, f.default_factory) for name, f in ActionDraft.model_fields.items() if f.default_factory is not None
+]
 
 
 class Drift(_Data):

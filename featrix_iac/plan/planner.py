@@ -273,7 +273,7 @@ def _plan_declared(st: _State, address: Address) -> None:
         from featrix_iac.plan.promote import ENVIRONMENT_FIELDS
 
         ignore = [*ignore, *sorted(ENVIRONMENT_FIELDS)]
-    action = ActionDraft(
+    action = ActionDraft.of(
         address=address,
         kind=kind,
         action=A.NOOP,

@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from featrix_iac.addresses import Address
 from featrix_iac.config import load_project
 from featrix_iac.graph import build_graph
 from featrix_iac.plan.compact import cascades
 from featrix_iac.plan.jsonformat import plan_json
-from featrix_iac.plan.model import SEQUENCES, Action, ActionType, Phase, Plan, Reason, ReasonCode
+from featrix_iac.plan.model import SEQUENCES, Action, ActionDraft, ActionType, Phase, Plan, Reason, ReasonCode
 from featrix_iac.plan.planner import make_plan
 from featrix_iac.resources.base import DesiredContext, LiveObject
 from featrix_iac.resources.desired import desired_state
@@ -187,6 +188,26 @@ def test_a_frozen_action_is_what_pydantic_would_construct(tmp_path: Path) -> Non
         assert frozen.__pydantic_extra__ is None and frozen.__pydantic_private__ is None
         with pytest.raises(ValidationError):
             frozen.action = A.NOOP  # type: ignore[misc]
+
+
+def test_a_draft_made_without_validation_is_what_validation_makes() -> None:
+    given: dict[str, Any] = {
+        "address": Address("predictor", "species"),
+        "kind": "predictor",
+        "action": A.NOOP,
+        "desired": {"epochs": 5, "webhooks": {}},
+        "prior_ids": {"session_id": "s-1"},
+        "create_before_destroy": True,
+    }
+    made, validated = ActionDraft.of(**given), ActionDraft(**given)
+    assert made == validated and list(made.__dict__) == list(validated.__dict__)
+    assert made.model_fields_set == validated.model_fields_set and made.model_dump_json() == validated.model_dump_json()
+    other = ActionDraft.of(**given)
+    other.reasons.append(Reason(code=ReasonCode.NOTE, text="only here"))
+    other.gates["auc"] = 0.9
+    assert made.reasons == [] and made.gates == {}  # defaults are new objects per draft
+    with pytest.raises(TypeError, match="kind"):
+        ActionDraft.of(address=given["address"], action=A.NOOP)
 
 
 def test_views_count_from_the_plans_summary_and_json_carries_it(tmp_path: Path) -> None:
