@@ -101,10 +101,12 @@ def test_only_the_changed_jobs_views_are_made_again(tmp_path: Path, monkeypatch:
 
 
 def test_the_parts_kept_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(views, "SESSIONS_KEPT", 2)
     store, sv = _store(tmp_path), views.SessionViews()
-    session = store.get("session", SID) or {}
+    session, jobs = store.get("session", SID) or {}, store.list_shared("job", SID)
+    sv.document(session, jobs, [])
+    monkeypatch.setattr(views, "BYTES_KEPT", 2 * sv._bytes)  # room for two sessions' parts
     for i in range(4):
-        sv.document({**session, "session_id": f"s{i}"}, store.list_shared("job", SID), [])
+        sv.document({**session, "session_id": f"s{i}"}, jobs, [])
     assert sorted(sv._parts) == ["s2", "s3"]  # the least recently served went first
-    assert json.loads(sv.document(session, store.list_shared("job", SID), []))["session"]["session_id"] == SID
+    assert sv._bytes == sum(size for size, _ in sv._parts.values())
+    assert json.loads(sv.document(session, jobs, []))["session"]["session_id"] == SID

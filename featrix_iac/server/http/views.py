@@ -23,7 +23,7 @@ from featrix_iac.server.service import Service
 from featrix_iac.server.store import Doc
 
 _JSON: TypeAdapter[Any] = TypeAdapter(Any)
-SESSIONS_KEPT = 64  # sessions whose parts are kept, the least recently served dropped first (waits poll a few)
+BYTES_KEPT = 32 << 20  # JSON kept for all sessions; the least recently served sessions' parts go first
 
 
 def dump(value: Any) -> bytes:
@@ -47,14 +47,16 @@ class SessionViews:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._parts: dict[str, dict[str, _Part]] = {}
+        self._parts: dict[str, tuple[int, dict[str, _Part]]] = {}  # session -> (bytes of JSON, parts by job id)
+        self._bytes = 0
 
     def document(self, session: Doc, jobs: list[Doc], preds: list[Doc]) -> bytes:
         """`{"session": {..., "job_plan": [...]}, "jobs": {...}, "job_plan": [...]}`, the session's document."""
         sid, name = session["session_id"], session.get("name")
         by_pid = {p["predictor_id"]: p for p in preds}
         with self._lock:
-            kept = self._parts.pop(sid, {})
+            size, kept = self._parts.pop(sid, (0, {}))
+            self._bytes -= size
         parts: dict[str, _Part] = {}
         for job in jobs:
             pred = by_pid.get(job["predictor_id"]) if job.get("predictor_id") else None
@@ -63,10 +65,12 @@ class SessionViews:
                 view = dump(job["job_id"]) + b":" + dump(job_view(job))
                 part = _Part(job, pred, name, view, dump(plan_entry(session, job, pred)))
             parts[job["job_id"]] = part
+        size = sum(len(p.view) + len(p.entry) for p in parts.values())
         with self._lock:
-            self._parts[sid] = parts
-            while len(self._parts) > SESSIONS_KEPT:
-                del self._parts[next(iter(self._parts))]
+            self._parts[sid] = (size, parts)
+            self._bytes += size
+            while self._bytes > BYTES_KEPT and len(self._parts) > 1:
+                self._bytes -= self._parts.pop(next(iter(self._parts)))[0]
         ordered = [parts[job["job_id"]] for job in jobs]
         plan = b"[" + b",".join(p.entry for p, kept_ in zip(ordered, in_plan(jobs), strict=True) if kept_) + b"]"
         fields = dump(session_fields(session, jobs, preds))  # a non-empty object: `{...}`
