@@ -119,6 +119,8 @@ def test_clone_into_another_cluster_namespace(api, fm) -> None:
     s = _session(api, new)
     assert s["status"] == "done" and s["compute_cluster"] == "churro" and s["name"] == "life-clone"
     assert s["es_architecture"]["d_model"] == 16 and s["job_plan"][0]["status"] == "completed"
+    curve = api.ok("get", f"/compute/session/{fm}/training_metrics")["data"]["train_loss"]
+    assert len(curve) == 3 and api.ok("get", f"/compute/session/{new}/training_metrics")["data"]["train_loss"] == curve
     churro = api.ok("get", "/compute/sessions-for-org", headers={"X-Featrix-Node": "churro"})["sessions"]
     assert [x["session_id"] for x in churro] == [new]
     local_ids = [

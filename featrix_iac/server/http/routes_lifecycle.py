@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from featrix_iac.server.http.request import bad, bool_field, cluster, int_field, json_body, svc
 from featrix_iac.server.http.sessions import session_id_for
 from featrix_iac.server.jobs import publishing
-from featrix_iac.server.jobs.records import DETAIL, latest_fm_job
+from featrix_iac.server.jobs.records import DETAIL, latest_fm_job, split_detail, with_detail
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.store import Doc
 
@@ -177,7 +177,12 @@ def _new_session_from(
     doc = {k: v for k, v in session.items() if k not in ("published", "published_name", "deprecation", "published_at")}
     doc.update(session_id=new_sid, name=name or session.get("name"), compute_cluster=node, created_at=now_iso())
     doc.update(parent_session_id=session["session_id"], deletion_protection=False, next_predictor_index=0)
-    job = dict(es_job, job_id=new_id("job_"), session_id=new_sid, status="done", progress=1.0)
+    # its per-epoch records too (kept apart from the job, jobs/records.py): the copy's training_metrics shows them
+    job, detail = split_detail(
+        dict(with_detail(s, es_job), job_id=new_id("job_"), session_id=new_sid, status="done", progress=1.0)
+    )
+    if detail:
+        s.store.put(DETAIL, job["job_id"], detail, parent=new_sid)
     s.store.put("job", job["job_id"], job, parent=new_sid)
     s.store.put("session", new_sid, doc)
     if s.hooks:
