@@ -6,13 +6,9 @@ from typing import Any
 
 from fastapi import HTTPException
 
-from featrix_iac.server.jobs.records import SP_JOB, fm_jobs, latest_fm_job, with_detail
+from featrix_iac.server.jobs.records import SP_JOB, latest_fm, with_detail
 from featrix_iac.server.service import Service
 from featrix_iac.server.store import Doc
-
-
-def _es_job(svc: Service, sid: str) -> Doc | None:
-    return latest_fm_job(fm_jobs(svc, sid))
 
 
 def es_timeline(session: Doc, job: Doc) -> Doc:
@@ -67,7 +63,7 @@ def training_metrics_document(svc: Service, session: Doc, pid: str | None, targe
     """The ES timeline shape and, when a predictor is trained, the predictor shape, in one object."""
     sid = session["session_id"]
     out: Doc = {}
-    es = _es_job(svc, sid)
+    es = latest_fm(svc, sid)
     if es and es["status"] == "done":
         out.update(source="embedding_space_training", data=es_timeline(session, with_detail(svc, es)))
     picked = _pick_predictor(svc, sid, pid, target)
@@ -80,7 +76,7 @@ def training_metrics_document(svc: Service, session: Doc, pid: str | None, targe
 
 def model_card_document(svc: Service, session: Doc) -> Doc:
     sid = session["session_id"]
-    es = _es_job(svc, sid) or {}
+    es = latest_fm(svc, sid) or {}
     types = session.get("column_types") or {}
     preds = [p for p in svc.store.list_shared("predictor", sid) if p.get("status") == "done"]  # read only
     return {

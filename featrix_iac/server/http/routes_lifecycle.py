@@ -11,7 +11,7 @@ from fastapi import APIRouter, HTTPException, Request
 from featrix_iac.server.http.request import bad, bool_field, cluster, int_field, json_body, svc
 from featrix_iac.server.http.sessions import session_id_for
 from featrix_iac.server.jobs import publishing
-from featrix_iac.server.jobs.records import DETAIL, latest_fm_job, split_detail, with_detail
+from featrix_iac.server.jobs.records import DETAIL, latest_fm, split_detail, with_detail
 from featrix_iac.server.service import NotFound, Service, new_id, now_iso
 from featrix_iac.server.store import Doc
 
@@ -156,7 +156,7 @@ async def cancel(sid: str, request: Request) -> dict[str, Any]:
 
 
 def _done_es_job(s: Service, sid: str) -> Doc:
-    es = latest_fm_job(s.jobs(sid))
+    es = latest_fm(s, sid)
     if es is None or es["status"] != "done":
         raise HTTPException(
             status_code=409, detail="the foundational model has not finished training; it cannot be copied yet"
@@ -228,7 +228,7 @@ async def publish_partial_foundation(sid: str, request: Request) -> dict[str, An
     if epoch not in epochs:
         raise bad(f"checkpoint_epoch {epoch} is not available (epochs {epochs[0]}..{epochs[-1]})")
     fm = checkpoint_fm(s, sid, epoch)
-    es = latest_fm_job(s.jobs(sid)) or {}
+    es = latest_fm(s, sid) or {}
     hist = fm.history
     job = dict(es, current_epoch=epoch, epoch=epoch, total_epochs=epoch, history=hist, final_loss=hist["val_loss"][-1])
     job.update(

@@ -65,6 +65,11 @@ def fm_jobs(svc: Service, sid: str) -> list[Doc]:
     return svc.store.list_shared("job", sid, having=("job_type", ES_JOB))
 
 
+def latest_fm(svc: Service, sid: str) -> Doc | None:
+    """The session's newest foundational-model training, if any (read only, as `fm_jobs`)."""
+    return latest_fm_job(fm_jobs(svc, sid))
+
+
 def es_status(svc: Service, sid: str, session: Doc) -> str | None:
     """Session `sid`'s foundational-model status, as its document's `es_status`."""
     return pooled_status(session, fm_jobs(svc, sid))[1]

@@ -16,8 +16,7 @@ from featrix_iac.server.jobs.records import (
     SP_JOB,
     TERMINAL,
     after_job,
-    fm_jobs,
-    latest_fm_job,
+    latest_fm,
     split_detail,
     started_data,
     webhook_config,
@@ -207,7 +206,7 @@ class Worker:
         self.svc.store.update("job", job["job_id"], stamp)
 
     def _fm_blocker(self, job: Doc) -> str | None:
-        es = latest_fm_job(fm_jobs(self.svc, job["session_id"]))
+        es = latest_fm(self.svc, job["session_id"])
         if es is None:
             return None
         status = es["status"]
